@@ -1,0 +1,24 @@
+//! The `ledger_transactions` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "ledger_transactions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub kind: String,
+    #[sea_orm(unique)]
+    pub idempotency_key: Option<String>,
+    pub order_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    #[sea_orm(unique)]
+    pub reverses_id: Option<i64>,
+    pub actor_telegram_id: Option<i64>,
+    pub memo: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

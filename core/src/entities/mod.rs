@@ -1,0 +1,24 @@
+//! sea-orm entities, one per table of the `migrations` crate.
+pub mod audit_log;
+pub mod broadcast_deliveries;
+pub mod broadcasts;
+pub mod customers;
+pub mod dialogue_state;
+pub mod jobs;
+pub mod ledger_accounts;
+pub mod ledger_entries;
+pub mod ledger_transactions;
+pub mod locations;
+pub mod orders;
+pub mod panels;
+pub mod payments;
+pub mod plan_prices;
+pub mod plans;
+pub mod points_lots;
+pub mod promo_codes;
+pub mod promo_uses;
+pub mod settings;
+pub mod staff;
+pub mod subscriptions;
+pub mod ticket_messages;
+pub mod tickets;

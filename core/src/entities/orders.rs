@@ -1,0 +1,36 @@
+//! The `orders` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub plan_id: Option<i64>,
+    pub subscription_id: Option<i64>,
+    pub location_id: Option<i64>,
+    pub duration_days: i32,
+    pub traffic_bytes: Option<i64>,
+    pub currency: String,
+    pub list_price_minor: i64,
+    pub discount_minor: i64,
+    pub points_used: i64,
+    pub points_value_minor: i64,
+    pub total_minor: i64,
+    pub wallet_paid_minor: i64,
+    pub promo_code_id: Option<i64>,
+    pub expires_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub paid_at: Option<DateTimeUtc>,
+    pub fulfilled_at: Option<DateTimeUtc>,
+    pub failure: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+//! The `payments` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payments")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    pub order_id: Option<i64>,
+    pub provider: String,
+    pub provider_payment_id: Option<String>,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub details: Option<String>,
+    pub updated_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! The `promo_codes` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "promo_codes")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub percent_off: Option<i32>,
+    pub amount_off_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub plan_id: Option<i64>,
+    pub max_uses: Option<i32>,
+    pub per_customer_limit: i32,
+    pub uses: i32,
+    pub valid_until: Option<DateTimeUtc>,
+    pub enabled: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,19 @@
+//! The `promo_uses` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "promo_uses")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub promo_code_id: i64,
+    pub customer_id: i64,
+    #[sea_orm(unique)]
+    pub order_id: i64,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+//! The `subscriptions` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "subscriptions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    pub plan_id: i64,
+    pub panel_id: i64,
+    pub panel_account: String,
+    pub status: String,
+    pub is_trial: bool,
+    pub traffic_limit_bytes: Option<i64>,
+    pub used_bytes: i64,
+    pub expires_at: Option<DateTimeUtc>,
+    pub subscription_url: Option<String>,
+    pub usage_synced_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,394 @@
+//! The durable job table: provisioning, notices, broadcasts, reminders and reconciliation all
+//! run from here, so a crash at any point resumes and two processes never take the same job.
+//!
+//! A job is leased (status `running`, `lease_until` in the future) before it runs. On PostgreSQL
+//! the lease is one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`; on SQLite, where row
+//! locks do not exist, each candidate is claimed by a conditional `UPDATE` whose row count says
+//! who won. A lease that runs out (the worker died) makes the job available again.
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::entities::jobs;
+use crate::ids::JobId;
+
+pub use jobs::Model as Job;
+
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: Value,
+    pub run_at: DateTime<Utc>,
+    /// At most one job ever exists per key: enqueueing it again returns the existing one.
+    pub dedupe_key: Option<String>,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn new(kind: &str, payload: Value, now: DateTime<Utc>) -> Self {
+        NewJob {
+            kind: kind.to_string(),
+            payload,
+            run_at: now,
+            dedupe_key: None,
+            max_attempts: 10,
+        }
+    }
+
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+
+    pub fn at(mut self, run_at: DateTime<Utc>) -> Self {
+        self.run_at = run_at;
+        self
+    }
+
+    pub fn attempts(mut self, max: i32) -> Self {
+        self.max_attempts = Ord::max(max, 1);
+        self
+    }
+}
+
+/// Adds a job; with a dedupe key already present, returns the existing job's id instead.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<JobId, DbErr> {
+    let key = job.dedupe_key.clone();
+    let am = jobs::ActiveModel {
+        kind: Set(job.kind),
+        payload: Set(job.payload.to_string()),
+        dedupe_key: Set(job.dedupe_key),
+        status: Set(QUEUED.to_string()),
+        run_at: Set(job.run_at),
+        attempts: Set(0),
+        max_attempts: Set(job.max_attempts),
+        leased_by: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    match key {
+        None => Ok(JobId::new(
+            jobs::Entity::insert(am).exec(db).await?.last_insert_id,
+        )),
+        Some(key) => {
+            jobs::Entity::insert(am)
+                .on_conflict(
+                    OnConflict::column(jobs::Column::DedupeKey)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+            let job = jobs::Entity::find()
+                .filter(jobs::Column::DedupeKey.eq(&key))
+                .one(db)
+                .await?
+                .ok_or(DbErr::RecordNotFound(key))?;
+            Ok(JobId::new(job.id))
+        }
+    }
+}
+
+fn available(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(jobs::Column::Status.eq(QUEUED))
+                .add(jobs::Column::RunAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(jobs::Column::Status.eq(RUNNING))
+                .add(jobs::Column::LeaseUntil.lt(now)),
+        )
+}
+
+/// Leases up to `limit` due jobs of the given kinds for `worker` until `now + lease_for`.
+/// Each returned job has its `attempts` already counted.
+pub async fn lease(
+    db: &DatabaseConnection,
+    worker: &str,
+    kinds: &[&str],
+    limit: u64,
+    lease_for: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Job>, DbErr> {
+    let until = now + lease_for;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = "UPDATE jobs SET status = 'running', leased_by = $1, lease_until = $2, \
+                   attempts = attempts + 1, updated_at = $3 \
+                   WHERE id IN (SELECT id FROM jobs \
+                     WHERE kind = ANY($4) AND ((status = 'queued' AND run_at <= $3) \
+                        OR (status = 'running' AND lease_until < $3)) \
+                     ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                   RETURNING *";
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [
+                worker.into(),
+                until.into(),
+                now.into(),
+                kinds.into(),
+                (limit as i64).into(),
+            ],
+        );
+        let mut leased = jobs::Entity::find().from_raw_sql(stmt).all(db).await?;
+        leased.sort_by_key(|j| (j.run_at, j.id));
+        return Ok(leased);
+    }
+    let candidates: Vec<i64> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::Id)
+        .filter(jobs::Column::Kind.is_in(kinds.iter().copied()))
+        .filter(available(now))
+        .order_by_asc(jobs::Column::RunAt)
+        .order_by_asc(jobs::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut leased = Vec::new();
+    for id in candidates {
+        let won = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, RUNNING.into())
+            .col_expr(jobs::Column::LeasedBy, worker.into())
+            .col_expr(jobs::Column::LeaseUntil, until.into())
+            .col_expr(
+                jobs::Column::Attempts,
+                Expr::col(jobs::Column::Attempts).add(1),
+            )
+            .col_expr(jobs::Column::UpdatedAt, now.into())
+            .filter(jobs::Column::Id.eq(id))
+            .filter(available(now))
+            .exec(db)
+            .await?;
+        if won.rows_affected == 1
+            && let Some(job) = jobs::Entity::find_by_id(id).one(db).await?
+        {
+            leased.push(job);
+        }
+    }
+    Ok(leased)
+}
+
+fn held_by(id: JobId, worker: &str) -> Condition {
+    Condition::all()
+        .add(jobs::Column::Id.eq(id.get()))
+        .add(jobs::Column::Status.eq(RUNNING))
+        .add(jobs::Column::LeasedBy.eq(worker))
+}
+
+/// Marks a leased job done. False when the lease was lost (it ran out and someone else took it).
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let r = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, DONE.into())
+        .col_expr(
+            jobs::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(jobs::Column::FinishedAt, Some(now).into())
+        .col_expr(jobs::Column::UpdatedAt, now.into())
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// What happens to a job after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    RetryAt(DateTime<Utc>),
+    GaveUp,
+    /// The lease had already been lost; nothing was changed.
+    LeaseLost,
+}
+
+/// The wait before attempt `n + 1`: 10 s, 20 s, 40 s, … capped at one hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds(Ord::min(10i64 << exp, 3600))
+}
+
+/// Records a failed attempt: the job is retried after a backoff, or given up for good once it
+/// has used all its attempts (or when `permanent`, for errors a retry cannot fix).
+pub async fn fail(
+    db: &impl ConnectionTrait,
+    job: &Job,
+    worker: &str,
+    error: &str,
+    permanent: bool,
+    now: DateTime<Utc>,
+) -> Result<Fate, DbErr> {
+    let id = JobId::new(job.id);
+    let error: String = error.chars().take(2000).collect();
+    let (fate, status, run_at, finished) = if permanent || job.attempts >= job.max_attempts {
+        (Fate::GaveUp, FAILED, job.run_at, Some(now))
+    } else {
+        let at = now + backoff(job.attempts);
+        (Fate::RetryAt(at), QUEUED, at, None)
+    };
+    let r = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, status.into())
+        .col_expr(jobs::Column::RunAt, run_at.into())
+        .col_expr(jobs::Column::LastError, Some(error).into())
+        .col_expr(
+            jobs::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(jobs::Column::FinishedAt, finished.into())
+        .col_expr(jobs::Column::UpdatedAt, now.into())
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(if r.rows_affected == 1 {
+        fate
+    } else {
+        Fate::LeaseLost
+    })
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: JobId) -> Result<Option<Job>, DbErr> {
+    jobs::Entity::find_by_id(id.get()).one(db).await
+}
+
+/// Why one attempt of a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt after a backoff (a panel timed out, a 5xx).
+    #[error("{0}")]
+    Retry(String),
+    /// No retry can fix it (the payload names something that no longer exists).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<DbErr> for JobError {
+    fn from(e: DbErr) -> Self {
+        JobError::Retry(format!("database: {e}"))
+    }
+}
+
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+type Handler = Arc<dyn Fn(Job) -> HandlerFuture + Send + Sync>;
+
+/// Runs leased jobs through the handler registered for their kind.
+#[derive(Clone)]
+pub struct Runner {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    worker: String,
+    handlers: HashMap<String, Handler>,
+    lease_for: Duration,
+    batch: u64,
+}
+
+impl Runner {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, worker: impl Into<String>) -> Self {
+        Runner {
+            db,
+            clock,
+            worker: worker.into(),
+            handlers: HashMap::new(),
+            lease_for: Duration::minutes(5),
+            batch: 16,
+        }
+    }
+
+    pub fn handle<F, Fut>(mut self, kind: &str, f: F) -> Self
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handlers
+            .insert(kind.to_string(), Arc::new(move |job| Box::pin(f(job))));
+        self
+    }
+
+    /// Leases one batch and runs it. Returns how many jobs ran.
+    pub async fn tick(&self) -> Result<usize, DbErr> {
+        let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let leased = lease(
+            &self.db,
+            &self.worker,
+            &kinds,
+            self.batch,
+            self.lease_for,
+            now,
+        )
+        .await?;
+        let n = leased.len();
+        for job in leased {
+            let Some(handler) = self.handlers.get(&job.kind).cloned() else {
+                continue;
+            };
+            let outcome = handler(job.clone()).await;
+            let now = self.clock.now();
+            match outcome {
+                Ok(()) => {
+                    complete(&self.db, JobId::new(job.id), &self.worker, now).await?;
+                }
+                Err(e) => {
+                    let permanent = matches!(e, JobError::Permanent(_));
+                    let fate =
+                        fail(&self.db, &job, &self.worker, &e.to_string(), permanent, now).await?;
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` resolves, polling every `idle` when there is nothing to do.
+    pub async fn run(self, idle: std::time::Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let ran = match self.tick().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "job runner cannot reach the database");
+                    0
+                }
+            };
+            if ran == 0 {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+    }
+}

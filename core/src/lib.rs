@@ -1,0 +1,21 @@
+//! vpnshop's domain: customers, catalog, wallet ledger, points, orders and durable jobs.
+//!
+//! Services are plain async functions over a sea-orm connection that return plain results; they
+//! know nothing of Telegram. Time is passed in (`now`), so expiry and backoff are testable.
+pub mod clock;
+pub mod db;
+pub mod entities;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+
+pub use sea_orm;
+pub mod audit;
+pub mod catalog;
+pub mod customers;
+pub mod dialogues;
+pub mod jobs;
+pub mod orders;
+pub mod points;
+pub mod promo;
+pub mod staff;

@@ -1,0 +1,458 @@
+//! Orders: a quote becomes an order, the order is paid, and paying enqueues its provisioning
+//! job in the same transaction. States only move forward:
+//!
+//! `pending_payment → paid → provisioning → fulfilled`; `expired`/`cancelled` only from pending;
+//! `refunded` from paid/provisioning when provisioning fails for good. Every change is one
+//! conditional `UPDATE … WHERE status IN (allowed predecessors)`, so a late or repeated event
+//! (a cancel after paying, a second "paid") changes nothing.
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::catalog;
+use crate::entities::orders;
+use crate::ids::{CustomerId, LocationId, OrderId, PlanId, SubscriptionId};
+use crate::jobs::{self, NewJob};
+use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
+use crate::money::{Currency, Money};
+use crate::points::{self, PointsError};
+use crate::promo::{self, PromoError};
+
+pub use orders::Model as Order;
+
+/// The job kind that provisions a paid order on its panel.
+pub const PROVISION_JOB: &str = "provision";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Provisioning,
+    Fulfilled,
+    Expired,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Provisioning,
+        OrderStatus::Fulfilled,
+        OrderStatus::Expired,
+        OrderStatus::Cancelled,
+        OrderStatus::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Provisioning => "provisioning",
+            OrderStatus::Fulfilled => "fulfilled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    /// The states an order may be in just before entering `self`.
+    pub fn predecessors(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            PendingPayment => &[],
+            Paid => &[PendingPayment],
+            Provisioning => &[Paid],
+            Fulfilled => &[Paid, Provisioning],
+            Expired | Cancelled => &[PendingPayment],
+            Refunded => &[Paid, Provisioning],
+        }
+    }
+
+    pub fn can_follow(self, from: OrderStatus) -> bool {
+        self.predecessors().contains(&from)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown order status `{s}`"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderKind {
+    Purchase,
+    Renewal,
+    AddTraffic,
+    Trial,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Purchase => "purchase",
+            OrderKind::Renewal => "renewal",
+            OrderKind::AddTraffic => "add_traffic",
+            OrderKind::Trial => "trial",
+        }
+    }
+}
+
+/// How points turn into a discount at checkout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointsRules {
+    /// What one point is worth, in minor units of each currency it can be spent in.
+    pub value_minor: Vec<(Currency, i64)>,
+    /// At most this share of a price may be paid with points.
+    pub max_share_percent: u8,
+}
+
+impl Default for PointsRules {
+    fn default() -> Self {
+        PointsRules {
+            value_minor: Vec::new(),
+            max_share_percent: 50,
+        }
+    }
+}
+
+impl PointsRules {
+    pub fn value_of_point(&self, currency: Currency) -> Option<i64> {
+        self.value_minor
+            .iter()
+            .find(|(c, v)| *c == currency && *v > 0)
+            .map(|(_, v)| *v)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("no such order")]
+    NotFound,
+    #[error("this order belongs to someone else")]
+    NotYours,
+    #[error("this plan is not on sale")]
+    PlanUnavailable,
+    #[error("this plan has no price in {0}")]
+    NoPrice(Currency),
+    #[error("this order is {0}, not waiting for payment")]
+    NotPending(OrderStatus),
+    #[error("this quote has expired; please start again")]
+    QuoteExpired,
+    #[error("points cannot be used in {0}")]
+    PointsNotAccepted(Currency),
+    #[error(transparent)]
+    Promo(#[from] PromoError),
+    #[error(transparent)]
+    Points(#[from] PointsError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<DbErr> for OrderError {
+    fn from(e: DbErr) -> Self {
+        OrderError::Ledger(LedgerError::Db(e))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct QuoteRequest {
+    pub customer: CustomerId,
+    pub plan: PlanId,
+    pub currency: Currency,
+    pub promo_code: Option<String>,
+    /// Points the customer wants to spend; capped to what they have and what the rules allow.
+    pub points: i64,
+}
+
+/// Exactly what will be bought and charged, before anything is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub plan: PlanId,
+    pub location: Option<LocationId>,
+    pub duration_days: i32,
+    pub traffic_bytes: Option<i64>,
+    pub list_price: Money,
+    pub promo_code_id: Option<i64>,
+    pub discount_minor: i64,
+    pub points_used: i64,
+    pub points_value_minor: i64,
+    pub total: Money,
+}
+
+/// Prices a plan for a customer: list price, minus the promo code, minus points.
+pub async fn quote(
+    db: &impl ConnectionTrait,
+    req: &QuoteRequest,
+    rules: &PointsRules,
+    now: DateTime<Utc>,
+) -> Result<Quote, OrderError> {
+    let plan = catalog::plan(db, req.plan)
+        .await?
+        .filter(|p| p.enabled && !p.is_trial)
+        .ok_or(OrderError::PlanUnavailable)?;
+    let list_price = catalog::price(db, req.plan, req.currency)
+        .await?
+        .ok_or(OrderError::NoPrice(req.currency))?;
+    let (promo_code_id, discount_minor) = match req.promo_code.as_deref().map(str::trim) {
+        Some(code) if !code.is_empty() => {
+            let (p, d) = promo::evaluate(db, code, req.customer, req.plan, list_price, now).await?;
+            (Some(p.id), d)
+        }
+        _ => (None, 0),
+    };
+    let after_promo = list_price.minor() - discount_minor;
+    let (points_used, points_value_minor) = if req.points > 0 {
+        let value = rules
+            .value_of_point(req.currency)
+            .ok_or(OrderError::PointsNotAccepted(req.currency))?;
+        let cap_minor = after_promo as i128 * rules.max_share_percent.min(100) as i128 / 100;
+        let cap_points = (cap_minor / value as i128) as i64;
+        let have = points::balance(db, req.customer, now).await?;
+        let used = req.points.min(have).min(cap_points).max(0);
+        (used, used * value)
+    } else {
+        (0, 0)
+    };
+    let total = Money::new(after_promo - points_value_minor, req.currency)
+        .map_err(|_| OrderError::PlanUnavailable)?;
+    Ok(Quote {
+        plan: req.plan,
+        location: plan.location_id.map(LocationId::new),
+        duration_days: plan.duration_days,
+        traffic_bytes: plan.traffic_bytes,
+        list_price,
+        promo_code_id,
+        discount_minor,
+        points_used,
+        points_value_minor,
+        total,
+    })
+}
+
+/// Turns a quote into an order waiting for payment, valid for `ttl`.
+pub async fn place(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+    kind: OrderKind,
+    quote: &Quote,
+    subscription: Option<SubscriptionId>,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<Order, DbErr> {
+    orders::Entity::insert(orders::ActiveModel {
+        customer_id: Set(customer.get()),
+        kind: Set(kind.as_str().to_string()),
+        status: Set(OrderStatus::PendingPayment.as_str().to_string()),
+        plan_id: Set(Some(quote.plan.get())),
+        subscription_id: Set(subscription.map(SubscriptionId::get)),
+        location_id: Set(quote.location.map(LocationId::get)),
+        duration_days: Set(quote.duration_days),
+        traffic_bytes: Set(quote.traffic_bytes),
+        currency: Set(quote.total.currency().code().to_string()),
+        list_price_minor: Set(quote.list_price.minor()),
+        discount_minor: Set(quote.discount_minor),
+        points_used: Set(quote.points_used),
+        points_value_minor: Set(quote.points_value_minor),
+        total_minor: Set(quote.total.minor()),
+        wallet_paid_minor: Set(0),
+        promo_code_id: Set(quote.promo_code_id),
+        expires_at: Set(now + ttl),
+        updated_at: Set(now),
+        paid_at: Set(None),
+        fulfilled_at: Set(None),
+        failure: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(db)
+    .await
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: OrderId) -> Result<Option<Order>, DbErr> {
+    orders::Entity::find_by_id(id.get()).one(db).await
+}
+
+/// The customer's orders, newest first.
+pub async fn of_customer(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Vec<Order>, DbErr> {
+    orders::Entity::find()
+        .filter(orders::Column::CustomerId.eq(customer.get()))
+        .order_by_desc(orders::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Moves an order to `to` if, and only if, it is in one of `to`'s predecessor states.
+/// Returns whether it moved. Never moves backwards, whoever calls and however late.
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    id: OrderId,
+    to: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let from: Vec<&str> = to.predecessors().iter().map(|s| s.as_str()).collect();
+    if from.is_empty() {
+        return Ok(false);
+    }
+    let mut update = orders::Entity::update_many()
+        .col_expr(orders::Column::Status, to.as_str().into())
+        .col_expr(orders::Column::UpdatedAt, now.into());
+    match to {
+        OrderStatus::Paid => update = update.col_expr(orders::Column::PaidAt, Some(now).into()),
+        OrderStatus::Fulfilled => {
+            update = update.col_expr(orders::Column::FulfilledAt, Some(now).into())
+        }
+        _ => {}
+    }
+    let r = update
+        .filter(orders::Column::Id.eq(id.get()))
+        .filter(orders::Column::Status.is_in(from))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Cancels a pending order at the customer's request. Changes nothing once it is paid.
+pub async fn cancel(
+    db: &impl ConnectionTrait,
+    id: OrderId,
+    customer: CustomerId,
+    now: DateTime<Utc>,
+) -> Result<bool, OrderError> {
+    let order = get(db, id).await?.ok_or(OrderError::NotFound)?;
+    if order.customer_id != customer.get() {
+        return Err(OrderError::NotYours);
+    }
+    Ok(transition(db, id, OrderStatus::Cancelled, now).await?)
+}
+
+/// Marks pending orders whose quote ran out as expired. Returns how many.
+pub async fn expire_stale(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let r = orders::Entity::update_many()
+        .col_expr(orders::Column::Status, OrderStatus::Expired.as_str().into())
+        .col_expr(orders::Column::UpdatedAt, now.into())
+        .filter(orders::Column::Status.eq(OrderStatus::PendingPayment.as_str()))
+        .filter(orders::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// Pays an order entirely from the customer's wallet. In one database transaction: the wallet
+/// is debited, points and the promo code are consumed, the order becomes `paid`, and its
+/// provisioning job is enqueued. If any step fails, nothing happened. Pressing "pay" twice pays
+/// once: the second attempt finds the order no longer pending.
+pub async fn pay_with_wallet(
+    db: &DatabaseConnection,
+    id: OrderId,
+    customer: CustomerId,
+    now: DateTime<Utc>,
+) -> Result<Order, OrderError> {
+    let txn = db.begin().await?;
+    let order = get(&txn, id).await?.ok_or(OrderError::NotFound)?;
+    if order.customer_id != customer.get() {
+        return Err(OrderError::NotYours);
+    }
+    let status: OrderStatus = order.status.parse().map_err(|_| OrderError::NotFound)?;
+    if status != OrderStatus::PendingPayment {
+        return Err(OrderError::NotPending(status));
+    }
+    if order.expires_at <= now {
+        return Err(OrderError::QuoteExpired);
+    }
+    let currency: Currency = order.currency.parse().map_err(|_| OrderError::NotFound)?;
+    let memo = |key: &str| Memo {
+        idempotency_key: Some(format!("order:{}:{key}", order.id)),
+        order_id: Some(id),
+        ..Memo::default()
+    };
+    if order.total_minor > 0 {
+        let total = Money::new(order.total_minor, currency).map_err(|_| OrderError::NotFound)?;
+        ledger::debit_wallet(
+            &txn,
+            customer,
+            total,
+            &SystemAccount::Revenue,
+            TxKind::Purchase,
+            memo("wallet"),
+            now,
+        )
+        .await?;
+    }
+    orders::Entity::update_many()
+        .col_expr(orders::Column::WalletPaidMinor, order.total_minor.into())
+        .filter(orders::Column::Id.eq(order.id))
+        .exec(&txn)
+        .await?;
+    settle(&txn, &order, now).await?;
+    txn.commit().await?;
+    Ok(get(db, id).await?.ok_or(OrderError::NotFound)?)
+}
+
+/// What every way of paying ends in: points and promo consumed, `pending → paid`, and the
+/// provisioning job enqueued, all inside the caller's transaction.
+async fn settle(
+    txn: &sea_orm::DatabaseTransaction,
+    order: &Order,
+    now: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    let id = OrderId::new(order.id);
+    let customer = CustomerId::new(order.customer_id);
+    if order.points_used > 0 {
+        let memo = Memo {
+            idempotency_key: Some(format!("order:{}:points", order.id)),
+            order_id: Some(id),
+            ..Memo::default()
+        };
+        points::spend(txn, customer, order.points_used, memo, now).await?;
+    }
+    if let Some(promo_id) = order.promo_code_id {
+        promo::redeem(txn, promo_id, customer, id, now).await?;
+    }
+    if !transition(txn, id, OrderStatus::Paid, now).await? {
+        let now_status = get(txn, id)
+            .await?
+            .and_then(|o| o.status.parse().ok())
+            .unwrap_or(OrderStatus::Paid);
+        return Err(OrderError::NotPending(now_status));
+    }
+    jobs::enqueue(
+        txn,
+        NewJob::new(PROVISION_JOB, json!({ "order_id": order.id }), now)
+            .dedupe(format!("provision:order:{}", order.id)),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+impl orders::Model {
+    pub fn order_id(&self) -> OrderId {
+        OrderId::new(self.id)
+    }
+
+    pub fn state(&self) -> Option<OrderStatus> {
+        self.status.parse().ok()
+    }
+}

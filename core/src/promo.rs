@@ -1,0 +1,189 @@
+//! Promo codes: a percentage or a fixed amount off, limited in time, in uses, per customer and
+//! optionally to one plan. A use is recorded with the order, once.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+
+use crate::entities::{promo_codes, promo_uses};
+use crate::ids::{CustomerId, OrderId, PlanId};
+use crate::money::{Currency, Money};
+
+pub use promo_codes::Model as PromoCode;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PromoError {
+    #[error("no such promo code")]
+    Unknown,
+    #[error("this promo code has expired")]
+    Expired,
+    #[error("this promo code has been used up")]
+    UsedUp,
+    #[error("you have already used this promo code")]
+    AlreadyUsed,
+    #[error("this promo code is for another plan")]
+    OtherPlan,
+    #[error("this promo code is for another currency")]
+    OtherCurrency,
+    #[error("a promo code takes 1–100 percent or a positive amount, not both")]
+    BadDiscount,
+    #[error("a promo code with this code already exists")]
+    Duplicate,
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl From<DbErr> for PromoError {
+    fn from(e: DbErr) -> Self {
+        PromoError::Db(e.to_string())
+    }
+}
+
+/// How a promo code discounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discount {
+    Percent(u8),
+    Amount(Money),
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPromo {
+    pub code: String,
+    pub discount: Discount,
+    pub plan: Option<PlanId>,
+    pub max_uses: Option<i32>,
+    pub per_customer_limit: i32,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+fn normalize(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+pub async fn add(
+    db: &impl ConnectionTrait,
+    new: NewPromo,
+    now: DateTime<Utc>,
+) -> Result<PromoCode, PromoError> {
+    let (percent, amount, currency) = match new.discount {
+        Discount::Percent(p) if (1..=100).contains(&p) => (Some(p as i32), None, None),
+        Discount::Amount(m) if m.minor() > 0 => {
+            (None, Some(m.minor()), Some(m.currency().code().to_string()))
+        }
+        _ => return Err(PromoError::BadDiscount),
+    };
+    let code = normalize(&new.code);
+    if find(db, &code).await?.is_some() {
+        return Err(PromoError::Duplicate);
+    }
+    Ok(promo_codes::Entity::insert(promo_codes::ActiveModel {
+        code: Set(code),
+        percent_off: Set(percent),
+        amount_off_minor: Set(amount),
+        currency: Set(currency),
+        plan_id: Set(new.plan.map(PlanId::get)),
+        max_uses: Set(new.max_uses),
+        per_customer_limit: Set(Ord::max(new.per_customer_limit, 1)),
+        uses: Set(0),
+        valid_until: Set(new.valid_until),
+        enabled: Set(true),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(db)
+    .await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, code: &str) -> Result<Option<PromoCode>, DbErr> {
+    promo_codes::Entity::find()
+        .filter(promo_codes::Column::Code.eq(normalize(code)))
+        .one(db)
+        .await
+}
+
+/// Checks that `code` applies and returns it with the discount it gives on `price`
+/// (never more than the price).
+pub async fn evaluate(
+    db: &impl ConnectionTrait,
+    code: &str,
+    customer: CustomerId,
+    plan: PlanId,
+    price: Money,
+    now: DateTime<Utc>,
+) -> Result<(PromoCode, i64), PromoError> {
+    let promo = find(db, code)
+        .await?
+        .filter(|p| p.enabled)
+        .ok_or(PromoError::Unknown)?;
+    if promo.valid_until.is_some_and(|until| until <= now) {
+        return Err(PromoError::Expired);
+    }
+    if promo.max_uses.is_some_and(|max| promo.uses >= max) {
+        return Err(PromoError::UsedUp);
+    }
+    if promo.plan_id.is_some_and(|p| p != plan.get()) {
+        return Err(PromoError::OtherPlan);
+    }
+    let used = promo_uses::Entity::find()
+        .filter(promo_uses::Column::PromoCodeId.eq(promo.id))
+        .filter(promo_uses::Column::CustomerId.eq(customer.get()))
+        .count(db)
+        .await?;
+    if used >= Ord::max(promo.per_customer_limit, 1) as u64 {
+        return Err(PromoError::AlreadyUsed);
+    }
+    let discount = match (promo.percent_off, promo.amount_off_minor, &promo.currency) {
+        // Round the discount down: the shop never gives more than it said.
+        (Some(p), _, _) => (price.minor() as i128 * p as i128 / 100) as i64,
+        (None, Some(a), Some(c)) => {
+            if c.parse::<Currency>().ok() != Some(price.currency()) {
+                return Err(PromoError::OtherCurrency);
+            }
+            a
+        }
+        _ => return Err(PromoError::Unknown),
+    };
+    Ok((promo, discount.clamp(0, price.minor())))
+}
+
+/// Records the use of a promo code by an order that is being paid. Fails (and the payment's
+/// transaction rolls back) if the code was used up meanwhile.
+pub async fn redeem(
+    db: &impl ConnectionTrait,
+    promo_id: i64,
+    customer: CustomerId,
+    order: OrderId,
+    now: DateTime<Utc>,
+) -> Result<(), PromoError> {
+    let r = promo_codes::Entity::update_many()
+        .col_expr(
+            promo_codes::Column::Uses,
+            Expr::col(promo_codes::Column::Uses).add(1),
+        )
+        .filter(promo_codes::Column::Id.eq(promo_id))
+        .filter(
+            Condition::any()
+                .add(promo_codes::Column::MaxUses.is_null())
+                .add(
+                    Expr::col(promo_codes::Column::Uses)
+                        .lt(Expr::col(promo_codes::Column::MaxUses)),
+                ),
+        )
+        .exec(db)
+        .await?;
+    if r.rows_affected != 1 {
+        return Err(PromoError::UsedUp);
+    }
+    promo_uses::Entity::insert(promo_uses::ActiveModel {
+        promo_code_id: Set(promo_id),
+        customer_id: Set(customer.get()),
+        order_id: Set(order.get()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Versioned, forward-only schema migrations, applied at start-up and by `vpnshop migrate`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_domain;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_domain::Migration)]
+    }
+}
