@@ -1,1 +1,7 @@
-
+//! One test binary for every story, run on SQLite by default and on PostgreSQL with
+//! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
+mod customers_story;
+mod jobs_story;
+mod ledger_story;
+mod orders_story;
+mod support;

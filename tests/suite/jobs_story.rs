@@ -1,0 +1,211 @@
+//! The durable job queue: each job runs once even with racing workers; failures back off and
+//! give up; a dead worker's lease runs out and the job is taken again.
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use serde_json::json;
+use vpnshop_core::ids::JobId;
+use vpnshop_core::jobs::{self, Fate, NewJob};
+use vpnshop_tests::db::fresh_db;
+
+use crate::support::t0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_racing_over_a_thousand_jobs_run_each_exactly_once() {
+    let t = fresh_db().await;
+    for i in 0..1_000 {
+        jobs::enqueue(&t.db, NewJob::new("work", json!({ "n": i }), t0()), t0())
+            .await
+            .unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let workers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let db = t.db.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut ran = 0;
+                loop {
+                    let batch = jobs::lease(&db, name, &["work"], 25, Duration::minutes(5), t0())
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        return ran;
+                    }
+                    for job in batch {
+                        seen.lock().unwrap().push(job.id);
+                        assert!(
+                            jobs::complete(&db, JobId::new(job.id), name, t0())
+                                .await
+                                .unwrap()
+                        );
+                        ran += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let mut per_worker = Vec::new();
+    for w in workers {
+        per_worker.push(w.await.unwrap());
+    }
+    let seen = seen.lock().unwrap();
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(
+        seen.len(),
+        1_000,
+        "ran {} times in all (per worker: {per_worker:?})",
+        seen.len()
+    );
+    assert_eq!(unique.len(), 1_000);
+}
+
+#[tokio::test]
+async fn a_failing_job_backs_off_then_gives_up() {
+    let t = fresh_db().await;
+    let id = jobs::enqueue(
+        &t.db,
+        NewJob::new("flaky", json!({}), t0()).attempts(2),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let job = jobs::lease(&t.db, "w", &["flaky"], 10, Duration::minutes(1), t0())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.attempts, 1);
+    let fate = jobs::fail(&t.db, &job, "w", "panel timed out", false, t0())
+        .await
+        .unwrap();
+    assert_eq!(fate, Fate::RetryAt(t0() + Duration::seconds(10)));
+    // Not due before its backoff.
+    assert!(
+        jobs::lease(&t.db, "w", &["flaky"], 10, Duration::minutes(1), t0())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = t0() + Duration::seconds(11);
+    let job = jobs::lease(&t.db, "w", &["flaky"], 10, Duration::minutes(1), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        jobs::fail(&t.db, &job, "w", "panel timed out", false, later)
+            .await
+            .unwrap(),
+        Fate::GaveUp
+    );
+    let job = jobs::get(&t.db, id).await.unwrap().unwrap();
+    assert_eq!(job.status, jobs::FAILED);
+    assert_eq!(job.last_error.as_deref(), Some("panel timed out"));
+    assert!(
+        jobs::lease(
+            &t.db,
+            "w",
+            &["flaky"],
+            10,
+            Duration::minutes(1),
+            later + Duration::days(1)
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_dead_workers_lease_runs_out_and_its_job_is_taken_again_once() {
+    let t = fresh_db().await;
+    let id = jobs::enqueue(
+        &t.db,
+        NewJob::new("provision", json!({}), t0()).dedupe("provision:order:1"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    // Enqueueing the same key again returns the same job.
+    assert_eq!(
+        jobs::enqueue(
+            &t.db,
+            NewJob::new("provision", json!({}), t0()).dedupe("provision:order:1"),
+            t0()
+        )
+        .await
+        .unwrap(),
+        id
+    );
+
+    let first = jobs::lease(&t.db, "dead", &["provision"], 1, Duration::minutes(1), t0())
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        jobs::lease(
+            &t.db,
+            "alive",
+            &["provision"],
+            1,
+            Duration::minutes(1),
+            t0() + Duration::seconds(30)
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    let later = t0() + Duration::minutes(2);
+    let second = jobs::lease(
+        &t.db,
+        "alive",
+        &["provision"],
+        1,
+        Duration::minutes(1),
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].attempts, 2);
+    // The dead worker coming back cannot complete what it no longer holds.
+    assert!(!jobs::complete(&t.db, id, "dead", later).await.unwrap());
+    assert!(jobs::complete(&t.db, id, "alive", later).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_runner_dispatches_by_kind_and_retries_failures() {
+    let t = fresh_db().await;
+    let clock = Arc::new(vpnshop_core::clock::ManualClock::new(t0()));
+    let calls = Arc::new(Mutex::new(0));
+    let c = calls.clone();
+    let runner = jobs::Runner::new(t.db.clone(), clock.clone(), "r").handle("hello", move |_job| {
+        let c = c.clone();
+        async move {
+            let mut n = c.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                Err(jobs::JobError::Retry("first time fails".into()))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    let id = jobs::enqueue(&t.db, NewJob::new("hello", json!({}), t0()), t0())
+        .await
+        .unwrap();
+    jobs::enqueue(&t.db, NewJob::new("someone-elses", json!({}), t0()), t0())
+        .await
+        .unwrap();
+    assert_eq!(runner.tick().await.unwrap(), 1);
+    assert_eq!(runner.tick().await.unwrap(), 0, "not due until its backoff");
+    clock.advance(Duration::seconds(10));
+    assert_eq!(runner.tick().await.unwrap(), 1);
+    assert_eq!(
+        jobs::get(&t.db, id).await.unwrap().unwrap().status,
+        jobs::DONE
+    );
+    assert_eq!(*calls.lock().unwrap(), 2);
+}

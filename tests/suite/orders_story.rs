@@ -1,0 +1,330 @@
+//! Buying from the wallet: quote, order, pay once, provisioning job enqueued, no way back.
+use chrono::Duration;
+use vpnshop_core::jobs;
+use vpnshop_core::ledger;
+use vpnshop_core::money::Currency;
+use vpnshop_core::orders::{self, OrderError, OrderKind, OrderStatus, PointsRules, QuoteRequest};
+use vpnshop_core::points;
+use vpnshop_core::promo::{self, Discount, NewPromo, PromoError};
+use vpnshop_core::sea_orm::{EntityTrait, TransactionTrait};
+use vpnshop_tests::db::fresh_db;
+
+use crate::support::{customer, irt, plan_30d, t0, top_up};
+
+fn rules() -> PointsRules {
+    PointsRules {
+        value_minor: vec![(Currency::Irt, 100)],
+        max_share_percent: 50,
+    }
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_move_backwards() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 1).await;
+    let plan = plan_30d(&t.db).await;
+    top_up(&t.db, &c, irt(200_000)).await;
+    let req = QuoteRequest {
+        customer: c.customer_id(),
+        plan: plan.plan_id(),
+        currency: Currency::Irt,
+        promo_code: None,
+        points: 0,
+    };
+    let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+    assert_eq!(quote.total, irt(150_000));
+    let order = orders::place(
+        &t.db,
+        c.customer_id(),
+        OrderKind::Purchase,
+        &quote,
+        None,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap();
+
+    let paid = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
+        .await
+        .unwrap();
+    assert_eq!(paid.state(), Some(OrderStatus::Paid));
+
+    // A late cancel, a second "pay" (double tap) and a late expiry change nothing.
+    assert!(
+        !orders::cancel(&t.db, order.order_id(), c.customer_id(), t0())
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0()).await,
+        Err(OrderError::NotPending(OrderStatus::Paid))
+    ));
+    assert_eq!(
+        orders::expire_stale(&t.db, t0() + Duration::days(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        !orders::transition(&t.db, order.order_id(), OrderStatus::PendingPayment, t0())
+            .await
+            .unwrap()
+    );
+    let now = orders::get(&t.db, order.order_id()).await.unwrap().unwrap();
+    assert_eq!(now.state(), Some(OrderStatus::Paid));
+    assert_eq!(
+        ledger::wallet_balance(&t.db, c.customer_id(), Currency::Irt)
+            .await
+            .unwrap(),
+        irt(50_000)
+    );
+
+    // Exactly one provisioning job, and the order moves on only forward.
+    let provision: Vec<_> = vpnshop_core::entities::jobs::Entity::find()
+        .all(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(provision.len(), 1);
+    assert_eq!(provision[0].kind, orders::PROVISION_JOB);
+    assert!(
+        orders::transition(&t.db, order.order_id(), OrderStatus::Provisioning, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        orders::transition(&t.db, order.order_id(), OrderStatus::Fulfilled, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !orders::transition(&t.db, order.order_id(), OrderStatus::Refunded, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !orders::transition(&t.db, order.order_id(), OrderStatus::Paid, t0())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_order_the_wallet_cannot_cover_stays_pending_and_nothing_moves() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 2).await;
+    let plan = plan_30d(&t.db).await;
+    top_up(&t.db, &c, irt(100_000)).await;
+    let req = QuoteRequest {
+        customer: c.customer_id(),
+        plan: plan.plan_id(),
+        currency: Currency::Irt,
+        promo_code: None,
+        points: 0,
+    };
+    let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+    let order = orders::place(
+        &t.db,
+        c.customer_id(),
+        OrderKind::Purchase,
+        &quote,
+        None,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let err = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        OrderError::Ledger(ledger::LedgerError::InsufficientBalance {
+            available: 100_000,
+            required: 150_000
+        })
+    ));
+    let still = orders::get(&t.db, order.order_id()).await.unwrap().unwrap();
+    assert_eq!(still.state(), Some(OrderStatus::PendingPayment));
+    assert_eq!(
+        ledger::wallet_balance(&t.db, c.customer_id(), Currency::Irt)
+            .await
+            .unwrap(),
+        irt(100_000)
+    );
+    assert!(
+        vpnshop_core::entities::jobs::Entity::find()
+            .all(&t.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Someone else cannot pay (or cancel) it; an expired quote cannot be paid.
+    let other = customer(&t.db, 3).await;
+    assert!(matches!(
+        orders::pay_with_wallet(&t.db, order.order_id(), other.customer_id(), t0()).await,
+        Err(OrderError::NotYours)
+    ));
+    assert!(matches!(
+        orders::cancel(&t.db, order.order_id(), other.customer_id(), t0()).await,
+        Err(OrderError::NotYours)
+    ));
+    top_up(&t.db, &c, irt(100_000)).await;
+    assert!(matches!(
+        orders::pay_with_wallet(
+            &t.db,
+            order.order_id(),
+            c.customer_id(),
+            t0() + Duration::hours(1)
+        )
+        .await,
+        Err(OrderError::QuoteExpired)
+    ));
+    assert_eq!(
+        orders::expire_stale(&t.db, t0() + Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_promo_code_and_points_lower_the_price_and_are_consumed_once_paid() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 4).await;
+    let plan = plan_30d(&t.db).await;
+    promo::add(
+        &t.db,
+        NewPromo {
+            code: "yalda".into(),
+            discount: Discount::Percent(20),
+            plan: None,
+            max_uses: Some(1),
+            per_customer_limit: 1,
+            valid_until: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let txn = t.db.begin().await.unwrap();
+    points::earn(
+        &txn,
+        c.customer_id(),
+        300,
+        Some(t0() + Duration::days(90)),
+        Default::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+
+    let req = QuoteRequest {
+        customer: c.customer_id(),
+        plan: plan.plan_id(),
+        currency: Currency::Irt,
+        promo_code: Some(" Yalda ".into()),
+        points: 1_000,
+    };
+    let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+    // 150,000 − 20 % = 120,000; 300 points × 100 = 30,000 (under the 50 % cap) → 90,000.
+    assert_eq!(quote.discount_minor, 30_000);
+    assert_eq!(quote.points_used, 300);
+    assert_eq!(quote.total, irt(90_000));
+
+    top_up(&t.db, &c, irt(90_000)).await;
+    let order = orders::place(
+        &t.db,
+        c.customer_id(),
+        OrderKind::Purchase,
+        &quote,
+        None,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap();
+    orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        points::balance(&t.db, c.customer_id(), t0()).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        ledger::wallet_balance(&t.db, c.customer_id(), Currency::Irt)
+            .await
+            .unwrap(),
+        irt(0)
+    );
+
+    // The code had one use: the next customer is told it is used up.
+    let d = customer(&t.db, 5).await;
+    let req = QuoteRequest {
+        customer: d.customer_id(),
+        promo_code: Some("YALDA".into()),
+        points: 0,
+        ..req
+    };
+    assert!(matches!(
+        orders::quote(&t.db, &req, &rules(), t0()).await,
+        Err(OrderError::Promo(PromoError::UsedUp))
+    ));
+    let req = QuoteRequest {
+        promo_code: Some("nope".into()),
+        ..req
+    };
+    assert!(matches!(
+        orders::quote(&t.db, &req, &rules(), t0()).await,
+        Err(OrderError::Promo(PromoError::Unknown))
+    ));
+    assert_eq!(
+        ledger::audit(&t.db).await.unwrap(),
+        ledger::Audit::default()
+    );
+}
+
+#[tokio::test]
+async fn points_expire_and_leave_the_ledger_balanced() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 6).await;
+    let txn = t.db.begin().await.unwrap();
+    points::earn(
+        &txn,
+        c.customer_id(),
+        100,
+        Some(t0() + Duration::days(1)),
+        Default::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    points::earn(&txn, c.customer_id(), 50, None, Default::default(), t0())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(
+        points::balance(&t.db, c.customer_id(), t0()).await.unwrap(),
+        150
+    );
+    let later = t0() + Duration::days(2);
+    assert_eq!(
+        points::balance(&t.db, c.customer_id(), later)
+            .await
+            .unwrap(),
+        50
+    );
+    assert_eq!(points::expire_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(points::expire_due(&t.db, later).await.unwrap(), 0);
+    let account = ledger::points_account(&t.db, c.customer_id(), later)
+        .await
+        .unwrap();
+    assert_eq!(ledger::balance(&t.db, account).await.unwrap(), 50);
+    assert_eq!(
+        ledger::audit(&t.db).await.unwrap(),
+        ledger::Audit::default()
+    );
+    let _ = jobs::backoff(1);
+}

@@ -1,0 +1,76 @@
+//! Small builders the stories share.
+use chrono::{DateTime, TimeZone, Utc};
+use vpnshop_core::catalog::{self, NewLocation, NewPlan, Plan};
+use vpnshop_core::customers::{self, Contact, Customer};
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::ledger::{self, Memo, SystemAccount, TxKind};
+use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::sea_orm::{DatabaseConnection, TransactionTrait};
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+pub fn irt(amount: i64) -> Money {
+    Money::new(amount, Currency::Irt).unwrap()
+}
+
+pub async fn customer(db: &DatabaseConnection, telegram_id: i64) -> Customer {
+    let contact = Contact {
+        telegram_id: TelegramId::new(telegram_id),
+        username: None,
+        first_name: format!("user{telegram_id}"),
+    };
+    customers::register(db, &contact, None, t0())
+        .await
+        .unwrap()
+        .customer
+}
+
+pub async fn top_up(db: &DatabaseConnection, c: &Customer, amount: Money) {
+    let txn = db.begin().await.unwrap();
+    ledger::credit_wallet(
+        &txn,
+        c.customer_id(),
+        amount,
+        &SystemAccount::Adjustments,
+        TxKind::Adjustment,
+        Memo::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+}
+
+/// A location with one 30-day, 50 GB plan priced 150,000 toman.
+pub async fn plan_30d(db: &DatabaseConnection) -> Plan {
+    let loc = catalog::add_location(
+        db,
+        NewLocation {
+            code: "de".into(),
+            name: "Germany".into(),
+            flag: "🇩🇪".into(),
+            sort_order: 0,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    catalog::add_plan(
+        db,
+        NewPlan {
+            code: "m1".into(),
+            name: "1 month".into(),
+            location: Some(loc.location_id()),
+            duration_days: 30,
+            traffic_bytes: Some(50 << 30),
+            is_trial: false,
+            sort_order: 0,
+            prices: vec![irt(150_000), Money::new(150, Currency::Xtr).unwrap()],
+        },
+        t0(),
+    )
+    .await
+    .unwrap()
+}
