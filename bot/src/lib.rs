@@ -1,1 +1,12 @@
+//! The vpnshop Telegram bot: turns updates into calls on `vpnshop-core` and results into
+//! localized messages. Also a library, so the end-to-end tests build the real handler tree.
+rust_i18n::i18n!("../locales", fallback = "en");
 
+pub mod app;
+pub mod callback;
+pub mod config;
+pub mod errors;
+pub mod handlers;
+pub mod keyboards;
+pub mod storage;
+pub mod text;

@@ -1,1 +1,219 @@
-fn main() {}
+//! The `vpnshop` command: run the bot, migrate the database, check the config, manage staff.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use vpnshop_bot::app::{self, StartError};
+use vpnshop_bot::config::{self, Problem, Settings};
+use vpnshop_core::clock::{Clock, SystemClock};
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::staff::{self, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "vpnshop",
+    version,
+    about = "A Telegram storefront for VPN subscriptions"
+)]
+struct Cli {
+    /// The config file. Every key can also be set as VPNSHOP__SECTION__KEY.
+    #[arg(long, global = true, default_value = "vpnshop.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve the bot (the default).
+    Run,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the config, the database and the bot token, naming whatever is wrong.
+    Check,
+    /// Manage staff.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give a Telegram user a staff role.
+    Add {
+        /// The user's numeric Telegram id (ask @userinfobot).
+        telegram_id: i64,
+        /// owner, admin, finance or support.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Take a user's staff role away.
+    Remove { telegram_id: i64 },
+    /// List staff and their roles.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(&cli.config) {
+        Ok(s) => s,
+        Err(problems) => return report(&problems),
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Run => run(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Check => check(settings).await,
+            Command::Admin { command } => admin(settings, command).await,
+        }
+    })
+}
+
+fn report(problems: &[Problem]) -> ExitCode {
+    for p in problems {
+        eprintln!("error: config key {p}");
+    }
+    ExitCode::from(2)
+}
+
+fn fail(e: StartError) -> ExitCode {
+    match e {
+        StartError::Config(problems) => report(&problems),
+        other => {
+            eprintln!("error: {other}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(settings: Settings) -> ExitCode {
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping");
+    };
+    match app::serve(settings, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+async fn migrate(settings: Settings) -> ExitCode {
+    match app::open_database(&settings).await {
+        Ok(_) => {
+            println!("database is up to date");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn check(settings: Settings) -> ExitCode {
+    let problems = settings.validate();
+    if !problems.is_empty() {
+        return report(&problems);
+    }
+    println!("✓ config is valid");
+    let mut ok = true;
+    match app::open_database(&settings).await {
+        Ok(_) => println!("✓ database.url: reachable and migrated"),
+        Err(e) => {
+            ok = false;
+            eprintln!("✗ database.url: {e}");
+        }
+    }
+    match app::build_bot(&settings) {
+        Ok(bot) => match app::whoami(&bot, &settings).await {
+            Ok(username) => println!("✓ telegram.token: accepted, the bot is @{username}"),
+            Err(StartError::TokenRejected) => {
+                ok = false;
+                eprintln!(
+                    "✗ telegram.token: rejected by the Bot API; copy it again from @BotFather"
+                );
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("✗ telegram.api_url: {e}");
+            }
+        },
+        Err(e) => return fail(e),
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
+    let db = match app::open_database(&settings).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let now = SystemClock.now();
+    let result = match command {
+        AdminCommand::Add { telegram_id, role } => {
+            let role: Role = match role.parse() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: --role: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if telegram_id <= 0 {
+                eprintln!("error: a Telegram user id is a positive number");
+                return ExitCode::from(2);
+            }
+            staff::grant(&db, TelegramId::new(telegram_id), role, None, now)
+                .await
+                .map(|()| {
+                    println!("{telegram_id} is now {role}");
+                })
+        }
+        AdminCommand::Remove { telegram_id } => staff::revoke(&db, TelegramId::new(telegram_id))
+            .await
+            .map(|removed| {
+                if removed {
+                    println!("{telegram_id} is no longer staff");
+                } else {
+                    println!("{telegram_id} was not staff");
+                }
+            }),
+        AdminCommand::List => staff::list(&db).await.map(|all| {
+            for (id, role) in all {
+                println!("{id}\t{role}");
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: database: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Starting the bot: validate config, open and migrate the database, reach the Bot API, then
+//! serve updates until told to stop.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use teloxide::dispatching::dialogue::ErasedStorage;
+use teloxide::dispatching::dialogue::Storage;
+use teloxide::prelude::*;
+use teloxide::types::BotCommand;
+use teloxide::update_listeners::Polling;
+use vpnshop_core::clock::{Clock, SystemClock};
+use vpnshop_core::customers::Language;
+use vpnshop_core::db::DbOpenError;
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::sea_orm::DatabaseConnection;
+use vpnshop_core::staff::{self, Role};
+
+use crate::config::{Problem, Settings, redacted_url};
+use crate::handlers::{self, Ctx, State};
+use crate::storage::DbStorage;
+use crate::text::tr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config(Vec<Problem>),
+    #[error("database {url}: {source}")]
+    Database { url: String, source: DbOpenError },
+    #[error("cannot reach the Telegram Bot API at {api_url}: {reason}")]
+    BotApi { api_url: String, reason: String },
+    #[error("telegram.token was rejected by the Bot API: check the token from @BotFather")]
+    TokenRejected,
+}
+
+/// Opens (creating if needed) and migrates the configured database.
+pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, StartError> {
+    let url = settings.database.url.expose_secret();
+    vpnshop_core::db::open(url)
+        .await
+        .map_err(|source| StartError::Database {
+            url: redacted_url(url),
+            source,
+        })
+}
+
+/// A `Bot` pointed at the configured Bot API server, through the configured proxy.
+pub fn build_bot(settings: &Settings) -> Result<Bot, StartError> {
+    let problems = settings.validate();
+    if !problems.is_empty() {
+        return Err(StartError::Config(problems));
+    }
+    let token = settings
+        .telegram
+        .token
+        .as_ref()
+        .map(|t| t.expose_secret().to_string())
+        .unwrap_or_default();
+    let mut http = teloxide::net::default_reqwest_settings();
+    if let Some(proxy) = &settings.telegram.proxy {
+        let proxy = reqwest::Proxy::all(proxy.expose_secret()).map_err(|_| {
+            StartError::Config(vec![Problem {
+                key: "telegram.proxy".into(),
+                message: "is not a usable proxy URL".into(),
+            }])
+        })?;
+        http = http.proxy(proxy);
+    }
+    let client = http.build().map_err(|e| StartError::BotApi {
+        api_url: settings.telegram.api_url.clone(),
+        reason: format!("cannot build the HTTP client: {e}"),
+    })?;
+    let api_url = reqwest::Url::parse(&settings.telegram.api_url).map_err(|_| {
+        StartError::Config(vec![Problem {
+            key: "telegram.api_url".into(),
+            message: "is not a URL".into(),
+        }])
+    })?;
+    Ok(Bot::with_client(token, client).set_api_url(api_url))
+}
+
+/// Asks the Bot API who we are: proves the URL and the token work, and gives the @username
+/// that deep links need.
+pub async fn whoami(bot: &Bot, settings: &Settings) -> Result<String, StartError> {
+    match tokio::time::timeout(Duration::from_secs(20), bot.get_me()).await {
+        Ok(Ok(me)) => Ok(me.username.clone().unwrap_or_default()),
+        Ok(Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken))) => {
+            Err(StartError::TokenRejected)
+        }
+        Ok(Err(e)) => Err(StartError::BotApi {
+            api_url: settings.telegram.api_url.clone(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(StartError::BotApi {
+            api_url: settings.telegram.api_url.clone(),
+            reason: "no answer in 20 s".into(),
+        }),
+    }
+}
+
+/// The command menu Telegram shows, in each customer's language.
+async fn publish_commands(bot: &Bot, default: Language) {
+    let commands = |lang: Language| {
+        ["start", "language", "help", "cancel"]
+            .map(|c| BotCommand::new(c, tr(lang, &format!("commands.{c}"))))
+            .to_vec()
+    };
+    for lang in Language::ALL {
+        if let Err(e) = bot
+            .set_my_commands(commands(lang))
+            .language_code(lang.code())
+            .await
+        {
+            tracing::warn!(error = %e, lang = lang.code(), "cannot publish the command menu");
+        }
+    }
+    if let Err(e) = bot.set_my_commands(commands(default)).await {
+        tracing::warn!(error = %e, "cannot publish the default command menu");
+    }
+}
+
+/// Everything `vpnshop run` does, until `shutdown` resolves.
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    serve_with_clock(settings, Arc::new(SystemClock), shutdown).await
+}
+
+pub async fn serve_with_clock(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let bot = build_bot(&settings)?;
+    let db = open_database(&settings).await?;
+    for id in &settings.shop.admin_ids {
+        staff::grant(&db, TelegramId::new(*id), Role::Owner, None, clock.now())
+            .await
+            .map_err(|e| StartError::Database {
+                url: redacted_url(settings.database.url.expose_secret()),
+                source: DbOpenError::Connect(e),
+            })?;
+    }
+    let username = whoami(&bot, &settings).await?;
+    publish_commands(&bot, settings.default_language()).await;
+    tracing::info!(bot = %username, database = %redacted_url(settings.database.url.expose_secret()), "vpnshop is serving");
+
+    let ctx = Arc::new(Ctx {
+        db: db.clone(),
+        clock: clock.clone(),
+        shop_name: settings.shop.name.clone(),
+        default_language: settings.default_language(),
+        currency: settings.currency(),
+        bot_username: username,
+    });
+    let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
+    let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
+        .dependencies(dependencies(ctx, storage))
+        .default_handler(|_| async {})
+        .error_handler(Arc::new(LogErrors))
+        .build();
+    let token = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        shutdown.await;
+        if let Ok(done) = token.shutdown() {
+            done.await;
+        }
+    });
+    let listener = Polling::builder(bot)
+        .timeout(Duration::from_secs(10))
+        .build();
+    dispatcher
+        .dispatch_with_listener(listener, Arc::new(LogErrors))
+        .await;
+    Ok(())
+}
+
+/// Logs handler and polling errors through `tracing`. teloxide strips the request URL (which
+/// holds the token) from its network errors, so what is logged carries no secret.
+struct LogErrors;
+
+impl<E: std::fmt::Display + Send + 'static> teloxide::error_handlers::ErrorHandler<E>
+    for LogErrors
+{
+    fn handle_error(self: Arc<Self>, error: E) -> futures::future::BoxFuture<'static, ()> {
+        tracing::error!(error = %error, "update failed");
+        Box::pin(async {})
+    }
+}
+
+/// Builds the dispatcher's dependency map the way `serve` does, so a test can prove that every
+/// handler finds what it asks for (teloxide checks this only at run time).
+pub fn dependencies(
+    ctx: Arc<Ctx>,
+    storage: Arc<ErasedStorage<State>>,
+) -> dptree::di::DependencyMap {
+    dptree::deps![ctx, storage]
+}

@@ -1,0 +1,398 @@
+//! Configuration: `vpnshop.toml`, then an environment variable for every key, named by its path
+//! (`VPNSHOP__TELEGRAM__TOKEN` overrides `telegram.token`). Secrets are wrapped so that they never
+//! print, and `validate` names the exact key that is wrong and why.
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use vpnshop_core::customers::Language;
+use vpnshop_core::money::Currency;
+
+pub const ENV_PREFIX: &str = "VPNSHOP__";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub telegram: TelegramSettings,
+    pub database: DatabaseSettings,
+    pub shop: ShopSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateMode {
+    /// The bot asks Telegram for updates (`getUpdates` long polling). Works anywhere.
+    Polling,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// The token @BotFather gave. Best set through `VPNSHOP__TELEGRAM__TOKEN`.
+    pub token: Option<SecretString>,
+    /// The Bot API server: Telegram's, a local `telegram-bot-api`, or a test double.
+    pub api_url: String,
+    pub mode: UpdateMode,
+    /// An HTTP or SOCKS5 proxy for reaching the Bot API (`socks5://127.0.0.1:1080`).
+    pub proxy: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://vpnshop.db` (the default; created on first run) or `postgres://user:pass@host/db`.
+    pub url: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopSettings {
+    /// The shop's name, shown in the welcome text.
+    pub name: String,
+    /// Telegram user ids that are always owners, whatever the staff table says.
+    pub admin_ids: Vec<i64>,
+    /// The chat (group) where staff get notifications.
+    pub staff_chat_id: Option<i64>,
+    /// The language used before a customer picks one: fa, en or ru.
+    pub default_language: String,
+    /// The currency prices and wallets are in.
+    pub currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter: `info`, `debug`, `vpnshop_bot=debug,info`, …
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            telegram: TelegramSettings::default(),
+            database: DatabaseSettings::default(),
+            shop: ShopSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        TelegramSettings {
+            token: None,
+            api_url: "https://api.telegram.org".to_string(),
+            mode: UpdateMode::Polling,
+            proxy: None,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: SecretString::from("sqlite://vpnshop.db"),
+        }
+    }
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        ShopSettings {
+            name: "VPN Shop".to_string(),
+            admin_ids: Vec::new(),
+            staff_chat_id: None,
+            default_language: "fa".to_string(),
+            currency: "IRT".to_string(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".to_string(),
+            format: "text".to_string(),
+        }
+    }
+}
+
+/// One wrong key: where it is, what is wrong, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+/// Reads the file (if it exists) and the environment. Parse errors come back as problems that
+/// name the key and where its value came from.
+pub fn load(path: &Path) -> Result<Settings, Vec<Problem>> {
+    load_from(path, Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+fn load_from(path: &Path, env: Env) -> Result<Settings, Vec<Problem>> {
+    let mut figment = Figment::new();
+    if path.exists() {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment.merge(env).extract::<Settings>().map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| {
+                let key = if e.path.is_empty() {
+                    "(top level)".to_string()
+                } else {
+                    e.path.join(".")
+                };
+                let source = e
+                    .metadata
+                    .as_ref()
+                    .map(|m| match &m.source {
+                        Some(figment::Source::File(f)) => format!(" (in {})", f.display()),
+                        _ if m.name.contains("environment") => {
+                            format!(" (from {})", env_name(&key))
+                        }
+                        _ => String::new(),
+                    })
+                    .unwrap_or_default();
+                Problem {
+                    key,
+                    message: format!("{}{source}", e.kind),
+                }
+            })
+            .collect()
+    })
+}
+
+impl Settings {
+    /// Everything that is wrong, each with its key. Empty when the bot can start.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, message: String| {
+            problems.push(Problem {
+                key: key.to_string(),
+                message,
+            })
+        };
+        match &self.telegram.token {
+            None => bad(
+                "telegram.token",
+                format!("not set: put the token from @BotFather in {} or in vpnshop.toml", env_name("telegram.token")),
+            ),
+            Some(t) if !token_looks_valid(t.expose_secret()) => bad(
+                "telegram.token",
+                "does not look like a bot token (expected digits, a colon, then 30+ letters, digits, - or _)".into(),
+            ),
+            Some(_) => {}
+        }
+        match url::Url::parse(&self.telegram.api_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => bad(
+                "telegram.api_url",
+                format!("`{}` is not an http(s) URL", self.telegram.api_url),
+            ),
+        }
+        if let Some(proxy) = &self.telegram.proxy {
+            match url::Url::parse(proxy.expose_secret()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") => {}
+                _ => bad(
+                    "telegram.proxy",
+                    "must be an http://, https:// or socks5:// URL".into(),
+                ),
+            }
+        }
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            bad(
+                "database.url",
+                "must start with sqlite:// or postgres://".into(),
+            );
+        }
+        if Language::parse(&self.shop.default_language).is_none() {
+            bad(
+                "shop.default_language",
+                format!("`{}` is not one of fa, en, ru", self.shop.default_language),
+            );
+        }
+        if let Err(e) = self.shop.currency.parse::<Currency>() {
+            bad("shop.currency", e.to_string());
+        }
+        if self.shop.admin_ids.iter().any(|id| *id <= 0) {
+            bad(
+                "shop.admin_ids",
+                "Telegram user ids are positive numbers".into(),
+            );
+        }
+        if self.shop.name.trim().is_empty() {
+            bad("shop.name", "must not be empty".into());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bad(
+                "log.format",
+                format!("`{}` is not `text` or `json`", self.log.format),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bad(
+                "log.level",
+                format!(
+                    "`{}` is not a log filter (try `info` or `debug`)",
+                    self.log.level
+                ),
+            );
+        }
+        problems
+    }
+
+    pub fn default_language(&self) -> Language {
+        Language::parse(&self.shop.default_language).unwrap_or(Language::Fa)
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.shop.currency.parse().unwrap_or(Currency::Irt)
+    }
+}
+
+fn token_looks_valid(token: &str) -> bool {
+    match token.split_once(':') {
+        Some((id, secret)) => {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && secret.len() >= 30
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        None => false,
+    }
+}
+
+/// A database URL safe to print: the password replaced.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(content: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(content)
+    }
+
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(content: &str) -> Self {
+                let p = std::env::temp_dir().join(format!("vpnshop-config-{}.toml", uuid_like()));
+                std::fs::write(&p, content).unwrap();
+                TempPath(p)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                std::fs::remove_file(&self.0).ok();
+            }
+        }
+        fn uuid_like() -> String {
+            format!("{:?}-{}", std::thread::current().id(), std::process::id())
+                .replace(['(', ')'], "")
+        }
+    }
+
+    fn no_env() -> Env {
+        Env::prefixed("VPNSHOP_CONFIG_TEST_UNUSED__").split("__")
+    }
+
+    const TOKEN: &str = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOpp";
+
+    #[test]
+    fn a_good_file_validates() {
+        let f = write(&format!(
+            "[telegram]\ntoken = \"{TOKEN}\"\n[shop]\nadmin_ids = [7000000001]\n"
+        ));
+        let s = load_from(&f.0, no_env()).unwrap();
+        assert_eq!(s.validate(), vec![]);
+        assert_eq!(s.shop.admin_ids, vec![7_000_000_001]);
+        assert!(
+            !format!("{s:?}").contains("AAbb"),
+            "the token must not print"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_key_and_file() {
+        let f = write("[shop]\nstaff_chat_id = \"abc\"\n");
+        let problems = load_from(&f.0, no_env()).unwrap_err();
+        assert_eq!(problems[0].key, "shop.staff_chat_id");
+        assert!(
+            problems[0].message.contains("vpnshop-config"),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_and_a_bad_value_are_named() {
+        let f = write("[telegram]\ntokn = \"x\"\n");
+        assert!(
+            load_from(&f.0, no_env()).unwrap_err()[0]
+                .message
+                .contains("tokn")
+        );
+        let f = write(&format!(
+            "[telegram]\ntoken = \"{TOKEN}\"\nmode = \"pigeon\"\n"
+        ));
+        assert_eq!(
+            load_from(&f.0, no_env()).unwrap_err()[0].key,
+            "telegram.mode"
+        );
+        let f = write("[shop]\ndefault_language = \"de\"\ncurrency = \"BTC\"\n");
+        let keys: Vec<String> = load_from(&f.0, no_env())
+            .unwrap()
+            .validate()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec!["telegram.token", "shop.default_language", "shop.currency"]
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            redacted_url("postgres://shop:s3cret@db:5432/shop"),
+            "postgres://shop:***@db:5432/shop"
+        );
+        assert_eq!(redacted_url("sqlite://vpnshop.db"), "sqlite://vpnshop.db");
+    }
+}

@@ -1,0 +1,122 @@
+//! The handler tree: messages and button presses, each routed to the feature that owns it.
+mod help;
+mod invite;
+mod language;
+mod menu;
+mod start;
+mod wallet;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use teloxide::dispatching::dialogue::{Dialogue, ErasedStorage};
+use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, MessageId, ParseMode, User};
+use vpnshop_core::clock::Clock;
+use vpnshop_core::customers::{Contact, Customer, Language};
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::money::Currency;
+use vpnshop_core::sea_orm::DatabaseConnection;
+
+use crate::errors::{BotError, HandlerResult};
+use crate::keyboards;
+use crate::text::tr;
+
+/// What every handler needs, built once at start-up.
+pub struct Ctx {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+    pub shop_name: String,
+    pub default_language: Language,
+    pub currency: Currency,
+    /// The bot's @username, for deep links (`t.me/<username>?start=ref_…`).
+    pub bot_username: String,
+}
+
+/// Where a chat is in a conversation. Stored in the database as JSON.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum State {
+    #[default]
+    Idle,
+    /// First contact: waiting for the customer to pick a language.
+    ChoosingLanguage,
+}
+
+pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
+
+pub fn schema() -> UpdateHandler<BotError> {
+    dptree::entry()
+        .branch(
+            Update::filter_message()
+                .enter_dialogue::<Message, ErasedStorage<State>, State>()
+                .endpoint(start::on_message),
+        )
+        .branch(
+            Update::filter_callback_query()
+                .enter_dialogue::<CallbackQuery, ErasedStorage<State>, State>()
+                .endpoint(menu::on_callback),
+        )
+}
+
+fn contact(user: &User) -> Contact {
+    Contact {
+        telegram_id: TelegramId::new(user.id.0 as i64),
+        username: user.username.clone(),
+        first_name: user.first_name.clone(),
+    }
+}
+
+/// The language to speak: the customer's choice, else their Telegram app's, else the shop's.
+fn language_of(ctx: &Ctx, customer: &Customer, user: &User) -> Language {
+    customer
+        .lang()
+        .or_else(|| {
+            user.language_code
+                .as_deref()
+                .and_then(|c| Language::parse(c.get(..2).unwrap_or(c)))
+        })
+        .unwrap_or(ctx.default_language)
+}
+
+/// Sends `text` (HTML) to the chat, or replaces the message `edit` with it.
+async fn show(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    text: String,
+    keyboard: InlineKeyboardMarkup,
+) -> HandlerResult {
+    if let Some(message_id) = edit {
+        let edited = bot
+            .edit_message_text(chat, message_id, text.clone())
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard.clone())
+            .await;
+        match edited {
+            Ok(_) => return Ok(()),
+            // "message is not modified": the same screen pressed twice. Nothing to do.
+            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => {
+                return Ok(());
+            }
+            // The message is too old to edit: fall through and send a new one.
+            Err(teloxide::RequestError::Api(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bot.send_message(chat, text)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
+}
+
+/// Logs an internal failure and tells the customer, in their language, that it was ours.
+async fn apologize(bot: &Bot, chat: ChatId, lang: Language, error: &BotError) {
+    tracing::error!(chat = chat.0, error = %error, "handler failed");
+    let _ = bot
+        .send_message(chat, tr(lang, "errors.internal"))
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await;
+}

@@ -1,0 +1,108 @@
+//! `/start` (with an optional `ref_<code>` deep link), the other commands, and any text that
+//! arrives outside a dialogue step.
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::ParseMode;
+use vpnshop_core::customers;
+
+use super::{ChatDialogue, Ctx, State, apologize, contact, help, language, language_of, menu};
+use crate::errors::HandlerResult;
+use crate::keyboards;
+use crate::text::tr;
+
+pub async fn on_message(
+    bot: Bot,
+    msg: Message,
+    dialogue: ChatDialogue,
+    ctx: Arc<Ctx>,
+) -> HandlerResult {
+    // Only private chats are customers; staff-chat messages belong to the staff features.
+    let (true, Some(user)) = (msg.chat.is_private(), msg.from.clone()) else {
+        return Ok(());
+    };
+    let text = msg.text().unwrap_or_default().trim().to_string();
+    let referral = text
+        .strip_prefix("/start")
+        .map(str::trim)
+        .and_then(|payload| payload.strip_prefix("ref_"))
+        .filter(|code| !code.is_empty() && code.len() <= 32);
+    let reg = customers::register(&ctx.db, &contact(&user), referral, ctx.clock.now()).await?;
+    let lang = language_of(&ctx, &reg.customer, &user);
+    if let Err(e) = route(&bot, &msg, &dialogue, &ctx, &reg.customer, lang, &text).await {
+        apologize(&bot, msg.chat.id, lang, &e).await;
+    }
+    Ok(())
+}
+
+async fn route(
+    bot: &Bot,
+    msg: &Message,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &customers::Customer,
+    lang: vpnshop_core::customers::Language,
+    text: &str,
+) -> HandlerResult {
+    let chat = msg.chat.id;
+    if customer.banned {
+        bot.send_message(chat, tr(lang, "errors.banned")).await?;
+        return Ok(());
+    }
+    // A command may carry @botname (`/start@vpnshop_bot`) and arguments.
+    let command = text
+        .split_whitespace()
+        .next()
+        .filter(|w| w.starts_with('/'))
+        .map(|w| w.split('@').next().unwrap_or(w).to_ascii_lowercase());
+    match command.as_deref() {
+        Some("/start") | Some("/menu") => {
+            if customer.lang().is_none() {
+                dialogue.update(State::ChoosingLanguage).await?;
+                return language::ask(bot, chat, None).await;
+            }
+            dialogue.update(State::Idle).await?;
+            menu::welcome(
+                bot,
+                chat,
+                ctx,
+                customer,
+                lang,
+                &msg.from
+                    .as_ref()
+                    .map(|u| u.first_name.clone())
+                    .unwrap_or_default(),
+            )
+            .await
+        }
+        Some("/language") | Some("/lang") => {
+            dialogue.update(State::ChoosingLanguage).await?;
+            language::ask(bot, chat, None).await
+        }
+        Some("/help") => help::show_help(bot, chat, None, lang).await,
+        Some("/cancel") => {
+            dialogue.update(State::Idle).await?;
+            bot.send_message(chat, tr(lang, "cancel.done"))
+                .parse_mode(ParseMode::Html)
+                .reply_markup(keyboards::main_menu(lang))
+                .await?;
+            Ok(())
+        }
+        _ => match dialogue.get().await?.unwrap_or_default() {
+            // The step stays where it was; the customer gets a short hint.
+            State::ChoosingLanguage => {
+                bot.send_message(chat, tr(lang, "hint.pick_language"))
+                    .reply_markup(keyboards::languages())
+                    .await?;
+                Ok(())
+            }
+            State::Idle => {
+                bot.send_message(chat, tr(lang, "hint.unknown"))
+                    .parse_mode(ParseMode::Html)
+                    .reply_markup(keyboards::main_menu(lang))
+                    .await?;
+                Ok(())
+            }
+        },
+    }
+}
