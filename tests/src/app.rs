@@ -1,1 +1,91 @@
+//! `spawn_app()`: the real bot (`vpnshop_bot::app::serve`) on a fresh database, talking HTTP to a
+//! fresh fake Telegram server, with everything it logs captured.
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use secrecy::SecretString;
+use vpnshop_bot::config::Settings;
+
+use crate::db::{TestDb, fresh_db};
+use crate::telegram::{FakeTelegram, FakeUser};
+
+/// A token of the right shape; the fake server accepts only this one.
+pub const TOKEN: &str = "5000000001:AAH-fake-token-for-tests_0123456789";
+
+pub struct TestApp {
+    pub tg: FakeTelegram,
+    pub db: TestDb,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Everything any test's bot logged, process-wide.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Default::default).lock().unwrap()).into_owned()
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    let buffer = LOGS.get_or_init(Default::default).clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_ansi(false)
+        .with_writer(move || Capture(buffer.clone()))
+        .try_init();
+}
+
+pub fn settings_for(tg: &FakeTelegram, db: &TestDb) -> Settings {
+    let mut s = Settings::default();
+    s.telegram.token = Some(SecretString::from(TOKEN));
+    s.telegram.api_url = tg.url();
+    s.database.url = SecretString::from(db.url.clone());
+    s.shop.name = "Test <VPN> & Co".into();
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    capture_logs();
+    let tg = FakeTelegram::start(TOKEN).await;
+    let db = fresh_db().await;
+    let settings = settings_for(&tg, &db);
+    let task = tokio::spawn(async move {
+        if let Err(e) = vpnshop_bot::app::serve(settings, std::future::pending()).await {
+            panic!("the bot did not start: {e}");
+        }
+    });
+    // Ready once it polls for updates.
+    for _ in 0..500 {
+        if !tg.calls("getUpdates").is_empty() {
+            return TestApp { tg, db, task };
+        }
+        assert!(!task.is_finished(), "the bot stopped while starting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the bot never polled for updates");
+}
+
+impl TestApp {
+    pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {
+        self.tg.user(id, first_name, language_code)
+    }
+}

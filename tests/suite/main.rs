@@ -4,4 +4,5 @@ mod customers_story;
 mod jobs_story;
 mod ledger_story;
 mod orders_story;
+mod start_story;
 mod support;

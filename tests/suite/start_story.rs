@@ -1,0 +1,209 @@
+//! A new customer's first minutes: `/start`, pick a language, see the menu in it.
+use vpnshop_core::customers;
+use vpnshop_core::ids::TelegramId;
+use vpnshop_tests::app::{TOKEN, logs, spawn_app};
+use vpnshop_tests::telegram::BOT_USERNAME;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_picks_persian_and_is_not_asked_again() {
+    let app = spawn_app().await;
+    let sara = app.user(7_000_000_001, "سارا", Some("fa"));
+
+    sara.send("/start");
+    let picker = sara.next().await;
+    assert!(
+        picker.text.contains("لطفاً زبان خود را انتخاب کنید"),
+        "{}",
+        picker.text
+    );
+    assert!(picker.text.contains("Please choose your language"));
+    assert_eq!(
+        picker.button_labels(),
+        vec!["🇮🇷 فارسی", "🇬🇧 English", "🇷🇺 Русский"]
+    );
+
+    let q = sara.press(&picker, "فارسی");
+    assert_eq!(sara.answer_to(&q).await, None);
+    let confirmed = sara.next().await;
+    assert!(confirmed.edited);
+    assert_eq!(confirmed.text, "✅ زبان ربات فارسی شد.");
+    let menu = sara.next().await;
+    // The shop's name is escaped: it contains `<VPN> & Co`.
+    assert!(
+        menu.text
+            .contains("سارا عزیز، به Test <VPN> & Co خوش آمدید"),
+        "{}",
+        menu.text
+    );
+    assert_eq!(
+        menu.button_labels(),
+        vec!["💰 کیف پول", "👥 دعوت از دوستان", "🌐 زبان", "❓ راهنما"]
+    );
+
+    // Stored, and not asked again.
+    let stored = customers::by_telegram_id(&app.db.db, TelegramId::new(sara.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.language.as_deref(), Some("fa"));
+    sara.send("/start");
+    let again = sara.next().await;
+    assert!(again.text.contains("خوش آمدید"), "{}", again.text);
+    assert_eq!(again.button_labels()[0], "💰 کیف پول");
+
+    // The wallet opens in place, in Persian.
+    let q = sara.press(&again, "کیف پول");
+    sara.answer_to(&q).await;
+    let wallet = sara.next().await;
+    assert!(wallet.edited);
+    assert!(
+        wallet.text.contains("موجودی کیف پول شما: 0 تومان"),
+        "{}",
+        wallet.text
+    );
+    assert!(wallet.text.contains("هنوز تراکنشی ندارید"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menu_speaks_english_and_russian_and_the_language_can_be_switched() {
+    let app = spawn_app().await;
+    let john = app.user(101, "John", Some("en"));
+    john.send("/start");
+    let picker = john.next().await;
+    john.press(&picker, "English");
+    assert_eq!(john.next().await.text, "✅ Language set to English.");
+    let menu = john.next().await;
+    assert!(
+        menu.text
+            .starts_with("👋 Welcome to Test <VPN> & Co, John!"),
+        "{}",
+        menu.text
+    );
+
+    let q = john.press(&menu, "Language");
+    john.answer_to(&q).await;
+    let picker = john.next().await;
+    john.press(&picker, "Русский");
+    assert_eq!(john.next().await.text, "✅ Язык переключён на русский.");
+    let menu = john.next().await;
+    assert!(menu.text.contains("Добро пожаловать"), "{}", menu.text);
+    assert_eq!(
+        menu.button_labels(),
+        vec!["💰 Кошелёк", "👥 Пригласить друзей", "🌐 Язык", "❓ Помощь"]
+    );
+
+    john.send("/help");
+    assert!(
+        john.next()
+            .await
+            .text
+            .contains("/cancel — отменить текущее действие")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_friend_who_follows_a_referral_link_is_recorded_as_referred() {
+    let app = spawn_app().await;
+    let sara = app.user(201, "Sara", Some("en"));
+    sara.send("/start");
+    let picker = sara.next().await;
+    sara.press(&picker, "English");
+    sara.next().await;
+    let menu = sara.next().await;
+    sara.press(&menu, "Invite");
+    let invite = sara.next().await;
+    let link = invite
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://t.me/"))
+        .expect("a link")
+        .to_string();
+    assert!(
+        link.starts_with(&format!("https://t.me/{BOT_USERNAME}?start=ref_")),
+        "{link}"
+    );
+    assert!(invite.text.contains("Friends who joined: 0"));
+
+    let payload = link.split("?start=").nth(1).unwrap();
+    let ali = app.user(202, "Ali", None);
+    ali.send(&format!("/start {payload}"));
+    let picker = ali.next().await;
+    assert_eq!(picker.buttons.len(), 1);
+
+    let sara_row = customers::by_telegram_id(&app.db.db, TelegramId::new(201))
+        .await
+        .unwrap()
+        .unwrap();
+    let ali_row = customers::by_telegram_id(&app.db.db, TelegramId::new(202))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ali_row.referred_by, Some(sara_row.id));
+
+    let q = sara.press(&invite, "Back");
+    sara.answer_to(&q).await;
+    let menu = sara.next().await;
+    sara.press(&menu, "Invite");
+    assert!(sara.next().await.text.contains("Friends who joined: 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_input_gets_a_hint_and_forged_buttons_change_nothing() {
+    let app = spawn_app().await;
+    let u = app.user(301, "<b>&", Some("ru"));
+    u.send("/start");
+    let picker = u.next().await;
+    // A sticker or text where a language button is expected: a hint, and the step stays.
+    u.send_sticker();
+    let hint = u.next().await;
+    assert!(
+        hint.text.contains("Please pick a language") || hint.text.contains("выберите язык"),
+        "{}",
+        hint.text
+    );
+    u.send("hello");
+    assert!(u.next().await.text.contains("выберите язык"));
+
+    // Forged or stale callback data: a polite answer and nothing else.
+    let q = u.press_data(picker.message_id, "l:de");
+    assert_eq!(
+        u.answer_to(&q).await.as_deref(),
+        Some("Эта кнопка больше не активна.")
+    );
+    let q = u.press_data(picker.message_id, "pay:1:amount=0");
+    assert!(u.answer_to(&q).await.is_some());
+    u.expect_silence().await;
+
+    u.press(&picker, "Русский");
+    u.next().await;
+    let menu = u.next().await;
+    // The user's name is shown as typed, not as markup.
+    assert!(menu.text.contains("<b>&"), "{}", menu.text);
+    u.send("what?");
+    assert!(u.next().await.text.contains("Я не понял"));
+    u.send("/cancel");
+    assert_eq!(u.next().await.text, "✖️ Отменено.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_publishes_its_commands_per_language_and_never_logs_its_token() {
+    let app = spawn_app().await;
+    let calls = app.tg.calls("setMyCommands");
+    let langs: Vec<_> = calls
+        .iter()
+        .map(|c| c["language_code"].as_str().unwrap_or("").to_string())
+        .collect();
+    for l in ["fa", "en", "ru"] {
+        assert!(langs.contains(&l.to_string()), "{langs:?}");
+    }
+    let fa = calls.iter().find(|c| c["language_code"] == "fa").unwrap();
+    assert_eq!(fa["commands"][0]["description"], "منوی اصلی");
+
+    let u = app.user(401, "Tok", Some("en"));
+    u.send("/start");
+    u.next().await;
+    let secret = TOKEN.split(':').nth(1).unwrap();
+    let logged = logs();
+    assert!(logged.contains("vpnshop is serving"), "logs are captured");
+    assert!(!logged.contains(secret), "the token leaked into the logs");
+}
