@@ -12,7 +12,7 @@ use vpnshop_core::money::Currency;
 
 pub const ENV_PREFIX: &str = "VPNSHOP__";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub telegram: TelegramSettings,
@@ -69,17 +69,6 @@ pub struct LogSettings {
     pub level: String,
     /// `text` or `json`.
     pub format: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            telegram: TelegramSettings::default(),
-            database: DatabaseSettings::default(),
-            shop: ShopSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
 }
 
 impl Default for TelegramSettings {

@@ -407,7 +407,7 @@ pub async fn pay_with_wallet(
         .await?;
     settle(&txn, &order, now).await?;
     txn.commit().await?;
-    Ok(get(db, id).await?.ok_or(OrderError::NotFound)?)
+    get(db, id).await?.ok_or(OrderError::NotFound)
 }
 
 /// What every way of paying ends in: points and promo consumed, `pending → paid`, and the

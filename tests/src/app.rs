@@ -67,7 +67,13 @@ pub async fn spawn_app() -> TestApp {
     capture_logs();
     let tg = FakeTelegram::start(TOKEN).await;
     let db = fresh_db().await;
-    let settings = settings_for(&tg, &db);
+    let task = start_bot(&tg, &db).await;
+    TestApp { tg, db, task }
+}
+
+async fn start_bot(tg: &FakeTelegram, db: &TestDb) -> tokio::task::JoinHandle<()> {
+    let settings = settings_for(tg, db);
+    let polls_before = tg.calls("getUpdates").len();
     let task = tokio::spawn(async move {
         if let Err(e) = vpnshop_bot::app::serve(settings, std::future::pending()).await {
             panic!("the bot did not start: {e}");
@@ -75,8 +81,8 @@ pub async fn spawn_app() -> TestApp {
     });
     // Ready once it polls for updates.
     for _ in 0..500 {
-        if !tg.calls("getUpdates").is_empty() {
-            return TestApp { tg, db, task };
+        if tg.calls("getUpdates").len() > polls_before {
+            return task;
         }
         assert!(!task.is_finished(), "the bot stopped while starting");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -85,6 +91,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// Kills the bot process (no graceful shutdown) and starts a new one on the same database
+    /// and Telegram server, as a crash and a restart would.
+    pub async fn restart(&mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        self.task = start_bot(&self.tg, &self.db).await;
+    }
+
     pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {
         self.tg.user(id, first_name, language_code)
     }

@@ -166,14 +166,14 @@ impl FakeTelegram {
 }
 
 /// Reads the parameters of a Bot API call: JSON, a form, or a query string.
+#[allow(clippy::result_large_err)] // the error is the reply itself
 fn params(headers: &HeaderMap, body: &Bytes, query: Option<&str>) -> Result<Value, Response> {
     let ctype = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if body.is_empty() {
-        let pairs: HashMap<String, String> =
-            query.map(|q| serde_urlencoded_pairs(q)).unwrap_or_default();
+        let pairs: HashMap<String, String> = query.map(serde_urlencoded_pairs).unwrap_or_default();
         return Ok(json!(pairs));
     }
     if ctype.starts_with("application/json") {
@@ -380,6 +380,7 @@ pub fn parse_html(text: &str) -> Result<String, String> {
     Ok(visible)
 }
 
+#[allow(clippy::result_large_err)] // the error is the reply itself
 fn keyboard(p: &Value) -> Result<Vec<Vec<(String, String)>>, Response> {
     let markup = match &p["reply_markup"] {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
@@ -506,7 +507,7 @@ pub struct FakeUser {
 }
 
 impl FakeUser {
-    fn from_json(&self) -> Value {
+    fn sender_json(&self) -> Value {
         let mut from = json!({ "id": self.id, "is_bot": false, "first_name": self.first_name });
         if let Some(l) = &self.language_code {
             from["language_code"] = json!(l);
@@ -532,7 +533,7 @@ impl FakeUser {
             "message_id": message_id,
             "date": chrono::Utc::now().timestamp(),
             "chat": chat,
-            "from": self.from_json(),
+            "from": self.sender_json(),
             "text": text,
         });
         if text.starts_with('/') {
@@ -560,7 +561,7 @@ impl FakeUser {
             "message_id": 900_000 + self.id % 1000,
             "date": chrono::Utc::now().timestamp(),
             "chat": chat,
-            "from": self.from_json(),
+            "from": self.sender_json(),
             "sticker": { "file_id": "CAAC", "file_unique_id": "AgAD", "type": "regular", "width": 512, "height": 512, "is_animated": false, "is_video": false }
         }}));
     }
@@ -590,7 +591,7 @@ impl FakeUser {
         let query_id = format!("{}-{}", self.id, uuid::Uuid::new_v4().simple());
         self.tg.push_update(json!({ "callback_query": {
             "id": query_id,
-            "from": self.from_json(),
+            "from": self.sender_json(),
             "chat_instance": format!("ci{}", self.id),
             "data": data,
             "message": {

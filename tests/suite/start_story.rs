@@ -207,3 +207,22 @@ async fn the_bot_publishes_its_commands_per_language_and_never_logs_its_token() 
     assert!(logged.contains("vpnshop is serving"), "logs are captured");
     assert!(!logged.contains(secret), "the token leaked into the logs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_choosing_a_language_continues_the_dialogue() {
+    let mut app = spawn_app().await;
+    let u = app.user(501, "Reza", Some("fa"));
+    u.send("/start");
+    let picker = u.next().await;
+    app.restart().await;
+    // The new process remembers the chat is choosing a language.
+    u.send("سلام");
+    assert!(
+        u.next()
+            .await
+            .text
+            .contains("لطفاً زبان را با دکمه‌ها انتخاب کنید")
+    );
+    u.press(&picker, "فارسی");
+    assert_eq!(u.next().await.text, "✅ زبان ربات فارسی شد.");
+}

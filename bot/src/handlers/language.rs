@@ -22,10 +22,9 @@ pub async fn choose(
     ctx: &Ctx,
     customer: &customers::Customer,
     lang: Language,
-    first_name: &str,
 ) -> HandlerResult {
     customers::set_language(&ctx.db, customer.telegram(), lang).await?;
     dialogue.update(State::Idle).await?;
     show(bot, chat, edit, tr(lang, "lang.set"), Default::default()).await?;
-    super::menu::welcome(bot, chat, ctx, customer, lang, first_name).await
+    super::menu::welcome(bot, chat, ctx, customer, lang).await
 }

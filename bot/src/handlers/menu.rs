@@ -16,16 +16,15 @@ pub async fn welcome(
     bot: &Bot,
     chat: ChatId,
     ctx: &Ctx,
-    _customer: &Customer,
+    customer: &Customer,
     lang: Language,
-    first_name: &str,
 ) -> HandlerResult {
     let text = tr_with(
         lang,
         "menu.welcome",
         &[
             ("shop", &escape(&ctx.shop_name)),
-            ("name", &escape(first_name)),
+            ("name", &escape(&customer.first_name)),
         ],
     );
     show(bot, chat, None, text, keyboards::main_menu(lang)).await
@@ -70,17 +69,7 @@ pub async fn on_callback(
         }
         Action::LanguageMenu => language::ask(&bot, chat, edit).await,
         Action::SetLanguage(new) => {
-            language::choose(
-                &bot,
-                chat,
-                edit,
-                &dialogue,
-                &ctx,
-                &customer,
-                new,
-                &q.from.first_name,
-            )
-            .await
+            language::choose(&bot, chat, edit, &dialogue, &ctx, &customer, new).await
         }
         Action::Wallet => wallet::show_wallet(&bot, chat, edit, &ctx, &customer, lang).await,
         Action::Invite => invite::show_invite(&bot, chat, edit, &ctx, &customer, lang).await,

@@ -62,18 +62,7 @@ async fn route(
                 return language::ask(bot, chat, None).await;
             }
             dialogue.update(State::Idle).await?;
-            menu::welcome(
-                bot,
-                chat,
-                ctx,
-                customer,
-                lang,
-                &msg.from
-                    .as_ref()
-                    .map(|u| u.first_name.clone())
-                    .unwrap_or_default(),
-            )
-            .await
+            menu::welcome(bot, chat, ctx, customer, lang).await
         }
         Some("/language") | Some("/lang") => {
             dialogue.update(State::ChoosingLanguage).await?;
