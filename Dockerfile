@@ -1,0 +1,12 @@
+# The vpnshop binary on a small Debian image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release -p vpnshop-bot
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/vpnshop /usr/local/bin/vpnshop
+WORKDIR /data
+ENTRYPOINT ["vpnshop"]
+CMD ["run"]
