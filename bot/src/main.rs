@@ -100,7 +100,13 @@ fn fail(e: StartError) -> ExitCode {
 }
 
 fn init_logging(settings: &Settings) {
-    let filter = EnvFilter::try_new(&settings.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Migration chatter is noise on every start; keep it to warnings unless asked for by name.
+    let level = if settings.log.level.contains("sea_orm_migration") {
+        settings.log.level.clone()
+    } else {
+        format!("{},sea_orm_migration=warn", settings.log.level)
+    };
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

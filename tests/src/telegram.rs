@@ -80,7 +80,12 @@ fn err(code: u16, description: &str) -> Response {
 impl FakeTelegram {
     /// Starts the server for a bot with `token` on a free port.
     pub async fn start(token: &str) -> FakeTelegram {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(token, 0).await
+    }
+
+    /// Starts the server on 127.0.0.1:`port` (0 for any free port).
+    pub async fn start_on(token: &str, port: u16) -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind fake Telegram");
         let addr = listener.local_addr().unwrap();
@@ -623,6 +628,21 @@ impl FakeUser {
                     "the bot sent nothing more to {} within 10 s; so far: {:#?}",
                     self.id, events
                 );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits, without limit, for the next message the bot sends or edits in this chat.
+    pub async fn next_quiet(&self) -> BotMessage {
+        loop {
+            {
+                let events = self.tg.events_for(self.id);
+                let mut seen = self.seen.lock().unwrap();
+                if events.len() > *seen {
+                    *seen += 1;
+                    return events[*seen - 1].clone();
+                }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
