@@ -406,28 +406,7 @@ pub async fn credit_wallet(
     memo: Memo,
     now: DateTime<Utc>,
 ) -> Result<TransactionId, LedgerError> {
-    if amount.minor() <= 0 {
-        return Err(LedgerError::NotPositive);
-    }
-    let wallet = wallet_account(txn, customer, amount.currency(), now).await?;
-    let other = system_account(txn, from, Unit::Money(amount.currency()), now).await?;
-    post(
-        txn,
-        kind,
-        memo,
-        &[
-            Posting {
-                account: wallet,
-                amount_minor: amount.minor(),
-            },
-            Posting {
-                account: other,
-                amount_minor: -amount.minor(),
-            },
-        ],
-        now,
-    )
-    .await
+    wallet_transfer(txn, customer, amount, 1, from, kind, memo, now).await
 }
 
 /// Moves `amount` out of the customer's wallet into a system account (a purchase, a correction).
@@ -441,28 +420,38 @@ pub async fn debit_wallet(
     memo: Memo,
     now: DateTime<Utc>,
 ) -> Result<TransactionId, LedgerError> {
+    wallet_transfer(txn, customer, amount, -1, to, kind, memo, now).await
+}
+
+/// One posting pair between a wallet and a system account; `sign` is +1 into the wallet, −1 out.
+#[allow(clippy::too_many_arguments)]
+async fn wallet_transfer(
+    txn: &DatabaseTransaction,
+    customer: CustomerId,
+    amount: Money,
+    sign: i64,
+    other: &SystemAccount,
+    kind: TxKind,
+    memo: Memo,
+    now: DateTime<Utc>,
+) -> Result<TransactionId, LedgerError> {
     if amount.minor() <= 0 {
         return Err(LedgerError::NotPositive);
     }
     let wallet = wallet_account(txn, customer, amount.currency(), now).await?;
-    let other = system_account(txn, to, Unit::Money(amount.currency()), now).await?;
-    post(
-        txn,
-        kind,
-        memo,
-        &[
-            Posting {
-                account: wallet,
-                amount_minor: -amount.minor(),
-            },
-            Posting {
-                account: other,
-                amount_minor: amount.minor(),
-            },
-        ],
-        now,
-    )
-    .await
+    let other = system_account(txn, other, Unit::Money(amount.currency()), now).await?;
+    let moved = sign * amount.minor();
+    let postings = [
+        Posting {
+            account: wallet,
+            amount_minor: moved,
+        },
+        Posting {
+            account: other,
+            amount_minor: -moved,
+        },
+    ];
+    post(txn, kind, memo, &postings, now).await
 }
 
 /// The wallet balance in `currency` (zero when the customer never had one).
