@@ -9,7 +9,7 @@ use teloxide::dispatching::dialogue::ErasedStorage;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
-use teloxide::update_listeners::Polling;
+use teloxide::update_listeners::{Polling, webhooks};
 use vpnshop_core::clock::{Clock, SystemClock};
 use vpnshop_core::customers::Language;
 use vpnshop_core::db::DbOpenError;
@@ -17,7 +17,7 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::sea_orm::DatabaseConnection;
 use vpnshop_core::staff::{self, Role};
 
-use crate::config::{Problem, Settings, redacted_url};
+use crate::config::{Problem, Settings, UpdateMode, redacted_url};
 use crate::handlers::{self, Ctx, State};
 use crate::storage::DbStorage;
 use crate::text::tr;
@@ -168,13 +168,82 @@ pub async fn serve_with_clock(
             done.await;
         }
     });
-    let listener = Polling::builder(bot)
-        .timeout(Duration::from_secs(10))
-        .build();
-    dispatcher
-        .dispatch_with_listener(listener, Arc::new(LogErrors))
-        .await;
+    match settings.telegram.mode {
+        UpdateMode::Polling => {
+            let listener = Polling::builder(bot)
+                .timeout(Duration::from_secs(10))
+                .build();
+            dispatcher
+                .dispatch_with_listener(listener, Arc::new(LogErrors))
+                .await;
+        }
+        UpdateMode::Webhook => {
+            // Listen first: Telegram may post as soon as the webhook is set.
+            let address = settings.http.listen.clone();
+            let tcp = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+                StartError::Config(vec![Problem {
+                    key: "http.listen".into(),
+                    message: format!("cannot listen on {address}: {e}"),
+                }])
+            })?;
+            let (listener, stopped, router) = webhook(&bot, &settings).await?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(tcp, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(error = %e, "the webhook server stopped");
+                }
+            });
+            dispatcher
+                .dispatch_with_listener(listener, Arc::new(LogErrors))
+                .await;
+        }
+    }
     Ok(())
+}
+
+/// Registers the webhook with Telegram and builds its route (plus `/health`).
+async fn webhook(
+    bot: &Bot,
+    settings: &Settings,
+) -> Result<
+    (
+        impl teloxide::update_listeners::UpdateListener<Err = std::convert::Infallible>,
+        impl Future<Output = ()> + Send + 'static,
+        axum::Router,
+    ),
+    StartError,
+> {
+    let bad = |key: &str, message: &str| {
+        StartError::Config(vec![Problem {
+            key: key.into(),
+            message: message.into(),
+        }])
+    };
+    let url = settings
+        .telegram
+        .webhook_url
+        .as_deref()
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .ok_or_else(|| bad("telegram.webhook_url", "is not set or not a URL"))?;
+    let address = settings
+        .http
+        .listen
+        .parse()
+        .map_err(|_| bad("http.listen", "is not an address like 0.0.0.0:8443"))?;
+    let mut options = webhooks::Options::new(address, url);
+    if let Some(secret) = &settings.telegram.webhook_secret {
+        options = options.secret_token(secret.expose_secret().to_string());
+    }
+    let (listener, stopped, router) = webhooks::axum_to_router(bot.clone(), options)
+        .await
+        .map_err(|e| StartError::BotApi {
+            api_url: settings.telegram.api_url.clone(),
+            reason: format!("cannot set the webhook: {e}"),
+        })?;
+    let router = router.route("/health", axum::routing::get(|| async { "ok" }));
+    Ok((listener, stopped, router))
 }
 
 /// Logs handler and polling errors through `tracing`. teloxide strips the request URL (which

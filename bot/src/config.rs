@@ -18,6 +18,7 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub database: DatabaseSettings,
     pub shop: ShopSettings,
+    pub http: HttpSettings,
     pub log: LogSettings,
 }
 
@@ -26,6 +27,9 @@ pub struct Settings {
 pub enum UpdateMode {
     /// The bot asks Telegram for updates (`getUpdates` long polling). Works anywhere.
     Polling,
+    /// Telegram POSTs updates to `telegram.webhook_url`; the bot listens on `http.listen`.
+    /// Needed to run several bot processes behind a load balancer.
+    Webhook,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +40,10 @@ pub struct TelegramSettings {
     /// The Bot API server: Telegram's, a local `telegram-bot-api`, or a test double.
     pub api_url: String,
     pub mode: UpdateMode,
+    /// The public https URL Telegram posts updates to (webhook mode), path included.
+    pub webhook_url: Option<String>,
+    /// The secret Telegram sends with every webhook call; random per start when unset.
+    pub webhook_secret: Option<SecretString>,
     /// An HTTP or SOCKS5 proxy for reaching the Bot API (`socks5://127.0.0.1:1080`).
     pub proxy: Option<SecretString>,
 }
@@ -64,6 +72,21 @@ pub struct ShopSettings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Where the bot's HTTP server listens (the webhook in webhook mode).
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:8080".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// A `tracing` filter: `info`, `debug`, `vpnshop_bot=debug,info`, …
     pub level: String,
@@ -77,6 +100,8 @@ impl Default for TelegramSettings {
             token: None,
             api_url: "https://api.telegram.org".to_string(),
             mode: UpdateMode::Polling,
+            webhook_url: None,
+            webhook_secret: None,
             proxy: None,
         }
     }
@@ -206,6 +231,39 @@ impl Settings {
                     "telegram.proxy",
                     "must be an http://, https:// or socks5:// URL".into(),
                 ),
+            }
+        }
+        if self.telegram.mode == UpdateMode::Webhook {
+            match self.telegram.webhook_url.as_deref().map(url::Url::parse) {
+                None => bad(
+                    "telegram.webhook_url",
+                    format!(
+                        "webhook mode needs the public URL Telegram should post to ({})",
+                        env_name("telegram.webhook_url")
+                    ),
+                ),
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                Some(_) => bad("telegram.webhook_url", "is not an http(s) URL".into()),
+            }
+            if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+                bad(
+                    "http.listen",
+                    format!("`{}` is not an address like 0.0.0.0:8443", self.http.listen),
+                );
+            }
+        }
+        if let Some(secret) = &self.telegram.webhook_secret {
+            let s = secret.expose_secret();
+            if s.is_empty()
+                || s.len() > 256
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                bad(
+                    "telegram.webhook_secret",
+                    "1–256 characters: letters, digits, - and _ only".into(),
+                );
             }
         }
         let db = self.database.url.expose_secret();

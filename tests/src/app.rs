@@ -17,6 +17,7 @@ pub struct TestApp {
     pub tg: FakeTelegram,
     pub db: TestDb,
     task: tokio::task::JoinHandle<()>,
+    adjust: Adjust,
 }
 
 impl Drop for TestApp {
@@ -64,24 +65,38 @@ pub fn settings_for(tg: &FakeTelegram, db: &TestDb) -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with the settings adjusted first (webhook mode, another currency, …).
+pub async fn spawn_app_with(adjust: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
     capture_logs();
     let tg = FakeTelegram::start(TOKEN).await;
     let db = fresh_db().await;
-    let task = start_bot(&tg, &db).await;
-    TestApp { tg, db, task }
+    let adjust: Adjust = Arc::new(adjust);
+    let task = start_bot(&tg, &db, &adjust).await;
+    TestApp {
+        tg,
+        db,
+        task,
+        adjust,
+    }
 }
 
-async fn start_bot(tg: &FakeTelegram, db: &TestDb) -> tokio::task::JoinHandle<()> {
-    let settings = settings_for(tg, db);
-    let polls_before = tg.calls("getUpdates").len();
+type Adjust = Arc<dyn Fn(&mut Settings) + Send + Sync>;
+
+async fn start_bot(tg: &FakeTelegram, db: &TestDb, adjust: &Adjust) -> tokio::task::JoinHandle<()> {
+    let mut settings = settings_for(tg, db);
+    adjust(&mut settings);
+    let polls_before = tg.calls("getUpdates").len() + tg.calls("setWebhook").len();
     let task = tokio::spawn(async move {
         if let Err(e) = vpnshop_bot::app::serve(settings, std::future::pending()).await {
             panic!("the bot did not start: {e}");
         }
     });
-    // Ready once it polls for updates.
+    // Ready once it polls for updates or has set its webhook.
     for _ in 0..500 {
-        if tg.calls("getUpdates").len() > polls_before {
+        if tg.calls("getUpdates").len() + tg.calls("setWebhook").len() > polls_before {
             return task;
         }
         assert!(!task.is_finished(), "the bot stopped while starting");
@@ -96,7 +111,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
-        self.task = start_bot(&self.tg, &self.db).await;
+        self.task = start_bot(&self.tg, &self.db, &self.adjust).await;
     }
 
     pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {

@@ -55,6 +55,37 @@ struct Inner {
     callback_answers: HashMap<String, Option<String>>,
     /// Answer the next N sends with 429 Too Many Requests.
     throttle_next: u32,
+    /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
+    webhook: Option<Webhook>,
+}
+
+#[derive(Clone)]
+struct Webhook {
+    url: String,
+    secret: Option<String>,
+    deliver: tokio::sync::mpsc::UnboundedSender<Value>,
+}
+
+/// Posts updates to the webhook one at a time, in order, retrying while the bot does not
+/// answer 2xx, as Telegram does.
+fn deliverer(url: String, secret: Option<String>) -> tokio::sync::mpsc::UnboundedSender<Value> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        while let Some(update) = rx.recv().await {
+            for _ in 0..50 {
+                let mut req = client.post(&url).json(&update);
+                if let Some(s) = &secret {
+                    req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+                }
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => break,
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    });
+    tx
 }
 
 #[derive(Clone)]
@@ -128,6 +159,10 @@ impl FakeTelegram {
         let id = inner.next_update_id;
         inner.next_update_id += 1;
         update["update_id"] = json!(id);
+        if let Some(hook) = &inner.webhook {
+            let _ = hook.deliver.send(update);
+            return;
+        }
         inner.updates.push((id, update));
         drop(inner);
         self.notify.notify_waiters();
@@ -142,6 +177,16 @@ impl FakeTelegram {
             .filter(|(m, _)| m.eq_ignore_ascii_case(method))
             .map(|(_, p)| p.clone())
             .collect()
+    }
+
+    /// The webhook URL and secret the bot registered, if any.
+    pub fn webhook(&self) -> Option<(String, Option<String>)> {
+        self.inner
+            .lock()
+            .unwrap()
+            .webhook
+            .as_ref()
+            .map(|w| (w.url.clone(), w.secret.clone()))
     }
 
     pub fn callback_answer(&self, query_id: &str) -> Option<Option<String>> {
@@ -168,6 +213,36 @@ impl FakeTelegram {
             .cloned()
             .collect()
     }
+}
+
+/// Reads a multipart call (files, as teloxide sends `sendPhoto` and `setWebhook`): text fields
+/// become parameters (JSON-looking ones parsed), files become `{"file_name", "size"}`.
+async fn multipart_params(request: axum::extract::Request) -> Result<Value, Response> {
+    use axum::extract::FromRequest;
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|_| err(400, "Bad Request: can't parse multipart"))?;
+    let mut out = serde_json::Map::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field
+            .bytes()
+            .await
+            .map_err(|_| err(400, "Bad Request: can't read multipart"))?;
+        let value = match file_name {
+            Some(f) => json!({ "file_name": f, "size": data.len() }),
+            None => {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(v @ (Value::Object(_) | Value::Array(_) | Value::Bool(_))) => v,
+                    _ => Value::String(text),
+                }
+            }
+        };
+        out.insert(name, value);
+    }
+    Ok(Value::Object(out))
 }
 
 /// Reads the parameters of a Bot API call: JSON, a form, or a query string.
@@ -202,17 +277,33 @@ fn serde_urlencoded_pairs(q: &str) -> HashMap<String, String> {
 async fn handle(
     State(tg): State<FakeTelegram>,
     Path((token_part, method)): Path<(String, String)>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
     let expected = format!("bot{}", tg.inner.lock().unwrap().token);
     if token_part != expected {
         return err(401, "Unauthorized");
     }
-    let p = match params(&headers, &body, uri.query()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let ctype = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let p = if ctype.starts_with("multipart/form-data") {
+        match multipart_params(request).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        }
+    } else {
+        let headers = request.headers().clone();
+        let query = request.uri().query().map(str::to_string);
+        let Ok(body) = axum::body::to_bytes(request.into_body(), 60 << 20).await else {
+            return err(400, "Bad Request: request too large");
+        };
+        match params(&headers, &body, query.as_deref()) {
+            Ok(p) => p,
+            Err(r) => return r,
+        }
     };
     let method = method.to_ascii_lowercase();
     tg.inner
@@ -226,8 +317,42 @@ async fn handle(
             "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
             "can_connect_to_business": false, "has_main_web_app": false
         })),
-        "deletewebhook" | "setmycommands" | "setmydescription" => ok(json!(true)),
-        "getupdates" => get_updates(&tg, &p).await,
+        "setmycommands" | "setmydescription" => ok(json!(true)),
+        "setwebhook" => {
+            let url = p["url"].as_str().unwrap_or_default().to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1")) {
+                return err(
+                    400,
+                    "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+                );
+            }
+            let secret = p["secret_token"].as_str().map(str::to_string);
+            let deliver = deliverer(url.clone(), secret.clone());
+            let mut inner = tg.inner.lock().unwrap();
+            // Updates queued for getUpdates now go to the webhook.
+            for (_, u) in inner.updates.drain(..) {
+                let _ = deliver.send(u);
+            }
+            inner.webhook = Some(Webhook {
+                url,
+                secret,
+                deliver,
+            });
+            ok(json!(true))
+        }
+        "deletewebhook" => {
+            tg.inner.lock().unwrap().webhook = None;
+            ok(json!(true))
+        }
+        "getupdates" => {
+            if tg.inner.lock().unwrap().webhook.is_some() {
+                return err(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+                );
+            }
+            get_updates(&tg, &p).await
+        }
         "sendmessage" => send_message(&tg, &p, None),
         "editmessagetext" => {
             let id = p["message_id"].as_i64().unwrap_or(0);

@@ -226,3 +226,47 @@ async fn a_restart_in_the_middle_of_choosing_a_language_continues_the_dialogue()
     u.press(&picker, "فارسی");
     assert_eq!(u.next().await.text, "✅ زبان ربات فارسی شد.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_webhook_mode_telegram_posts_updates_and_forged_posts_are_refused() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = vpnshop_tests::app::spawn_app_with(move |s| {
+        s.telegram.mode = vpnshop_bot::config::UpdateMode::Webhook;
+        s.telegram.webhook_url = Some(format!("http://127.0.0.1:{port}/telegram/hook"));
+        s.telegram.webhook_secret = Some("s3cret-hook".to_string().into());
+        s.http.listen = format!("127.0.0.1:{port}");
+    })
+    .await;
+    let (url, secret) = app.tg.webhook().expect("the bot set its webhook");
+    assert_eq!(url, format!("http://127.0.0.1:{port}/telegram/hook"));
+    assert_eq!(secret.as_deref(), Some("s3cret-hook"));
+
+    let u = app.user(601, "Nima", Some("en"));
+    u.send("/start");
+    let picker = u.next().await;
+    u.press(&picker, "English");
+    assert_eq!(u.next().await.text, "✅ Language set to English.");
+
+    // A post without Telegram's secret is refused and does nothing.
+    let forged = serde_json::json!({ "update_id": 999, "message": {
+        "message_id": 1, "date": 0, "chat": { "id": 601, "type": "private", "first_name": "Nima" },
+        "from": { "id": 601, "is_bot": false, "first_name": "Nima" }, "text": "/help" } });
+    let status = reqwest::Client::new()
+        .post(&url)
+        .json(&forged)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 401);
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/health"))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    u.next().await; // the menu after choosing the language
+    u.expect_silence().await;
+}
