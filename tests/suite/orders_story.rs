@@ -11,6 +11,25 @@ use vpnshop_tests::db::fresh_db;
 
 use crate::support::{customer, irt, plan_30d, t0, top_up};
 
+/// Places a purchase order for `quote`, valid for half an hour.
+async fn place(
+    db: &vpnshop_core::sea_orm::DatabaseConnection,
+    c: &vpnshop_core::customers::Customer,
+    quote: &orders::Quote,
+) -> orders::Order {
+    orders::place(
+        db,
+        c.customer_id(),
+        OrderKind::Purchase,
+        quote,
+        None,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap()
+}
+
 fn rules() -> PointsRules {
     PointsRules {
         value_minor: vec![(Currency::Irt, 100)],
@@ -33,17 +52,7 @@ async fn a_paid_order_cannot_move_backwards() {
     };
     let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
     assert_eq!(quote.total, irt(150_000));
-    let order = orders::place(
-        &t.db,
-        c.customer_id(),
-        OrderKind::Purchase,
-        &quote,
-        None,
-        Duration::minutes(30),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let order = place(&t.db, &c, &quote).await;
 
     let paid = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
         .await
@@ -123,17 +132,7 @@ async fn an_order_the_wallet_cannot_cover_stays_pending_and_nothing_moves() {
         points: 0,
     };
     let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
-    let order = orders::place(
-        &t.db,
-        c.customer_id(),
-        OrderKind::Purchase,
-        &quote,
-        None,
-        Duration::minutes(30),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let order = place(&t.db, &c, &quote).await;
     let err = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
         .await
         .unwrap_err();
@@ -235,17 +234,7 @@ async fn a_promo_code_and_points_lower_the_price_and_are_consumed_once_paid() {
     assert_eq!(quote.total, irt(90_000));
 
     top_up(&t.db, &c, irt(90_000)).await;
-    let order = orders::place(
-        &t.db,
-        c.customer_id(),
-        OrderKind::Purchase,
-        &quote,
-        None,
-        Duration::minutes(30),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let order = place(&t.db, &c, &quote).await;
     orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
         .await
         .unwrap();
