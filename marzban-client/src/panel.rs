@@ -1,0 +1,114 @@
+//! The one trait every panel kind implements, in the shop's words.
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, AccountName};
+use crate::error::PanelError;
+
+/// The panel software an account lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PanelKind {
+    Marzban,
+    Hiddify,
+    XUi,
+}
+
+impl PanelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PanelKind::Marzban => "marzban",
+            PanelKind::Hiddify => "hiddify",
+            PanelKind::XUi => "3x-ui",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "marzban" => Some(PanelKind::Marzban),
+            "hiddify" => Some(PanelKind::Hiddify),
+            "3x-ui" | "3xui" | "x-ui" | "xui" => Some(PanelKind::XUi),
+            _ => None,
+        }
+    }
+}
+
+/// What the shop wants an account to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSpec {
+    pub name: AccountName,
+    /// `None`: unlimited.
+    pub data_limit_bytes: Option<u64>,
+    /// `None`: never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A note the panel's admin sees (the customer's Telegram id, the order).
+    pub note: String,
+}
+
+/// One page of accounts, for bulk usage sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    /// How many accounts the panel has in all, when it says.
+    pub total: Option<u64>,
+}
+
+/// What the panel says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanelInfo {
+    pub kind: PanelKind,
+    pub version: String,
+    /// Inbound names or tags new accounts are attached to.
+    pub inbounds: Vec<String>,
+}
+
+#[async_trait]
+pub trait Panel: Send + Sync {
+    fn kind(&self) -> PanelKind;
+
+    /// Creates the account, or returns it as it is if it already exists: replaying this after a
+    /// timeout never makes a second account.
+    async fn ensure_account(&self, spec: &AccountSpec) -> Result<Account, PanelError>;
+
+    /// Reads one account; `NotFound` when there is none.
+    async fn account(&self, name: &AccountName) -> Result<Account, PanelError>;
+
+    /// Sets when the account expires (`None`: never).
+    async fn set_expiry(
+        &self,
+        name: &AccountName,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Account, PanelError>;
+
+    /// Sets the total traffic the account may use (`None`: unlimited).
+    async fn set_data_limit(
+        &self,
+        name: &AccountName,
+        limit_bytes: Option<u64>,
+    ) -> Result<Account, PanelError>;
+
+    /// Sets used traffic back to zero.
+    async fn reset_usage(&self, name: &AccountName) -> Result<Account, PanelError>;
+
+    async fn set_enabled(&self, name: &AccountName, enabled: bool) -> Result<Account, PanelError>;
+
+    /// Deletes the account; deleting one that is gone is not an error.
+    async fn delete(&self, name: &AccountName) -> Result<(), PanelError>;
+
+    /// Accounts `offset..offset + limit` in a stable order, with usage.
+    async fn list(&self, offset: u64, limit: u64) -> Result<AccountPage, PanelError>;
+
+    /// Reachability, version and inbounds.
+    async fn info(&self) -> Result<PanelInfo, PanelError>;
+
+    /// Adds `extra` bytes to the limit, keeping what is unused (no-op on unlimited accounts).
+    async fn add_data(&self, name: &AccountName, extra_bytes: u64) -> Result<Account, PanelError> {
+        let current = self.account(name).await?;
+        match current.data_limit_bytes {
+            None => Ok(current),
+            Some(limit) => {
+                self.set_data_limit(name, Some(limit.saturating_add(extra_bytes)))
+                    .await
+            }
+        }
+    }
+}
