@@ -12,12 +12,6 @@ pub enum BotError {
     Storage(String),
 }
 
-impl From<teloxide::dispatching::dialogue::InMemStorageError> for BotError {
-    fn from(e: teloxide::dispatching::dialogue::InMemStorageError) -> Self {
-        BotError::Storage(e.to_string())
-    }
-}
-
 impl From<Box<dyn std::error::Error + Send + Sync>> for BotError {
     fn from(e: Box<dyn std::error::Error + Send + Sync>) -> Self {
         BotError::Storage(e.to_string())

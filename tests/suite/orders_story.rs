@@ -30,6 +30,20 @@ async fn place(
     .unwrap()
 }
 
+/// The plan in toman, no promo code, no points.
+fn plain_request(
+    c: &vpnshop_core::customers::Customer,
+    plan: &vpnshop_core::catalog::Plan,
+) -> QuoteRequest {
+    QuoteRequest {
+        customer: c.customer_id(),
+        plan: plan.plan_id(),
+        currency: Currency::Irt,
+        promo_code: None,
+        points: 0,
+    }
+}
+
 fn rules() -> PointsRules {
     PointsRules {
         value_minor: vec![(Currency::Irt, 100)],
@@ -43,13 +57,7 @@ async fn a_paid_order_cannot_move_backwards() {
     let c = customer(&t.db, 1).await;
     let plan = plan_30d(&t.db).await;
     top_up(&t.db, &c, irt(200_000)).await;
-    let req = QuoteRequest {
-        customer: c.customer_id(),
-        plan: plan.plan_id(),
-        currency: Currency::Irt,
-        promo_code: None,
-        points: 0,
-    };
+    let req = plain_request(&c, &plan);
     let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
     assert_eq!(quote.total, irt(150_000));
     let order = place(&t.db, &c, &quote).await;
@@ -124,13 +132,7 @@ async fn an_order_the_wallet_cannot_cover_stays_pending_and_nothing_moves() {
     let c = customer(&t.db, 2).await;
     let plan = plan_30d(&t.db).await;
     top_up(&t.db, &c, irt(100_000)).await;
-    let req = QuoteRequest {
-        customer: c.customer_id(),
-        plan: plan.plan_id(),
-        currency: Currency::Irt,
-        promo_code: None,
-        points: 0,
-    };
+    let req = plain_request(&c, &plan);
     let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
     let order = place(&t.db, &c, &quote).await;
     let err = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())

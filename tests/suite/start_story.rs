@@ -270,3 +270,30 @@ async fn in_webhook_mode_telegram_posts_updates_and_forged_posts_are_refused() {
     u.next().await; // the menu after choosing the language
     u.expect_silence().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_database_fails_the_customer_gets_an_apology_not_an_error() {
+    use vpnshop_core::sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    app.db
+        .db
+        .execute_unprepared("ALTER TABLE customers RENAME TO customers_gone")
+        .await
+        .unwrap();
+    let u = app.user(701, "Mina", Some("en"));
+    u.send("/start");
+    let sorry = u.next().await;
+    assert!(
+        sorry
+            .text
+            .starts_with("⚠️ Something went wrong on our side"),
+        "{}",
+        sorry.text
+    );
+    assert!(
+        !sorry.text.contains("customers"),
+        "no internals shown: {}",
+        sorry.text
+    );
+    assert_eq!(sorry.button_labels(), vec!["⬅️ Back to menu"]);
+}

@@ -2,10 +2,10 @@
 use std::sync::Arc;
 
 use teloxide::prelude::*;
-use vpnshop_core::customers::{self, Customer, Language};
+use vpnshop_core::customers::{Customer, Language};
 
 use super::{
-    ChatDialogue, Ctx, apologize, contact, help, invite, language, language_of, show, wallet,
+    ChatDialogue, Ctx, apologize, help, invite, language, language_of, registered, show, wallet,
 };
 use crate::callback::Action;
 use crate::errors::HandlerResult;
@@ -36,8 +36,9 @@ pub async fn on_callback(
     dialogue: ChatDialogue,
     ctx: Arc<Ctx>,
 ) -> HandlerResult {
-    let reg = customers::register(&ctx.db, &contact(&q.from), None, ctx.clock.now()).await?;
-    let customer = reg.customer;
+    let Some(customer) = registered(&bot, &ctx, &q.from, None).await else {
+        return Ok(());
+    };
     let lang = language_of(&ctx, &customer, &q.from);
     let action = q.data.as_deref().and_then(Action::decode);
     let Some(action) = action.filter(|_| !customer.banned) else {

@@ -14,7 +14,7 @@ use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, MessageId, ParseMode, User};
 use vpnshop_core::clock::Clock;
-use vpnshop_core::customers::{Contact, Customer, Language};
+use vpnshop_core::customers::{self, Contact, Customer, Language};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::money::Currency;
 use vpnshop_core::sea_orm::DatabaseConnection;
@@ -69,14 +69,33 @@ fn contact(user: &User) -> Contact {
 
 /// The language to speak: the customer's choice, else their Telegram app's, else the shop's.
 fn language_of(ctx: &Ctx, customer: &Customer, user: &User) -> Language {
-    customer
-        .lang()
-        .or_else(|| {
-            user.language_code
-                .as_deref()
-                .and_then(|c| Language::parse(c.get(..2).unwrap_or(c)))
-        })
+    customer.lang().unwrap_or_else(|| guess_language(ctx, user))
+}
+
+/// The language before we know the customer: their Telegram app's, else the shop's.
+fn guess_language(ctx: &Ctx, user: &User) -> Language {
+    user.language_code
+        .as_deref()
+        .and_then(|c| Language::parse(c.get(..2).unwrap_or(c)))
         .unwrap_or(ctx.default_language)
+}
+
+/// Registers (or refreshes) the person behind an update. When the database fails, the person
+/// is told, in the best language we can guess, and `None` is returned.
+async fn registered(bot: &Bot, ctx: &Ctx, user: &User, referral: Option<&str>) -> Option<Customer> {
+    match customers::register(&ctx.db, &contact(user), referral, ctx.clock.now()).await {
+        Ok(reg) => Some(reg.customer),
+        Err(e) => {
+            apologize(
+                bot,
+                ChatId(user.id.0 as i64),
+                guess_language(ctx, user),
+                &e.into(),
+            )
+            .await;
+            None
+        }
+    }
 }
 
 /// Sends `text` (HTML) to the chat, or replaces the message `edit` with it.

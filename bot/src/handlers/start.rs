@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::ParseMode;
 use vpnshop_core::customers;
 
-use super::{ChatDialogue, Ctx, State, apologize, contact, help, language, language_of, menu};
+use super::{ChatDialogue, Ctx, State, apologize, help, language, language_of, menu, registered};
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::tr;
@@ -27,9 +27,11 @@ pub async fn on_message(
         .map(str::trim)
         .and_then(|payload| payload.strip_prefix("ref_"))
         .filter(|code| !code.is_empty() && code.len() <= 32);
-    let reg = customers::register(&ctx.db, &contact(&user), referral, ctx.clock.now()).await?;
-    let lang = language_of(&ctx, &reg.customer, &user);
-    if let Err(e) = route(&bot, &msg, &dialogue, &ctx, &reg.customer, lang, &text).await {
+    let Some(customer) = registered(&bot, &ctx, &user, referral).await else {
+        return Ok(());
+    };
+    let lang = language_of(&ctx, &customer, &user);
+    if let Err(e) = route(&bot, &msg, &dialogue, &ctx, &customer, lang, &text).await {
         apologize(&bot, msg.chat.id, lang, &e).await;
     }
     Ok(())
