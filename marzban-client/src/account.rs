@@ -74,6 +74,13 @@ impl AccountName {
         Ok((derived, c, s))
     }
 
+    /// A name read from a panel when it has the shape of a name some shop derived (any
+    /// prefix): how listings tell the shop's accounts from the operator's own.
+    pub fn from_panel(name: &str) -> Option<Self> {
+        let (prefix, _) = name.split_once('_')?;
+        Self::parse_ours(prefix, name).ok().map(|(n, _, _)| n)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -47,7 +47,11 @@ pub struct AccountSpec {
 /// One page of accounts, for bulk usage sync.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountPage {
+    /// The shop's accounts on this page; the operator's own accounts are left out.
     pub accounts: Vec<Account>,
+    /// How many panel entries this page covered, ours or not: the next page starts at
+    /// `offset + scanned`, and a page with `scanned < limit` is the last.
+    pub scanned: u64,
     /// How many accounts the panel has in all, when it says.
     pub total: Option<u64>,
 }
