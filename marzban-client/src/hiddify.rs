@@ -125,6 +125,7 @@ impl Hiddify {
         if let Some(e) = reply.server_trouble() {
             return Err(e);
         }
+        // 14.x answers 401 "Unauthorized"; 10.x–12.x answered 403 "Unathorized" (sic).
         if reply.status == StatusCode::FORBIDDEN && message_of(&reply).contains("Unathorized")
             || reply.status == StatusCode::UNAUTHORIZED
         {
@@ -238,7 +239,7 @@ impl Hiddify {
             .options
             .sub_base_url
             .as_deref()
-            .map(|base| format!("{}/{}/", base.trim_end_matches('/'), user.uuid));
+            .map(|base| format!("{}/{}/sub/", base.trim_end_matches('/'), user.uuid));
         Ok(Account {
             name,
             status,

@@ -25,7 +25,9 @@
 # How it stays offline (nothing of hiddifypanel is edited):
 #   * hiddifypanel 14.0.5's wheel lists `mysqlclient` (needs libmariadb-dev + a C build); the panel works with
 #     PyMySQL (`mysql+pymysql://`), so the dependencies are installed from the pinned list
-#     requirements-hiddify.lock.txt (no mysqlclient) and hiddifypanel itself with --no-deps.
+#     requirements-hiddify.lock.txt (no mysqlclient) and hiddifypanel itself with --no-deps. MySQLdb allows several
+#     statements in one query by default and the panel's migrations rely on it (DROP PROCEDURE ...; CREATE PROCEDURE),
+#     so the PyMySQL URI sets client_flag=65536 (CLIENT.MULTI_STATEMENTS).
 #     Neither the sdist nor the wheel of 14.0.5 ships a lock file: that list is a `pip freeze` of a working venv.
 #   * offline_guard.py (beside this script) goes into the venv as _vpnshop_offline.py + a .pth that imports it in
 #     every process: name look-ups other than localhost/IP literals fail at once, sockets may only reach loopback
@@ -98,6 +100,7 @@ if ! "${MYSQL[@]}" -e 'select 1' >/dev/null 2>&1; then
     fi
     "${MYSQL[@]}" -e 'select 1' >/dev/null 2>&1 || skip "MariaDB at $MYSQL_HOST:$MYSQL_PORT not reachable as root"
 fi
+command -v redis-cli >/dev/null || skip "no redis-cli"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     command -v redis-server >/dev/null || skip "no redis-server"
     note "starting Redis"
@@ -118,7 +121,7 @@ if [ ! -e "$STAMP" ]; then
         skip "PyPI not reachable (pip download hiddifypanel==$VERSION failed)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements-hiddify.lock.txt" >"$H/pip.log" 2>&1 ||
         die "pip install of the pinned dependencies failed: see $H/pip.log"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "hiddifypanel==$VERSION" >>"$H/pip.log" 2>&1 ||
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --find-links "$H/dl" "hiddifypanel==$VERSION" >>"$H/pip.log" 2>&1 ||
         die "pip install hiddifypanel==$VERSION failed: see $H/pip.log"
     touch "$STAMP"
 fi
@@ -171,7 +174,7 @@ HIDDIFY_CONFIG_PATH=$H/manager/
 SECRET_KEY=vpnshop-test-only
 DEBUG=False
 HIDDIFY_DISABLE_UPDATE=true
-SQLALCHEMY_DATABASE_URI=mysql+pymysql://$DBNAME:$DBNAME@$MYSQL_HOST:$MYSQL_PORT/$DBNAME?charset=utf8mb4
+SQLALCHEMY_DATABASE_URI=mysql+pymysql://$DBNAME:$DBNAME@$MYSQL_HOST:$MYSQL_PORT/$DBNAME?charset=utf8mb4&client_flag=65536
 REDIS_URI_MAIN=redis://127.0.0.1:6379/$REDIS_DB
 REDIS_URI_SSH=redis://127.0.0.1:6379/$((REDIS_DB + 1))
 EOF
@@ -185,11 +188,12 @@ hp() { "$VENV/bin/hiddifypanel" "$@"; }
 
 # Every `hiddifypanel <command>` creates the app, which runs init_db() (create tables, run migrations, create the
 # owner admin, random proxy paths...) when the DB is not at the latest version; `init-db` does just that.
-note "initialising the database (first time: ~1 min)"
+note "initialising the database (a no-op when it is up to date; ~20 s the first time)"
 hp init-db >"$H/init-db.log" 2>&1 || die "hiddifypanel init-db failed: see $H/init-db.log"
 
 ADMIN_PATH="$(hp get-setting proxy_path_admin 2>>"$H/init-db.log" | tail -n 1)"
 [ -n "$ADMIN_PATH" ] || die "no proxy_path_admin setting: see $H/init-db.log"
+CLIENT_PATH="$(hp get-setting proxy_path_client 2>>"$H/init-db.log" | tail -n 1)"
 API_KEY="$("${MYSQL[@]}" -N -B "$DBNAME" -e "select uuid from admin_user where mode='super_admin' order by id limit 1")"
 [ -n "$API_KEY" ] || die "no owner admin in $DBNAME.admin_user"
 
@@ -200,7 +204,7 @@ if command -v ss >/dev/null && ss -ltn "sport = :$PORT" | grep -q LISTEN; then
 fi
 note "starting the panel on 127.0.0.1:$PORT (log: $LOG)"
 # As the service does (granian, ASGI interface), one worker. `granian` must be argv[0] for the web app.
-setsid "$VENV/bin/granian" --interface asgi --host 127.0.0.1 --port "$PORT" --workers 1 \
+setsid "$VENV/bin/granian" --interface asgi --host 127.0.0.1 --port "$PORT" --workers 1 --access-log \
     hiddifypanel.apps.asgi_app:app >>"$LOG" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 
@@ -218,5 +222,10 @@ if [ -z "$ok" ]; then
     die "the panel did not answer on $URL (log: $LOG)"
 fi
 
+# The user side (subscription <client url><user uuid>/sub/, api/v2/user/me/) lives under another path:
+# written, with the two lines below, to $H/hiddify.env (source it) and told on stderr.
+CLIENT_URL="http://127.0.0.1:$PORT/$CLIENT_PATH/"
+printf 'HIDDIFY_URL=%s\nHIDDIFY_API_KEY=%s\nHIDDIFY_CLIENT_URL=%s\n' "$URL" "$API_KEY" "$CLIENT_URL" >"$H/hiddify.env"
+note "panel up (pid $(cat "$PIDFILE")); client base: HIDDIFY_CLIENT_URL=$CLIENT_URL (also in $H/hiddify.env)"
 echo "HIDDIFY_URL=$URL"
 echo "HIDDIFY_API_KEY=$API_KEY"

@@ -1,0 +1,147 @@
+//! Stateful fakes of the three panels the shop provisions on, each keeping accounts in memory
+//! and answering as the real panel does, quirks included (see `marzban-client/PANELS.md`).
+//! Tests can make the next calls fail, hang past the client's timeout, or apply a change and
+//! then hang, to prove nothing is lost or doubled when a call dies half-way.
+pub mod hiddify;
+pub mod marzban;
+pub mod xui;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// How long a "timed out" call hangs: far past any test client's timeout.
+const HANG: Duration = Duration::from_secs(20);
+
+/// Faults to inject into the next calls, counted down as calls arrive.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<FaultState>>);
+
+#[derive(Default)]
+struct FaultState {
+    fail_next: u32,
+    hang_next: u32,
+    apply_then_hang_next: u32,
+    apply_then_fail_next: u32,
+    /// Spare reads (GET): faults hit only calls that change something.
+    writes_only: bool,
+    calls: u64,
+}
+
+enum Fault {
+    None,
+    Fail,
+    Hang,
+    ApplyThenHang,
+    ApplyThenFail,
+}
+
+impl Faults {
+    /// The next `n` calls get a 500 without doing anything.
+    pub fn fail_next(&self, n: u32) {
+        self.0.lock().unwrap().fail_next = n;
+    }
+
+    /// The next `n` calls hang without doing anything.
+    pub fn hang_next(&self, n: u32) {
+        self.0.lock().unwrap().hang_next = n;
+    }
+
+    /// The next `n` calls do their work, then hang instead of answering.
+    pub fn apply_then_hang_next(&self, n: u32) {
+        self.0.lock().unwrap().apply_then_hang_next = n;
+    }
+
+    /// The next `n` calls do their work, then answer 500 (as Hiddify does when applying the
+    /// new user to its proxies fails after saving it).
+    pub fn apply_then_fail_next(&self, n: u32) {
+        self.0.lock().unwrap().apply_then_fail_next = n;
+    }
+
+    /// Aim the faults at calls that change something, letting reads through.
+    pub fn only_writes(&self, yes: bool) {
+        self.0.lock().unwrap().writes_only = yes;
+    }
+
+    /// Calls received so far.
+    pub fn calls(&self) -> u64 {
+        self.0.lock().unwrap().calls
+    }
+
+    fn take(&self, method: &axum::http::Method) -> Fault {
+        let mut s = self.0.lock().unwrap();
+        s.calls += 1;
+        if s.writes_only && method == axum::http::Method::GET {
+            return Fault::None;
+        }
+        let take = |n: &mut u32| {
+            if *n > 0 {
+                *n -= 1;
+                true
+            } else {
+                false
+            }
+        };
+        if take(&mut s.fail_next) {
+            Fault::Fail
+        } else if take(&mut s.hang_next) {
+            Fault::Hang
+        } else if take(&mut s.apply_then_hang_next) {
+            Fault::ApplyThenHang
+        } else if take(&mut s.apply_then_fail_next) {
+            Fault::ApplyThenFail
+        } else {
+            Fault::None
+        }
+    }
+}
+
+async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
+    let server_error = || {
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+        )
+            .into_response()
+    };
+    match faults.take(request.method()) {
+        Fault::None => next.run(request).await,
+        Fault::Fail => server_error(),
+        Fault::Hang => {
+            tokio::time::sleep(HANG).await;
+            server_error()
+        }
+        Fault::ApplyThenHang => {
+            let _ = next.run(request).await;
+            tokio::time::sleep(HANG).await;
+            server_error()
+        }
+        Fault::ApplyThenFail => {
+            let _ = next.run(request).await;
+            server_error()
+        }
+    }
+}
+
+/// Serves `app` (with fault injection in front) on a free 127.0.0.1 port.
+async fn serve(app: Router, faults: Faults) -> SocketAddr {
+    let app = app.layer(axum::middleware::from_fn_with_state(faults, inject));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind a port for the fake panel");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.ok();
+    });
+    addr
+}
+
+/// A fresh random token (session cookies, JWT signatures, subscription ids).
+fn random_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
