@@ -8,5 +8,6 @@ pub mod config;
 pub mod errors;
 pub mod handlers;
 pub mod keyboards;
+pub mod panel_admin;
 pub mod storage;
 pub mod text;

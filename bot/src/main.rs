@@ -1,11 +1,14 @@
 //! The `vpnshop` command: run the bot, migrate the database, check the config, manage staff.
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 use vpnshop_bot::app::{self, StartError};
 use vpnshop_bot::config::{self, Problem, Settings};
+use vpnshop_bot::panel_admin::{self, AddPanel};
 use vpnshop_core::clock::{Clock, SystemClock};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::staff::{self, Role};
@@ -37,6 +40,59 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
+    Panel {
+        #[command(subcommand)]
+        command: PanelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PanelCommand {
+    /// Add a panel, or change the one with this name, then check it. The password (Hiddify:
+    /// the API key) is read from VPNSHOP_PANEL_SECRET or the first line of stdin, never from
+    /// the command line.
+    Add {
+        /// A short name of your choosing, e.g. `de-1`.
+        name: String,
+        /// marzban, hiddify or 3x-ui.
+        #[arg(long)]
+        kind: String,
+        /// Marzban: https://host:port/ — Hiddify: https://host/<admin proxy path>/ —
+        /// 3x-UI: https://host:port/<web base path>/
+        #[arg(long)]
+        url: String,
+        /// The panel admin's username (not needed for Hiddify).
+        #[arg(long, default_value = "")]
+        username: String,
+        /// The location code customers pick (e.g. `de`); created if new.
+        #[arg(long)]
+        location: String,
+        /// http://, https:// or socks5:// proxy to reach this panel through.
+        #[arg(long)]
+        proxy: Option<String>,
+        /// 3x-UI: the inbound id new clients are added to.
+        #[arg(long)]
+        inbound_id: Option<i64>,
+        /// Where customers' apps fetch subscriptions, when the panel does not give an
+        /// absolute link (3x-UI's sub server, Hiddify's client path, Marzban's sub domain).
+        #[arg(long)]
+        sub_url: Option<String>,
+        /// Accept a self-signed TLS certificate.
+        #[arg(long)]
+        tls_insecure: bool,
+        /// At most this many active accounts on this panel.
+        #[arg(long)]
+        capacity: Option<i32>,
+        /// Save without checking the panel.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// List panels with their health (never their credentials).
+    List,
+    /// Check a panel step by step: reachable, TLS, credentials, version, inbounds, and a
+    /// test account created, read back and deleted.
+    Check { name: String },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +134,7 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(settings).await,
             Command::Check => check(settings).await,
             Command::Admin { command } => admin(settings, command).await,
+            Command::Panel { command } => panel(settings, command).await,
         }
     })
 }
@@ -220,6 +277,75 @@ async fn admin(settings: Settings, command: AdminCommand) -> ExitCode {
         Err(e) => {
             eprintln!("error: database: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The panel secret, from VPNSHOP_PANEL_SECRET or one line of stdin.
+fn read_secret(name: &str) -> Option<SecretString> {
+    if let Ok(secret) = std::env::var("VPNSHOP_PANEL_SECRET") {
+        return Some(SecretString::from(secret));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password or API key for panel {name} (it will show as you type): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).ok()?;
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    (!line.is_empty()).then(|| SecretString::from(line))
+}
+
+async fn panel(settings: Settings, command: PanelCommand) -> ExitCode {
+    let db = match app::open_database(&settings).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let now = SystemClock.now();
+    let mut out = std::io::stdout();
+    let result = match command {
+        PanelCommand::Add {
+            name,
+            kind,
+            url,
+            username,
+            location,
+            proxy,
+            inbound_id,
+            sub_url,
+            tls_insecure,
+            capacity,
+            no_check,
+        } => {
+            let Some(secret) = read_secret(&name) else {
+                eprintln!(
+                    "error: no password or API key: set VPNSHOP_PANEL_SECRET or pipe it on stdin"
+                );
+                return ExitCode::from(2);
+            };
+            let args = AddPanel {
+                name,
+                kind,
+                url,
+                username,
+                location,
+                proxy,
+                inbound_id,
+                sub_url,
+                tls_insecure,
+                capacity,
+            };
+            panel_admin::add(&db, args, secret, !no_check, now, &mut out).await
+        }
+        PanelCommand::List => panel_admin::list(&db, &mut out).await.map(|()| true),
+        PanelCommand::Check { name } => panel_admin::check(&db, &name, now, &mut out).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

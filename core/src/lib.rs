@@ -16,6 +16,7 @@ pub mod customers;
 pub mod dialogues;
 pub mod jobs;
 pub mod orders;
+pub mod panels;
 pub mod points;
 pub mod promo;
 pub mod staff;

@@ -94,7 +94,10 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
             }
         }
         Err(e) => {
-            let reason = e.to_string();
+            let reason = match e {
+                PanelError::Unavailable { reason } => reason,
+                other => other.to_string(),
+            };
             let tls = ["certificate", "tls", "TLS", "handshake", "UnknownIssuer"]
                 .iter()
                 .any(|w| reason.contains(w));
@@ -125,7 +128,9 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
         Ok(info) => info,
         Err(PanelError::Unauthorized) => {
             let fix = match config.kind {
-                PanelKind::Hiddify => "use the API key of an admin (its UUID, shown in the admin's link) and the admin proxy path in the address",
+                PanelKind::Hiddify => {
+                    "use the API key of an admin (its UUID, shown in the admin's link) and the admin proxy path in the address"
+                }
                 _ => "check the admin username and password (panel add again to change them)",
             };
             lines.push(fail("credentials refused", fix));
@@ -152,7 +157,12 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
     lines.push(pass(format!("inbounds: {}", info.inbounds.join(", "))));
     if config.kind == PanelKind::XUi {
         match config.options.inbound_id {
-            Some(id) if info.inbounds.iter().any(|i| i.split(' ').next() == Some(&id.to_string())) => {
+            Some(id)
+                if info
+                    .inbounds
+                    .iter()
+                    .any(|i| i.split(' ').next() == Some(&id.to_string())) =>
+            {
                 lines.push(pass(format!("new clients go to inbound {id}")));
             }
             Some(id) => {

@@ -204,12 +204,11 @@ impl Marzban {
     }
 
     fn account_of(&self, user: UserResponse) -> Result<Account, PanelError> {
-        let name = AccountName::from_panel(&user.username).ok_or_else(|| {
-            PanelError::Unexpected {
+        let name =
+            AccountName::from_panel(&user.username).ok_or_else(|| PanelError::Unexpected {
                 status: 200,
                 excerpt: format!("`{}` is not an account name this shop makes", user.username),
-            }
-        })?;
+            })?;
         let status = match user.status.as_str() {
             "active" => AccountStatus::Active,
             "disabled" => AccountStatus::Disabled,

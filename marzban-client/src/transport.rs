@@ -38,11 +38,20 @@ pub(crate) fn transport_error(e: reqwest::Error) -> PanelError {
     let reason = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
-        format!("cannot connect: {}", source_chain(&e))
+        // The root cause says it best: "Connection refused", "invalid peer certificate: …".
+        format!("cannot connect: {}", root_cause(&e))
     } else {
         source_chain(&e)
     };
     PanelError::Unavailable { reason }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// reqwest's own text is terse ("error sending request"); the cause (refused, certificate,

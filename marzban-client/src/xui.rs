@@ -309,7 +309,10 @@ impl XUi {
             excerpt: format!("`{email}` is not an account name this shop makes"),
         })?;
         let int = |field: &str| client.get(field).and_then(Value::as_i64).unwrap_or(0);
-        let enabled = client.get("enable").and_then(Value::as_bool).unwrap_or(true);
+        let enabled = client
+            .get("enable")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
         let limit = u64::try_from(int("totalGB")).ok().filter(|&l| l > 0);
         let expiry_ms = int("expiryTime");
         let expires_at = (expiry_ms > 0)
@@ -362,11 +365,7 @@ fn clients_of(inbound: &Inbound) -> Result<Vec<Map<String, Value>>, PanelError> 
     Ok(settings
         .get("clients")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| c.as_object().cloned())
-                .collect()
-        })
+        .map(|list| list.iter().filter_map(|c| c.as_object().cloned()).collect())
         .unwrap_or_default())
 }
 

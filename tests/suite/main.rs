@@ -4,6 +4,7 @@ mod customers_story;
 mod jobs_story;
 mod ledger_story;
 mod orders_story;
+mod panel_admin_story;
 mod panel_contract;
 mod start_story;
 mod support;

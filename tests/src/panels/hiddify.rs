@@ -155,20 +155,23 @@ impl FakeHiddify {
         let id = s.next_id;
         s.next_id += 1;
         let uuid = uuid::Uuid::new_v4().to_string();
-        s.users.insert(uuid.clone(), User {
-            id,
-            uuid,
-            name: name.into(),
-            usage_limit: 1000 * ONE_GB as u64,
-            current_usage: 0,
-            package_days: 90,
-            start_date: None,
-            mode: "no_reset".into(),
-            enable: true,
-            comment: None,
-            telegram_id: None,
-            last_online: never(),
-        });
+        s.users.insert(
+            uuid.clone(),
+            User {
+                id,
+                uuid,
+                name: name.into(),
+                usage_limit: 1000 * ONE_GB as u64,
+                current_usage: 0,
+                package_days: 90,
+                start_date: None,
+                mode: "no_reset".into(),
+                enable: true,
+                comment: None,
+                telegram_id: None,
+                last_online: never(),
+            },
+        );
     }
 }
 
@@ -180,7 +183,9 @@ async fn route(State(state): St, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let method = parts.method;
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let path = parts.uri.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut s = state.lock().unwrap();
@@ -195,8 +200,19 @@ async fn route(State(state): St, request: Request) -> Response {
         return error(&headers, StatusCode::FORBIDDEN, "Unathorized");
     }
     if !path.ends_with('/') {
-        let location = format!("http://{}{path}/", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"));
-        return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)], "").into_response();
+        let location = format!(
+            "http://{}{path}/",
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1")
+        );
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, location)],
+            "",
+        )
+            .into_response();
     }
     let rest = &segments[1..segments.len() - 1];
     match (method.clone(), rest) {
@@ -230,33 +246,60 @@ async fn route(State(state): St, request: Request) -> Response {
         // Flask hands routing 404s to Hiddify's catch-all handler, which makes them 500s.
         _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"msg": "404 Not Found: The requested URL was not found on the server."})),
+            axum::Json(
+                json!({"msg": "404 Not Found: The requested URL was not found on the server."}),
+            ),
         )
             .into_response(),
     }
 }
 
 const WRITABLE: [&str; 13] = [
-    "uuid", "name", "usage_limit_GB", "package_days", "start_date", "current_usage_GB",
-    "mode", "enable", "comment", "telegram_id", "lang", "last_online", "last_reset_time",
+    "uuid",
+    "name",
+    "usage_limit_GB",
+    "package_days",
+    "start_date",
+    "current_usage_GB",
+    "mode",
+    "enable",
+    "comment",
+    "telegram_id",
+    "lang",
+    "last_online",
+    "last_reset_time",
 ];
 
 /// Marshmallow's 422 for bad fields.
 fn validate(headers: &HeaderMap, body: &Value) -> Result<(), Response> {
     let Some(map) = body.as_object() else {
-        return Err(error(headers, StatusCode::UNPROCESSABLE_ENTITY, "Validation error"));
+        return Err(error(
+            headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation error",
+        ));
     };
     for (k, v) in map {
         let ok = match k.as_str() {
             "usage_limit_GB" | "current_usage_GB" => v.is_number() || v.is_null(),
             "package_days" | "telegram_id" => v.is_i64() || v.is_null(),
             "enable" => v.is_boolean(),
-            "mode" => v.as_str().is_some_and(|m| ["no_reset", "monthly", "weekly", "daily"].contains(&m)),
-            "start_date" => v.is_null() || v.as_str().is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()),
+            "mode" => v
+                .as_str()
+                .is_some_and(|m| ["no_reset", "monthly", "weekly", "daily"].contains(&m)),
+            "start_date" => {
+                v.is_null()
+                    || v.as_str()
+                        .is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+            }
             k => WRITABLE.contains(&k),
         };
         if !ok {
-            return Err(error(headers, StatusCode::UNPROCESSABLE_ENTITY, "Validation error"));
+            return Err(error(
+                headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Validation error",
+            ));
         }
     }
     Ok(())
@@ -273,7 +316,9 @@ fn apply(user: &mut User, body: &Value) {
         user.package_days = days;
         // Hiddify applies start_date only together with package_days.
         if let Some(d) = body.get("start_date") {
-            user.start_date = d.as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            user.start_date = d
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         }
     }
     if let Some(mode) = body["mode"].as_str() {
@@ -295,13 +340,21 @@ fn apply(user: &mut User, body: &Value) {
 
 fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return error(headers, StatusCode::BAD_REQUEST, "The browser (or proxy) sent a request that this server could not understand.");
+        return error(
+            headers,
+            StatusCode::BAD_REQUEST,
+            "The browser (or proxy) sent a request that this server could not understand.",
+        );
     };
     if let Err(r) = validate(headers, &body) {
         return r;
     }
     if body["name"].as_str().is_none() {
-        return error(headers, StatusCode::UNPROCESSABLE_ENTITY, "Validation error");
+        return error(
+            headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation error",
+        );
     }
     let uuid = body["uuid"]
         .as_str()
@@ -335,7 +388,11 @@ fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
 
 fn patch(s: &mut Inner, headers: &HeaderMap, uuid: &str, body: &Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return error(headers, StatusCode::BAD_REQUEST, "The browser (or proxy) sent a request that this server could not understand.");
+        return error(
+            headers,
+            StatusCode::BAD_REQUEST,
+            "The browser (or proxy) sent a request that this server could not understand.",
+        );
     };
     if let Err(r) = validate(headers, &body) {
         return r;

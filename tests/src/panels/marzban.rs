@@ -65,8 +65,11 @@ fn naive(t: DateTime<Utc>) -> String {
 
 impl User {
     fn json(&self) -> Value {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{},{}", self.username, Utc::now().timestamp()));
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{},{}",
+            self.username,
+            Utc::now().timestamp()
+        ));
         json!({
             "proxies": self.proxies,
             "expire": self.expire,
@@ -134,10 +137,7 @@ impl FakeMarzban {
             .route("/api/system", get(system))
             .route("/api/inbounds", get(inbounds))
             .route("/api/user", post(create))
-            .route(
-                "/api/user/{username}",
-                get(read).put(modify).delete(remove),
-            )
+            .route("/api/user/{username}", get(read).put(modify).delete(remove))
             .route("/api/user/{username}/reset", post(reset))
             .route("/api/users", get(list))
             .with_state(state.clone());
@@ -162,7 +162,10 @@ impl FakeMarzban {
     /// The customer used traffic.
     pub fn use_traffic(&self, username: &str, bytes: u64) {
         let mut s = self.state.lock().unwrap();
-        let user = s.users.get_mut(&username.to_lowercase()).expect("no such user");
+        let user = s
+            .users
+            .get_mut(&username.to_lowercase())
+            .expect("no such user");
         user.used_traffic += bytes;
         user.lifetime_used_traffic += bytes;
         user.online_at = Some(Utc::now());
@@ -220,7 +223,8 @@ async fn token(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
     }
     let mut s = state.lock().unwrap();
     let now = Utc::now().timestamp();
-    let claims = json!({"sub": USERNAME, "access": "sudo", "iat": now, "exp": now + s.token_minutes * 60});
+    let claims =
+        json!({"sub": USERNAME, "access": "sudo", "iat": now, "exp": now + s.token_minutes * 60});
     let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
     let token = format!(
         "{}.{}.{}",
@@ -248,7 +252,11 @@ fn authorize(state: &Mutex<Inner>, headers: &HeaderMap) -> Result<(), Response> 
         && token
             .split('.')
             .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|c| c["exp"].as_i64())
             .is_some_and(|exp| exp > Utc::now().timestamp());
@@ -287,14 +295,20 @@ async fn inbounds(State(state): St, headers: HeaderMap) -> Response {
 }
 
 /// Reads the integer Marzban accepts for `data_limit`/`expire`, or the 422 it sends.
-fn int_field(body: &Value, field: &str, errors: &mut serde_json::Map<String, Value>) -> Option<i64> {
+fn int_field(
+    body: &Value,
+    field: &str,
+    errors: &mut serde_json::Map<String, Value>,
+) -> Option<i64> {
     match body.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Some(Value::String(_)) => {
             errors.insert(
                 field.into(),
-                json!(format!("Value error, {field} must be an integer or a float, not a string")),
+                json!(format!(
+                    "Value error, {field} must be an integer or a float, not a string"
+                )),
             );
             None
         }
@@ -310,7 +324,10 @@ async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
         return r;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return detail(StatusCode::UNPROCESSABLE_ENTITY, json!({"body": "JSON decode error"}));
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"body": "JSON decode error"}),
+        );
     };
     let mut errors = serde_json::Map::new();
     let username = body["username"].as_str().unwrap_or_default().to_string();
@@ -322,16 +339,25 @@ async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
     let expire = int_field(&body, "expire", &mut errors);
     let data_limit = int_field(&body, "data_limit", &mut errors);
     if data_limit.is_some_and(|l| l < 0) {
-        errors.insert("data_limit".into(), json!("Input should be greater than or equal to 0"));
+        errors.insert(
+            "data_limit".into(),
+            json!("Input should be greater than or equal to 0"),
+        );
     }
     let proxies = body.get("proxies").cloned().unwrap_or(json!({}));
     if body.get("proxies").is_some() && proxies.as_object().is_some_and(|m| m.is_empty()) {
-        errors.insert("proxies".into(), json!("Value error, Each user needs at least one proxy"));
+        errors.insert(
+            "proxies".into(),
+            json!("Value error, Each user needs at least one proxy"),
+        );
     }
     if let Some(note) = body["note"].as_str()
         && note.chars().count() > 500
     {
-        errors.insert("note".into(), json!("Value error, User's note can be a maximum of 500 character"));
+        errors.insert(
+            "note".into(),
+            json!("Value error, User's note can be a maximum of 500 character"),
+        );
     }
     if !errors.is_empty() {
         return detail(StatusCode::UNPROCESSABLE_ENTITY, Value::Object(errors));
@@ -356,7 +382,12 @@ async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(|(p, _)| (p, json!({"id": uuid::Uuid::new_v4().to_string(), "flow": ""})))
+        .map(|(p, _)| {
+            (
+                p,
+                json!({"id": uuid::Uuid::new_v4().to_string(), "flow": ""}),
+            )
+        })
         .collect();
     let mut user = User {
         username,
@@ -402,7 +433,10 @@ async fn modify(
         return r;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return detail(StatusCode::UNPROCESSABLE_ENTITY, json!({"body": "JSON decode error"}));
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"body": "JSON decode error"}),
+        );
     };
     let mut s = state.lock().unwrap();
     let Some(user) = s.users.get_mut(&username.to_lowercase()) else {
@@ -417,7 +451,10 @@ async fn modify(
         Some("disabled") => Some("disabled"),
         Some("on_hold") => Some("on_hold"),
         Some(_) => {
-            errors.insert("status".into(), json!("Input should be 'active', 'disabled' or 'on_hold'"));
+            errors.insert(
+                "status".into(),
+                json!("Input should be 'active', 'disabled' or 'on_hold'"),
+            );
             None
         }
     };
@@ -496,7 +533,12 @@ async fn list(
     }
     let total = users.len();
     // 0 is falsy in Marzban's code: no offset, no limit.
-    let num = |k: &str| query.get(k).and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+    let num = |k: &str| {
+        query
+            .get(k)
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    };
     let offset = num("offset").unwrap_or(0);
     let limit = num("limit").unwrap_or(usize::MAX);
     let page: Vec<Value> = users

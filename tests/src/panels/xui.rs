@@ -107,7 +107,10 @@ fn failed(action: &str, err: &str) -> Response {
 }
 
 fn email_of(c: &Map<String, Value>) -> String {
-    c.get("email").and_then(Value::as_str).unwrap_or("").to_string()
+    c.get("email")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 impl FakeXUi {
@@ -248,9 +251,16 @@ async fn route(State(state): St, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let method = parts.method;
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let mut s = state.lock().unwrap();
-    let Some(path) = parts.uri.path().strip_prefix(s.base.as_str()).map(str::to_string) else {
+    let Some(path) = parts
+        .uri
+        .path()
+        .strip_prefix(s.base.as_str())
+        .map(str::to_string)
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match (method.clone(), path.as_str()) {
@@ -268,13 +278,25 @@ async fn route(State(state): St, request: Request) -> Response {
                 return msg(false, "Please enter username", Value::Null);
             }
             if field("username") != USERNAME || field("password") != PASSWORD {
-                return msg(false, "Invalid username or password or two-factor code.", Value::Null);
+                return msg(
+                    false,
+                    "Invalid username or password or two-factor code.",
+                    Value::Null,
+                );
             }
             let session = random_hex();
             s.sessions.insert(session.clone());
-            let cookie = format!("3x-ui={session}; Path={}; Max-Age=21600; HttpOnly; SameSite=Lax", s.base);
-            let mut r = msg(true, " You have successfully logged into your account.", Value::Null);
-            r.headers_mut().insert(header::SET_COOKIE, cookie.parse().unwrap());
+            let cookie = format!(
+                "3x-ui={session}; Path={}; Max-Age=21600; HttpOnly; SameSite=Lax",
+                s.base
+            );
+            let mut r = msg(
+                true,
+                " You have successfully logged into your account.",
+                Value::Null,
+            );
+            r.headers_mut()
+                .insert(header::SET_COOKIE, cookie.parse().unwrap());
             return r;
         }
         _ => {}
@@ -295,15 +317,21 @@ async fn route(State(state): St, request: Request) -> Response {
     }
     let segments: Vec<&str> = api.split('/').collect();
     match (method, segments.as_slice()) {
-        (Method::GET, ["server", "status"]) => msg(true, "", json!({
-            "cpu": 2.5, "cpuCores": 2, "logicalPro": 2, "cpuSpeedMhz": 2400.0,
-            "mem": {"current": 500_000_000u64, "total": 2_000_000_000u64},
-            "xray": {"state": "running", "errorMsg": "", "version": "25.1.30"},
-            "uptime": 1000, "loads": [0.1, 0.1, 0.1], "tcpCount": 10, "udpCount": 2,
-        })),
-        (Method::GET, ["inbounds", "list"]) => {
-            msg(true, "", Value::Array(s.inbounds.iter().map(Inbound::json).collect()))
-        }
+        (Method::GET, ["server", "status"]) => msg(
+            true,
+            "",
+            json!({
+                "cpu": 2.5, "cpuCores": 2, "logicalPro": 2, "cpuSpeedMhz": 2400.0,
+                "mem": {"current": 500_000_000u64, "total": 2_000_000_000u64},
+                "xray": {"state": "running", "errorMsg": "", "version": "25.1.30"},
+                "uptime": 1000, "loads": [0.1, 0.1, 0.1], "tcpCount": 10, "udpCount": 2,
+            }),
+        ),
+        (Method::GET, ["inbounds", "list"]) => msg(
+            true,
+            "",
+            Value::Array(s.inbounds.iter().map(Inbound::json).collect()),
+        ),
         (Method::GET, ["inbounds", "get", id]) => {
             match s.inbounds.iter().find(|i| id.parse() == Ok(i.id)) {
                 Some(i) => msg(true, "", i.json()),
@@ -334,20 +362,29 @@ async fn route(State(state): St, request: Request) -> Response {
                 .iter()
                 .position(|c| c.get(field).and_then(Value::as_str) == Some(*key))
             else {
-                return failed("Something went wrong", &format!("Client Not Found In Inbound For ID: {key}"));
+                return failed(
+                    "Something went wrong",
+                    &format!("Client Not Found In Inbound For ID: {key}"),
+                );
             };
             if inbound.clients.len() == 1 {
                 return failed("Something went wrong", "no client remained in Inbound");
             }
             let email = email_of(&inbound.clients.remove(pos));
-            inbound.stats.retain(|t| !t.email.eq_ignore_ascii_case(&email));
+            inbound
+                .stats
+                .retain(|t| !t.email.eq_ignore_ascii_case(&email));
             msg(true, "Inbound client has been deleted.", Value::Null)
         }
         (Method::POST, ["inbounds", id, "resetClientTraffic", email]) => {
             let Some(inbound) = s.inbounds.iter_mut().find(|i| id.parse() == Ok(i.id)) else {
                 return failed("Something went wrong", "record not found");
             };
-            match inbound.stats.iter_mut().find(|t| t.email.eq_ignore_ascii_case(email)) {
+            match inbound
+                .stats
+                .iter_mut()
+                .find(|t| t.email.eq_ignore_ascii_case(email))
+            {
                 Some(t) => {
                     t.up = 0;
                     t.down = 0;
@@ -398,18 +435,29 @@ fn add_client(s: &mut Inner, f: &Map<String, Value>) -> Response {
             return failed("Something went wrong", &format!("Duplicate email: {email}"));
         }
     }
-    let mut next_stat_id = s.inbounds.iter().flat_map(|i| &i.stats).map(|t| t.id).max().unwrap_or(0) + 1;
+    let next_stat_id = s
+        .inbounds
+        .iter()
+        .flat_map(|i| &i.stats)
+        .map(|t| t.id)
+        .max()
+        .unwrap_or(0)
+        + 1;
     let Some(inbound) = s.inbounds.iter_mut().find(|i| inbound_id(f) == Some(i.id)) else {
         return failed("Something went wrong", "record not found");
     };
     let field = inbound.key_field();
-    for c in clients {
-        if c.get(field).and_then(Value::as_str).unwrap_or("").is_empty() {
+    for (n, c) in clients.into_iter().enumerate() {
+        if c.get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             return failed("Something went wrong", "empty client ID");
         }
         let int = |k: &str| c.get(k).and_then(Value::as_i64).unwrap_or(0);
         inbound.stats.push(Traffic {
-            id: next_stat_id,
+            id: next_stat_id + n as i64,
             inbound_id: inbound.id,
             enable: c.get("enable").and_then(Value::as_bool).unwrap_or(true),
             email: email_of(&c),
@@ -419,7 +467,6 @@ fn add_client(s: &mut Inner, f: &Map<String, Value>) -> Response {
             total: int("totalGB").max(0) as u64,
             last_online: 0,
         });
-        next_stat_id += 1;
         inbound.clients.push(c);
     }
     msg(true, "Inbound client(s) have been added.", Value::Null)
@@ -442,16 +489,26 @@ fn update_client(s: &mut Inner, key: &str, f: &Map<String, Value>) -> Response {
         .iter()
         .position(|c| c.get(field).and_then(Value::as_str) == Some(key))
     else {
-        return failed("Something went wrong", &format!("Client Not Found In Inbound For ID: {key}"));
+        return failed(
+            "Something went wrong",
+            &format!("Client Not Found In Inbound For ID: {key}"),
+        );
     };
     let old_email = email_of(&inbound.clients[pos]);
     inbound.clients[pos] = client.clone();
     let int = |k: &str| client.get(k).and_then(Value::as_i64).unwrap_or(0);
-    if let Some(t) = inbound.stats.iter_mut().find(|t| t.email.eq_ignore_ascii_case(&old_email)) {
+    if let Some(t) = inbound
+        .stats
+        .iter_mut()
+        .find(|t| t.email.eq_ignore_ascii_case(&old_email))
+    {
         t.email = email_of(client);
         t.total = int("totalGB").max(0) as u64;
         t.expiry_time = int("expiryTime");
-        t.enable = client.get("enable").and_then(Value::as_bool).unwrap_or(true);
+        t.enable = client
+            .get("enable")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
     }
     msg(true, "Inbound client has been updated.", Value::Null)
 }

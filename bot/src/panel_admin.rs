@@ -1,0 +1,157 @@
+//! `vpnshop panel add|list|check`: the operator's terminal commands for panels. Output is
+//! plain lines for a terminal; secrets are read from the environment or stdin, never from
+//! the command line (where `ps` and shell history would keep them), and never printed.
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use marzban_client::config::redacted;
+use marzban_client::doctor::{self, Verdict};
+use marzban_client::{PanelKind, PanelOptions};
+use secrecy::SecretString;
+use vpnshop_core::catalog;
+use vpnshop_core::panels::{self, Added, NewPanel, PanelStoreError};
+use vpnshop_core::sea_orm::DatabaseConnection;
+
+/// What `panel add` was given, the secret aside.
+#[derive(Clone, Debug)]
+pub struct AddPanel {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub username: String,
+    pub location: String,
+    pub proxy: Option<String>,
+    pub inbound_id: Option<i64>,
+    pub sub_url: Option<String>,
+    pub tls_insecure: bool,
+    pub capacity: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PanelAdminError {
+    #[error("--kind must be marzban, hiddify or 3x-ui; `{0}` is not")]
+    BadKind(String),
+    #[error("--sub-url must be an http:// or https:// URL")]
+    BadSubUrl,
+    #[error("{0}")]
+    Store(#[from] PanelStoreError),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Saves the panel (or changes it), then checks it unless told not to. `Ok(false)` when
+/// the check found something to fix.
+pub async fn add(
+    db: &DatabaseConnection,
+    args: AddPanel,
+    secret: SecretString,
+    run_check: bool,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<bool, PanelAdminError> {
+    let kind =
+        PanelKind::parse(&args.kind).ok_or_else(|| PanelAdminError::BadKind(args.kind.clone()))?;
+    let sub_url = match args
+        .sub_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => Some(s.to_string()),
+        Some(_) => return Err(PanelAdminError::BadSubUrl),
+    };
+    let new = NewPanel {
+        name: args.name,
+        kind,
+        base_url: args.url,
+        username: args.username,
+        secret,
+        proxy: args.proxy,
+        options: PanelOptions {
+            inbound_id: args.inbound_id,
+            sub_base_url: sub_url,
+            tls_insecure: args.tls_insecure,
+        },
+        location: args.location,
+        capacity: args.capacity,
+    };
+    let (panel, added) = panels::add_panel(db, new, now).await?;
+    let verb = match added {
+        Added::New => "added",
+        Added::Updated => "updated",
+    };
+    writeln!(out, "panel {} {verb}", panel.name)?;
+    if run_check {
+        check(db, &panel.name, now, out).await
+    } else {
+        Ok(true)
+    }
+}
+
+pub async fn list(db: &DatabaseConnection, out: &mut dyn Write) -> Result<(), PanelAdminError> {
+    let all = panels::panels(db).await?;
+    if all.is_empty() {
+        writeln!(out, "no panels yet: add one with `vpnshop panel add`")?;
+        return Ok(());
+    }
+    let locations = catalog::locations(db, false)
+        .await
+        .map_err(PanelStoreError::from)?;
+    writeln!(out, "NAME\tKIND\tADDRESS\tLOCATION\tSTATE\tLAST CHECK")?;
+    for p in all {
+        let location = locations
+            .iter()
+            .find(|l| l.id == p.location_id.get())
+            .map_or("?", |l| l.code.as_str());
+        let state = match (p.enabled, p.checked_at, p.healthy) {
+            (false, _, _) => "disabled",
+            (true, None, _) => "enabled, never checked",
+            (true, Some(_), true) => "enabled, healthy",
+            (true, Some(_), false) => "enabled, failing",
+        };
+        let checked = p.checked_at.map_or("-".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M UTC").to_string()
+        });
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{location}\t{state}\t{checked}",
+            p.name,
+            p.config.kind.as_str(),
+            redacted(&p.config.base_url),
+        )?;
+        if let Some(error) = p.last_error.filter(|_| !p.healthy) {
+            writeln!(out, "\tlast problem: {error}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the doctor on one stored panel, prints its lines and remembers the outcome.
+pub async fn check(
+    db: &DatabaseConnection,
+    name: &str,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<bool, PanelAdminError> {
+    let panel = panels::panel_by_name(db, name).await?;
+    writeln!(
+        out,
+        "checking {} ({} at {})",
+        panel.name,
+        panel.config.kind.as_str(),
+        redacted(&panel.config.base_url)
+    )?;
+    let lines = doctor::check(&panel.config).await;
+    for line in &lines {
+        writeln!(out, "{line}")?;
+    }
+    let first_failure = lines
+        .iter()
+        .find(|l| l.verdict == Verdict::Fail)
+        .map(|l| l.what.clone());
+    panels::record_check(db, panel.id, first_failure, now)
+        .await
+        .map_err(PanelStoreError::from)?;
+    Ok(doctor::healthy(&lines))
+}

@@ -1,0 +1,232 @@
+//! The panels the shop provisions accounts on: stored with their credentials, which only ever
+//! leave the database wrapped (no `Debug`, listing or log shows them), and their last health.
+use chrono::{DateTime, Utc};
+use marzban_client::{PanelConfig, PanelKind, PanelOptions};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::catalog::{self, CatalogError, NewLocation};
+use crate::entities::panels;
+use crate::ids::{LocationId, PanelId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PanelStoreError {
+    #[error("a panel name is 1–32 letters, digits, `-` or `_`; `{0}` is not")]
+    BadName(String),
+    #[error("the panel address must be an http:// or https:// URL; `{0}` is not")]
+    BadUrl(String),
+    #[error("the proxy must be an http://, https:// or socks5:// URL")]
+    BadProxy,
+    #[error("the panel password or API key is empty")]
+    NoSecret,
+    #[error("{0} needs an admin username")]
+    NoUsername(&'static str),
+    #[error("no panel named `{0}`")]
+    NoSuchPanel(String),
+    #[error("stored panel `{0}` is unreadable: {1}")]
+    Corrupt(String, String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What the operator gives to add (or change) a panel.
+pub struct NewPanel {
+    pub name: String,
+    pub kind: PanelKind,
+    pub base_url: String,
+    pub username: String,
+    pub secret: SecretString,
+    pub proxy: Option<String>,
+    pub options: PanelOptions,
+    /// The location's code; created (named after the code) when the shop has none yet.
+    pub location: String,
+    /// How many active accounts the shop may put on it; `None`: no limit.
+    pub capacity: Option<i32>,
+}
+
+/// A stored panel. `Debug` shows no secret.
+#[derive(Clone, Debug)]
+pub struct Panel {
+    pub id: PanelId,
+    pub name: String,
+    pub location_id: LocationId,
+    pub capacity: Option<i32>,
+    pub enabled: bool,
+    pub healthy: bool,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub config: PanelConfig,
+}
+
+/// Whether `add_panel` made a new panel or changed an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    New,
+    Updated,
+}
+
+fn check_name(name: &str) -> Result<String, PanelStoreError> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(PanelStoreError::BadName(name.to_string()))
+    }
+}
+
+fn parse_url(s: &str) -> Result<Url, PanelStoreError> {
+    match Url::parse(s.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        _ => Err(PanelStoreError::BadUrl(s.to_string())),
+    }
+}
+
+/// Adds a panel, or changes the one with that name (new address, credentials, options).
+pub async fn add_panel(
+    db: &impl ConnectionTrait,
+    new: NewPanel,
+    now: DateTime<Utc>,
+) -> Result<(Panel, Added), PanelStoreError> {
+    let name = check_name(&new.name)?;
+    let base_url = parse_url(&new.base_url)?;
+    let proxy = match new
+        .proxy
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => None,
+        Some(p) => match Url::parse(p) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") => Some(u),
+            _ => return Err(PanelStoreError::BadProxy),
+        },
+    };
+    if new.secret.expose_secret().trim().is_empty() {
+        return Err(PanelStoreError::NoSecret);
+    }
+    if new.kind != PanelKind::Hiddify && new.username.trim().is_empty() {
+        return Err(PanelStoreError::NoUsername(new.kind.as_str()));
+    }
+    let location = match catalog::location_by_code(db, &new.location).await? {
+        Some(l) => l,
+        None => {
+            catalog::add_location(
+                db,
+                NewLocation {
+                    code: new.location.clone(),
+                    name: new.location.clone(),
+                    flag: "🌐".into(),
+                    sort_order: 0,
+                },
+                now,
+            )
+            .await?
+        }
+    };
+    let options = serde_json::to_string(&new.options).expect("plain struct");
+    let existing = panels::Entity::find()
+        .filter(panels::Column::Name.eq(&name))
+        .one(db)
+        .await?;
+    let mut am = match &existing {
+        Some(m) => panels::ActiveModel::from(m.clone()),
+        None => panels::ActiveModel {
+            name: Set(name.clone()),
+            enabled: Set(true),
+            healthy: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    am.kind = Set(new.kind.as_str().to_string());
+    am.base_url = Set(base_url.to_string());
+    am.username = Set(Some(new.username.trim().to_string()).filter(|u| !u.is_empty()));
+    am.secret = Set(new.secret.expose_secret().trim().to_string());
+    am.proxy_url = Set(proxy.map(String::from));
+    am.options = Set(options);
+    am.location_id = Set(location.id);
+    am.capacity = Set(new.capacity);
+    let (model, added) = match existing {
+        Some(_) => (am.update(db).await?, Added::Updated),
+        None => (am.insert(db).await?, Added::New),
+    };
+    Ok((from_model(model)?, added))
+}
+
+fn from_model(m: panels::Model) -> Result<Panel, PanelStoreError> {
+    let corrupt = |what: &str| PanelStoreError::Corrupt(m.name.clone(), what.to_string());
+    let kind = PanelKind::parse(&m.kind).ok_or_else(|| corrupt("unknown kind"))?;
+    let base_url = Url::parse(&m.base_url).map_err(|_| corrupt("bad address"))?;
+    let options: PanelOptions =
+        serde_json::from_str(&m.options).map_err(|e| corrupt(&format!("options: {e}")))?;
+    let mut config = PanelConfig::new(
+        kind,
+        base_url,
+        m.username.as_deref().unwrap_or(""),
+        SecretString::from(m.secret.clone()),
+    );
+    config.proxy = m.proxy_url.as_deref().and_then(|p| Url::parse(p).ok());
+    config.options = options;
+    Ok(Panel {
+        id: PanelId::new(m.id),
+        name: m.name,
+        location_id: LocationId::new(m.location_id),
+        capacity: m.capacity,
+        enabled: m.enabled,
+        healthy: m.healthy,
+        checked_at: m.checked_at,
+        last_error: m.last_error,
+        config,
+    })
+}
+
+pub async fn panels(db: &impl ConnectionTrait) -> Result<Vec<Panel>, PanelStoreError> {
+    panels::Entity::find()
+        .order_by_asc(panels::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect()
+}
+
+pub async fn panel_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Panel, PanelStoreError> {
+    let key = name.trim().to_ascii_lowercase();
+    let model = panels::Entity::find()
+        .filter(panels::Column::Name.eq(&key))
+        .one(db)
+        .await?
+        .ok_or_else(|| PanelStoreError::NoSuchPanel(name.to_string()))?;
+    from_model(model)
+}
+
+/// Remembers the outcome of a health check (the first failing line, if any).
+pub async fn record_check(
+    db: &impl ConnectionTrait,
+    id: PanelId,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let am = panels::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id.get()),
+        healthy: Set(error.is_none()),
+        checked_at: Set(Some(now)),
+        last_error: Set(error),
+        ..Default::default()
+    };
+    am.update(db).await.map(|_| ())
+}
