@@ -515,6 +515,22 @@ mod tests {
     }
 
     #[test]
+    fn extra_fields_pass_and_missing_ones_are_named_with_the_body() {
+        let reply = Reply {
+            status: StatusCode::OK,
+            body: r#"{"users":[],"total":0,"new_in_0_9":true}"#.into(),
+        };
+        assert!(reply.json::<UsersResponse>().is_ok());
+        let reply = Reply {
+            status: StatusCode::OK,
+            body: r#"{"users":[]}"#.into(),
+        };
+        let err = reply.json::<UsersResponse>().err().unwrap().to_string();
+        assert!(err.contains("missing field `total`"), "{err}");
+        assert!(err.contains(r#"{"users":[]}"#), "{err}");
+    }
+
+    #[test]
     fn the_token_expiry_is_read_from_its_claims() {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"sub":"admin","access":"sudo","exp":1700000000}"#);
