@@ -53,37 +53,8 @@ enum PanelCommand {
     /// the API key) is read from VPNSHOP_PANEL_SECRET or the first line of stdin, never from
     /// the command line.
     Add {
-        /// A short name of your choosing, e.g. `de-1`.
-        name: String,
-        /// marzban, hiddify or 3x-ui.
-        #[arg(long)]
-        kind: String,
-        /// Marzban: https://host:port/ — Hiddify: https://host/<admin proxy path>/ —
-        /// 3x-UI: https://host:port/<web base path>/
-        #[arg(long)]
-        url: String,
-        /// The panel admin's username (not needed for Hiddify).
-        #[arg(long, default_value = "")]
-        username: String,
-        /// The location code customers pick (e.g. `de`); created if new.
-        #[arg(long)]
-        location: String,
-        /// http://, https:// or socks5:// proxy to reach this panel through.
-        #[arg(long)]
-        proxy: Option<String>,
-        /// 3x-UI: the inbound id new clients are added to.
-        #[arg(long)]
-        inbound_id: Option<i64>,
-        /// Where customers' apps fetch subscriptions, when the panel does not give an
-        /// absolute link (3x-UI's sub server, Hiddify's client path, Marzban's sub domain).
-        #[arg(long)]
-        sub_url: Option<String>,
-        /// Accept a self-signed TLS certificate.
-        #[arg(long)]
-        tls_insecure: bool,
-        /// At most this many active accounts on this panel.
-        #[arg(long)]
-        capacity: Option<i32>,
+        #[command(flatten)]
+        panel: AddPanel,
         /// Save without checking the panel.
         #[arg(long)]
         no_check: bool,
@@ -304,38 +275,14 @@ async fn panel(settings: Settings, command: PanelCommand) -> ExitCode {
     let now = SystemClock.now();
     let mut out = std::io::stdout();
     let result = match command {
-        PanelCommand::Add {
-            name,
-            kind,
-            url,
-            username,
-            location,
-            proxy,
-            inbound_id,
-            sub_url,
-            tls_insecure,
-            capacity,
-            no_check,
-        } => {
-            let Some(secret) = read_secret(&name) else {
+        PanelCommand::Add { panel, no_check } => {
+            let Some(secret) = read_secret(&panel.name) else {
                 eprintln!(
                     "error: no password or API key: set VPNSHOP_PANEL_SECRET or pipe it on stdin"
                 );
                 return ExitCode::from(2);
             };
-            let args = AddPanel {
-                name,
-                kind,
-                url,
-                username,
-                location,
-                proxy,
-                inbound_id,
-                sub_url,
-                tls_insecure,
-                capacity,
-            };
-            panel_admin::add(&db, args, secret, !no_check, now, &mut out).await
+            panel_admin::add(&db, panel, secret, !no_check, now, &mut out).await
         }
         PanelCommand::List => panel_admin::list(&db, &mut out).await.map(|()| true),
         PanelCommand::Check { name } => panel_admin::check(&db, &name, now, &mut out).await,

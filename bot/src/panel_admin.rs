@@ -13,17 +13,38 @@ use vpnshop_core::panels::{self, Added, NewPanel, PanelStoreError};
 use vpnshop_core::sea_orm::DatabaseConnection;
 
 /// What `panel add` was given, the secret aside.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct AddPanel {
+    /// A short name of your choosing, e.g. `de-1`.
     pub name: String,
+    /// marzban, hiddify or 3x-ui.
+    #[arg(long)]
     pub kind: String,
+    /// Marzban: https://host:port/ — Hiddify: https://host/<admin proxy path>/ —
+    /// 3x-UI: https://host:port/<web base path>/
+    #[arg(long)]
     pub url: String,
+    /// The panel admin's username (not needed for Hiddify).
+    #[arg(long, default_value = "")]
     pub username: String,
+    /// The location code customers pick (e.g. `de`); created if new.
+    #[arg(long)]
     pub location: String,
+    /// http://, https:// or socks5:// proxy to reach this panel through.
+    #[arg(long)]
     pub proxy: Option<String>,
+    /// 3x-UI: the inbound id new clients are added to.
+    #[arg(long)]
     pub inbound_id: Option<i64>,
+    /// Where customers' apps fetch subscriptions, when the panel does not give an absolute
+    /// link (3x-UI's sub server, Hiddify's client path, Marzban's sub domain).
+    #[arg(long)]
     pub sub_url: Option<String>,
+    /// Accept a self-signed TLS certificate.
+    #[arg(long)]
     pub tls_insecure: bool,
+    /// At most this many active accounts on this panel.
+    #[arg(long)]
     pub capacity: Option<i32>,
 }
 

@@ -425,25 +425,14 @@ impl Panel for Hiddify {
 
     /// Hiddify lists every user at once: this sorts them by name and cuts the page out.
     async fn list(&self, offset: u64, limit: u64) -> Result<AccountPage, PanelError> {
-        let mut users = retrying(self.config.retry, || self.all_users()).await?;
-        users.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.uuid.cmp(&b.uuid)));
-        let total = users.len() as u64;
-        let page: Vec<User> = users
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit.max(1) as usize)
-            .collect();
-        let scanned = page.len() as u64;
-        let accounts = page
-            .into_iter()
-            .filter(|u| AccountName::from_panel(&u.name).is_some())
-            .map(|u| self.account_of(u))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(AccountPage {
-            accounts,
-            scanned,
-            total: Some(total),
-        })
+        let users = retrying(self.config.retry, || self.all_users()).await?;
+        AccountPage::cut(
+            users,
+            offset,
+            limit,
+            |u| u.name.as_str(),
+            |u| self.account_of(u.clone()),
+        )
     }
 
     async fn info(&self) -> Result<PanelInfo, PanelError> {

@@ -56,6 +56,36 @@ pub struct AccountPage {
     pub total: Option<u64>,
 }
 
+impl AccountPage {
+    /// For panels that list everything at once: cuts `offset..offset + limit` out of `all`
+    /// (sorted here by panel name, so pages are stable) and converts the shop's accounts on it.
+    pub(crate) fn cut<T>(
+        mut all: Vec<T>,
+        offset: u64,
+        limit: u64,
+        name: impl Fn(&T) -> &str,
+        convert: impl Fn(&T) -> Result<Account, PanelError>,
+    ) -> Result<AccountPage, PanelError> {
+        all.sort_by(|a, b| name(a).cmp(name(b)));
+        let total = all.len() as u64;
+        let page: Vec<T> = all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit.max(1)).unwrap_or(usize::MAX))
+            .collect();
+        let accounts = page
+            .iter()
+            .filter(|item| AccountName::from_panel(name(item)).is_some())
+            .map(convert)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AccountPage {
+            accounts,
+            scanned: page.len() as u64,
+            total: Some(total),
+        })
+    }
+}
+
 /// What the panel says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PanelInfo {

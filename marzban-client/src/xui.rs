@@ -545,24 +545,13 @@ impl Panel for XUi {
                 all.push((client, traffic));
             }
         }
-        all.sort_by(|a, b| email_of(&a.0).cmp(email_of(&b.0)));
-        let total = all.len() as u64;
-        let page: Vec<_> = all
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit.max(1) as usize)
-            .collect();
-        let scanned = page.len() as u64;
-        let accounts = page
-            .iter()
-            .filter(|(c, _)| AccountName::from_panel(email_of(c)).is_some())
-            .map(|(c, t)| self.account_of(c, t.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(AccountPage {
-            accounts,
-            scanned,
-            total: Some(total),
-        })
+        AccountPage::cut(
+            all,
+            offset,
+            limit,
+            |(c, _)| email_of(c),
+            |(c, t)| self.account_of(c, t.as_ref()),
+        )
     }
 
     async fn info(&self) -> Result<PanelInfo, PanelError> {
