@@ -19,4 +19,5 @@ pub mod orders;
 pub mod panels;
 pub mod points;
 pub mod promo;
+pub mod provisioning;
 pub mod staff;

@@ -6,5 +6,6 @@ mod ledger_story;
 mod orders_story;
 mod panel_admin_story;
 mod panel_contract;
+mod provisioning_story;
 mod start_story;
 mod support;

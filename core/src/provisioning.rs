@@ -1,0 +1,349 @@
+//! Turning a paid order into a working account on a panel. Runs only from the job queue, never
+//! inside a handler, and is safe to replay at any point: the subscription row and its account
+//! name are saved before the panel is called, the panel call is create-or-get or sets an
+//! absolute value computed from what the database held before, and the order only moves
+//! forward. When the last attempt fails, the order is refunded to the wallet once.
+use chrono::{DateTime, TimeDelta, Utc};
+use marzban_client::{AccountName, AccountSpec, PanelError};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use crate::entities::{orders as order_rows, subscriptions};
+use crate::ids::{CustomerId, OrderId, SubscriptionId};
+use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
+use crate::money::{Currency, Money};
+use crate::orders::{self, OrderKind, OrderStatus};
+use crate::panels::{self, Panel};
+use crate::points;
+
+pub use subscriptions::Model as Subscription;
+
+/// Subscription states.
+pub const ACTIVE: &str = "active";
+pub const PROVISIONING: &str = "provisioning";
+pub const FAILED: &str = "failed";
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The account is ready (or was already): tell the customer.
+    Fulfilled(SubscriptionId),
+    /// Given up: the money is back in the wallet; tell the customer and staff.
+    Refunded { reason: String },
+    /// An earlier run already finished this order; nothing to tell anyone again.
+    AlreadyDone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// Try again later (the panel is down, timed out, or refused for now).
+    #[error("{0}")]
+    Retry(String),
+    #[error("order {0} does not exist")]
+    NoSuchOrder(OrderId),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Points(#[from] points::PointsError),
+}
+
+/// Provisions `order`. `last_attempt`: when this try fails, refund instead of asking for
+/// another.
+pub async fn provision(
+    db: &DatabaseConnection,
+    order: OrderId,
+    account_prefix: &str,
+    last_attempt: bool,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ProvisionError> {
+    let row = orders::get(db, order)
+        .await?
+        .ok_or(ProvisionError::NoSuchOrder(order))?;
+    match row.state() {
+        Some(OrderStatus::Fulfilled | OrderStatus::Refunded) => return Ok(Outcome::AlreadyDone),
+        Some(OrderStatus::Paid) => {
+            orders::transition(db, order, OrderStatus::Provisioning, now).await?;
+        }
+        Some(OrderStatus::Provisioning) => {}
+        other => {
+            return Err(ProvisionError::Retry(format!(
+                "order {order} is {other:?}, not paid"
+            )));
+        }
+    }
+    match attempt(db, &row, account_prefix, now).await {
+        Ok(sub) => Ok(Outcome::Fulfilled(sub)),
+        Err(reason) if last_attempt => {
+            refund(db, &row, &reason, now).await?;
+            Ok(Outcome::Refunded { reason })
+        }
+        Err(reason) => Err(ProvisionError::Retry(reason)),
+    }
+}
+
+/// One try; `Err` is a reason to show staff.
+async fn attempt(
+    db: &DatabaseConnection,
+    order: &order_rows::Model,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionId, String> {
+    let kind = match order.kind.as_str() {
+        "purchase" => OrderKind::Purchase,
+        "trial" => OrderKind::Trial,
+        "renewal" => OrderKind::Renewal,
+        "add_traffic" => OrderKind::AddTraffic,
+        other => return Err(format!("unknown order kind `{other}`")),
+    };
+    let sub = match kind {
+        OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now)
+            .await
+            .map_err(|e| e.to_string())?,
+        OrderKind::Renewal | OrderKind::AddTraffic => {
+            let id = order
+                .subscription_id
+                .ok_or("the order names no subscription")?;
+            subscriptions::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the subscription is gone")?
+        }
+    };
+    let panel = panel_of(db, &sub).await?;
+    let client = marzban_client::connect(panel.config.clone()).map_err(|e| e.to_string())?;
+    let name = account_name(&sub)?;
+    let days = TimeDelta::days(i64::from(order.duration_days));
+    // Targets come from what the database held before this order, never from the panel, so
+    // a replay after the panel applied the change sets the same value again.
+    let account = match kind {
+        OrderKind::Purchase | OrderKind::Trial => {
+            let spec = AccountSpec {
+                name,
+                data_limit_bytes: order.traffic_bytes.map(|b| b as u64),
+                expires_at: Some(sub.expires_at.unwrap_or(now + days)),
+                note: format!("vpnshop customer {} order {}", order.customer_id, order.id),
+            };
+            client.ensure_account(&spec).await
+        }
+        OrderKind::Renewal => {
+            let from = sub.expires_at.filter(|&at| at > now).unwrap_or(now);
+            client.set_expiry(&name, Some(from + days)).await
+        }
+        OrderKind::AddTraffic => {
+            let limit = sub
+                .traffic_limit_bytes
+                .map(|l| (l + order.traffic_bytes.unwrap_or(0)) as u64);
+            client.set_data_limit(&name, limit).await
+        }
+    }
+    .map_err(|e| describe(&panel, &e))?;
+
+    let txn = db.begin().await.map_err(|e| e.to_string())?;
+    let mut am = subscriptions::ActiveModel::from(sub.clone());
+    am.status = Set(ACTIVE.into());
+    am.expires_at = Set(account.expires_at);
+    am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
+    am.used_bytes = Set(account.used_bytes as i64);
+    am.subscription_url = Set(account
+        .subscription_url
+        .clone()
+        .or(sub.subscription_url.clone()));
+    am.usage_synced_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.update(&txn).await.map_err(|e| e.to_string())?;
+    orders::transition(&txn, OrderId::new(order.id), OrderStatus::Fulfilled, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    Ok(SubscriptionId::new(sub.id))
+}
+
+fn describe(panel: &Panel, e: &PanelError) -> String {
+    format!("panel {}: {e}", panel.name)
+}
+
+fn account_name(sub: &Subscription) -> Result<AccountName, String> {
+    AccountName::from_panel(&sub.panel_account)
+        .ok_or_else(|| format!("`{}` is not an account name", sub.panel_account))
+}
+
+async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, String> {
+    panels::panels(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|p| p.id.get() == sub.panel_id)
+        .ok_or_else(|| "the subscription's panel is gone".to_string())
+}
+
+/// The subscription a purchase makes, saved (with its account name) before any panel call;
+/// a replay finds it through the order.
+async fn new_subscription(
+    db: &DatabaseConnection,
+    order: &order_rows::Model,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Subscription, String> {
+    if let Some(id) = order.subscription_id {
+        return subscriptions::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the subscription is gone".to_string());
+    }
+    let location = order.location_id.ok_or("the order names no location")?;
+    let panel = pick_panel(db, location).await?;
+    let txn = db.begin().await.map_err(|e| e.to_string())?;
+    let placeholder = format!("pending_{}", order.id);
+    let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
+        customer_id: Set(order.customer_id),
+        plan_id: Set(order.plan_id.unwrap_or_default()),
+        panel_id: Set(panel.id.get()),
+        panel_account: Set(placeholder),
+        status: Set(PROVISIONING.into()),
+        is_trial: Set(order.kind == "trial"),
+        traffic_limit_bytes: Set(order.traffic_bytes),
+        used_bytes: Set(0),
+        expires_at: Set(Some(now + TimeDelta::days(i64::from(order.duration_days)))),
+        subscription_url: Set(None),
+        usage_synced_at: Set(None),
+        updated_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(&txn)
+    .await
+    .map_err(|e| e.to_string())?;
+    let name = AccountName::derive(prefix, order.customer_id, row.id).map_err(|e| e.to_string())?;
+    let mut am = subscriptions::ActiveModel::from(row);
+    am.panel_account = Set(name.to_string());
+    let row = am.update(&txn).await.map_err(|e| e.to_string())?;
+    // Only the first run gets to attach it: a concurrent replay leaves no orphan.
+    let attached = order_rows::Entity::update_many()
+        .col_expr(order_rows::Column::SubscriptionId, Some(row.id).into())
+        .filter(order_rows::Column::Id.eq(order.id))
+        .filter(order_rows::Column::SubscriptionId.is_null())
+        .exec(&txn)
+        .await
+        .map_err(|e| e.to_string())?;
+    if attached.rows_affected != 1 {
+        return Err("another run attached a subscription first".into());
+    }
+    txn.commit().await.map_err(|e| e.to_string())?;
+    Ok(row)
+}
+
+/// An enabled panel in the location with room, the healthiest and emptiest first.
+async fn pick_panel(db: &DatabaseConnection, location: i64) -> Result<Panel, String> {
+    let mut best: Option<(bool, u64, Panel)> = None;
+    for panel in panels::panels(db).await.map_err(|e| e.to_string())? {
+        if !panel.enabled || panel.location_id.get() != location {
+            continue;
+        }
+        let load = subscriptions::Entity::find()
+            .filter(subscriptions::Column::PanelId.eq(panel.id.get()))
+            .filter(subscriptions::Column::Status.is_in([ACTIVE, PROVISIONING]))
+            .count(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        if panel.capacity.is_some_and(|c| load >= c.max(0) as u64) {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            Some((healthy, best_load, _)) => {
+                (panel.healthy, std::cmp::Reverse(load)) > (*healthy, std::cmp::Reverse(*best_load))
+            }
+        };
+        if better {
+            best = Some((panel.healthy, load, panel));
+        }
+    }
+    best.map(|(_, _, p)| p)
+        .ok_or_else(|| "no enabled panel with room in this location".to_string())
+}
+
+/// Gives the customer back what the order took, once: the money into the wallet (whatever
+/// paid it), the points as new points, and marks the order refunded.
+async fn refund(
+    db: &DatabaseConnection,
+    order: &order_rows::Model,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ProvisionError> {
+    let txn = db.begin().await?;
+    let id = OrderId::new(order.id);
+    if !orders::transition(&txn, id, OrderStatus::Refunded, now).await? {
+        return Ok(());
+    }
+    let customer = CustomerId::new(order.customer_id);
+    let memo = |key: &str| Memo {
+        idempotency_key: Some(format!("order:{}:{key}", order.id)),
+        order_id: Some(id),
+        text: reason.chars().take(200).collect(),
+        ..Memo::default()
+    };
+    if order.total_minor > 0 {
+        let currency: Currency = order
+            .currency
+            .parse()
+            .map_err(|_| ProvisionError::Retry(format!("unknown currency {}", order.currency)))?;
+        let amount = Money::new(order.total_minor, currency)
+            .map_err(|_| ProvisionError::Retry("bad order total".into()))?;
+        ledger::credit_wallet(
+            &txn,
+            customer,
+            amount,
+            &SystemAccount::Revenue,
+            TxKind::Refund,
+            memo("refund"),
+            now,
+        )
+        .await?;
+    }
+    if order.points_used > 0 {
+        points::earn(
+            &txn,
+            customer,
+            order.points_used,
+            None,
+            memo("refund_points"),
+            now,
+        )
+        .await?;
+    }
+    order_rows::Entity::update_many()
+        .col_expr(order_rows::Column::Failure, Some(reason.to_string()).into())
+        .filter(order_rows::Column::Id.eq(order.id))
+        .exec(&txn)
+        .await?;
+    if let Some(sub) = order.subscription_id
+        && (order.kind == "purchase" || order.kind == "trial")
+    {
+        subscriptions::Entity::update_many()
+            .col_expr(subscriptions::Column::Status, FAILED.into())
+            .filter(subscriptions::Column::Id.eq(sub))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The customer's subscriptions, newest first (failed ones left out).
+pub async fn of_customer(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Vec<Subscription>, sea_orm::DbErr> {
+    subscriptions::Entity::find()
+        .filter(subscriptions::Column::CustomerId.eq(customer.get()))
+        .filter(subscriptions::Column::Status.ne(FAILED))
+        .order_by_desc(subscriptions::Column::Id)
+        .all(db)
+        .await
+}
