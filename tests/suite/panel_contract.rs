@@ -450,8 +450,12 @@ pub async fn a_create_lost_in_flight_makes_one_account(s: Subject) {
     s.faults().only_writes(false);
 }
 
+/// The whole contract for each fake, one module per panel.
 macro_rules! contract {
-    ($runner:ident: $($test:ident),* $(,)?) => {
+    ($($runner:ident),* => $tests:tt) => {
+        $( contract!(@one $runner $tests); )*
+    };
+    (@one $runner:ident [$($test:ident),* $(,)?]) => {
         mod $runner {
             $(
                 #[tokio::test]
@@ -463,30 +467,14 @@ macro_rules! contract {
     };
 }
 
-contract!(marzban:
+contract!(marzban, hiddify, xui => [
     creating_twice_makes_one_account, an_account_lives_its_whole_life,
     used_up_traffic_shows_as_limited, an_unknown_account_is_not_found,
     paging_walks_every_account_once, wrong_credentials_are_unauthorized,
     the_panel_says_what_it_is, a_dead_session_is_renewed_mid_run,
     timeouts_and_server_errors_are_retryable, a_passing_hiccup_is_absorbed,
     a_create_lost_in_flight_makes_one_account,
-);
-contract!(hiddify:
-    creating_twice_makes_one_account, an_account_lives_its_whole_life,
-    used_up_traffic_shows_as_limited, an_unknown_account_is_not_found,
-    paging_walks_every_account_once, wrong_credentials_are_unauthorized,
-    the_panel_says_what_it_is, a_dead_session_is_renewed_mid_run,
-    timeouts_and_server_errors_are_retryable, a_passing_hiccup_is_absorbed,
-    a_create_lost_in_flight_makes_one_account,
-);
-contract!(xui:
-    creating_twice_makes_one_account, an_account_lives_its_whole_life,
-    used_up_traffic_shows_as_limited, an_unknown_account_is_not_found,
-    paging_walks_every_account_once, wrong_credentials_are_unauthorized,
-    the_panel_says_what_it_is, a_dead_session_is_renewed_mid_run,
-    timeouts_and_server_errors_are_retryable, a_passing_hiccup_is_absorbed,
-    a_create_lost_in_flight_makes_one_account,
-);
+]);
 
 /// The same contract against a real Hiddify; `.ci/run` runs these when it could start one.
 mod real_hiddify {

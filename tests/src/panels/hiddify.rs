@@ -63,6 +63,24 @@ fn never() -> NaiveDateTime {
 }
 
 impl User {
+    /// A user with Hiddify's defaults: 1000 GB, 90 days not yet started, enabled.
+    fn new(id: i64, uuid: String, name: String) -> User {
+        User {
+            id,
+            uuid,
+            name,
+            usage_limit: 1000 * ONE_GB as u64,
+            current_usage: 0,
+            package_days: 90,
+            start_date: None,
+            mode: "no_reset".into(),
+            enable: true,
+            comment: None,
+            telegram_id: None,
+            last_online: never(),
+        }
+    }
+
     fn remaining_days(&self) -> i64 {
         match self.start_date {
             None => self.package_days,
@@ -155,23 +173,8 @@ impl FakeHiddify {
         let id = s.next_id;
         s.next_id += 1;
         let uuid = uuid::Uuid::new_v4().to_string();
-        s.users.insert(
-            uuid.clone(),
-            User {
-                id,
-                uuid,
-                name: name.into(),
-                usage_limit: 1000 * ONE_GB as u64,
-                current_usage: 0,
-                package_days: 90,
-                start_date: None,
-                mode: "no_reset".into(),
-                enable: true,
-                comment: None,
-                telegram_id: None,
-                last_online: never(),
-            },
-        );
+        s.users
+            .insert(uuid.clone(), User::new(id, uuid, name.into()));
     }
 }
 
@@ -366,20 +369,7 @@ fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
     }
     let id = s.next_id;
     s.next_id += 1;
-    let mut user = User {
-        id,
-        uuid: uuid.clone(),
-        name: String::new(),
-        usage_limit: 1000 * ONE_GB as u64,
-        current_usage: 0,
-        package_days: 90,
-        start_date: None,
-        mode: "no_reset".into(),
-        enable: true,
-        comment: None,
-        telegram_id: None,
-        last_online: never(),
-    };
+    let mut user = User::new(id, uuid.clone(), String::new());
     apply(&mut user, &body);
     let answer = user.json();
     s.users.insert(uuid, user);
