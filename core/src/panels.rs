@@ -214,6 +214,17 @@ pub async fn panel_by_name(
     from_model(model)
 }
 
+pub async fn panel(
+    db: &impl ConnectionTrait,
+    id: PanelId,
+) -> Result<Option<Panel>, PanelStoreError> {
+    panels::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .map(from_model)
+        .transpose()
+}
+
 /// Remembers the outcome of a health check (the first failing line, if any).
 pub async fn record_check(
     db: &impl ConnectionTrait,

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::entities::{orders as order_rows, subscriptions};
-use crate::ids::{CustomerId, OrderId, SubscriptionId};
+use crate::ids::{CustomerId, OrderId, PanelId, SubscriptionId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::{Currency, Money};
 use crate::orders::{self, OrderKind, OrderStatus};
@@ -173,11 +173,9 @@ fn account_name(sub: &Subscription) -> Result<AccountName, String> {
 }
 
 async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, String> {
-    panels::panels(db)
+    panels::panel(db, PanelId::new(sub.panel_id))
         .await
         .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|p| p.id.get() == sub.panel_id)
         .ok_or_else(|| "the subscription's panel is gone".to_string())
 }
 
@@ -197,12 +195,13 @@ async fn new_subscription(
             .ok_or_else(|| "the subscription is gone".to_string());
     }
     let location = order.location_id.ok_or("the order names no location")?;
+    let plan = order.plan_id.ok_or("the order names no plan")?;
     let panel = pick_panel(db, location).await?;
     let txn = db.begin().await.map_err(|e| e.to_string())?;
     let placeholder = format!("pending_{}", order.id);
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
         customer_id: Set(order.customer_id),
-        plan_id: Set(order.plan_id.unwrap_or_default()),
+        plan_id: Set(plan),
         panel_id: Set(panel.id.get()),
         panel_account: Set(placeholder),
         status: Set(PROVISIONING.into()),

@@ -341,17 +341,24 @@ fn apply(user: &mut User, body: &Value) {
     }
 }
 
-fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
+/// The JSON body, checked as Hiddify's schema checks it, or the error to answer.
+fn parsed(headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return error(
+        return Err(error(
             headers,
             StatusCode::BAD_REQUEST,
             "The browser (or proxy) sent a request that this server could not understand.",
-        );
+        ));
     };
-    if let Err(r) = validate(headers, &body) {
-        return r;
-    }
+    validate(headers, &body)?;
+    Ok(body)
+}
+
+fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
+    let body = match parsed(headers, body) {
+        Ok(body) => body,
+        Err(r) => return r,
+    };
     if body["name"].as_str().is_none() {
         return error(
             headers,
@@ -377,16 +384,10 @@ fn create(s: &mut Inner, headers: &HeaderMap, body: &Bytes) -> Response {
 }
 
 fn patch(s: &mut Inner, headers: &HeaderMap, uuid: &str, body: &Bytes) -> Response {
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return error(
-            headers,
-            StatusCode::BAD_REQUEST,
-            "The browser (or proxy) sent a request that this server could not understand.",
-        );
+    let body = match parsed(headers, body) {
+        Ok(body) => body,
+        Err(r) => return r,
     };
-    if let Err(r) = validate(headers, &body) {
-        return r;
-    }
     let Some(user) = s.users.get_mut(uuid) else {
         return error(headers, StatusCode::NOT_FOUND, "user not found");
     };

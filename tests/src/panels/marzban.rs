@@ -319,15 +319,23 @@ fn int_field(
     }
 }
 
+/// The JSON body, or FastAPI's 422 for one that is not JSON.
+fn json_body(body: &Bytes) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|_| {
+        detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"body": "JSON decode error"}),
+        )
+    })
+}
+
 async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = authorize(&state, &headers) {
         return r;
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"body": "JSON decode error"}),
-        );
+    let body = match json_body(&body) {
+        Ok(body) => body,
+        Err(r) => return r,
     };
     let mut errors = serde_json::Map::new();
     let username = body["username"].as_str().unwrap_or_default().to_string();
@@ -432,11 +440,9 @@ async fn modify(
     if let Err(r) = authorize(&state, &headers) {
         return r;
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"body": "JSON decode error"}),
-        );
+    let body = match json_body(&body) {
+        Ok(body) => body,
+        Err(r) => return r,
     };
     let mut s = state.lock().unwrap();
     let Some(user) = s.users.get_mut(&username.to_lowercase()) else {
