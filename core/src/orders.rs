@@ -370,7 +370,20 @@ pub async fn pay_with_wallet(
     now: DateTime<Utc>,
 ) -> Result<Order, OrderError> {
     let txn = db.begin().await?;
-    let order = get(&txn, id).await?.ok_or(OrderError::NotFound)?;
+    pay_with_wallet_in(&txn, id, customer, now).await?;
+    txn.commit().await?;
+    get(db, id).await?.ok_or(OrderError::NotFound)
+}
+
+/// [`pay_with_wallet`] inside the caller's transaction (a gateway payment credits the wallet
+/// and pays the order in one commit).
+pub async fn pay_with_wallet_in(
+    txn: &sea_orm::DatabaseTransaction,
+    id: OrderId,
+    customer: CustomerId,
+    now: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    let order = get(txn, id).await?.ok_or(OrderError::NotFound)?;
     if order.customer_id != customer.get() {
         return Err(OrderError::NotYours);
     }
@@ -390,7 +403,7 @@ pub async fn pay_with_wallet(
     if order.total_minor > 0 {
         let total = Money::new(order.total_minor, currency).map_err(|_| OrderError::NotFound)?;
         ledger::debit_wallet(
-            &txn,
+            txn,
             customer,
             total,
             &SystemAccount::Revenue,
@@ -403,11 +416,9 @@ pub async fn pay_with_wallet(
     orders::Entity::update_many()
         .col_expr(orders::Column::WalletPaidMinor, order.total_minor.into())
         .filter(orders::Column::Id.eq(order.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    settle(&txn, &order, now).await?;
-    txn.commit().await?;
-    get(db, id).await?.ok_or(OrderError::NotFound)
+    settle(txn, &order, now).await
 }
 
 /// What every way of paying ends in: points and promo consumed, `pending → paid`, and the

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::catalog::{self, CatalogError, NewLocation};
-use crate::entities::panels;
+use crate::entities::{panels, subscriptions};
 use crate::ids::{LocationId, PanelId};
 
 #[derive(Debug, thiserror::Error)]
@@ -240,4 +240,53 @@ pub async fn record_check(
         ..Default::default()
     };
     am.update(db).await.map(|_| ())
+}
+
+/// An enabled panel in `location` with room for one more account, the healthiest and emptiest
+/// first; with `healthy_only`, only panels whose last check passed.
+pub async fn with_room(
+    db: &impl ConnectionTrait,
+    location: LocationId,
+    healthy_only: bool,
+) -> Result<Option<Panel>, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut best: Option<(bool, u64, Panel)> = None;
+    let all = match panels(db).await {
+        Ok(all) => all,
+        Err(PanelStoreError::Db(e)) => return Err(e),
+        Err(e) => return Err(DbErr::Custom(e.to_string())),
+    };
+    for panel in all {
+        if !panel.enabled || panel.location_id != location || (healthy_only && !panel.healthy) {
+            continue;
+        }
+        let load = subscriptions::Entity::find()
+            .filter(subscriptions::Column::PanelId.eq(panel.id.get()))
+            .filter(subscriptions::Column::Status.is_in(["active", "provisioning"]))
+            .count(db)
+            .await?;
+        if panel.capacity.is_some_and(|c| load >= c.max(0) as u64) {
+            continue;
+        }
+        let better = best.as_ref().is_none_or(|(healthy, best_load, _)| {
+            (panel.healthy, std::cmp::Reverse(load)) > (*healthy, std::cmp::Reverse(*best_load))
+        });
+        if better {
+            best = Some((panel.healthy, load, panel));
+        }
+    }
+    Ok(best.map(|(_, _, p)| p))
+}
+
+/// The locations a customer may buy in: enabled, with a healthy panel that has room.
+pub async fn sellable_locations(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<catalog::Location>, DbErr> {
+    let mut out = Vec::new();
+    for location in catalog::locations(db, true).await? {
+        if with_room(db, location.location_id(), true).await?.is_some() {
+            out.push(location);
+        }
+    }
+    Ok(out)
 }

@@ -7,16 +7,18 @@ use chrono::{DateTime, TimeDelta, Utc};
 use marzban_client::{AccountName, AccountSpec, PanelError};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use crate::entities::{orders as order_rows, subscriptions};
-use crate::ids::{CustomerId, OrderId, PanelId, SubscriptionId};
+use crate::ids::{CustomerId, LocationId, OrderId, PanelId, SubscriptionId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::{Currency, Money};
+use crate::notices::{self, Notice};
 use crate::orders::{self, OrderKind, OrderStatus};
 use crate::panels::{self, Panel};
 use crate::points;
+use crate::rewards;
 
 pub use subscriptions::Model as Subscription;
 
@@ -131,8 +133,13 @@ async fn attempt(
             client.ensure_account(&spec).await
         }
         OrderKind::Renewal => {
+            // Remaining days carry over, and the plan's traffic comes on top of what is unused.
             let from = sub.expires_at.filter(|&at| at > now).unwrap_or(now);
-            client.set_expiry(&name, Some(from + days)).await
+            let limit = renewed_limit(sub.traffic_limit_bytes, order.traffic_bytes);
+            match client.set_expiry(&name, Some(from + days)).await {
+                Ok(_) => client.set_data_limit(&name, limit.map(|b| b as u64)).await,
+                Err(e) => Err(e),
+            }
         }
         OrderKind::AddTraffic => {
             let limit = sub
@@ -156,11 +163,31 @@ async fn attempt(
     am.usage_synced_at = Set(Some(now));
     am.updated_at = Set(now);
     am.update(&txn).await.map_err(|e| e.to_string())?;
-    orders::transition(&txn, OrderId::new(order.id), OrderStatus::Fulfilled, now)
+    let id = OrderId::new(order.id);
+    if orders::transition(&txn, id, OrderStatus::Fulfilled, now)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+    {
+        for notice in [
+            Notice::Fulfilled { order_id: id },
+            Notice::OrderRewards { order_id: id },
+        ] {
+            notices::enqueue(&txn, &notice, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
     txn.commit().await.map_err(|e| e.to_string())?;
     Ok(SubscriptionId::new(sub.id))
+}
+
+/// The traffic limit after a renewal: unlimited stays unlimited; otherwise the plan's traffic
+/// is added to the current limit, so unused traffic is kept.
+pub fn renewed_limit(current: Option<i64>, plan_traffic: Option<i64>) -> Option<i64> {
+    match (current, plan_traffic) {
+        (Some(limit), Some(extra)) => Some(limit.saturating_add(extra)),
+        _ => None,
+    }
 }
 
 fn describe(panel: &Panel, e: &PanelError) -> String {
@@ -196,7 +223,10 @@ async fn new_subscription(
     }
     let location = order.location_id.ok_or("the order names no location")?;
     let plan = order.plan_id.ok_or("the order names no plan")?;
-    let panel = pick_panel(db, location).await?;
+    let panel = panels::with_room(db, LocationId::new(location), false)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no enabled panel with room in this location".to_string())?;
     let txn = db.begin().await.map_err(|e| e.to_string())?;
     let placeholder = format!("pending_{}", order.id);
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
@@ -237,36 +267,6 @@ async fn new_subscription(
     Ok(row)
 }
 
-/// An enabled panel in the location with room, the healthiest and emptiest first.
-async fn pick_panel(db: &DatabaseConnection, location: i64) -> Result<Panel, String> {
-    let mut best: Option<(bool, u64, Panel)> = None;
-    for panel in panels::panels(db).await.map_err(|e| e.to_string())? {
-        if !panel.enabled || panel.location_id.get() != location {
-            continue;
-        }
-        let load = subscriptions::Entity::find()
-            .filter(subscriptions::Column::PanelId.eq(panel.id.get()))
-            .filter(subscriptions::Column::Status.is_in([ACTIVE, PROVISIONING]))
-            .count(db)
-            .await
-            .map_err(|e| e.to_string())?;
-        if panel.capacity.is_some_and(|c| load >= c.max(0) as u64) {
-            continue;
-        }
-        let better = match &best {
-            None => true,
-            Some((healthy, best_load, _)) => {
-                (panel.healthy, std::cmp::Reverse(load)) > (*healthy, std::cmp::Reverse(*best_load))
-            }
-        };
-        if better {
-            best = Some((panel.healthy, load, panel));
-        }
-    }
-    best.map(|(_, _, p)| p)
-        .ok_or_else(|| "no enabled panel with room in this location".to_string())
-}
-
 /// Gives the customer back what the order took, once: the money into the wallet (whatever
 /// paid it), the points as new points, and marks the order refunded.
 async fn refund(
@@ -280,6 +280,10 @@ async fn refund(
     if !orders::transition(&txn, id, OrderStatus::Refunded, now).await? {
         return Ok(());
     }
+    notices::enqueue(&txn, &Notice::Refunded { order_id: id }, now).await?;
+    rewards::take_back(&txn, id, now)
+        .await
+        .map_err(|e| ProvisionError::Retry(e.to_string()))?;
     let customer = CustomerId::new(order.customer_id);
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),

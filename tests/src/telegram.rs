@@ -1,6 +1,7 @@
 //! A fake Telegram Bot API server: real HTTP and JSON on 127.0.0.1, long-polling `getUpdates`,
-//! and the checks Telegram makes (HTML entities, text length, callback data size, unknown chats),
-//! answering errors in Telegram's own shape. Tests play users through [`FakeUser`].
+//! and the checks Telegram makes (HTML entities, text length, callback data size, unknown chats,
+//! photo uploads, Telegram Stars invoices), answering errors in Telegram's own shape. Tests play
+//! users through [`FakeUser`] and the groups the bot posts in through [`FakeGroup`].
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,45 @@ pub struct BotMessage {
     pub buttons: Vec<Vec<(String, String)>>,
     /// True when this is an edit of an earlier message.
     pub edited: bool,
+    /// Set for `sendPhoto`; `text` is then the visible caption ("" without one).
+    pub photo: Option<Photo>,
+    /// Set for `sendInvoice`; `text` is then "{title}\n{description}".
+    pub invoice: Option<Invoice>,
+    /// The message this one replies to (`reply_parameters.message_id` or `reply_to_message_id`).
+    pub reply_to: Option<i64>,
+}
+
+/// A photo the bot sent, or one a user sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Photo {
+    /// Size of the uploaded file (for a file_id sent again, of the file it names).
+    pub bytes: usize,
+    pub is_png: bool,
+    /// The id Telegram gave the file, which the bot may send again instead of uploading. Its
+    /// file_unique_id is the same with "AQAD" for the leading "AgAC".
+    pub file_id: String,
+}
+
+/// A Telegram Stars invoice the bot sent, for [`FakeUser::pay`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invoice {
+    pub message_id: i64,
+    pub chat_id: i64,
+    pub title: String,
+    pub description: String,
+    /// The bot's own payload, handed back in the pre-checkout query and the payment.
+    pub payload: String,
+    pub currency: String,
+    pub total_amount: i64,
+}
+
+/// How [`FakeUser::pay`] ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payment {
+    /// The bot accepted the pre-checkout query and Telegram sent it `successful_payment`.
+    Paid { charge_id: String },
+    /// The bot refused the pre-checkout query; the user saw this message.
+    Refused { error_message: String },
 }
 
 impl BotMessage {
@@ -57,6 +97,23 @@ struct Inner {
     throttle_next: u32,
     /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
     webhook: Option<Webhook>,
+    /// Photos by file_id: those the bot uploaded and those users sent, which the bot may reuse.
+    photos: HashMap<String, Photo>,
+    /// Pre-checkout query id → the bot's answer (None until it answers; it may answer once).
+    pre_checkouts: HashMap<String, Option<Result<(), String>>>,
+    /// Star payment charge id → the user who paid it: the only charges a refund may name.
+    charges: HashMap<String, i64>,
+    /// Refunded charges as (user id, charge id), in order.
+    refunds: Vec<(i64, String)>,
+}
+
+impl Inner {
+    /// Telegram numbers messages in order; this fake shares one counter among all chats.
+    fn new_message_id(&mut self) -> i64 {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        id
+    }
 }
 
 #[derive(Clone)]
@@ -144,6 +201,18 @@ impl FakeTelegram {
         format!("http://{}", self.addr)
     }
 
+    /// A supergroup the bot is a member of, and so may post in (the staff group, say); use a
+    /// negative `chat_id` as Telegram does.
+    pub fn group(&self, chat_id: i64, title: &str) -> FakeGroup {
+        let chat = json!({ "id": chat_id, "type": "supergroup", "title": title });
+        self.inner.lock().unwrap().known_chats.insert(chat_id, chat);
+        FakeGroup {
+            tg: self.clone(),
+            chat_id,
+            seen: Arc::new(Mutex::new(0)),
+        }
+    }
+
     pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {
         FakeUser {
             tg: self.clone(),
@@ -198,6 +267,11 @@ impl FakeTelegram {
             .cloned()
     }
 
+    /// Star payments the bot refunded, as (user id, telegram_payment_charge_id), in order.
+    pub fn refunds(&self) -> Vec<(i64, String)> {
+        self.inner.lock().unwrap().refunds.clone()
+    }
+
     /// Makes the next `n` message sends fail with 429 and `retry_after: 1`.
     pub fn throttle_next(&self, n: u32) {
         self.inner.lock().unwrap().throttle_next = n;
@@ -216,7 +290,8 @@ impl FakeTelegram {
 }
 
 /// Reads a multipart call (files, as teloxide sends `sendPhoto` and `setWebhook`): text fields
-/// become parameters (JSON-looking ones parsed), files become `{"file_name", "size"}`.
+/// become parameters (JSON-looking ones parsed), files become `{"file_name", "size", "magic"}`,
+/// the magic being the hex of the first 8 bytes, which tell the file's format.
 async fn multipart_params(request: axum::extract::Request) -> Result<Value, Response> {
     use axum::extract::FromRequest;
     let mut form = axum::extract::Multipart::from_request(request, &())
@@ -231,7 +306,10 @@ async fn multipart_params(request: axum::extract::Request) -> Result<Value, Resp
             .await
             .map_err(|_| err(400, "Bad Request: can't read multipart"))?;
         let value = match file_name {
-            Some(f) => json!({ "file_name": f, "size": data.len() }),
+            Some(f) => {
+                let magic: String = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                json!({ "file_name": f, "size": data.len(), "magic": magic })
+            }
             None => {
                 let text = String::from_utf8_lossy(&data).into_owned();
                 match serde_json::from_str::<Value>(&text) {
@@ -272,6 +350,35 @@ fn serde_urlencoded_pairs(q: &str) -> HashMap<String, String> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
         .collect()
+}
+
+/// An integer parameter: a JSON number, or text in a form.
+fn int(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+/// A boolean parameter: JSON `true`, or "true"/"1" in a form.
+fn flag(v: &Value) -> bool {
+    v.as_bool().unwrap_or_else(|| {
+        v.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
+    })
+}
+
+/// A JSON-serialized parameter (reply_markup, prices, …): JSON itself, or a string of it in a form.
+fn json_param(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        v => v.clone(),
+    }
+}
+
+/// The message a send replies to: `reply_parameters.message_id`, or the older
+/// `reply_to_message_id`.
+fn replied_id(p: &Value) -> Option<i64> {
+    int(&json_param(&p["reply_parameters"])["message_id"])
+        .or_else(|| int(&p["reply_to_message_id"]))
 }
 
 async fn handle(
@@ -353,11 +460,15 @@ async fn handle(
             }
             get_updates(&tg, &p).await
         }
-        "sendmessage" => send_message(&tg, &p, None),
+        "sendmessage" => send_message(&tg, &p, None).into_response(),
         "editmessagetext" => {
-            let id = p["message_id"].as_i64().unwrap_or(0);
-            send_message(&tg, &p, Some(id))
+            let id = int(&p["message_id"]).unwrap_or(0);
+            send_message(&tg, &p, Some(id)).into_response()
         }
+        "sendphoto" => send_photo(&tg, &p).into_response(),
+        "sendinvoice" => send_invoice(&tg, &p).into_response(),
+        "answerprecheckoutquery" => answer_pre_checkout_query(&tg, &p).into_response(),
+        "refundstarpayment" => refund_star_payment(&tg, &p).into_response(),
         "answercallbackquery" => {
             let id = p["callback_query_id"]
                 .as_str()
@@ -382,10 +493,7 @@ async fn handle(
 }
 
 async fn get_updates(tg: &FakeTelegram, p: &Value) -> Response {
-    let offset = p["offset"]
-        .as_i64()
-        .or_else(|| p["offset"].as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0);
+    let offset = int(&p["offset"]).unwrap_or(0);
     let timeout = p["timeout"]
         .as_u64()
         .or_else(|| p["timeout"].as_str().and_then(|s| s.parse().ok()))
@@ -512,12 +620,12 @@ pub fn parse_html(text: &str) -> Result<String, String> {
 
 #[allow(clippy::result_large_err)] // the error is the reply itself
 fn keyboard(p: &Value) -> Result<Vec<Vec<(String, String)>>, Response> {
-    let markup = match &p["reply_markup"] {
-        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
-        v => v.clone(),
-    };
     let mut rows = Vec::new();
-    for row in markup["inline_keyboard"].as_array().into_iter().flatten() {
+    for row in json_param(&p["reply_markup"])["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let mut out = Vec::new();
         for b in row.as_array().into_iter().flatten() {
             let label = b["text"].as_str().unwrap_or_default().to_string();
@@ -535,94 +643,344 @@ fn keyboard(p: &Value) -> Result<Vec<Vec<(String, String)>>, Response> {
     Ok(rows)
 }
 
-fn send_message(tg: &FakeTelegram, p: &Value, edit: Option<i64>) -> Response {
-    let chat_id = p["chat_id"]
-        .as_i64()
-        .or_else(|| p["chat_id"].as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0);
-    let raw = p["text"].as_str().unwrap_or_default().to_string();
+/// The visible text of `raw` (a message text or a caption) under the call's `parse_mode`,
+/// HTML checked as Telegram does.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn visible_text(p: &Value, raw: &str) -> Result<String, Response> {
     let html = p["parse_mode"]
         .as_str()
         .is_some_and(|m| m.eq_ignore_ascii_case("html"));
-    let visible = if html {
-        match parse_html(&raw) {
-            Ok(v) => v,
-            Err(description) => return err(400, &description),
-        }
+    if html {
+        parse_html(raw).map_err(|description| err(400, &description))
     } else {
-        raw.clone()
-    };
-    if visible.trim().is_empty() {
-        return err(400, "Bad Request: message text is empty");
+        Ok(raw.to_string())
     }
-    if visible.chars().count() > 4096 {
-        return err(400, "Bad Request: message is too long");
-    }
-    let buttons = match keyboard(p) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let mut inner = tg.inner.lock().unwrap();
-    let Some(chat) = inner.known_chats.get(&chat_id).cloned() else {
-        return err(400, "Bad Request: chat not found");
-    };
+}
+
+/// What every send goes through: Telegram refuses chats that never talked to the bot, and
+/// `throttle_next` answers 429. Returns the chat.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn admit(inner: &mut Inner, chat_id: i64) -> Result<Value, Response> {
+    let chat = inner
+        .known_chats
+        .get(&chat_id)
+        .cloned()
+        .ok_or_else(|| err(400, "Bad Request: chat not found"))?;
     if inner.throttle_next > 0 {
         inner.throttle_next -= 1;
-        return (
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
             axum::Json(json!({ "ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": { "retry_after": 1 } })),
         )
-            .into_response();
+            .into_response());
     }
-    let message_id = match edit {
+    Ok(chat)
+}
+
+fn bot_user() -> Value {
+    json!({ "id": BOT_ID, "is_bot": true, "first_name": "VPN Shop", "username": BOT_USERNAME })
+}
+
+fn new_file_id() -> String {
+    format!("AgAC{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A PhotoSize of `photo`, `side` pixels square.
+fn photo_size(photo: &Photo, side: u32) -> Value {
+    let unique = photo.file_id.strip_prefix("AgAC").unwrap_or(&photo.file_id);
+    json!({
+        "file_id": photo.file_id, "file_unique_id": format!("AQAD{unique}"),
+        "width": side, "height": side, "file_size": photo.bytes
+    })
+}
+
+/// The Message object Telegram returns for what the bot sent, and quotes in replies to it.
+fn message_json(m: &BotMessage, chat: &Value) -> Value {
+    let mut message = json!({
+        "message_id": m.message_id,
+        "date": chrono::Utc::now().timestamp(),
+        "chat": chat,
+        "from": bot_user(),
+    });
+    if let Some(photo) = &m.photo {
+        message["photo"] = json!([photo_size(photo, 512)]);
+        if !m.text.is_empty() {
+            message["caption"] = json!(m.text);
+        }
+    } else if let Some(i) = &m.invoice {
+        message["invoice"] = json!({
+            "title": i.title, "description": i.description, "start_parameter": "",
+            "currency": i.currency, "total_amount": i.total_amount
+        });
+    } else {
+        message["text"] = json!(m.text);
+    }
+    if m.edited {
+        message["edit_date"] = json!(chrono::Utc::now().timestamp());
+    }
+    message
+}
+
+/// Records what the bot sent and answers with the Message, keyboard included.
+fn record(inner: &mut Inner, m: BotMessage, chat: &Value, p: &Value) -> Response {
+    let mut message = message_json(&m, chat);
+    let markup = json_param(&p["reply_markup"]);
+    if !markup.is_null() {
+        message["reply_markup"] = markup;
+    }
+    inner.events.push(m);
+    ok(message)
+}
+
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn send_message(tg: &FakeTelegram, p: &Value, edit: Option<i64>) -> Result<Response, Response> {
+    let chat_id = int(&p["chat_id"]).unwrap_or(0);
+    let visible = visible_text(p, p["text"].as_str().unwrap_or_default())?;
+    if visible.trim().is_empty() {
+        return Err(err(400, "Bad Request: message text is empty"));
+    }
+    if visible.chars().count() > 4096 {
+        return Err(err(400, "Bad Request: message is too long"));
+    }
+    let buttons = keyboard(p)?;
+    let mut inner = tg.inner.lock().unwrap();
+    let chat = admit(&mut inner, chat_id)?;
+    let (message_id, reply_to) = match edit {
         Some(id) => {
-            let Some(previous) = inner
+            let previous = inner
                 .events
                 .iter()
                 .rev()
                 .find(|e| e.chat_id == chat_id && e.message_id == id)
                 .cloned()
-            else {
-                return err(400, "Bad Request: message to edit not found");
-            };
+                .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
+            if previous.photo.is_some() || previous.invoice.is_some() {
+                return Err(err(
+                    400,
+                    "Bad Request: there is no text in the message to edit",
+                ));
+            }
             if previous.text == visible && previous.buttons == buttons {
-                return err(
+                return Err(err(
                     400,
                     "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-                );
+                ));
             }
-            id
+            (id, previous.reply_to)
         }
-        None => {
-            let id = inner.next_message_id;
-            inner.next_message_id += 1;
-            id
-        }
+        None => (inner.new_message_id(), replied_id(p)),
     };
-    inner.events.push(BotMessage {
+    let message = BotMessage {
         message_id,
         chat_id,
-        text: visible.clone(),
+        text: visible,
         buttons,
         edited: edit.is_some(),
-    });
-    let mut message = json!({
-        "message_id": message_id,
-        "date": chrono::Utc::now().timestamp(),
-        "chat": chat,
-        "from": { "id": BOT_ID, "is_bot": true, "first_name": "VPN Shop", "username": BOT_USERNAME },
-        "text": visible,
-    });
-    if edit.is_some() {
-        message["edit_date"] = json!(chrono::Utc::now().timestamp());
+        photo: None,
+        invoice: None,
+        reply_to,
+    };
+    Ok(record(&mut inner, message, &chat, p))
+}
+
+/// `sendPhoto`: a PNG or JPEG upload (Telegram reads the file, so its first bytes must say so),
+/// or the file_id of a photo Telegram already has.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn send_photo(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let chat_id = int(&p["chat_id"]).unwrap_or(0);
+    // teloxide uploads as `photo=attach://<part>` plus that part; a part named `photo` works too.
+    let file = match &p["photo"] {
+        Value::String(s) if s.starts_with("attach://") => &p[&s["attach://".len()..]],
+        v => v,
+    };
+    let caption = visible_text(p, p["caption"].as_str().unwrap_or_default())?;
+    if caption.chars().count() > 1024 {
+        return Err(err(400, "Bad Request: message caption is too long"));
     }
-    if !p["reply_markup"].is_null() {
-        message["reply_markup"] = match &p["reply_markup"] {
-            Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
-            v => v.clone(),
-        };
+    let buttons = keyboard(p)?;
+    let mut inner = tg.inner.lock().unwrap();
+    let photo = match file {
+        Value::Object(_) => {
+            let magic = file["magic"].as_str().unwrap_or_default();
+            let is_png = magic == "89504e470d0a1a0a";
+            if !is_png && !magic.starts_with("ffd8ff") {
+                return Err(err(400, "Bad Request: IMAGE_PROCESS_FAILED"));
+            }
+            Photo {
+                bytes: file["size"].as_u64().unwrap_or(0) as usize,
+                is_png,
+                file_id: new_file_id(),
+            }
+        }
+        Value::String(id) => inner
+            .photos
+            .get(id)
+            .cloned()
+            .ok_or_else(|| err(400, "Bad Request: wrong file identifier/HTTP URL specified"))?,
+        _ => return Err(err(400, "Bad Request: there is no photo in the request")),
+    };
+    let chat = admit(&mut inner, chat_id)?;
+    inner.photos.insert(photo.file_id.clone(), photo.clone());
+    let message = BotMessage {
+        message_id: inner.new_message_id(),
+        chat_id,
+        text: caption,
+        buttons,
+        edited: false,
+        photo: Some(photo),
+        invoice: None,
+        reply_to: replied_id(p),
+    };
+    Ok(record(&mut inner, message, &chat, p))
+}
+
+/// `sendInvoice`, for Telegram Stars: currency XTR, no provider token, no tips, exactly one price.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn send_invoice(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let chat_id = int(&p["chat_id"]).unwrap_or(0);
+    let text = |key: &str| p[key].as_str().unwrap_or_default().to_string();
+    let (title, description, payload) = (text("title"), text("description"), text("payload"));
+    if !(1..=32).contains(&title.chars().count()) {
+        return Err(err(400, "Bad Request: TITLE_INVALID"));
     }
-    ok(message)
+    if !(1..=255).contains(&description.chars().count()) {
+        return Err(err(400, "Bad Request: DESCRIPTION_INVALID"));
+    }
+    if !(1..=128).contains(&payload.len()) {
+        return Err(err(400, "Bad Request: INVOICE_PAYLOAD_INVALID"));
+    }
+    // This fake knows no payment providers: anything but Stars has nobody to pay through.
+    if text("currency") != "XTR" {
+        return Err(err(400, "Bad Request: PAYMENT_PROVIDER_INVALID"));
+    }
+    let amounts: Vec<i64> = json_param(&p["prices"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|price| int(&price["amount"]).unwrap_or(0))
+        .collect();
+    let tips = int(&p["max_tip_amount"]).unwrap_or(0) != 0
+        || json_param(&p["suggested_tip_amounts"])
+            .as_array()
+            .is_some_and(|a| !a.is_empty());
+    if !text("provider_token").is_empty() || tips || amounts.len() != 1 || amounts[0] < 1 {
+        return Err(err(400, "Bad Request: STARS_INVOICE_INVALID"));
+    }
+    let buttons = keyboard(p)?;
+    // An invoice's own keyboard must start with its Pay button.
+    let pay_first = flag(&json_param(&p["reply_markup"])["inline_keyboard"][0][0]["pay"]);
+    if !buttons.is_empty() && !pay_first {
+        return Err(err(400, "Bad Request: REPLY_MARKUP_BUY_EMPTY"));
+    }
+    let mut inner = tg.inner.lock().unwrap();
+    let chat = admit(&mut inner, chat_id)?;
+    let message_id = inner.new_message_id();
+    let invoice = Invoice {
+        message_id,
+        chat_id,
+        title: title.clone(),
+        description: description.clone(),
+        payload,
+        currency: "XTR".to_string(),
+        total_amount: amounts[0],
+    };
+    let message = BotMessage {
+        message_id,
+        chat_id,
+        text: format!("{title}\n{description}"),
+        buttons,
+        edited: false,
+        photo: None,
+        invoice: Some(invoice),
+        reply_to: replied_id(p),
+    };
+    Ok(record(&mut inner, message, &chat, p))
+}
+
+/// `answerPreCheckoutQuery`: once per query, with an error message when refusing.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn answer_pre_checkout_query(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let answer = if flag(&p["ok"]) {
+        Ok(())
+    } else {
+        let message = p["error_message"].as_str().filter(|m| !m.trim().is_empty());
+        Err(message
+            .ok_or_else(|| err(400, "Bad Request: ERROR_MESSAGE_EMPTY"))?
+            .to_string())
+    };
+    let id = p["pre_checkout_query_id"].as_str().unwrap_or_default();
+    let mut inner = tg.inner.lock().unwrap();
+    let slot = inner
+        .pre_checkouts
+        .get_mut(id)
+        .filter(|a| a.is_none())
+        .ok_or_else(|| err(400, "Bad Request: QUERY_ID_INVALID"))?;
+    *slot = Some(answer);
+    Ok(ok(json!(true)))
+}
+
+/// `refundStarPayment`: only a charge this user paid, and only once.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn refund_star_payment(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let refund = (
+        int(&p["user_id"]).unwrap_or(0),
+        p["telegram_payment_charge_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let mut inner = tg.inner.lock().unwrap();
+    if inner.charges.get(&refund.1) != Some(&refund.0) {
+        return Err(err(400, "Bad Request: CHARGE_NOT_FOUND"));
+    }
+    if inner.refunds.contains(&refund) {
+        return Err(err(400, "Bad Request: CHARGE_ALREADY_REFUNDED"));
+    }
+    inner.refunds.push(refund);
+    Ok(ok(json!(true)))
+}
+
+/// Waits for the next of the bot's messages in `chat_id` that `seen` has not counted: up to
+/// `limit`, then panics, or forever without one.
+async fn next_in(
+    tg: &FakeTelegram,
+    chat_id: i64,
+    seen: &Mutex<usize>,
+    limit: Option<Duration>,
+) -> BotMessage {
+    let start = tokio::time::Instant::now();
+    loop {
+        {
+            let events = tg.events_for(chat_id);
+            let mut seen = seen.lock().unwrap();
+            if events.len() > *seen {
+                *seen += 1;
+                return events[*seen - 1].clone();
+            }
+        }
+        if let Some(limit) = limit
+            && start.elapsed() > limit
+        {
+            panic!(
+                "the bot sent nothing more to {chat_id} within {limit:?}; so far: {:#?}",
+                tg.events_for(chat_id)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Asserts that the bot says nothing more in `chat_id` for a short while.
+async fn silence_in(tg: &FakeTelegram, chat_id: i64, seen: &Mutex<usize>) {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let events = tg.events_for(chat_id);
+    let seen = *seen.lock().unwrap();
+    assert_eq!(
+        events.len(),
+        seen,
+        "unexpected messages: {:#?}",
+        &events[seen..]
+    );
 }
 
 /// A person talking to the bot in a private chat.
@@ -649,23 +1007,24 @@ impl FakeUser {
         json!({ "id": self.id, "type": "private", "first_name": self.first_name })
     }
 
+    /// Sends `message` (its content: text, photo, …) from this user into `chat`, which
+    /// thereby is a chat the bot may write to.
+    fn post(&self, chat: Value, mut message: Value) {
+        {
+            let mut inner = self.tg.inner.lock().unwrap();
+            let chat_id = chat["id"].as_i64().unwrap_or_default();
+            inner.known_chats.insert(chat_id, chat.clone());
+            message["message_id"] = json!(inner.new_message_id());
+        }
+        message["date"] = json!(chrono::Utc::now().timestamp());
+        message["chat"] = chat;
+        message["from"] = self.sender_json();
+        self.tg.push_update(json!({ "message": message }));
+    }
+
     /// Sends a text message (a command is just text starting with `/`).
     pub fn send(&self, text: &str) {
-        let chat = self.chat_json();
-        let message_id = {
-            let mut inner = self.tg.inner.lock().unwrap();
-            inner.known_chats.insert(self.id, chat.clone());
-            let id = inner.next_message_id;
-            inner.next_message_id += 1;
-            id
-        };
-        let mut message = json!({
-            "message_id": message_id,
-            "date": chrono::Utc::now().timestamp(),
-            "chat": chat,
-            "from": self.sender_json(),
-            "text": text,
-        });
+        let mut message = json!({ "text": text });
         if text.starts_with('/') {
             let len = text
                 .split_whitespace()
@@ -675,25 +1034,68 @@ impl FakeUser {
                 .count();
             message["entities"] = json!([{ "type": "bot_command", "offset": 0, "length": len }]);
         }
-        self.tg.push_update(json!({ "message": message }));
+        self.post(self.chat_json(), message);
     }
 
     /// Sends a sticker: something that is not text where text may be expected.
     pub fn send_sticker(&self) {
-        let chat = self.chat_json();
-        self.tg
-            .inner
-            .lock()
-            .unwrap()
-            .known_chats
-            .insert(self.id, chat.clone());
-        self.tg.push_update(json!({ "message": {
-            "message_id": 900_000 + self.id % 1000,
-            "date": chrono::Utc::now().timestamp(),
-            "chat": chat,
-            "from": self.sender_json(),
-            "sticker": { "file_id": "CAAC", "file_unique_id": "AgAD", "type": "regular", "width": 512, "height": 512, "is_animated": false, "is_video": false }
-        }}));
+        self.post(
+            self.chat_json(),
+            json!({ "sticker": { "file_id": "CAAC", "file_unique_id": "AgAD", "type": "regular", "width": 512, "height": 512, "is_animated": false, "is_video": false } }),
+        );
+    }
+
+    /// Sends a photo, as Telegram delivers one: two sizes, each with a file_id the bot may
+    /// send again. Returns the large size's file_unique_id ("AQAD…" where its file_id is
+    /// "AgAC…" with the same tail).
+    pub fn send_photo(&self, caption: Option<&str>) -> String {
+        let sizes = [(90, 1_254), (800, 48_211)].map(|(side, bytes)| {
+            let photo = Photo {
+                bytes,
+                is_png: false,
+                file_id: new_file_id(),
+            };
+            (photo_size(&photo, side), photo)
+        });
+        let mut message = json!({ "photo": [sizes[0].0, sizes[1].0] });
+        if let Some(c) = caption {
+            message["caption"] = json!(c);
+        }
+        {
+            let mut inner = self.tg.inner.lock().unwrap();
+            for (_, photo) in &sizes {
+                inner.photos.insert(photo.file_id.clone(), photo.clone());
+            }
+        }
+        self.post(self.chat_json(), message);
+        sizes[1].0["file_unique_id"].as_str().unwrap().to_string()
+    }
+
+    /// Replies with `text` to the message `message_id` the bot sent in `chat_id`: this user's
+    /// private chat, or a [`FakeTelegram::group`] (as staff answer there).
+    pub fn reply_to(&self, chat_id: i64, message_id: i64, text: &str) {
+        let (chat, replied) = {
+            let inner = self.tg.inner.lock().unwrap();
+            let chat = if chat_id == self.id {
+                Some(self.chat_json())
+            } else {
+                let group = inner.known_chats.get(&chat_id);
+                group.filter(|c| c["type"] != "private").cloned()
+            };
+            let replied = inner
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.chat_id == chat_id && e.message_id == message_id)
+                .cloned();
+            (chat, replied)
+        };
+        let chat = chat
+            .unwrap_or_else(|| panic!("chat {chat_id} is neither {}'s own nor a group", self.id));
+        let replied = replied
+            .unwrap_or_else(|| panic!("the bot sent no message {message_id} in chat {chat_id}"));
+        let message = json!({ "text": text, "reply_to_message": message_json(&replied, &chat) });
+        self.post(chat, message);
     }
 
     /// Presses the button whose label contains `label` on `message`. Returns the callback
@@ -728,49 +1130,81 @@ impl FakeUser {
                 "message_id": message_id,
                 "date": chrono::Utc::now().timestamp(),
                 "chat": self.chat_json(),
-                "from": { "id": BOT_ID, "is_bot": true, "first_name": "VPN Shop", "username": BOT_USERNAME },
+                "from": bot_user(),
                 "text": "…"
             }
         }}));
         query_id
     }
 
-    /// Waits (up to 10 s) for the next message the bot sends or edits in this chat.
-    pub async fn next(&self) -> BotMessage {
+    /// Opens `invoice`'s payment form and confirms it: Telegram sends the bot a
+    /// `pre_checkout_query` and gives it 10 s to answer. Returns the answer (Err with the
+    /// message shown to the user when refused); no payment follows.
+    pub async fn pre_checkout(&self, invoice: &Invoice) -> Result<(), String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.tg
+            .inner
+            .lock()
+            .unwrap()
+            .pre_checkouts
+            .insert(id.clone(), None);
+        self.tg.push_update(json!({ "pre_checkout_query": {
+            "id": id,
+            "from": self.sender_json(),
+            "currency": invoice.currency,
+            "total_amount": invoice.total_amount,
+            "invoice_payload": invoice.payload,
+        }}));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            {
-                let events = self.tg.events_for(self.id);
-                let mut seen = self.seen.lock().unwrap();
-                if events.len() > *seen {
-                    *seen += 1;
-                    return events[*seen - 1].clone();
-                }
+            let answer = self.tg.inner.lock().unwrap().pre_checkouts[&id].clone();
+            if let Some(answer) = answer {
+                return answer;
             }
-            if tokio::time::Instant::now() > deadline {
-                let events = self.tg.events_for(self.id);
-                panic!(
-                    "the bot sent nothing more to {} within 10 s; so far: {:#?}",
-                    self.id, events
-                );
-            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot did not answer the pre-checkout query for {:?} within 10 s, after which Telegram cancels the payment",
+                invoice.payload
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
+    /// Pays `invoice` in Stars: the pre-checkout step, then, when the bot accepts, the
+    /// `successful_payment` message in this user's chat with a fresh charge id the bot may
+    /// refund. Paying one invoice twice works, as with a forwarded copy.
+    pub async fn pay(&self, invoice: &Invoice) -> Payment {
+        if let Err(error_message) = self.pre_checkout(invoice).await {
+            return Payment::Refused { error_message };
+        }
+        let charge_id = format!("stxTEST{}", uuid::Uuid::new_v4().simple());
+        self.tg
+            .inner
+            .lock()
+            .unwrap()
+            .charges
+            .insert(charge_id.clone(), self.id);
+        self.post(
+            self.chat_json(),
+            json!({ "successful_payment": {
+                "currency": invoice.currency,
+                "total_amount": invoice.total_amount,
+                "invoice_payload": invoice.payload,
+                "telegram_payment_charge_id": charge_id,
+                "provider_payment_charge_id": "",
+            }}),
+        );
+        Payment::Paid { charge_id }
+    }
+
+    /// Waits (up to 10 s) for the next message the bot sends or edits in this chat.
+    pub async fn next(&self) -> BotMessage {
+        next_in(&self.tg, self.id, &self.seen, Some(Duration::from_secs(10))).await
+    }
+
     /// Waits, without limit, for the next message the bot sends or edits in this chat.
     pub async fn next_quiet(&self) -> BotMessage {
-        loop {
-            {
-                let events = self.tg.events_for(self.id);
-                let mut seen = self.seen.lock().unwrap();
-                if events.len() > *seen {
-                    *seen += 1;
-                    return events[*seen - 1].clone();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        next_in(&self.tg, self.id, &self.seen, None).await
     }
 
     /// Waits for the answer to a button press.
@@ -790,14 +1224,34 @@ impl FakeUser {
 
     /// Asserts that the bot says nothing more for a short while.
     pub async fn expect_silence(&self) {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let events = self.tg.events_for(self.id);
-        let seen = *self.seen.lock().unwrap();
-        assert_eq!(
-            events.len(),
-            seen,
-            "unexpected messages: {:#?}",
-            &events[seen..]
-        );
+        silence_in(&self.tg, self.id, &self.seen).await;
+    }
+}
+
+/// A group the bot posts in, from [`FakeTelegram::group`]; users write there with
+/// [`FakeUser::reply_to`].
+#[derive(Clone)]
+pub struct FakeGroup {
+    tg: FakeTelegram,
+    pub chat_id: i64,
+    /// How many of the group's bot messages the test has already read.
+    seen: Arc<Mutex<usize>>,
+}
+
+impl FakeGroup {
+    /// Waits (up to 10 s) for the next message the bot sends or edits in this group.
+    pub async fn next(&self) -> BotMessage {
+        next_in(
+            &self.tg,
+            self.chat_id,
+            &self.seen,
+            Some(Duration::from_secs(10)),
+        )
+        .await
+    }
+
+    /// Asserts that the bot says nothing more in this group for a short while.
+    pub async fn expect_silence(&self) {
+        silence_in(&self.tg, self.chat_id, &self.seen).await;
     }
 }

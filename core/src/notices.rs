@@ -1,0 +1,68 @@
+//! Notices: what someone must be told, saved as a durable job in the same transaction as the
+//! change it reports, so a crash after the change can never lose the message. The bot renders
+//! each in the reader's language and sends it; a failed send is retried with backoff.
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{OrderId, PaymentId};
+use crate::jobs::{self, NewJob};
+
+/// The job kind every notice is queued under.
+pub const JOB: &str = "notice";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// The order's account is ready: send the link, the QR code and the guides.
+    Fulfilled { order_id: OrderId },
+    /// Provisioning gave up: the customer is told the money is back in the wallet, staff why.
+    Refunded { order_id: OrderId },
+    /// A Telegram Stars payment that must go back (the same invoice paid twice).
+    StarsRefund { payment_id: PaymentId },
+    /// A customer's ticket message, to be posted in the staff chat.
+    TicketToStaff { message_id: i64 },
+    /// A staff answer, to be delivered to the customer.
+    TicketToCustomer { message_id: i64 },
+    /// Rewards for a fulfilled order: purchase points, and the referrer's reward.
+    OrderRewards { order_id: OrderId },
+}
+
+impl Notice {
+    /// One notice per event: replaying the change that queued it queues nothing new.
+    fn dedupe_key(&self) -> String {
+        match self {
+            Notice::Fulfilled { order_id } => format!("notice:fulfilled:{order_id}"),
+            Notice::Refunded { order_id } => format!("notice:refunded:{order_id}"),
+            Notice::StarsRefund { payment_id } => format!("notice:stars_refund:{payment_id}"),
+            Notice::TicketToStaff { message_id } => format!("notice:ticket_staff:{message_id}"),
+            Notice::TicketToCustomer { message_id } => {
+                format!("notice:ticket_customer:{message_id}")
+            }
+            Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
+        }
+    }
+}
+
+/// Queues `notice` (at most once per event) inside the caller's transaction.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let payload = serde_json::to_value(notice).map_err(|e| DbErr::Custom(e.to_string()))?;
+    jobs::enqueue(
+        db,
+        NewJob::new(JOB, payload, now)
+            .dedupe(notice.dedupe_key())
+            .attempts(8),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads a notice back from its job's payload.
+pub fn parse(payload: &str) -> Option<Notice> {
+    serde_json::from_str(payload).ok()
+}

@@ -1,0 +1,478 @@
+//! Telegram Stars: invoices for an order's unpaid rest or a wallet top-up, the pre-checkout
+//! check, and recording a payment exactly once by its charge id. Stars always land in the
+//! wallet first (at the shop's rate) and the order is then paid from the wallet in the same
+//! transaction, so wallet, Stars and "wallet + Stars" all end in the same `paid` transition, and
+//! a payment that can no longer buy its order is never lost: it stays in the wallet.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::json;
+
+use crate::entities::{customers, payments};
+use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
+use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
+use crate::money::{Currency, Money};
+use crate::notices::{self, Notice};
+use crate::orders::{self, OrderError, OrderStatus};
+
+pub const PROVIDER: &str = "telegram_stars";
+/// Telegram's limit on one Stars invoice.
+pub const MAX_STARS: i64 = 10_000;
+
+const PENDING: &str = "pending";
+const PAID: &str = "paid";
+const REFUND_DUE: &str = "refund_due";
+const REFUNDED: &str = "refunded";
+
+/// What one Star is worth in the shop's currency (configured by the seller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StarsRate(Money);
+
+impl StarsRate {
+    /// `None` when the value is not positive.
+    pub fn new(value_of_one_star: Money) -> Option<Self> {
+        (value_of_one_star.minor() > 0).then_some(StarsRate(value_of_one_star))
+    }
+
+    pub fn currency(self) -> Currency {
+        self.0.currency()
+    }
+
+    /// The Stars that cover `minor` (rounded up: the customer never pays less than the price).
+    pub fn stars_for(self, minor: i64) -> i64 {
+        (minor + self.0.minor() - 1) / self.0.minor()
+    }
+
+    /// What `stars` are worth in the shop's currency.
+    pub fn value_of(self, stars: i64) -> Money {
+        Money::new(stars.saturating_mul(self.0.minor()), self.0.currency())
+            .unwrap_or(Money::zero(self.0.currency()))
+    }
+}
+
+/// An invoice to send: its payload names the payment row, nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invoice {
+    pub payment: PaymentId,
+    pub payload: String,
+    pub stars: i64,
+    /// What the wallet is credited when it is paid.
+    pub credit: Money,
+    pub order: Option<OrderId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StarsError {
+    #[error("no such order")]
+    NoSuchOrder,
+    #[error("this order belongs to someone else")]
+    NotYours,
+    #[error("this order is {0}, not waiting for payment")]
+    NotPending(OrderStatus),
+    #[error("this quote has expired")]
+    QuoteExpired,
+    #[error("the wallet already covers this order")]
+    WalletCovers,
+    #[error("a Stars amount is 1–{MAX_STARS}")]
+    BadAmount,
+    #[error("the Stars rate is in {rate}, the order in {order}")]
+    CurrencyMismatch { rate: Currency, order: String },
+    #[error("invoice payload `{0}` is not ours")]
+    UnknownInvoice(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<DbErr> for StarsError {
+    fn from(e: DbErr) -> Self {
+        StarsError::Ledger(LedgerError::Db(e))
+    }
+}
+
+fn payload_of(payment: PaymentId) -> String {
+    format!("stars:{payment}")
+}
+
+fn payment_of(payload: &str) -> Option<PaymentId> {
+    payload
+        .strip_prefix("stars:")
+        .and_then(|id| id.parse().ok())
+        .map(PaymentId::new)
+}
+
+async fn open_invoice(
+    db: &DatabaseConnection,
+    customer: CustomerId,
+    order: Option<OrderId>,
+    stars: i64,
+    credit: Money,
+    now: DateTime<Utc>,
+) -> Result<Invoice, StarsError> {
+    if !(1..=MAX_STARS).contains(&stars) {
+        return Err(StarsError::BadAmount);
+    }
+    let row = payments::Entity::insert(payments::ActiveModel {
+        customer_id: Set(customer.get()),
+        order_id: Set(order.map(OrderId::get)),
+        provider: Set(PROVIDER.into()),
+        provider_payment_id: Set(None),
+        status: Set(PENDING.into()),
+        amount_minor: Set(stars),
+        currency: Set(Currency::Xtr.code().into()),
+        details: Set(Some(
+            json!({ "credit_minor": credit.minor(), "credit_currency": credit.currency().code() })
+                .to_string(),
+        )),
+        updated_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(db)
+    .await?;
+    let payment = PaymentId::new(row.id);
+    Ok(Invoice {
+        payment,
+        payload: payload_of(payment),
+        stars,
+        credit,
+        order,
+    })
+}
+
+/// An invoice for what the wallet does not cover of a pending order.
+pub async fn invoice_for_order(
+    db: &DatabaseConnection,
+    order: OrderId,
+    customer: CustomerId,
+    rate: StarsRate,
+    now: DateTime<Utc>,
+) -> Result<Invoice, StarsError> {
+    let row = orders::get(db, order).await?.ok_or(StarsError::NoSuchOrder)?;
+    if row.customer_id != customer.get() {
+        return Err(StarsError::NotYours);
+    }
+    match row.state() {
+        Some(OrderStatus::PendingPayment) => {}
+        Some(other) => return Err(StarsError::NotPending(other)),
+        None => return Err(StarsError::NoSuchOrder),
+    }
+    if row.expires_at <= now {
+        return Err(StarsError::QuoteExpired);
+    }
+    if row.currency != rate.currency().code() {
+        return Err(StarsError::CurrencyMismatch {
+            rate: rate.currency(),
+            order: row.currency,
+        });
+    }
+    let balance = ledger::wallet_balance(db, customer, rate.currency()).await?;
+    let rest = row.total_minor - balance.minor();
+    if rest <= 0 {
+        return Err(StarsError::WalletCovers);
+    }
+    let stars = rate.stars_for(rest);
+    open_invoice(db, customer, Some(order), stars, rate.value_of(stars), now).await
+}
+
+/// An invoice that tops the wallet up by `stars`.
+pub async fn invoice_for_top_up(
+    db: &DatabaseConnection,
+    customer: CustomerId,
+    stars: i64,
+    rate: StarsRate,
+    now: DateTime<Utc>,
+) -> Result<Invoice, StarsError> {
+    open_invoice(db, customer, None, stars, rate.value_of(stars), now).await
+}
+
+/// Why a pre-checkout is refused; each has its own text for the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not an invoice of ours, or someone else's.
+    Unknown,
+    /// This invoice was already paid.
+    AlreadyPaid,
+    /// Its order was paid another way, cancelled or expired.
+    OrderClosed,
+    /// The amount asked is not the invoice's.
+    PriceChanged,
+}
+
+/// Telegram asks before taking the Stars: approve only a pending invoice of this payer, at its
+/// amount, whose order (if any) is still waiting for payment and still quoted.
+pub async fn pre_checkout(
+    db: &DatabaseConnection,
+    payload: &str,
+    payer: TelegramId,
+    currency: &str,
+    total: i64,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Refusal>, DbErr> {
+    let Some((payment, customer)) = invoice_row(db, payload).await? else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    if customer.telegram_id != payer.get() {
+        return Ok(Err(Refusal::Unknown));
+    }
+    if payment.status != PENDING {
+        return Ok(Err(Refusal::AlreadyPaid));
+    }
+    if currency != Currency::Xtr.code() || total != payment.amount_minor {
+        return Ok(Err(Refusal::PriceChanged));
+    }
+    if let Some(order) = payment.order_id {
+        let open = orders::get(db, OrderId::new(order)).await?.is_some_and(|o| {
+            o.state() == Some(OrderStatus::PendingPayment) && o.expires_at > now
+        });
+        if !open {
+            return Ok(Err(Refusal::OrderClosed));
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn invoice_row(
+    db: &impl sea_orm::ConnectionTrait,
+    payload: &str,
+) -> Result<Option<(payments::Model, customers::Model)>, DbErr> {
+    let Some(id) = payment_of(payload) else {
+        return Ok(None);
+    };
+    let Some(payment) = payments::Entity::find_by_id(id.get())
+        .filter(payments::Column::Provider.eq(PROVIDER))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let customer = customers::Entity::find_by_id(payment.customer_id)
+        .one(db)
+        .await?;
+    Ok(customer.map(|c| (payment, c)))
+}
+
+/// How recording a successful payment ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The wallet was credited; `order_paid` says whether the order was then paid from it
+    /// (`false`: it was closed meanwhile, the money stays in the wallet).
+    Credited {
+        customer: CustomerId,
+        credit: Money,
+        order: Option<OrderId>,
+        order_paid: bool,
+    },
+    /// This charge was recorded before (Telegram delivered the update twice).
+    AlreadyRecorded,
+    /// A second payment of one invoice, or one that does not match it: it goes back to the
+    /// payer through a queued refund.
+    RefundDue { payment: PaymentId },
+}
+
+/// Records a `successful_payment`, once per charge id, and pays the invoice's order.
+pub async fn record_payment(
+    db: &DatabaseConnection,
+    payload: &str,
+    payer: TelegramId,
+    currency: &str,
+    total: i64,
+    charge_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Settled, StarsError> {
+    let txn = db.begin().await?;
+    let seen = payments::Entity::find()
+        .filter(payments::Column::Provider.eq(PROVIDER))
+        .filter(payments::Column::ProviderPaymentId.eq(charge_id))
+        .one(&txn)
+        .await?;
+    if seen.is_some() {
+        return Ok(Settled::AlreadyRecorded);
+    }
+    let invoice = invoice_row(&txn, payload).await?;
+    let payer_customer = match &invoice {
+        Some((_, c)) if c.telegram_id == payer.get() => Some(c.id),
+        _ => customers::Entity::find()
+            .filter(customers::Column::TelegramId.eq(payer.get()))
+            .one(&txn)
+            .await?
+            .map(|c| c.id),
+    };
+    let matches = |p: &payments::Model| {
+        p.status == PENDING
+            && currency == Currency::Xtr.code()
+            && total == p.amount_minor
+            && Some(p.customer_id) == payer_customer
+    };
+    let claimed = match &invoice {
+        Some((p, _)) if matches(p) => {
+            payments::Entity::update_many()
+                .col_expr(payments::Column::Status, PAID.into())
+                .col_expr(
+                    payments::Column::ProviderPaymentId,
+                    Some(charge_id.to_string()).into(),
+                )
+                .col_expr(payments::Column::UpdatedAt, now.into())
+                .filter(payments::Column::Id.eq(p.id))
+                .filter(payments::Column::Status.eq(PENDING))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1
+        }
+        _ => false,
+    };
+    let Some((payment, _)) = invoice.filter(|_| claimed) else {
+        let refund = refund_due(&txn, payer, payer_customer, payload, total, charge_id, now).await?;
+        txn.commit().await?;
+        return Ok(refund);
+    };
+    let customer = CustomerId::new(payment.customer_id);
+    let credit = credit_of(&payment)?;
+    ledger::credit_wallet(
+        &txn,
+        customer,
+        credit,
+        &SystemAccount::Gateway(PROVIDER.into()),
+        TxKind::TopUp,
+        Memo {
+            idempotency_key: Some(format!("{PROVIDER}:{charge_id}")),
+            order_id: payment.order_id.map(OrderId::new),
+            payment_id: Some(PaymentId::new(payment.id)),
+            ..Memo::default()
+        },
+        now,
+    )
+    .await?;
+    let order = payment.order_id.map(OrderId::new);
+    let mut order_paid = false;
+    if let Some(order) = order {
+        // A savepoint: when the order can no longer be paid, the credit still commits.
+        let sp = txn.begin().await?;
+        match orders::pay_with_wallet_in(&sp, order, customer, now).await {
+            Ok(()) => {
+                sp.commit().await?;
+                order_paid = true;
+            }
+            Err(OrderError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
+            Err(e) => {
+                tracing::info!(order = %order, reason = %e, "Stars payment kept in the wallet");
+                sp.rollback().await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(Settled::Credited {
+        customer,
+        credit,
+        order,
+        order_paid,
+    })
+}
+
+fn credit_of(payment: &payments::Model) -> Result<Money, StarsError> {
+    let details: serde_json::Value = payment
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default();
+    let currency: Currency = details["credit_currency"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| StarsError::UnknownInvoice(payload_of(PaymentId::new(payment.id))))?;
+    Money::new(details["credit_minor"].as_i64().unwrap_or(-1), currency)
+        .map_err(|_| StarsError::UnknownInvoice(payload_of(PaymentId::new(payment.id))))
+}
+
+/// Records a payment that must go back and queues its refund.
+async fn refund_due(
+    txn: &sea_orm::DatabaseTransaction,
+    payer: TelegramId,
+    payer_customer: Option<i64>,
+    payload: &str,
+    total: i64,
+    charge_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Settled, StarsError> {
+    let Some(customer) = payer_customer else {
+        return Err(StarsError::UnknownInvoice(payload.to_string()));
+    };
+    let inserted = payments::Entity::insert(payments::ActiveModel {
+        customer_id: Set(customer),
+        order_id: Set(None),
+        provider: Set(PROVIDER.into()),
+        provider_payment_id: Set(Some(charge_id.to_string())),
+        status: Set(REFUND_DUE.into()),
+        amount_minor: Set(total),
+        currency: Set(Currency::Xtr.code().into()),
+        details: Set(Some(
+            json!({ "payload": payload, "payer": payer.get() }).to_string(),
+        )),
+        updated_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            payments::Column::Provider,
+            payments::Column::ProviderPaymentId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    if inserted == 0 {
+        return Ok(Settled::AlreadyRecorded);
+    }
+    let row = payments::Entity::find()
+        .filter(payments::Column::Provider.eq(PROVIDER))
+        .filter(payments::Column::ProviderPaymentId.eq(charge_id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(charge_id.into()))?;
+    let payment = PaymentId::new(row.id);
+    notices::enqueue(txn, &Notice::StarsRefund { payment_id: payment }, now).await?;
+    Ok(Settled::RefundDue { payment })
+}
+
+/// Who to refund and which charge, for a payment waiting for its refund.
+pub async fn refund_target(
+    db: &DatabaseConnection,
+    payment: PaymentId,
+) -> Result<Option<(TelegramId, String, i64)>, DbErr> {
+    let Some(row) = payments::Entity::find_by_id(payment.get())
+        .filter(payments::Column::Status.eq(REFUND_DUE))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(customer) = customers::Entity::find_by_id(row.customer_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(row
+        .provider_payment_id
+        .map(|charge| (TelegramId::new(customer.telegram_id), charge, row.amount_minor)))
+}
+
+/// Marks a refund done (Telegram confirmed it, or said it was already refunded).
+pub async fn mark_refunded(
+    db: &DatabaseConnection,
+    payment: PaymentId,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    payments::Entity::update_many()
+        .col_expr(payments::Column::Status, REFUNDED.into())
+        .col_expr(payments::Column::UpdatedAt, now.into())
+        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Status.eq(REFUND_DUE))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! A customer's subscriptions: reading one they own, refreshing its usage from the panel when the
+//! stored figure is old, and pricing a renewal or extra traffic with a preview of the result.
+use chrono::{DateTime, Duration, TimeDelta, Utc};
+use marzban_client::AccountName;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+
+use crate::catalog;
+use crate::entities::subscriptions;
+use crate::ids::{CustomerId, PanelId, PlanId, SubscriptionId};
+use crate::money::{Currency, Money};
+use crate::orders::{self, Order, OrderError, OrderKind, Quote};
+use crate::panels::{self, Panel, PanelStoreError};
+use crate::provisioning::{self, ACTIVE, Subscription};
+
+pub const GB: i64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("no such subscription")]
+    NotFound,
+    #[error("this subscription is not active")]
+    NotActive,
+    #[error("this subscription's plan is no longer sold")]
+    PlanGone,
+    #[error("this subscription has unlimited traffic")]
+    Unlimited,
+    #[error("no traffic pack of {0} GB is sold")]
+    NoSuchPack(i64),
+    #[error(transparent)]
+    Order(#[from] OrderError),
+}
+
+impl From<DbErr> for SubscriptionError {
+    fn from(e: DbErr) -> Self {
+        SubscriptionError::Order(e.into())
+    }
+}
+
+/// The subscription, if it exists and belongs to `customer`. A forged id of someone else's is
+/// indistinguishable from a missing one.
+pub async fn owned(
+    db: &DatabaseConnection,
+    id: SubscriptionId,
+    customer: CustomerId,
+) -> Result<Subscription, SubscriptionError> {
+    subscriptions::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .filter(|s| s.customer_id == customer.get())
+        .ok_or(SubscriptionError::NotFound)
+}
+
+/// Reads usage, limit and expiry from the panel when the stored figure is older than
+/// `max_age`. A panel that cannot answer leaves the stored figure (returned with `false`).
+pub async fn refresh_usage(
+    db: &DatabaseConnection,
+    sub: Subscription,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> Result<(Subscription, bool), DbErr> {
+    if sub.status != ACTIVE || sub.usage_synced_at.is_some_and(|at| now - at < max_age) {
+        return Ok((sub, true));
+    }
+    let Some(panel) = panel_of(db, &sub).await? else {
+        return Ok((sub, false));
+    };
+    let (Some(name), Ok(client)) = (
+        AccountName::from_panel(&sub.panel_account),
+        marzban_client::connect(panel.config.clone()),
+    ) else {
+        return Ok((sub, false));
+    };
+    match client.account(&name).await {
+        Ok(account) => {
+            let mut am = subscriptions::ActiveModel::from(sub);
+            am.used_bytes = Set(account.used_bytes as i64);
+            am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
+            am.expires_at = Set(account.expires_at);
+            if account.subscription_url.is_some() {
+                am.subscription_url = Set(account.subscription_url);
+            }
+            am.usage_synced_at = Set(Some(now));
+            am.updated_at = Set(now);
+            Ok((am.update(db).await?, true))
+        }
+        Err(e) => {
+            tracing::warn!(subscription = sub.id, error = %e, "usage not refreshed");
+            Ok((sub, false))
+        }
+    }
+}
+
+async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Option<Panel>, DbErr> {
+    match panels::panel(db, PanelId::new(sub.panel_id)).await {
+        Ok(p) => Ok(p),
+        Err(PanelStoreError::Db(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// What the subscription will be after an order: shown before paying.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preview {
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Traffic left after the order (`None`: unlimited).
+    pub traffic_left_bytes: Option<i64>,
+}
+
+/// A priced renewal with its preview: the subscription's plan again, remaining days and unused
+/// traffic kept.
+pub async fn quote_renewal(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<(Quote, Preview), SubscriptionError> {
+    if sub.status != ACTIVE {
+        return Err(SubscriptionError::NotActive);
+    }
+    let plan = catalog::plan(db, PlanId::new(sub.plan_id))
+        .await?
+        .filter(|p| p.enabled && !p.is_trial)
+        .ok_or(SubscriptionError::PlanGone)?;
+    let price = catalog::price(db, plan.plan_id(), currency)
+        .await?
+        .ok_or(SubscriptionError::PlanGone)?;
+    let panel = panel_of(db, sub).await?;
+    let quote = Quote {
+        plan: plan.plan_id(),
+        location: panel.map(|p| p.location_id),
+        duration_days: plan.duration_days,
+        traffic_bytes: plan.traffic_bytes,
+        list_price: price,
+        promo_code_id: None,
+        discount_minor: 0,
+        points_used: 0,
+        points_value_minor: 0,
+        total: price,
+    };
+    let from = sub.expires_at.filter(|&at| at > now).unwrap_or(now);
+    let limit = provisioning::renewed_limit(sub.traffic_limit_bytes, plan.traffic_bytes);
+    let preview = Preview {
+        expires_at: Some(from + TimeDelta::days(i64::from(plan.duration_days))),
+        traffic_left_bytes: limit.map(|l| (l - sub.used_bytes).max(0)),
+    };
+    Ok((quote, preview))
+}
+
+/// A priced traffic pack of `gb` GB (one of the seller's `packs`) at `price_per_gb`.
+pub async fn quote_traffic(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+    gb: i64,
+    packs: &[i64],
+    price_per_gb: Money,
+) -> Result<(Quote, Preview), SubscriptionError> {
+    if sub.status != ACTIVE {
+        return Err(SubscriptionError::NotActive);
+    }
+    let Some(limit) = sub.traffic_limit_bytes else {
+        return Err(SubscriptionError::Unlimited);
+    };
+    if !packs.contains(&gb) || gb <= 0 {
+        return Err(SubscriptionError::NoSuchPack(gb));
+    }
+    let price = Money::new(gb.saturating_mul(price_per_gb.minor()), price_per_gb.currency())
+        .map_err(|_| SubscriptionError::NoSuchPack(gb))?;
+    let panel = panel_of(db, sub).await?;
+    let quote = Quote {
+        plan: PlanId::new(sub.plan_id),
+        location: panel.map(|p| p.location_id),
+        duration_days: 0,
+        traffic_bytes: Some(gb * GB),
+        list_price: price,
+        promo_code_id: None,
+        discount_minor: 0,
+        points_used: 0,
+        points_value_minor: 0,
+        total: price,
+    };
+    let preview = Preview {
+        expires_at: sub.expires_at,
+        traffic_left_bytes: Some((limit + gb * GB - sub.used_bytes).max(0)),
+    };
+    Ok((quote, preview))
+}
+
+/// Places the order for a renewal or a traffic pack, waiting for payment for `ttl`.
+pub async fn place(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+    kind: OrderKind,
+    quote: &Quote,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<Order, SubscriptionError> {
+    Ok(orders::place(
+        db,
+        CustomerId::new(sub.customer_id),
+        kind,
+        quote,
+        Some(SubscriptionId::new(sub.id)),
+        ttl,
+        now,
+    )
+    .await?)
+}
+
+/// Where the subscription's panel is (for the listing).
+pub async fn location_of(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+) -> Result<Option<catalog::Location>, DbErr> {
+    let Some(panel) = panel_of(db, sub).await? else {
+        return Ok(None);
+    };
+    catalog::location(db, panel.location_id).await
+}
