@@ -102,9 +102,18 @@ pub async fn whoami(bot: &Bot, settings: &Settings) -> Result<String, StartError
 /// The command menu Telegram shows, in each customer's language.
 async fn publish_commands(bot: &Bot, default: Language) {
     let commands = |lang: Language| {
-        ["start", "language", "help", "cancel"]
-            .map(|c| BotCommand::new(c, tr(lang, &format!("commands.{c}"))))
-            .to_vec()
+        [
+            "start",
+            "buy",
+            "subscriptions",
+            "wallet",
+            "support",
+            "language",
+            "help",
+            "cancel",
+        ]
+        .map(|c| BotCommand::new(c, tr(lang, &format!("commands.{c}"))))
+        .to_vec()
     };
     for lang in Language::ALL {
         if let Err(e) = bot
@@ -154,6 +163,17 @@ pub async fn serve_with_clock(
         default_language: settings.default_language(),
         currency: settings.currency(),
         bot_username: username,
+        sales: settings.sales(),
+    });
+    let worker = format!("vpnshop-{}", std::process::id());
+    let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker);
+    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        runner
+            .run(Duration::from_millis(500), async {
+                let _ = jobs_stopped.await;
+            })
+            .await;
     });
     let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
@@ -164,6 +184,7 @@ pub async fn serve_with_clock(
     let token = dispatcher.shutdown_token();
     tokio::spawn(async move {
         shutdown.await;
+        let _ = stop_jobs.send(());
         if let Ok(done) = token.shutdown() {
             done.await;
         }

@@ -1,9 +1,44 @@
 //! Callback data: a short typed token naming an action and, where needed, an id. It never
-//! carries a price, an amount or authority; handlers reload what it names and check it.
+//! carries a price, an amount or authority: handlers reload what it names and check that it
+//! belongs to the presser and can still be acted on.
 use vpnshop_core::customers::Language;
 
 /// Telegram refuses callback data longer than this.
 pub const MAX_LEN: usize = 64;
+
+/// The platforms connection guides exist for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    Android,
+    Ios,
+    Windows,
+    Macos,
+    Linux,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 5] = [
+        Platform::Android,
+        Platform::Ios,
+        Platform::Windows,
+        Platform::Macos,
+        Platform::Linux,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+            Platform::Windows => "windows",
+            Platform::Macos => "macos",
+            Platform::Linux => "linux",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == s)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -11,19 +46,76 @@ pub enum Action {
     LanguageMenu,
     SetLanguage(Language),
     Wallet,
+    /// A page of wallet history (0 = newest).
+    WalletPage(u32),
     Invite,
     Help,
+    Guides,
+    Guide(Platform),
+    /// Buy: pick a location.
+    Buy,
+    BuyLocation(i64),
+    /// (location, plan)
+    BuyPlan(i64, i64),
+    PayWallet(i64),
+    PayStars(i64),
+    Promo(i64),
+    UsePoints(i64),
+    CancelOrder(i64),
+    Trial,
+    Subscriptions,
+    Subscription(i64),
+    SubscriptionQr(i64),
+    Renew(i64),
+    Traffic(i64),
+    /// (subscription, GB)
+    TrafficPack(i64, i64),
+    TopUp,
+    TopUpStars(i64),
+    Points,
+    Support,
+    NewTicket,
+    Ticket(i64),
+    TicketWrite(i64),
+    TicketClose(i64),
 }
 
 impl Action {
     pub fn encode(self) -> String {
+        use Action::*;
         let s = match self {
-            Action::Menu => "m".to_string(),
-            Action::LanguageMenu => "L".to_string(),
-            Action::SetLanguage(l) => format!("l:{}", l.code()),
-            Action::Wallet => "w".to_string(),
-            Action::Invite => "i".to_string(),
-            Action::Help => "h".to_string(),
+            Menu => "m".to_string(),
+            LanguageMenu => "L".to_string(),
+            SetLanguage(l) => format!("l:{}", l.code()),
+            Wallet => "w".to_string(),
+            WalletPage(p) => format!("w:{p}"),
+            Invite => "i".to_string(),
+            Help => "h".to_string(),
+            Guides => "g".to_string(),
+            Guide(p) => format!("g:{}", p.code()),
+            Buy => "b".to_string(),
+            BuyLocation(l) => format!("bl:{l}"),
+            BuyPlan(l, p) => format!("bp:{l}:{p}"),
+            PayWallet(o) => format!("ow:{o}"),
+            PayStars(o) => format!("os:{o}"),
+            Promo(o) => format!("op:{o}"),
+            UsePoints(o) => format!("ot:{o}"),
+            CancelOrder(o) => format!("oc:{o}"),
+            Trial => "t".to_string(),
+            Subscriptions => "s".to_string(),
+            Subscription(s) => format!("s:{s}"),
+            SubscriptionQr(s) => format!("sq:{s}"),
+            Renew(s) => format!("sr:{s}"),
+            Traffic(s) => format!("st:{s}"),
+            TrafficPack(s, gb) => format!("sp:{s}:{gb}"),
+            TopUp => "u".to_string(),
+            TopUpStars(n) => format!("u:{n}"),
+            Points => "p".to_string(),
+            Support => "k".to_string(),
+            NewTicket => "kn".to_string(),
+            Ticket(t) => format!("k:{t}"),
+            TicketWrite(t) => format!("kw:{t}"),
+            TicketClose(t) => format!("kc:{t}"),
         };
         debug_assert!(s.len() <= MAX_LEN);
         s
@@ -32,16 +124,58 @@ impl Action {
     /// The one place callback data is parsed. Unknown or malformed data is `None`: an old
     /// button from an earlier version, or a forged one.
     pub fn decode(data: &str) -> Option<Action> {
-        let (tag, arg) = data.split_once(':').unwrap_or((data, ""));
-        Some(match (tag, arg) {
-            ("m", "") => Action::Menu,
-            ("L", "") => Action::LanguageMenu,
-            ("l", code) => Action::SetLanguage(Language::parse(code)?),
-            ("w", "") => Action::Wallet,
-            ("i", "") => Action::Invite,
-            ("h", "") => Action::Help,
+        use Action::*;
+        if data.len() > MAX_LEN {
+            return None;
+        }
+        let mut parts = data.split(':');
+        let tag = parts.next()?;
+        let args: Vec<&str> = parts.collect();
+        let id = |i: usize| -> Option<i64> {
+            let s = args.get(i)?;
+            // Canonical positive decimals only: `007` or `+7` are not ours.
+            if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let action = match (tag, args.len()) {
+            ("m", 0) => Menu,
+            ("L", 0) => LanguageMenu,
+            ("l", 1) => SetLanguage(Language::parse(args[0])?),
+            ("w", 0) => Wallet,
+            ("w", 1) if args[0] == "0" => WalletPage(0),
+            ("w", 1) => WalletPage(u32::try_from(id(0)?).ok()?),
+            ("i", 0) => Invite,
+            ("h", 0) => Help,
+            ("g", 0) => Guides,
+            ("g", 1) => Guide(Platform::parse(args[0])?),
+            ("b", 0) => Buy,
+            ("bl", 1) => BuyLocation(id(0)?),
+            ("bp", 2) => BuyPlan(id(0)?, id(1)?),
+            ("ow", 1) => PayWallet(id(0)?),
+            ("os", 1) => PayStars(id(0)?),
+            ("op", 1) => Promo(id(0)?),
+            ("ot", 1) => UsePoints(id(0)?),
+            ("oc", 1) => CancelOrder(id(0)?),
+            ("t", 0) => Trial,
+            ("s", 0) => Subscriptions,
+            ("s", 1) => Subscription(id(0)?),
+            ("sq", 1) => SubscriptionQr(id(0)?),
+            ("sr", 1) => Renew(id(0)?),
+            ("st", 1) => Traffic(id(0)?),
+            ("sp", 2) => TrafficPack(id(0)?, id(1)?),
+            ("u", 0) => TopUp,
+            ("u", 1) => TopUpStars(id(0)?),
+            ("p", 0) => Points,
+            ("k", 0) => Support,
+            ("kn", 0) => NewTicket,
+            ("k", 1) => Ticket(id(0)?),
+            ("kw", 1) => TicketWrite(id(0)?),
+            ("kc", 1) => TicketClose(id(0)?),
             _ => return None,
-        })
+        };
+        Some(action)
     }
 }
 
@@ -51,18 +185,47 @@ mod tests {
 
     #[test]
     fn every_action_round_trips_and_fits() {
+        use Action::*;
+        let big = i64::MAX;
         let mut all = vec![
-            Action::Menu,
-            Action::LanguageMenu,
-            Action::Wallet,
-            Action::Invite,
-            Action::Help,
+            Menu,
+            LanguageMenu,
+            Wallet,
+            WalletPage(0),
+            WalletPage(u32::MAX),
+            Invite,
+            Help,
+            Guides,
+            Buy,
+            BuyLocation(big),
+            BuyPlan(big, big),
+            PayWallet(big),
+            PayStars(big),
+            Promo(big),
+            UsePoints(big),
+            CancelOrder(big),
+            Trial,
+            Subscriptions,
+            Subscription(big),
+            SubscriptionQr(big),
+            Renew(big),
+            Traffic(big),
+            TrafficPack(big, big),
+            TopUp,
+            TopUpStars(big),
+            Points,
+            Support,
+            NewTicket,
+            Ticket(big),
+            TicketWrite(big),
+            TicketClose(big),
         ];
-        all.extend(Language::ALL.map(Action::SetLanguage));
+        all.extend(Language::ALL.map(SetLanguage));
+        all.extend(Platform::ALL.map(Guide));
         for a in all {
             let data = a.encode();
-            assert!(data.len() <= MAX_LEN);
-            assert_eq!(Action::decode(&data), Some(a));
+            assert!(data.len() <= MAX_LEN, "{data}");
+            assert_eq!(Action::decode(&data), Some(a), "{data}");
         }
     }
 
@@ -76,6 +239,15 @@ mod tests {
             "m:1",
             "w:9999:price=1",
             "pay:1:amount=0",
+            "ow:",
+            "ow:-1",
+            "ow:+1",
+            "ow:007",
+            "ow:1:500",
+            "bp:1",
+            "sp:1:10:price=0",
+            "g:symbian",
+            "ow:99999999999999999999",
         ] {
             assert_eq!(Action::decode(bad), None, "{bad}");
         }

@@ -8,7 +8,10 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use vpnshop_core::customers::Language;
-use vpnshop_core::money::Currency;
+use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::orders::PointsRules;
+use vpnshop_core::rewards::{ReferralReward, RewardRules};
+use vpnshop_core::stars::StarsRate;
 
 pub const ENV_PREFIX: &str = "VPNSHOP__";
 
@@ -20,6 +23,84 @@ pub struct Settings {
     pub shop: ShopSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub sales: SalesSettings,
+    pub points: PointsSettings,
+    pub referral: ReferralSettings,
+}
+
+/// What customers can buy and how they pay. Amounts are written as in the shop's currency
+/// (`"1,500"` toman, `"9.99"` roubles).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SalesSettings {
+    /// The code of the plan given as the free trial (one per customer); unset: no trial.
+    pub trial_plan: Option<String>,
+    /// How long a quote (and its unpaid order) holds its price, in minutes.
+    pub quote_minutes: i64,
+    /// What one Telegram Star is worth in the shop's currency; unset: Stars are not accepted.
+    pub stars_rate: Option<String>,
+    /// The Stars amounts offered for a wallet top-up.
+    pub stars_top_up: Vec<i64>,
+    /// Extra-traffic packs offered for a subscription, in GB; empty: none.
+    pub traffic_packs_gb: Vec<i64>,
+    /// The price of one GB of extra traffic.
+    pub traffic_price_per_gb: Option<String>,
+    /// Usage shown in "my subscriptions" is read from the panel when older than this (minutes).
+    pub usage_max_age_minutes: i64,
+    /// The prefix of account names on panels (`<prefix>_<customer>_<subscription>`).
+    pub account_prefix: String,
+}
+
+impl Default for SalesSettings {
+    fn default() -> Self {
+        SalesSettings {
+            trial_plan: None,
+            quote_minutes: 30,
+            stars_rate: None,
+            stars_top_up: vec![50, 100, 250, 500],
+            traffic_packs_gb: Vec::new(),
+            traffic_price_per_gb: None,
+            usage_max_age_minutes: 10,
+            account_prefix: "vs".to_string(),
+        }
+    }
+}
+
+/// Loyalty points: how they are earned, what they are worth, when they expire.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PointsSettings {
+    /// Customers earn `earn_points` for every full `earn_per` paid (an amount); unset: none.
+    pub earn_per: Option<String>,
+    pub earn_points: i64,
+    /// What one point takes off a price at checkout (an amount); unset: points are not spent.
+    pub value: Option<String>,
+    /// At most this share of a price may be paid with points.
+    pub max_share_percent: u8,
+    /// Earned points expire after this many days; 0: never.
+    pub expire_days: i64,
+}
+
+impl Default for PointsSettings {
+    fn default() -> Self {
+        PointsSettings {
+            earn_per: None,
+            earn_points: 1,
+            value: None,
+            max_share_percent: 50,
+            expire_days: 365,
+        }
+    }
+}
+
+/// The reward for inviting a friend, granted when the friend's first paid order is fulfilled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferralSettings {
+    /// A wallet credit (an amount), or …
+    pub reward_wallet: Option<String>,
+    /// … points. Set one of the two, or neither for no reward.
+    pub reward_points: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -134,6 +215,22 @@ impl Default for LogSettings {
             format: "text".to_string(),
         }
     }
+}
+
+/// The selling rules the handlers and jobs use, parsed once from the settings.
+#[derive(Clone, Debug)]
+pub struct Sales {
+    pub trial_plan: Option<String>,
+    pub quote_ttl: chrono::Duration,
+    pub stars: Option<StarsRate>,
+    pub stars_top_up: Vec<i64>,
+    pub traffic_packs_gb: Vec<i64>,
+    pub traffic_price_per_gb: Option<Money>,
+    pub usage_max_age: chrono::Duration,
+    pub account_prefix: String,
+    pub points: PointsRules,
+    pub rewards: RewardRules,
+    pub staff_chat: Option<i64>,
 }
 
 /// One wrong key: where it is, what is wrong, and what to do.
@@ -294,6 +391,77 @@ impl Settings {
         if self.shop.name.trim().is_empty() {
             bad("shop.name", "must not be empty".into());
         }
+        let currency = self.currency();
+        for (key, value) in [
+            ("sales.stars_rate", &self.sales.stars_rate),
+            (
+                "sales.traffic_price_per_gb",
+                &self.sales.traffic_price_per_gb,
+            ),
+            ("points.earn_per", &self.points.earn_per),
+            ("points.value", &self.points.value),
+            ("referral.reward_wallet", &self.referral.reward_wallet),
+        ] {
+            if let Some(v) = value
+                && !Money::parse(v, currency).is_ok_and(|m| m.minor() > 0)
+            {
+                bad(
+                    key,
+                    format!("`{v}` is not a positive amount in {}", currency.code()),
+                );
+            }
+        }
+        if self.sales.quote_minutes < 1 {
+            bad("sales.quote_minutes", "must be at least 1".into());
+        }
+        if self
+            .sales
+            .stars_top_up
+            .iter()
+            .any(|s| !(1..=10_000).contains(s))
+        {
+            bad("sales.stars_top_up", "each amount is 1–10000 Stars".into());
+        }
+        if self
+            .sales
+            .traffic_packs_gb
+            .iter()
+            .any(|g| !(1..=100_000).contains(g))
+        {
+            bad("sales.traffic_packs_gb", "each pack is 1–100000 GB".into());
+        }
+        if !self.sales.traffic_packs_gb.is_empty() && self.sales.traffic_price_per_gb.is_none() {
+            bad(
+                "sales.traffic_price_per_gb",
+                "traffic packs are offered but have no price: set it, or set traffic_packs_gb = []"
+                    .into(),
+            );
+        }
+        if self.sales.account_prefix.is_empty()
+            || self.sales.account_prefix.len() > 8
+            || !self
+                .sales
+                .account_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            bad(
+                "sales.account_prefix",
+                "1–8 lowercase letters or digits".into(),
+            );
+        }
+        if self.points.max_share_percent > 100 {
+            bad("points.max_share_percent", "is a percentage, 0–100".into());
+        }
+        if self.referral.reward_wallet.is_some() && self.referral.reward_points.is_some() {
+            bad(
+                "referral",
+                "set reward_wallet or reward_points, not both".into(),
+            );
+        }
+        if self.referral.reward_points.is_some_and(|p| p <= 0) {
+            bad("referral.reward_points", "must be positive".into());
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bad(
                 "log.format",
@@ -318,6 +486,50 @@ impl Settings {
 
     pub fn currency(&self) -> Currency {
         self.shop.currency.parse().unwrap_or(Currency::Irt)
+    }
+
+    fn amount(&self, text: &Option<String>) -> Option<Money> {
+        text.as_deref()
+            .and_then(|t| Money::parse(t, self.currency()).ok())
+            .filter(|m| m.minor() > 0)
+    }
+
+    /// The selling rules, parsed (call after `validate`).
+    pub fn sales(&self) -> Sales {
+        let currency = self.currency();
+        let points_value = self.amount(&self.points.value);
+        Sales {
+            trial_plan: self.sales.trial_plan.clone(),
+            quote_ttl: chrono::Duration::minutes(self.sales.quote_minutes.max(1)),
+            stars: self.amount(&self.sales.stars_rate).and_then(StarsRate::new),
+            stars_top_up: self.sales.stars_top_up.clone(),
+            traffic_packs_gb: self.sales.traffic_packs_gb.clone(),
+            traffic_price_per_gb: self.amount(&self.sales.traffic_price_per_gb),
+            usage_max_age: chrono::Duration::minutes(self.sales.usage_max_age_minutes.max(0)),
+            account_prefix: self.sales.account_prefix.clone(),
+            points: PointsRules {
+                value_minor: points_value
+                    .map(|v| vec![(currency, v.minor())])
+                    .unwrap_or_default(),
+                max_share_percent: self.points.max_share_percent.min(100),
+            },
+            rewards: RewardRules {
+                points_per_paid: self
+                    .amount(&self.points.earn_per)
+                    .map(|per| (per.minor(), self.points.earn_points)),
+                points_expire_after: (self.points.expire_days > 0)
+                    .then(|| chrono::Duration::days(self.points.expire_days)),
+                referral: match (
+                    self.amount(&self.referral.reward_wallet),
+                    self.referral.reward_points,
+                ) {
+                    (Some(m), _) => Some(ReferralReward::Wallet(m)),
+                    (None, Some(p)) if p > 0 => Some(ReferralReward::Points(p)),
+                    _ => None,
+                },
+            },
+            staff_chat: self.shop.staff_chat_id,
+        }
     }
 }
 

@@ -10,6 +10,9 @@ pub enum BotError {
     Telegram(#[from] teloxide::RequestError),
     #[error("dialogue storage: {0}")]
     Storage(String),
+    /// A core service failed in a way the customer cannot fix (logged, apologized for).
+    #[error("{0}")]
+    Service(String),
 }
 
 impl From<Box<dyn std::error::Error + Send + Sync>> for BotError {

@@ -5,21 +5,38 @@ use vpnshop_core::customers::Language;
 use crate::callback::Action;
 use crate::text::tr;
 
-fn button(label: String, action: Action) -> InlineKeyboardButton {
+pub fn button(label: String, action: Action) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(label, action.encode())
 }
 
-pub fn main_menu(lang: Language) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(vec![
+/// The main menu; the trial button only for customers who can still take it.
+pub fn main_menu_with(lang: Language, trial: bool) -> InlineKeyboardMarkup {
+    let mut rows = vec![vec![
+        button(tr(lang, "menu.buy"), Action::Buy),
+        button(tr(lang, "menu.subscriptions"), Action::Subscriptions),
+    ]];
+    if trial {
+        rows.push(vec![button(tr(lang, "menu.trial"), Action::Trial)]);
+    }
+    rows.extend([
         vec![
             button(tr(lang, "menu.wallet"), Action::Wallet),
+            button(tr(lang, "menu.points"), Action::Points),
+        ],
+        vec![
             button(tr(lang, "menu.invite"), Action::Invite),
+            button(tr(lang, "menu.support"), Action::Support),
         ],
         vec![
             button(tr(lang, "menu.language"), Action::LanguageMenu),
             button(tr(lang, "menu.help"), Action::Help),
         ],
-    ])
+    ]);
+    InlineKeyboardMarkup::new(rows)
+}
+
+pub fn main_menu(lang: Language) -> InlineKeyboardMarkup {
+    main_menu_with(lang, false)
 }
 
 /// The language picker: each language named in itself, so anyone can find theirs.
@@ -32,5 +49,19 @@ pub fn languages() -> InlineKeyboardMarkup {
 }
 
 pub fn back_to_menu(lang: Language) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(vec![vec![button(tr(lang, "menu.back"), Action::Menu)]])
+    InlineKeyboardMarkup::new(vec![vec![back(lang)]])
+}
+
+pub fn back(lang: Language) -> InlineKeyboardButton {
+    button(tr(lang, "menu.back"), Action::Menu)
+}
+
+/// One button per row, then "back to menu".
+pub fn list(lang: Language, items: Vec<(String, Action)>) -> InlineKeyboardMarkup {
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = items
+        .into_iter()
+        .map(|(label, action)| vec![button(label, action)])
+        .collect();
+    rows.push(vec![back(lang)]);
+    InlineKeyboardMarkup::new(rows)
 }

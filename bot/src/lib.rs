@@ -8,6 +8,8 @@ pub mod config;
 pub mod errors;
 pub mod handlers;
 pub mod keyboards;
+pub mod notifier;
 pub mod panel_admin;
+pub mod qr;
 pub mod storage;
 pub mod text;

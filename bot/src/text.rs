@@ -55,46 +55,246 @@ pub fn date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
 }
 
+/// `50 GB`, `1.5 GB`, `700 MB`; `None` is "unlimited" in the reader's language.
+pub fn traffic(lang: Language, bytes: Option<i64>) -> String {
+    let Some(b) = bytes else {
+        return tr(lang, "units.unlimited");
+    };
+    const GB: i64 = 1 << 30;
+    const MB: i64 = 1 << 20;
+    if b >= GB {
+        // One decimal, from integers: 1.5 GB, never a float.
+        let tenths = (b * 10 + GB / 2) / GB;
+        if tenths % 10 == 0 {
+            format!("{} {}", tenths / 10, tr(lang, "units.gb"))
+        } else {
+            format!("{}.{} {}", tenths / 10, tenths % 10, tr(lang, "units.gb"))
+        }
+    } else {
+        format!("{} {}", (b + MB / 2) / MB, tr(lang, "units.mb"))
+    }
+}
+
+/// A ten-cell text bar of used traffic: `▰▰▰▱▱▱▱▱▱▱ 30%`.
+pub fn usage_bar(used: i64, limit: Option<i64>) -> String {
+    let Some(limit) = limit.filter(|l| *l > 0) else {
+        return "▰▰▰▰▰▰▰▰▰▰ ∞".to_string();
+    };
+    let percent = (used.max(0) as i128 * 100 / limit as i128).min(100) as usize;
+    let full = (percent + 5) / 10;
+    format!("{}{} {percent}%", "▰".repeat(full), "▱".repeat(10 - full))
+}
+
+/// Whole days left until `at` (0 when past).
+pub fn days_left(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    ((at - now).num_hours().max(0) + 23) / 24
+}
+
+/// Text cut to `max` characters (with an ellipsis), for previews of what users wrote.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// Every key the code uses, so a test can check that each exists in each locale.
 pub const ALL_KEYS: &[&str] = &[
-    "lang.prompt",
-    "lang.set",
-    "menu.welcome",
-    "menu.title",
-    "menu.wallet",
-    "menu.invite",
-    "menu.language",
-    "menu.help",
-    "menu.back",
-    "wallet.balance",
-    "wallet.history_title",
-    "wallet.no_history",
-    "wallet.line",
-    "wallet.kind.top_up",
-    "wallet.kind.purchase",
-    "wallet.kind.refund",
-    "wallet.kind.adjustment",
-    "wallet.kind.referral_reward",
-    "wallet.kind.promo_credit",
-    "wallet.kind.other",
-    "invite.text",
-    "help.text",
-    "hint.unknown",
-    "hint.pick_language",
+    "buy.location_gone",
+    "buy.no_locations",
+    "buy.no_plans",
+    "buy.pick_location",
+    "buy.pick_plan",
+    "buy.plan_gone",
+    "buy.terms",
     "cancel.done",
-    "errors.internal",
-    "errors.stale_button",
-    "errors.banned",
-    "commands.start",
-    "commands.language",
-    "commands.help",
+    "checkout.add_promo",
+    "checkout.after",
+    "checkout.already_paid",
+    "checkout.balance",
+    "checkout.cancel",
+    "checkout.cancelled",
+    "checkout.closed",
+    "checkout.expired",
+    "checkout.location",
+    "checkout.not_enough",
+    "checkout.paid",
+    "checkout.pay_mixed",
+    "checkout.pay_stars",
+    "checkout.pay_wallet",
+    "checkout.points",
+    "checkout.points_changed",
+    "checkout.points_off",
+    "checkout.price",
+    "checkout.promo",
+    "checkout.title",
+    "checkout.top_up_first",
+    "checkout.total",
+    "checkout.use_points",
+    "checkout.valid_until",
+    "checkout.what_plan",
+    "checkout.what_renewal",
+    "checkout.what_traffic",
+    "commands.buy",
     "commands.cancel",
+    "commands.help",
+    "commands.language",
+    "commands.start",
+    "commands.subscriptions",
+    "commands.support",
+    "commands.wallet",
+    "currency.EUR",
     "currency.IRR",
     "currency.IRT",
     "currency.RUB",
     "currency.USD",
-    "currency.EUR",
     "currency.XTR",
+    "errors.banned",
+    "errors.internal",
+    "errors.stale_button",
+    "guides.android.name",
+    "guides.android.text",
+    "guides.ios.name",
+    "guides.ios.text",
+    "guides.linux.name",
+    "guides.linux.text",
+    "guides.macos.name",
+    "guides.macos.text",
+    "guides.pick",
+    "guides.windows.name",
+    "guides.windows.text",
+    "help.faq",
+    "help.text",
+    "hint.in_dialogue",
+    "hint.pick_language",
+    "hint.unknown",
+    "invite.no_reward",
+    "invite.reward_points",
+    "invite.reward_wallet",
+    "invite.text",
+    "lang.prompt",
+    "lang.set",
+    "menu.back",
+    "menu.buy",
+    "menu.help",
+    "menu.invite",
+    "menu.language",
+    "menu.points",
+    "menu.subscriptions",
+    "menu.support",
+    "menu.title",
+    "menu.trial",
+    "menu.wallet",
+    "menu.welcome",
+    "notice.failed_free",
+    "notice.ready",
+    "notice.referral_reward",
+    "notice.refunded",
+    "notice.renewed",
+    "notice.traffic_added",
+    "notice.trial_ready",
+    "points.balance",
+    "points.expiry",
+    "points.how_title",
+    "points.none",
+    "points.not_spendable",
+    "points.per_purchase",
+    "points.per_referral",
+    "points.worth",
+    "promo.already_used",
+    "promo.ask",
+    "promo.expired",
+    "promo.hint",
+    "promo.other_plan",
+    "promo.unknown",
+    "promo.used_up",
+    "staff.provision_failed",
+    "staff.reply_hint",
+    "staff.ticket",
+    "stars.kept_in_wallet",
+    "stars.order_description",
+    "stars.order_title",
+    "stars.refunded",
+    "stars.refunding",
+    "stars.refuse_closed",
+    "stars.refuse_paid",
+    "stars.refuse_price",
+    "stars.refuse_unknown",
+    "stars.top_up_description",
+    "stars.top_up_title",
+    "stars.topped_up",
+    "subs.add_traffic",
+    "subs.days_left",
+    "subs.guides",
+    "subs.link",
+    "subs.no_link",
+    "subs.none",
+    "subs.none_short",
+    "subs.not_active",
+    "subs.open",
+    "subs.pick_pack",
+    "subs.plan_gone",
+    "subs.qr",
+    "subs.qr_caption",
+    "subs.renew",
+    "subs.stale_usage",
+    "subs.status.active",
+    "subs.status.expired",
+    "subs.status.provisioning",
+    "subs.status.used_up",
+    "subs.summary",
+    "subs.title",
+    "subs.unlimited",
+    "support.answer",
+    "support.ask",
+    "support.cancel",
+    "support.close",
+    "support.closed",
+    "support.closed_done",
+    "support.from_staff",
+    "support.from_you",
+    "support.hint_empty",
+    "support.hint_long",
+    "support.new",
+    "support.none_open",
+    "support.open_count",
+    "support.sent",
+    "support.staff_bad",
+    "support.staff_closed",
+    "support.staff_only",
+    "support.staff_sent",
+    "support.ticket_title",
+    "support.write",
+    "trial.already_bought",
+    "trial.already_taken",
+    "trial.no_room",
+    "trial.not_offered",
+    "trial.started",
+    "units.forever",
+    "units.gb",
+    "units.mb",
+    "units.points",
+    "units.unlimited",
+    "wallet.balance",
+    "wallet.history_title",
+    "wallet.kind.adjustment",
+    "wallet.kind.other",
+    "wallet.kind.promo_credit",
+    "wallet.kind.purchase",
+    "wallet.kind.referral_reward",
+    "wallet.kind.refund",
+    "wallet.kind.top_up",
+    "wallet.line",
+    "wallet.newer",
+    "wallet.no_history",
+    "wallet.no_top_up",
+    "wallet.older",
+    "wallet.top_up",
+    "wallet.top_up_option",
+    "wallet.top_up_pick",
 ];
 
 #[cfg(test)]
@@ -105,6 +305,56 @@ mod tests {
     fn user_text_is_escaped() {
         assert_eq!(escape("<b>&"), "&lt;b&gt;&amp;");
         assert_eq!(escape("Sara"), "Sara");
+    }
+
+    /// Every literal key the code passes to `tr`/`tr_with` is one the locales have (a missing
+    /// key would render as itself, silently).
+    #[test]
+    fn every_key_the_code_uses_is_known() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![
+            src.join("notifier.rs"),
+            src.join("keyboards.rs"),
+            src.join("app.rs"),
+        ];
+        for entry in std::fs::read_dir(src.join("handlers")).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+        let mut checked = 0;
+        for file in files {
+            let code = std::fs::read_to_string(&file).unwrap();
+            for (i, _) in code
+                .match_indices("tr(")
+                .chain(code.match_indices("tr_with("))
+            {
+                let before = code[..i].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' {
+                    continue;
+                }
+                let rest = &code[i..];
+                let Some(open) = rest.find('"') else { continue };
+                // Only `tr(lang, "key"` shapes: identifiers, a comma and spaces before the quote.
+                if !rest[..open]
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_(, .&".contains(c))
+                    || rest[..open].contains('.')
+                {
+                    continue;
+                }
+                let key = &rest[open + 1..];
+                let key = &key[..key.find('"').unwrap()];
+                assert!(
+                    ALL_KEYS.contains(&key),
+                    "{} uses unknown key {key}",
+                    file.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} keys found: the scan is broken"
+        );
     }
 
     #[test]
@@ -125,7 +375,7 @@ mod tests {
                 let s = tr(lang, key);
                 assert_ne!(s, *key, "{key} is missing in {}", lang.code());
                 assert!(
-                    !s.contains(&format!("{}.", key.split('.').next().unwrap())),
+                    !s.contains(key),
                     "{key} in {} renders a raw key: {s}",
                     lang.code()
                 );

@@ -96,6 +96,10 @@ pub async fn add(
     .await?)
 }
 
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<PromoCode>, DbErr> {
+    promo_codes::Entity::find_by_id(id).one(db).await
+}
+
 pub async fn find(db: &impl ConnectionTrait, code: &str) -> Result<Option<PromoCode>, DbErr> {
     promo_codes::Entity::find()
         .filter(promo_codes::Column::Code.eq(normalize(code)))

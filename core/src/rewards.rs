@@ -79,7 +79,10 @@ pub async fn grant_for_order(
     let txn = db.begin().await?;
     let mut granted = Granted::default();
     let expires = rules.points_expire_after.map(|d| now + d);
-    if let Some((per, pts)) = rules.points_per_paid.filter(|(per, pts)| *per > 0 && *pts > 0) {
+    if let Some((per, pts)) = rules
+        .points_per_paid
+        .filter(|(per, pts)| *per > 0 && *pts > 0)
+    {
         let earned = row.total_minor / per * pts;
         let key = format!("order:{}:earn", row.id);
         if earned > 0 && !posted(&txn, &key).await? {

@@ -150,7 +150,9 @@ pub async fn invoice_for_order(
     rate: StarsRate,
     now: DateTime<Utc>,
 ) -> Result<Invoice, StarsError> {
-    let row = orders::get(db, order).await?.ok_or(StarsError::NoSuchOrder)?;
+    let row = orders::get(db, order)
+        .await?
+        .ok_or(StarsError::NoSuchOrder)?;
     if row.customer_id != customer.get() {
         return Err(StarsError::NotYours);
     }
@@ -224,9 +226,9 @@ pub async fn pre_checkout(
         return Ok(Err(Refusal::PriceChanged));
     }
     if let Some(order) = payment.order_id {
-        let open = orders::get(db, OrderId::new(order)).await?.is_some_and(|o| {
-            o.state() == Some(OrderStatus::PendingPayment) && o.expires_at > now
-        });
+        let open = orders::get(db, OrderId::new(order))
+            .await?
+            .is_some_and(|o| o.state() == Some(OrderStatus::PendingPayment) && o.expires_at > now);
         if !open {
             return Ok(Err(Refusal::OrderClosed));
         }
@@ -325,7 +327,8 @@ pub async fn record_payment(
         _ => false,
     };
     let Some((payment, _)) = invoice.filter(|_| claimed) else {
-        let refund = refund_due(&txn, payer, payer_customer, payload, total, charge_id, now).await?;
+        let refund =
+            refund_due(&txn, payer, payer_customer, payload, total, charge_id, now).await?;
         txn.commit().await?;
         return Ok(refund);
     };
@@ -434,7 +437,14 @@ async fn refund_due(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(charge_id.into()))?;
     let payment = PaymentId::new(row.id);
-    notices::enqueue(txn, &Notice::StarsRefund { payment_id: payment }, now).await?;
+    notices::enqueue(
+        txn,
+        &Notice::StarsRefund {
+            payment_id: payment,
+        },
+        now,
+    )
+    .await?;
     Ok(Settled::RefundDue { payment })
 }
 
@@ -456,9 +466,13 @@ pub async fn refund_target(
     else {
         return Ok(None);
     };
-    Ok(row
-        .provider_payment_id
-        .map(|charge| (TelegramId::new(customer.telegram_id), charge, row.amount_minor)))
+    Ok(row.provider_payment_id.map(|charge| {
+        (
+            TelegramId::new(customer.telegram_id),
+            charge,
+            row.amount_minor,
+        )
+    }))
 }
 
 /// Marks a refund done (Telegram confirmed it, or said it was already refunded).

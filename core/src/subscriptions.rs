@@ -163,8 +163,11 @@ pub async fn quote_traffic(
     if !packs.contains(&gb) || gb <= 0 {
         return Err(SubscriptionError::NoSuchPack(gb));
     }
-    let price = Money::new(gb.saturating_mul(price_per_gb.minor()), price_per_gb.currency())
-        .map_err(|_| SubscriptionError::NoSuchPack(gb))?;
+    let price = Money::new(
+        gb.saturating_mul(price_per_gb.minor()),
+        price_per_gb.currency(),
+    )
+    .map_err(|_| SubscriptionError::NoSuchPack(gb))?;
     let panel = panel_of(db, sub).await?;
     let quote = Quote {
         plan: PlanId::new(sub.plan_id),

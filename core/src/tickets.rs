@@ -3,8 +3,8 @@
 //! first and delivered through a queued notice, so none is lost to a failed send.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use crate::entities::{ticket_messages, tickets};
@@ -246,4 +246,33 @@ pub async fn message(
     };
     let t = tickets::Entity::find_by_id(m.ticket_id).one(db).await?;
     Ok(t.map(|t| (m, t)))
+}
+
+/// The latest `limit` messages of a ticket, oldest first.
+pub async fn messages(
+    db: &DatabaseConnection,
+    ticket: i64,
+    limit: u64,
+) -> Result<Vec<TicketMessage>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut m = ticket_messages::Entity::find()
+        .filter(ticket_messages::Column::TicketId.eq(ticket))
+        .order_by_desc(ticket_messages::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    m.reverse();
+    Ok(m)
+}
+
+/// Whether a staff-chat post shows a ticket message.
+pub async fn is_staff_post(
+    db: &DatabaseConnection,
+    staff_chat_message_id: i64,
+) -> Result<bool, DbErr> {
+    Ok(ticket_messages::Entity::find()
+        .filter(ticket_messages::Column::StaffChatMessageId.eq(staff_chat_message_id))
+        .one(db)
+        .await?
+        .is_some())
 }

@@ -53,7 +53,10 @@ pub async fn available(
     Ok(offered && fresh && !has_bought(db, customer).await?)
 }
 
-async fn has_bought(db: &impl sea_orm::ConnectionTrait, customer: CustomerId) -> Result<bool, DbErr> {
+async fn has_bought(
+    db: &impl sea_orm::ConnectionTrait,
+    customer: CustomerId,
+) -> Result<bool, DbErr> {
     Ok(order_rows::Entity::find()
         .filter(order_rows::Column::CustomerId.eq(customer.get()))
         .filter(order_rows::Column::Kind.ne(OrderKind::Trial.as_str()))

@@ -1,11 +1,10 @@
-//! Help: the commands and how to use the shop.
+//! Help: the FAQ, the commands, and the connection guides.
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
 use vpnshop_core::customers::Language;
 
-use super::show;
+use super::{guide_keyboard, show};
 use crate::errors::HandlerResult;
-use crate::keyboards;
 use crate::text::tr;
 
 pub async fn show_help(
@@ -14,12 +13,8 @@ pub async fn show_help(
     edit: Option<MessageId>,
     lang: Language,
 ) -> HandlerResult {
-    show(
-        bot,
-        chat,
-        edit,
-        tr(lang, "help.text"),
-        keyboards::back_to_menu(lang),
-    )
-    .await
+    let mut body = tr(lang, "help.text");
+    body.push_str("\n\n");
+    body.push_str(&tr(lang, "help.faq"));
+    show(bot, chat, edit, body, guide_keyboard(lang)).await
 }

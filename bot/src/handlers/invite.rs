@@ -1,12 +1,13 @@
-//! Inviting friends: the customer's deep link and how many joined through it.
+//! Inviting friends: the customer's deep link, how many joined and bought, and the reward.
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
-use vpnshop_core::customers::{self, Customer, Language};
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::rewards::{self, ReferralReward};
 
 use super::{Ctx, show};
 use crate::errors::HandlerResult;
 use crate::keyboards;
-use crate::text::{escape, tr_with};
+use crate::text::{self, escape, tr, tr_with};
 
 pub fn link(ctx: &Ctx, customer: &Customer) -> String {
     format!(
@@ -23,14 +24,27 @@ pub async fn show_invite(
     customer: &Customer,
     lang: Language,
 ) -> HandlerResult {
-    let count = customers::referred_count(&ctx.db, customer.customer_id()).await?;
-    let text = tr_with(
+    let (joined, bought) = rewards::referral_stats(&ctx.db, customer.customer_id()).await?;
+    let mut body = tr_with(
         lang,
         "invite.text",
         &[
             ("link", &escape(&link(ctx, customer))),
-            ("count", &count.to_string()),
+            ("count", &joined.to_string()),
+            ("bought", &bought.to_string()),
         ],
     );
-    show(bot, chat, edit, text, keyboards::back_to_menu(lang)).await
+    body.push('\n');
+    body.push_str(&match ctx.sales.rewards.referral {
+        Some(ReferralReward::Wallet(m)) => tr_with(
+            lang,
+            "invite.reward_wallet",
+            &[("amount", &text::money(lang, m))],
+        ),
+        Some(ReferralReward::Points(n)) => {
+            tr_with(lang, "invite.reward_points", &[("points", &n.to_string())])
+        }
+        None => tr(lang, "invite.no_reward"),
+    });
+    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
 }

@@ -5,7 +5,8 @@ use teloxide::prelude::*;
 use vpnshop_core::customers::{Customer, Language};
 
 use super::{
-    ChatDialogue, Ctx, apologize, help, invite, language, language_of, registered, show, wallet,
+    ChatDialogue, Ctx, apologize, buy, guides, help, invite, language, language_of, points,
+    registered, show, subscriptions, support, trial, wallet,
 };
 use crate::callback::Action;
 use crate::errors::HandlerResult;
@@ -27,7 +28,29 @@ pub async fn welcome(
             ("name", &escape(&customer.first_name)),
         ],
     );
-    show(bot, chat, None, text, keyboards::main_menu(lang)).await
+    show(
+        bot,
+        chat,
+        None,
+        text,
+        menu_keyboard(ctx, customer, lang).await?,
+    )
+    .await
+}
+
+/// The main menu, with the trial button when this customer can still take it.
+pub async fn menu_keyboard(
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+) -> Result<teloxide::types::InlineKeyboardMarkup, crate::errors::BotError> {
+    let trial = vpnshop_core::trial::available(
+        &ctx.db,
+        customer.customer_id(),
+        ctx.sales.trial_plan.as_deref(),
+    )
+    .await?;
+    Ok(keyboards::main_menu_with(lang, trial))
 }
 
 pub async fn on_callback(
@@ -58,23 +81,61 @@ pub async fn on_callback(
     }
     let (chat, edit) = (message.chat.id, Some(message.id));
     let result = match action {
-        Action::Menu => {
-            show(
-                &bot,
-                chat,
-                edit,
-                tr(lang, "menu.title"),
-                keyboards::main_menu(lang),
-            )
-            .await
-        }
+        Action::Menu => match menu_keyboard(&ctx, &customer, lang).await {
+            Ok(k) => show(&bot, chat, edit, tr(lang, "menu.title"), k).await,
+            Err(e) => Err(e),
+        },
         Action::LanguageMenu => language::ask(&bot, chat, edit).await,
         Action::SetLanguage(new) => {
             language::choose(&bot, chat, edit, &dialogue, &ctx, &customer, new).await
         }
-        Action::Wallet => wallet::show_wallet(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::Wallet => wallet::show_wallet(&bot, chat, edit, &ctx, &customer, lang, 0).await,
+        Action::WalletPage(page) => {
+            wallet::show_wallet(&bot, chat, edit, &ctx, &customer, lang, page).await
+        }
+        Action::TopUp => wallet::top_up_menu(&bot, chat, edit, &ctx, lang).await,
+        Action::TopUpStars(n) => wallet::top_up(&bot, chat, &ctx, &customer, lang, n).await,
         Action::Invite => invite::show_invite(&bot, chat, edit, &ctx, &customer, lang).await,
         Action::Help => help::show_help(&bot, chat, edit, lang).await,
+        Action::Guides => guides::menu(&bot, chat, edit, lang).await,
+        Action::Guide(p) => guides::show(&bot, chat, edit, lang, p).await,
+        Action::Points => points::show_points(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::Trial => trial::take(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::Buy => buy::locations(&bot, chat, edit, &ctx, lang).await,
+        Action::BuyLocation(l) => buy::plans(&bot, chat, edit, &ctx, lang, l).await,
+        Action::BuyPlan(l, p) => buy::choose(&bot, chat, edit, &ctx, &customer, lang, l, p).await,
+        Action::PayWallet(o) => buy::pay_wallet(&bot, chat, edit, &ctx, &customer, lang, o).await,
+        Action::PayStars(o) => buy::pay_stars(&bot, chat, &ctx, &customer, lang, o).await,
+        Action::Promo(o) => {
+            buy::ask_promo(&bot, chat, edit, &dialogue, &ctx, &customer, lang, o).await
+        }
+        Action::UsePoints(o) => buy::use_points(&bot, chat, edit, &ctx, &customer, lang, o).await,
+        Action::CancelOrder(o) => {
+            buy::cancel(&bot, chat, edit, &dialogue, &ctx, &customer, lang, o).await
+        }
+        Action::Subscriptions => subscriptions::list(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::Subscription(s) => {
+            subscriptions::detail(&bot, chat, edit, &ctx, &customer, lang, s).await
+        }
+        Action::SubscriptionQr(s) => subscriptions::qr(&bot, chat, &ctx, &customer, lang, s).await,
+        Action::Renew(s) => subscriptions::renew(&bot, chat, edit, &ctx, &customer, lang, s).await,
+        Action::Traffic(s) => {
+            subscriptions::packs(&bot, chat, edit, &ctx, &customer, lang, s).await
+        }
+        Action::TrafficPack(s, gb) => {
+            subscriptions::add_traffic(&bot, chat, edit, &ctx, &customer, lang, s, gb).await
+        }
+        Action::Support => support::menu(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::NewTicket => {
+            support::ask(&bot, chat, edit, &dialogue, &ctx, &customer, lang, None).await
+        }
+        Action::Ticket(t) => support::show_ticket(&bot, chat, edit, &ctx, &customer, lang, t).await,
+        Action::TicketWrite(t) => {
+            support::ask(&bot, chat, edit, &dialogue, &ctx, &customer, lang, Some(t)).await
+        }
+        Action::TicketClose(t) => {
+            support::close(&bot, chat, edit, &dialogue, &ctx, &customer, lang, t).await
+        }
     };
     if let Err(e) = result {
         apologize(&bot, chat, lang, &e).await;

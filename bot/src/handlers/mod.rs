@@ -1,10 +1,20 @@
 //! The handler tree: messages and button presses, each routed to the feature that owns it.
+mod buy;
+mod guides;
 mod help;
 mod invite;
 mod language;
 mod menu;
+mod payments;
+mod points;
 mod start;
+mod subscriptions;
+mod support;
+mod trial;
 mod wallet;
+
+pub use guides::guide_keyboard;
+pub use subscriptions::{send_qr, summary as subscription_summary};
 
 use std::sync::Arc;
 
@@ -19,6 +29,7 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::money::Currency;
 use vpnshop_core::sea_orm::DatabaseConnection;
 
+use crate::config::Sales;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards;
 use crate::text::tr;
@@ -32,6 +43,7 @@ pub struct Ctx {
     pub currency: Currency,
     /// The bot's @username, for deep links (`t.me/<username>?start=ref_…`).
     pub bot_username: String,
+    pub sales: Sales,
 }
 
 /// Where a chat is in a conversation. Stored in the database as JSON.
@@ -41,6 +53,10 @@ pub enum State {
     Idle,
     /// First contact: waiting for the customer to pick a language.
     ChoosingLanguage,
+    /// Checkout: waiting for a promo code for this pending order.
+    EnteringPromo { order: i64 },
+    /// Support: waiting for a ticket message (a new ticket when `None`).
+    WritingTicket { ticket: Option<i64> },
 }
 
 pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
@@ -49,6 +65,16 @@ pub fn schema() -> UpdateHandler<BotError> {
     dptree::entry()
         .branch(
             Update::filter_message()
+                .branch(
+                    dptree::filter(|msg: Message, ctx: Arc<Ctx>| {
+                        ctx.sales.staff_chat == Some(msg.chat.id.0)
+                    })
+                    .endpoint(support::on_staff_chat),
+                )
+                .branch(
+                    dptree::filter(|msg: Message| msg.successful_payment().is_some())
+                        .endpoint(payments::on_successful_payment),
+                )
                 .enter_dialogue::<Message, ErasedStorage<State>, State>()
                 .endpoint(start::on_message),
         )
@@ -57,6 +83,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                 .enter_dialogue::<CallbackQuery, ErasedStorage<State>, State>()
                 .endpoint(menu::on_callback),
         )
+        .branch(Update::filter_pre_checkout_query().endpoint(payments::on_pre_checkout))
 }
 
 fn contact(user: &User) -> Contact {
@@ -123,6 +150,20 @@ async fn show(
             Err(e) => return Err(e.into()),
         }
     }
+    bot.send_message(chat, text)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
+}
+
+/// Sends a new HTML message.
+async fn say(
+    bot: &Bot,
+    chat: ChatId,
+    text: String,
+    keyboard: InlineKeyboardMarkup,
+) -> HandlerResult {
     bot.send_message(chat, text)
         .parse_mode(ParseMode::Html)
         .reply_markup(keyboard)

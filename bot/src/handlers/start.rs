@@ -6,7 +6,10 @@ use teloxide::prelude::*;
 use teloxide::types::ParseMode;
 use vpnshop_core::customers;
 
-use super::{ChatDialogue, Ctx, State, apologize, help, language, language_of, menu, registered};
+use super::{
+    ChatDialogue, Ctx, State, apologize, buy, help, language, language_of, menu, registered,
+    subscriptions, support, wallet,
+};
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::tr;
@@ -71,6 +74,22 @@ async fn route(
             language::ask(bot, chat, None).await
         }
         Some("/help") => help::show_help(bot, chat, None, lang).await,
+        Some("/buy") => {
+            dialogue.update(State::Idle).await?;
+            buy::locations(bot, chat, None, ctx, lang).await
+        }
+        Some("/subscriptions") => {
+            dialogue.update(State::Idle).await?;
+            subscriptions::list(bot, chat, None, ctx, customer, lang).await
+        }
+        Some("/wallet") => {
+            dialogue.update(State::Idle).await?;
+            wallet::show_wallet(bot, chat, None, ctx, customer, lang, 0).await
+        }
+        Some("/support") => {
+            dialogue.update(State::Idle).await?;
+            support::menu(bot, chat, None, ctx, customer, lang).await
+        }
         Some("/cancel") => {
             dialogue.update(State::Idle).await?;
             bot.send_message(chat, tr(lang, "cancel.done"))
@@ -79,7 +98,21 @@ async fn route(
                 .await?;
             Ok(())
         }
+        Some(_) if dialogue.get().await?.unwrap_or_default() != State::Idle => {
+            // An unknown command inside a dialogue step: a hint, and the step stays.
+            bot.send_message(chat, tr(lang, "hint.in_dialogue"))
+                .parse_mode(ParseMode::Html)
+                .await?;
+            Ok(())
+        }
         _ => match dialogue.get().await?.unwrap_or_default() {
+            State::EnteringPromo { order } => {
+                buy::promo_entered(bot, chat, dialogue, ctx, customer, lang, order, msg.text())
+                    .await
+            }
+            State::WritingTicket { ticket } => {
+                support::written(bot, msg, dialogue, ctx, customer, lang, ticket).await
+            }
             // The step stays where it was; the customer gets a short hint.
             State::ChoosingLanguage => {
                 bot.send_message(chat, tr(lang, "hint.pick_language"))

@@ -1,15 +1,17 @@
-//! The wallet screen: balance and the latest transactions.
+//! The wallet: balance, the transactions page by page, and topping up with Telegram Stars.
 use teloxide::prelude::*;
-use teloxide::types::MessageId;
+use teloxide::types::{InlineKeyboardMarkup, MessageId};
 use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::ledger::{self, TxKind};
+use vpnshop_core::stars;
 
-use super::{Ctx, show};
+use super::{Ctx, buy, say, show};
+use crate::callback::Action;
 use crate::errors::HandlerResult;
-use crate::keyboards;
+use crate::keyboards::{self, button};
 use crate::text::{self, tr, tr_with};
 
-const HISTORY_LINES: u64 = 5;
+const PAGE: u64 = 5;
 
 fn kind_key(kind: Option<TxKind>) -> &'static str {
     match kind {
@@ -30,14 +32,16 @@ pub async fn show_wallet(
     ctx: &Ctx,
     customer: &Customer,
     lang: Language,
+    page: u32,
 ) -> HandlerResult {
     let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
+    // One more than a page tells whether an older page exists.
     let history = ledger::wallet_history(
         &ctx.db,
         customer.customer_id(),
         ctx.currency,
-        0,
-        HISTORY_LINES,
+        u64::from(page) * PAGE,
+        PAGE + 1,
     )
     .await?;
     let mut body = tr_with(
@@ -50,7 +54,7 @@ pub async fn show_wallet(
         body.push_str(&tr(lang, "wallet.no_history"));
     } else {
         body.push_str(&tr(lang, "wallet.history_title"));
-        for line in history {
+        for line in history.iter().take(PAGE as usize) {
             body.push('\n');
             body.push_str(&tr_with(
                 lang,
@@ -66,5 +70,110 @@ pub async fn show_wallet(
             ));
         }
     }
-    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+    let mut paging = Vec::new();
+    if page > 0 {
+        paging.push(button(
+            tr(lang, "wallet.newer"),
+            Action::WalletPage(page - 1),
+        ));
+    }
+    if history.len() as u64 > PAGE {
+        paging.push(button(
+            tr(lang, "wallet.older"),
+            Action::WalletPage(page + 1),
+        ));
+    }
+    let mut rows = Vec::new();
+    if !paging.is_empty() {
+        rows.push(paging);
+    }
+    if ctx.sales.stars.is_some() {
+        rows.push(vec![button(tr(lang, "wallet.top_up"), Action::TopUp)]);
+    }
+    rows.push(vec![keyboards::back(lang)]);
+    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+}
+
+pub async fn top_up_menu(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+) -> HandlerResult {
+    let Some(rate) = ctx.sales.stars else {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "wallet.no_top_up"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let items = ctx
+        .sales
+        .stars_top_up
+        .iter()
+        .map(|&n| {
+            let label = tr_with(
+                lang,
+                "wallet.top_up_option",
+                &[
+                    ("stars", &n.to_string()),
+                    ("amount", &text::money(lang, rate.value_of(n))),
+                ],
+            );
+            (label, Action::TopUpStars(n))
+        })
+        .collect();
+    let body = tr_with(
+        lang,
+        "wallet.top_up_pick",
+        &[("rate", &text::money(lang, rate.value_of(1)))],
+    );
+    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+}
+
+/// Sends a Stars invoice for one of the seller's top-up amounts (any other is refused: the
+/// button carries the amount only as a choice among those).
+pub async fn top_up(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    stars_amount: i64,
+) -> HandlerResult {
+    let (Some(rate), true) = (
+        ctx.sales.stars,
+        ctx.sales.stars_top_up.contains(&stars_amount),
+    ) else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let invoice = match stars::invoice_for_top_up(
+        &ctx.db,
+        customer.customer_id(),
+        stars_amount,
+        rate,
+        ctx.clock.now(),
+    )
+    .await
+    {
+        Ok(i) => i,
+        Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
+    };
+    let title = tr(lang, "stars.top_up_title");
+    let description = tr_with(
+        lang,
+        "stars.top_up_description",
+        &[("amount", &text::money(lang, invoice.credit))],
+    );
+    buy::send_invoice(bot, chat, title, description, &invoice).await
 }

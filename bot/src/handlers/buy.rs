@@ -1,0 +1,784 @@
+//! Buying: location → plan → optional promo code and points → a preview of exactly what will be
+//! bought and charged → pay from the wallet, with Telegram Stars, or both. The preview is a
+//! pending order; every button names the order and is checked again when pressed.
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, LabeledPrice, MessageId};
+use vpnshop_core::catalog;
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::ids::{LocationId, OrderId, PlanId};
+use vpnshop_core::ledger::{self, LedgerError};
+use vpnshop_core::money::Money;
+use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
+use vpnshop_core::panels;
+use vpnshop_core::points;
+use vpnshop_core::promo::PromoError;
+use vpnshop_core::stars::{self, StarsError};
+use vpnshop_core::subscriptions::Preview;
+
+use super::{ChatDialogue, Ctx, State, say, show};
+use crate::callback::Action;
+use crate::errors::HandlerResult;
+use crate::keyboards::{self, button};
+use crate::text::{self, escape, tr, tr_with};
+
+pub async fn locations(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+) -> HandlerResult {
+    let locations = panels::sellable_locations(&ctx.db).await?;
+    if locations.is_empty() {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "buy.no_locations"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
+    let items = locations
+        .into_iter()
+        .map(|l| (l.name.clone(), Action::BuyLocation(l.id)))
+        .collect();
+    show(
+        bot,
+        chat,
+        edit,
+        tr(lang, "buy.pick_location"),
+        keyboards::list(lang, items),
+    )
+    .await
+}
+
+/// One line about a plan: `30 days · 50 GB`.
+pub fn plan_terms(lang: Language, days: i32, traffic: Option<i64>) -> String {
+    tr_with(
+        lang,
+        "buy.terms",
+        &[
+            ("days", &days.to_string()),
+            ("traffic", &text::traffic(lang, traffic)),
+        ],
+    )
+}
+
+pub async fn plans(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+    location: i64,
+) -> HandlerResult {
+    let sellable = panels::sellable_locations(&ctx.db).await?;
+    let Some(loc) = sellable.into_iter().find(|l| l.id == location) else {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "buy.location_gone"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let offers = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency).await?;
+    if offers.is_empty() {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "buy.no_plans"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
+    let items = offers
+        .iter()
+        .map(|o| {
+            let label = format!(
+                "{} · {} · {}",
+                o.plan.name,
+                plan_terms(lang, o.plan.duration_days, o.plan.traffic_bytes),
+                text::money(lang, o.price)
+            );
+            (label, Action::BuyPlan(location, o.plan.id))
+        })
+        .collect();
+    let body = tr_with(lang, "buy.pick_plan", &[("location", &escape(&loc.name))]);
+    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+}
+
+/// Quotes the plan and places the pending order that the preview shows.
+#[allow(clippy::too_many_arguments)]
+pub async fn choose(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    location: i64,
+    plan: i64,
+) -> HandlerResult {
+    let sellable = panels::sellable_locations(&ctx.db).await?;
+    if !sellable.iter().any(|l| l.id == location) {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "buy.location_gone"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
+    let offered = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency)
+        .await?
+        .iter()
+        .any(|o| o.plan.id == plan);
+    if !offered {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "buy.plan_gone"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
+    let req = QuoteRequest {
+        customer: customer.customer_id(),
+        plan: PlanId::new(plan),
+        currency: ctx.currency,
+        promo_code: None,
+        points: 0,
+    };
+    place_and_preview(bot, chat, edit, ctx, lang, &req, LocationId::new(location)).await
+}
+
+async fn place_and_preview(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+    req: &QuoteRequest,
+    location: LocationId,
+) -> HandlerResult {
+    let now = ctx.clock.now();
+    let mut quote = match orders::quote(&ctx.db, req, &ctx.sales.points, now).await {
+        Ok(q) => q,
+        Err(e) => return refuse(bot, chat, lang, &e).await,
+    };
+    quote.location = Some(location);
+    let order = orders::place(
+        &ctx.db,
+        req.customer,
+        OrderKind::Purchase,
+        &quote,
+        None,
+        ctx.sales.quote_ttl,
+        now,
+    )
+    .await?;
+    preview(bot, chat, edit, ctx, lang, &order, None).await
+}
+
+/// The preview of a pending order: what is bought, every discount, the total, what the
+/// subscription will be after it (renewals, traffic), and the ways to pay.
+pub async fn preview(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+    order: &Order,
+    after: Option<&Preview>,
+) -> HandlerResult {
+    let currency = ctx.currency;
+    let m = |minor: i64| {
+        text::money(
+            lang,
+            Money::new(minor, currency).unwrap_or(Money::zero(currency)),
+        )
+    };
+    let plan = match order.plan_id {
+        Some(id) => catalog::plan(&ctx.db, PlanId::new(id)).await?,
+        None => None,
+    };
+    let plan_name = plan.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+    let location = match order.location_id {
+        Some(id) => catalog::location(&ctx.db, LocationId::new(id)).await?,
+        None => None,
+    };
+    let what = match order.kind.as_str() {
+        "add_traffic" => tr_with(
+            lang,
+            "checkout.what_traffic",
+            &[("traffic", &text::traffic(lang, order.traffic_bytes))],
+        ),
+        kind => tr_with(
+            lang,
+            if kind == "renewal" {
+                "checkout.what_renewal"
+            } else {
+                "checkout.what_plan"
+            },
+            &[
+                ("plan", &escape(&plan_name)),
+                (
+                    "terms",
+                    &plan_terms(lang, order.duration_days, order.traffic_bytes),
+                ),
+            ],
+        ),
+    };
+    let mut body = tr(lang, "checkout.title");
+    body.push_str("\n\n");
+    body.push_str(&what);
+    if let Some(l) = &location {
+        body.push('\n');
+        body.push_str(&tr_with(
+            lang,
+            "checkout.location",
+            &[("location", &escape(&l.name))],
+        ));
+    }
+    body.push('\n');
+    body.push_str(&tr_with(
+        lang,
+        "checkout.price",
+        &[("amount", &m(order.list_price_minor))],
+    ));
+    if order.discount_minor > 0 {
+        body.push('\n');
+        body.push_str(&tr_with(
+            lang,
+            "checkout.promo",
+            &[("amount", &m(order.discount_minor))],
+        ));
+    }
+    if order.points_used > 0 {
+        body.push('\n');
+        body.push_str(&tr_with(
+            lang,
+            "checkout.points",
+            &[
+                ("amount", &m(order.points_value_minor)),
+                ("points", &order.points_used.to_string()),
+            ],
+        ));
+    }
+    body.push('\n');
+    body.push_str(&tr_with(
+        lang,
+        "checkout.total",
+        &[("amount", &m(order.total_minor))],
+    ));
+    if let Some(after) = after {
+        body.push_str("\n\n");
+        body.push_str(&after_text(lang, after));
+    }
+    let balance =
+        ledger::wallet_balance(&ctx.db, order.customer_id.into_customer(), currency).await?;
+    body.push_str("\n\n");
+    body.push_str(&tr_with(
+        lang,
+        "checkout.balance",
+        &[("amount", &text::money(lang, balance))],
+    ));
+    body.push('\n');
+    body.push_str(&tr_with(
+        lang,
+        "checkout.valid_until",
+        &[("time", &order.expires_at.format("%H:%M UTC").to_string())],
+    ));
+
+    let id = order.id;
+    let mut rows = Vec::new();
+    if balance.minor() >= order.total_minor {
+        rows.push(vec![button(
+            tr_with(
+                lang,
+                "checkout.pay_wallet",
+                &[("amount", &m(order.total_minor))],
+            ),
+            Action::PayWallet(id),
+        )]);
+    } else if let Some(rate) = ctx.sales.stars {
+        let rest = order.total_minor - balance.minor();
+        let stars = rate.stars_for(rest).to_string();
+        let label = if balance.minor() > 0 {
+            tr_with(
+                lang,
+                "checkout.pay_mixed",
+                &[("wallet", &text::money(lang, balance)), ("stars", &stars)],
+            )
+        } else {
+            tr_with(lang, "checkout.pay_stars", &[("stars", &stars)])
+        };
+        rows.push(vec![button(label, Action::PayStars(id))]);
+    } else {
+        body.push('\n');
+        body.push_str(&tr(lang, "checkout.top_up_first"));
+    }
+    if order.kind == OrderKind::Purchase.as_str() {
+        let mut extras = Vec::new();
+        if order.promo_code_id.is_none() {
+            extras.push(button(tr(lang, "checkout.add_promo"), Action::Promo(id)));
+        }
+        let customer = order.customer_id.into_customer();
+        if order.points_used == 0
+            && ctx.sales.points.value_of_point(currency).is_some()
+            && points::balance(&ctx.db, customer, ctx.clock.now()).await? > 0
+        {
+            extras.push(button(
+                tr(lang, "checkout.use_points"),
+                Action::UsePoints(id),
+            ));
+        }
+        if !extras.is_empty() {
+            rows.push(extras);
+        }
+    }
+    rows.push(vec![button(
+        tr(lang, "checkout.cancel"),
+        Action::CancelOrder(id),
+    )]);
+    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// "You will have 73 GB until 2026-12-01".
+pub fn after_text(lang: Language, p: &Preview) -> String {
+    let until = p
+        .expires_at
+        .map(text::date)
+        .unwrap_or_else(|| tr(lang, "units.forever"));
+    tr_with(
+        lang,
+        "checkout.after",
+        &[
+            ("traffic", &text::traffic(lang, p.traffic_left_bytes)),
+            ("date", &until),
+        ],
+    )
+}
+
+trait IntoCustomer {
+    fn into_customer(self) -> vpnshop_core::ids::CustomerId;
+}
+
+impl IntoCustomer for i64 {
+    fn into_customer(self) -> vpnshop_core::ids::CustomerId {
+        vpnshop_core::ids::CustomerId::new(self)
+    }
+}
+
+/// The presser's pending order, or `None` (after telling them) when the button is stale: not
+/// theirs, not pending, or out of date.
+async fn pending_order(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> Result<Option<Order>, crate::errors::BotError> {
+    let order = orders::get(&ctx.db, OrderId::new(id))
+        .await?
+        .filter(|o| o.customer_id == customer.id);
+    let key = match &order {
+        None => "errors.stale_button",
+        Some(o) => match o.state() {
+            Some(OrderStatus::PendingPayment) if o.expires_at > ctx.clock.now() => {
+                return Ok(order);
+            }
+            Some(OrderStatus::PendingPayment | OrderStatus::Expired | OrderStatus::Cancelled) => {
+                "checkout.expired"
+            }
+            _ => "checkout.already_paid",
+        },
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await?;
+    Ok(None)
+}
+
+/// Tells the customer why an order cannot be placed or paid, in their words.
+async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: &OrderError) -> HandlerResult {
+    let key = match e {
+        OrderError::NotFound | OrderError::NotYours => "errors.stale_button",
+        OrderError::PlanUnavailable | OrderError::NoPrice(_) => "buy.plan_gone",
+        OrderError::NotPending(OrderStatus::Expired | OrderStatus::Cancelled) => "checkout.expired",
+        OrderError::NotPending(_) => "checkout.already_paid",
+        OrderError::QuoteExpired => "checkout.expired",
+        OrderError::PointsNotAccepted(_) => "checkout.points_off",
+        OrderError::Promo(p) => promo_key(p),
+        OrderError::Points(_) => "checkout.points_changed",
+        OrderError::Ledger(LedgerError::InsufficientBalance { .. }) => "checkout.not_enough",
+        OrderError::Ledger(_) => {
+            return Err(crate::errors::BotError::Service(e.to_string()));
+        }
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+}
+
+fn promo_key(e: &PromoError) -> &'static str {
+    match e {
+        PromoError::Unknown => "promo.unknown",
+        PromoError::Expired => "promo.expired",
+        PromoError::UsedUp => "promo.used_up",
+        PromoError::AlreadyUsed => "promo.already_used",
+        PromoError::OtherPlan => "promo.other_plan",
+        _ => "promo.unknown",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn pay_wallet(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    match orders::pay_with_wallet(
+        &ctx.db,
+        OrderId::new(id),
+        customer.customer_id(),
+        ctx.clock.now(),
+    )
+    .await
+    {
+        Ok(_) => {
+            show(
+                bot,
+                chat,
+                edit,
+                tr(lang, "checkout.paid"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+        Err(e) => refuse(bot, chat, lang, &e).await,
+    }
+}
+
+/// Sends the Stars invoice for what the wallet does not cover.
+pub async fn pay_stars(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(rate) = ctx.sales.stars else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let invoice = match stars::invoice_for_order(
+        &ctx.db,
+        order.order_id(),
+        customer.customer_id(),
+        rate,
+        ctx.clock.now(),
+    )
+    .await
+    {
+        Ok(i) => i,
+        Err(StarsError::WalletCovers) => {
+            return preview(bot, chat, None, ctx, lang, &order, None).await;
+        }
+        Err(StarsError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
+        Err(_) => {
+            return say(
+                bot,
+                chat,
+                tr(lang, "checkout.expired"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
+        }
+    };
+    let title = tr_with(lang, "stars.order_title", &[("order", &id.to_string())]);
+    let description = tr_with(
+        lang,
+        "stars.order_description",
+        &[
+            ("order", &id.to_string()),
+            ("amount", &text::money(lang, invoice.credit)),
+        ],
+    );
+    send_invoice(bot, chat, title, description, &invoice).await
+}
+
+pub async fn send_invoice(
+    bot: &Bot,
+    chat: ChatId,
+    title: String,
+    description: String,
+    invoice: &stars::Invoice,
+) -> HandlerResult {
+    let price = LabeledPrice::new(title.clone(), invoice.stars as u32);
+    bot.send_invoice(
+        chat,
+        text::cut(&title, 32),
+        text::cut(&description, 255),
+        invoice.payload.clone(),
+        "XTR",
+        vec![price],
+    )
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn ask_promo(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    dialogue.update(State::EnteringPromo { order: id }).await?;
+    let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
+        tr(lang, "checkout.cancel"),
+        Action::CancelOrder(id),
+    )]]);
+    show(bot, chat, edit, tr(lang, "promo.ask"), keyboard).await
+}
+
+/// The customer typed a promo code for `order`: re-quote with it, or say why not and stay.
+#[allow(clippy::too_many_arguments)]
+pub async fn promo_entered(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+    code: Option<&str>,
+) -> HandlerResult {
+    let Some(code) = code
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.chars().count() <= 32 && !c.contains(char::is_whitespace))
+    else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "promo.hint"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+        dialogue.update(State::Idle).await?;
+        return Ok(());
+    };
+    requote(
+        bot,
+        chat,
+        dialogue,
+        ctx,
+        customer,
+        lang,
+        &order,
+        Some(code.to_string()),
+        order.points_used,
+    )
+    .await
+}
+
+pub async fn use_points(
+    bot: &Bot,
+    chat: ChatId,
+    _edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let promo = match order.promo_code_id {
+        Some(pid) => vpnshop_core::promo::by_id(&ctx.db, pid)
+            .await?
+            .map(|p| p.code),
+        None => None,
+    };
+    let have = points::balance(&ctx.db, customer.customer_id(), ctx.clock.now()).await?;
+    requote_inner(bot, chat, None, ctx, customer, lang, &order, promo, have).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn requote(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    order: &Order,
+    promo: Option<String>,
+    points: i64,
+) -> HandlerResult {
+    requote_inner(
+        bot,
+        chat,
+        Some(dialogue),
+        ctx,
+        customer,
+        lang,
+        order,
+        promo,
+        points,
+    )
+    .await
+}
+
+/// Places a new order for the same plan and location with the new promo code or points, and
+/// cancels the old one (whose buttons then answer "out of date").
+#[allow(clippy::too_many_arguments)]
+async fn requote_inner(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: Option<&ChatDialogue>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    order: &Order,
+    promo: Option<String>,
+    points: i64,
+) -> HandlerResult {
+    let (Some(plan), Some(location)) = (order.plan_id, order.location_id) else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let req = QuoteRequest {
+        customer: customer.customer_id(),
+        plan: PlanId::new(plan),
+        currency: ctx.currency,
+        promo_code: promo,
+        points,
+    };
+    let now = ctx.clock.now();
+    let mut quote = match orders::quote(&ctx.db, &req, &ctx.sales.points, now).await {
+        Ok(q) => q,
+        Err(OrderError::Promo(p)) if dialogue.is_some() => {
+            // The step stays where it was: the customer can try another code.
+            let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
+                tr(lang, "checkout.cancel"),
+                Action::CancelOrder(order.id),
+            )]]);
+            return say(bot, chat, tr(lang, promo_key(&p)), keyboard).await;
+        }
+        Err(e) => return refuse(bot, chat, lang, &e).await,
+    };
+    quote.location = Some(LocationId::new(location));
+    if !orders::cancel(&ctx.db, order.order_id(), customer.customer_id(), now)
+        .await
+        .unwrap_or(false)
+    {
+        return say(
+            bot,
+            chat,
+            tr(lang, "checkout.already_paid"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
+    if let Some(d) = dialogue {
+        d.update(State::Idle).await?;
+    }
+    let new = orders::place(
+        &ctx.db,
+        customer.customer_id(),
+        OrderKind::Purchase,
+        &quote,
+        None,
+        ctx.sales.quote_ttl,
+        now,
+    )
+    .await?;
+    preview(bot, chat, None, ctx, lang, &new, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn cancel(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    dialogue.update(State::Idle).await?;
+    match orders::cancel(
+        &ctx.db,
+        OrderId::new(id),
+        customer.customer_id(),
+        ctx.clock.now(),
+    )
+    .await
+    {
+        Ok(true) => {
+            show(
+                bot,
+                chat,
+                edit,
+                tr(lang, "checkout.cancelled"),
+                keyboards::main_menu(lang),
+            )
+            .await
+        }
+        Ok(false) => {
+            say(
+                bot,
+                chat,
+                tr(lang, "checkout.closed"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+        Err(OrderError::NotFound | OrderError::NotYours) => {
+            say(
+                bot,
+                chat,
+                tr(lang, "errors.stale_button"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+        Err(e) => Err(crate::errors::BotError::Service(e.to_string())),
+    }
+}

@@ -1,0 +1,355 @@
+//! "My subscriptions": the list, one subscription's usage, link, QR code and guides, and
+//! renewing or adding traffic with a preview of the result before paying.
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode};
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::ids::SubscriptionId;
+use vpnshop_core::orders::OrderKind;
+use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
+use vpnshop_core::subscriptions::{self, SubscriptionError};
+
+use super::{Ctx, buy, guide_keyboard, say, show};
+use crate::callback::Action;
+use crate::errors::{BotError, HandlerResult};
+use crate::keyboards::{self, button};
+use crate::text::{self, escape, tr, tr_with};
+
+fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    if sub.status != ACTIVE {
+        return "subs.status.provisioning";
+    }
+    if sub.expires_at.is_some_and(|at| at <= now) {
+        return "subs.status.expired";
+    }
+    if sub.traffic_limit_bytes.is_some_and(|l| sub.used_bytes >= l) {
+        return "subs.status.used_up";
+    }
+    "subs.status.active"
+}
+
+pub async fn list(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+) -> HandlerResult {
+    let subs = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
+    if subs.is_empty() {
+        let keyboard = InlineKeyboardMarkup::new(vec![
+            vec![button(tr(lang, "menu.buy"), Action::Buy)],
+            vec![keyboards::back(lang)],
+        ]);
+        return show(bot, chat, edit, tr(lang, "subs.none"), keyboard).await;
+    }
+    let now = ctx.clock.now();
+    let mut body = tr(lang, "subs.title");
+    let mut items = Vec::new();
+    for sub in subs {
+        let location = subscriptions::location_of(&ctx.db, &sub)
+            .await?
+            .map(|l| l.name)
+            .unwrap_or_default();
+        body.push_str("\n\n");
+        body.push_str(&summary(lang, &sub, &location, now));
+        items.push((
+            tr_with(
+                lang,
+                "subs.open",
+                &[("id", &sub.id.to_string()), ("location", &location)],
+            ),
+            Action::Subscription(sub.id),
+        ));
+    }
+    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+}
+
+/// `#12 · Germany · active` / usage bar / days left: also used in the staff chat's ticket header.
+pub fn summary(
+    lang: Language,
+    sub: &Subscription,
+    location: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let until = match sub.expires_at {
+        Some(at) => tr_with(
+            lang,
+            "subs.days_left",
+            &[
+                ("days", &text::days_left(at, now).to_string()),
+                ("date", &text::date(at)),
+            ],
+        ),
+        None => tr(lang, "units.forever"),
+    };
+    tr_with(
+        lang,
+        "subs.summary",
+        &[
+            ("id", &sub.id.to_string()),
+            ("location", &escape(location)),
+            ("status", &tr(lang, status_key(sub, now))),
+            (
+                "bar",
+                &text::usage_bar(sub.used_bytes, sub.traffic_limit_bytes),
+            ),
+            ("used", &text::traffic(lang, Some(sub.used_bytes))),
+            ("total", &text::traffic(lang, sub.traffic_limit_bytes)),
+            ("until", &until),
+        ],
+    )
+}
+
+/// The subscription if the presser owns it; otherwise they are told the button is stale.
+async fn owned(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> Result<Option<Subscription>, BotError> {
+    match subscriptions::owned(&ctx.db, SubscriptionId::new(id), customer.customer_id()).await {
+        Ok(s) => Ok(Some(s)),
+        Err(SubscriptionError::NotFound) => {
+            say(
+                bot,
+                chat,
+                tr(lang, "errors.stale_button"),
+                keyboards::back_to_menu(lang),
+            )
+            .await?;
+            Ok(None)
+        }
+        Err(e) => Err(BotError::Service(e.to_string())),
+    }
+}
+
+pub async fn detail(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let now = ctx.clock.now();
+    let (sub, fresh) =
+        subscriptions::refresh_usage(&ctx.db, sub, ctx.sales.usage_max_age, now).await?;
+    let location = subscriptions::location_of(&ctx.db, &sub)
+        .await?
+        .map(|l| l.name)
+        .unwrap_or_default();
+    let mut body = summary(lang, &sub, &location, now);
+    if !fresh {
+        body.push('\n');
+        body.push_str(&tr(lang, "subs.stale_usage"));
+    }
+    if let Some(link) = &sub.subscription_url {
+        body.push_str("\n\n");
+        body.push_str(&tr_with(lang, "subs.link", &[("link", &escape(link))]));
+    }
+    let mut rows = Vec::new();
+    if sub.status == ACTIVE {
+        rows.push(vec![
+            button(tr(lang, "subs.qr"), Action::SubscriptionQr(sub.id)),
+            button(tr(lang, "subs.guides"), Action::Guides),
+        ]);
+        let mut change = vec![button(tr(lang, "subs.renew"), Action::Renew(sub.id))];
+        if sub.traffic_limit_bytes.is_some()
+            && !ctx.sales.traffic_packs_gb.is_empty()
+            && ctx.sales.traffic_price_per_gb.is_some()
+        {
+            change.push(button(
+                tr(lang, "subs.add_traffic"),
+                Action::Traffic(sub.id),
+            ));
+        }
+        rows.push(change);
+    }
+    rows.push(vec![
+        button(tr(lang, "menu.subscriptions"), Action::Subscriptions),
+        keyboards::back(lang),
+    ]);
+    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// Sends the link as a QR code (PNG), with the link itself as the caption.
+pub async fn send_qr(bot: &Bot, chat: ChatId, lang: Language, link: &str) -> HandlerResult {
+    let png = crate::qr::png(link).map_err(|e| BotError::Service(e.to_string()))?;
+    bot.send_photo(chat, InputFile::memory(png).file_name("subscription.png"))
+        .caption(tr_with(lang, "subs.qr_caption", &[("link", &escape(link))]))
+        .parse_mode(ParseMode::Html)
+        .reply_markup(guide_keyboard(lang))
+        .await?;
+    Ok(())
+}
+
+pub async fn qr(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    match &sub.subscription_url {
+        Some(link) => send_qr(bot, chat, lang, link).await,
+        None => {
+            say(
+                bot,
+                chat,
+                tr(lang, "subs.no_link"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+    }
+}
+
+async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: SubscriptionError) -> HandlerResult {
+    let key = match e {
+        SubscriptionError::NotFound => "errors.stale_button",
+        SubscriptionError::NotActive => "subs.not_active",
+        SubscriptionError::PlanGone => "subs.plan_gone",
+        SubscriptionError::Unlimited => "subs.unlimited",
+        SubscriptionError::NoSuchPack(_) => "errors.stale_button",
+        SubscriptionError::Order(e) => return Err(BotError::Service(e.to_string())),
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+}
+
+pub async fn renew(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let now = ctx.clock.now();
+    let (quote, after) = match subscriptions::quote_renewal(&ctx.db, &sub, ctx.currency, now).await
+    {
+        Ok(q) => q,
+        Err(e) => return refuse(bot, chat, lang, e).await,
+    };
+    let order = match subscriptions::place(
+        &ctx.db,
+        &sub,
+        OrderKind::Renewal,
+        &quote,
+        ctx.sales.quote_ttl,
+        now,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return refuse(bot, chat, lang, e).await,
+    };
+    buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await
+}
+
+pub async fn packs(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let items = ctx
+        .sales
+        .traffic_packs_gb
+        .iter()
+        .map(|&gb| {
+            let price = vpnshop_core::money::Money::new(gb * per_gb.minor(), per_gb.currency())
+                .unwrap_or(per_gb);
+            let label = format!(
+                "{} · {}",
+                text::traffic(lang, Some(gb * subscriptions::GB)),
+                text::money(lang, price)
+            );
+            (label, Action::TrafficPack(sub.id, gb))
+        })
+        .collect();
+    show(
+        bot,
+        chat,
+        edit,
+        tr(lang, "subs.pick_pack"),
+        keyboards::list(lang, items),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn add_traffic(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+    gb: i64,
+) -> HandlerResult {
+    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+        return Ok(());
+    };
+    let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let now = ctx.clock.now();
+    let (quote, after) =
+        match subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb)
+            .await
+        {
+            Ok(q) => q,
+            Err(e) => return refuse(bot, chat, lang, e).await,
+        };
+    let order = match subscriptions::place(
+        &ctx.db,
+        &sub,
+        OrderKind::AddTraffic,
+        &quote,
+        ctx.sales.quote_ttl,
+        now,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return refuse(bot, chat, lang, e).await,
+    };
+    buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await
+}

@@ -1,0 +1,282 @@
+//! Support tickets, both sides: the customer opens, reads, answers and closes tickets; staff
+//! answer by replying, in the staff chat, to the post that shows the customer's message.
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, MessageId};
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::staff::{self, Role};
+use vpnshop_core::tickets::{self, TicketError, Writing};
+
+use super::{ChatDialogue, Ctx, State, say};
+use crate::callback::Action;
+use crate::errors::{BotError, HandlerResult};
+use crate::keyboards::{self, button};
+use crate::text::{self, escape, tr, tr_with};
+
+pub async fn menu(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+) -> HandlerResult {
+    let open = tickets::open_of(&ctx.db, customer.customer_id()).await?;
+    let body = if open.is_empty() {
+        tr(lang, "support.none_open")
+    } else {
+        tr_with(
+            lang,
+            "support.open_count",
+            &[("count", &open.len().to_string())],
+        )
+    };
+    let mut rows = vec![vec![button(tr(lang, "support.new"), Action::NewTicket)]];
+    for t in open {
+        let subject = t.subject.clone().unwrap_or_else(|| "📷".into());
+        rows.push(vec![button(
+            format!("#{} · {}", t.id, text::cut(&subject, 30)),
+            Action::Ticket(t.id),
+        )]);
+    }
+    rows.push(vec![keyboards::back(lang)]);
+    super::show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// Asks for a message: a new ticket (`None`) or another message in an open one.
+#[allow(clippy::too_many_arguments)]
+pub async fn ask(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    ticket: Option<i64>,
+) -> HandlerResult {
+    if let Some(id) = ticket {
+        match tickets::owned(&ctx.db, id, customer.customer_id()).await {
+            Ok(t) if t.status == tickets::OPEN => {}
+            Ok(_) => {
+                return say(
+                    bot,
+                    chat,
+                    tr(lang, "support.closed"),
+                    keyboards::back_to_menu(lang),
+                )
+                .await;
+            }
+            Err(_) => {
+                return say(
+                    bot,
+                    chat,
+                    tr(lang, "errors.stale_button"),
+                    keyboards::back_to_menu(lang),
+                )
+                .await;
+            }
+        }
+    }
+    dialogue.update(State::WritingTicket { ticket }).await?;
+    let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
+        tr(lang, "support.cancel"),
+        Action::Support,
+    )]]);
+    super::show(bot, chat, edit, tr(lang, "support.ask"), keyboard).await
+}
+
+/// What the customer sent while writing: text, or a photo with an optional caption.
+#[allow(clippy::too_many_arguments)]
+pub async fn written(
+    bot: &Bot,
+    msg: &Message,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    ticket: Option<i64>,
+) -> HandlerResult {
+    let chat = msg.chat.id;
+    let writing = Writing {
+        body: msg.text().or(msg.caption()).map(str::to_string),
+        photo_file_id: msg
+            .photo()
+            .and_then(|sizes| sizes.last())
+            .map(|p| p.file.id.0.clone()),
+    };
+    let now = ctx.clock.now();
+    let result = match ticket {
+        None => {
+            tickets::open(
+                &ctx.db,
+                customer.customer_id(),
+                customer.telegram(),
+                writing,
+                now,
+            )
+            .await
+        }
+        Some(id) => {
+            tickets::customer_writes(
+                &ctx.db,
+                id,
+                customer.customer_id(),
+                customer.telegram(),
+                writing,
+                now,
+            )
+            .await
+        }
+    };
+    let key = match result {
+        Ok(t) => {
+            dialogue.update(State::Idle).await?;
+            let body = tr_with(lang, "support.sent", &[("id", &t.id.to_string())]);
+            return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+        }
+        // The step stays where it was.
+        Err(TicketError::Empty) => "support.hint_empty",
+        Err(TicketError::TooLong) => "support.hint_long",
+        Err(TicketError::Closed | TicketError::NotFound) => {
+            dialogue.update(State::Idle).await?;
+            "support.closed"
+        }
+        Err(TicketError::Db(e)) => return Err(e.into()),
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+}
+
+pub async fn show_ticket(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    let Ok(t) = tickets::owned(&ctx.db, id, customer.customer_id()).await else {
+        return say(
+            bot,
+            chat,
+            tr(lang, "errors.stale_button"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    };
+    let mut body = tr_with(lang, "support.ticket_title", &[("id", &t.id.to_string())]);
+    for m in tickets::messages(&ctx.db, t.id, 10).await? {
+        let who = if m.author == "staff" {
+            tr(lang, "support.from_staff")
+        } else {
+            tr(lang, "support.from_you")
+        };
+        let what = m
+            .body
+            .as_deref()
+            .map(|b| escape(&text::cut(b, 300)).into_owned())
+            .unwrap_or_else(|| "📷".into());
+        body.push_str(&format!(
+            "\n\n<b>{who}</b> · {}\n{what}",
+            text::date(m.created_at)
+        ));
+    }
+    let mut rows = Vec::new();
+    if t.status == tickets::OPEN {
+        rows.push(vec![
+            button(tr(lang, "support.write"), Action::TicketWrite(t.id)),
+            button(tr(lang, "support.close"), Action::TicketClose(t.id)),
+        ]);
+    }
+    rows.push(vec![
+        button(tr(lang, "menu.support"), Action::Support),
+        keyboards::back(lang),
+    ]);
+    super::show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn close(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    id: i64,
+) -> HandlerResult {
+    dialogue.update(State::Idle).await?;
+    match tickets::close(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
+        Ok(t) => {
+            let body = tr_with(lang, "support.closed_done", &[("id", &t.id.to_string())]);
+            super::show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+        }
+        Err(TicketError::Db(e)) => Err(e.into()),
+        Err(_) => {
+            say(
+                bot,
+                chat,
+                tr(lang, "errors.stale_button"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+    }
+}
+
+/// A message in the staff chat. A reply to a ticket post, from staff, becomes the answer;
+/// everything else there is the staff's own conversation and is left alone.
+pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
+    let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
+        return Ok(());
+    };
+    if !reply_to.from.as_ref().is_some_and(|u| u.is_bot) {
+        return Ok(());
+    }
+    let staff_id = TelegramId::new(from.id.0 as i64);
+    let lang = ctx.default_language;
+    let allowed = staff::role_of(&ctx.db, staff_id)
+        .await?
+        .is_some_and(|r| r.allows(Role::Support));
+    if !allowed {
+        // Authority comes from the staff table, never from being in the chat.
+        let is_ticket = tickets::is_staff_post(&ctx.db, reply_to.id.0 as i64).await?;
+        if is_ticket {
+            bot.send_message(msg.chat.id, tr(lang, "support.staff_only"))
+                .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
+                .await?;
+        }
+        return Ok(());
+    }
+    let writing = Writing {
+        body: msg.text().or(msg.caption()).map(str::to_string),
+        photo_file_id: msg
+            .photo()
+            .and_then(|s| s.last())
+            .map(|p| p.file.id.0.clone()),
+    };
+    let answer = tickets::staff_answers(
+        &ctx.db,
+        reply_to.id.0 as i64,
+        staff_id,
+        writing,
+        ctx.clock.now(),
+    )
+    .await;
+    let key = match answer {
+        Ok(None) => return Ok(()),
+        Ok(Some(_)) => "support.staff_sent",
+        Err(TicketError::Closed) => "support.staff_closed",
+        Err(TicketError::Empty | TicketError::TooLong) => "support.staff_bad",
+        Err(TicketError::NotFound) => return Ok(()),
+        Err(TicketError::Db(e)) => return Err(BotError::Db(e)),
+    };
+    bot.send_message(msg.chat.id, tr(lang, key))
+        .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
+        .await?;
+    Ok(())
+}

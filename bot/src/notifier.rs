@@ -1,0 +1,395 @@
+//! The bot's side of the durable job queue: provisioning paid orders (never inside a handler)
+//! and delivering notices — the link, QR code and guides when an account is ready, refunds,
+//! Stars refunds, ticket messages to and from the staff chat, and referral rewards.
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{InputFile, ParseMode, UserId};
+use teloxide::{ApiError, RequestError};
+use vpnshop_core::customers::{self, Customer, Language};
+use vpnshop_core::ids::{CustomerId, OrderId, PaymentId};
+use vpnshop_core::jobs::{Job, JobError, Runner};
+use vpnshop_core::ledger;
+use vpnshop_core::money::Money;
+use vpnshop_core::notices::{self, Notice};
+use vpnshop_core::orders::{self, PROVISION_JOB};
+use vpnshop_core::provisioning::{self, Outcome, ProvisionError};
+use vpnshop_core::rewards::{self, ReferralReward};
+use vpnshop_core::stars;
+use vpnshop_core::subscriptions;
+use vpnshop_core::tickets;
+
+use crate::handlers::{Ctx, guide_keyboard, send_qr};
+use crate::keyboards;
+use crate::text::{self, escape, tr, tr_with};
+
+/// The runner with the bot's handlers registered.
+pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
+    let (b, c) = (bot.clone(), ctx.clone());
+    Runner::new(ctx.db.clone(), ctx.clock.clone(), worker)
+        .handle(PROVISION_JOB, move |job| provision(c.clone(), job))
+        .handle(notices::JOB, move |job| notice(b.clone(), ctx.clone(), job))
+}
+
+async fn provision(ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let order = payload["order_id"]
+        .as_i64()
+        .map(OrderId::new)
+        .ok_or_else(|| JobError::Permanent("no order_id".into()))?;
+    let last = job.attempts >= job.max_attempts;
+    match provisioning::provision(
+        &ctx.db,
+        order,
+        &ctx.sales.account_prefix,
+        last,
+        ctx.clock.now(),
+    )
+    .await
+    {
+        Ok(Outcome::Fulfilled(_) | Outcome::AlreadyDone | Outcome::Refunded { .. }) => Ok(()),
+        Err(ProvisionError::NoSuchOrder(_)) => {
+            Err(JobError::Permanent(format!("order {order} is gone")))
+        }
+        Err(e) => Err(JobError::Retry(e.to_string())),
+    }
+}
+
+/// Why a send failed: the customer blocked the bot (stop trying), or anything else (retry).
+fn send_failed(e: RequestError) -> Result<(), JobError> {
+    match e {
+        RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        ) => Err(JobError::Permanent(format!("undeliverable: {e}"))),
+        e => Err(JobError::Retry(e.to_string())),
+    }
+}
+
+async fn customer_of(ctx: &Ctx, id: i64) -> Result<Customer, JobError> {
+    customers::by_id(&ctx.db, CustomerId::new(id))
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("customer {id} is gone")))
+}
+
+fn lang_of(ctx: &Ctx, c: &Customer) -> Language {
+    c.lang().unwrap_or(ctx.default_language)
+}
+
+fn chat_of(c: &Customer) -> ChatId {
+    ChatId(c.telegram_id)
+}
+
+async fn notice(bot: Bot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
+    let notice = notices::parse(&job.payload)
+        .ok_or_else(|| JobError::Permanent(format!("not a notice: {}", job.payload)))?;
+    let sent = match notice {
+        Notice::Fulfilled { order_id } => fulfilled(&bot, &ctx, order_id).await,
+        Notice::Refunded { order_id } => refunded(&bot, &ctx, order_id).await,
+        Notice::StarsRefund { payment_id } => stars_refund(&bot, &ctx, payment_id).await,
+        Notice::TicketToStaff { message_id } => ticket_to_staff(&bot, &ctx, message_id).await,
+        Notice::TicketToCustomer { message_id } => ticket_to_customer(&bot, &ctx, message_id).await,
+        Notice::OrderRewards { order_id } => order_rewards(&bot, &ctx, order_id).await,
+    };
+    match sent {
+        Ok(()) => Ok(()),
+        Err(Failure::Job(e)) => Err(e),
+        Err(Failure::Telegram(e)) => send_failed(e),
+    }
+}
+
+enum Failure {
+    Job(JobError),
+    Telegram(RequestError),
+}
+
+impl From<RequestError> for Failure {
+    fn from(e: RequestError) -> Self {
+        Failure::Telegram(e)
+    }
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Self {
+        Failure::Job(e)
+    }
+}
+
+impl From<vpnshop_core::sea_orm::DbErr> for Failure {
+    fn from(e: vpnshop_core::sea_orm::DbErr) -> Self {
+        Failure::Job(e.into())
+    }
+}
+
+type Sent = Result<(), Failure>;
+
+async fn fulfilled(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
+    let Some(order) = orders::get(&ctx.db, order_id).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, order.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    let Some(sub_id) = order.subscription_id else {
+        return Ok(());
+    };
+    let sub = subscriptions::owned(
+        &ctx.db,
+        vpnshop_core::ids::SubscriptionId::new(sub_id),
+        customer.customer_id(),
+    )
+    .await
+    .map_err(|e| JobError::Retry(e.to_string()))?;
+    let left = sub.traffic_limit_bytes.map(|l| (l - sub.used_bytes).max(0));
+    let until = sub
+        .expires_at
+        .map(text::date)
+        .unwrap_or_else(|| tr(lang, "units.forever"));
+    let state = tr_with(
+        lang,
+        "checkout.after",
+        &[("traffic", &text::traffic(lang, left)), ("date", &until)],
+    );
+    let key = match order.kind.as_str() {
+        "renewal" => "notice.renewed",
+        "add_traffic" => "notice.traffic_added",
+        "trial" => "notice.trial_ready",
+        _ => "notice.ready",
+    };
+    let mut body = tr_with(lang, key, &[("id", &sub.id.to_string()), ("state", &state)]);
+    let link = sub.subscription_url.clone();
+    if let Some(link) = &link {
+        body.push_str("\n\n");
+        body.push_str(&tr_with(lang, "subs.link", &[("link", &escape(link))]));
+    }
+    let chat = chat_of(&customer);
+    bot.send_message(chat, body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    // A new account also gets its QR code and the guides; a renewal keeps the same link.
+    if let (Some(link), "purchase" | "trial") = (&link, order.kind.as_str()) {
+        if let Err(e) = send_qr(bot, chat, lang, link).await {
+            tracing::warn!(error = %e, "QR code not sent");
+        }
+    } else if link.is_none() {
+        bot.send_message(chat, tr(lang, "guides.pick"))
+            .reply_markup(guide_keyboard(lang))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
+    let Some(order) = orders::get(&ctx.db, order_id).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, order.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    let currency = order.currency.parse().unwrap_or(ctx.currency);
+    let amount = Money::new(order.total_minor, currency).unwrap_or(Money::zero(currency));
+    let key = if order.total_minor > 0 {
+        "notice.refunded"
+    } else {
+        "notice.failed_free"
+    };
+    bot.send_message(
+        chat_of(&customer),
+        tr_with(lang, key, &[("amount", &text::money(lang, amount))]),
+    )
+    .parse_mode(ParseMode::Html)
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
+    if let Some(staff) = ctx.sales.staff_chat {
+        let l = ctx.default_language;
+        let body = tr_with(
+            l,
+            "staff.provision_failed",
+            &[
+                ("order", &order.id.to_string()),
+                ("customer", &escape(&customer.first_name)),
+                ("telegram", &customer.telegram_id.to_string()),
+                ("amount", &text::money(l, amount)),
+                ("reason", &escape(order.failure.as_deref().unwrap_or("?"))),
+            ],
+        );
+        bot.send_message(ChatId(staff), body)
+            .parse_mode(ParseMode::Html)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn stars_refund(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+    let Some((user, charge, stars)) = stars::refund_target(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let refund = bot
+        .refund_star_payment(
+            UserId(user.get() as u64),
+            teloxide::types::TelegramTransactionId(charge),
+        )
+        .await;
+    match refund {
+        Ok(_) => {}
+        // A repeat after a lost answer: Telegram already gave the Stars back.
+        Err(RequestError::Api(ApiError::Unknown(ref d)))
+            if d.contains("CHARGE_ALREADY_REFUNDED") => {}
+        Err(e) => return Err(e.into()),
+    }
+    stars::mark_refunded(&ctx.db, payment, ctx.clock.now()).await?;
+    if let Some(customer) = customers::by_telegram_id(&ctx.db, user).await? {
+        let lang = lang_of(ctx, &customer);
+        bot.send_message(
+            chat_of(&customer),
+            tr_with(lang, "stars.refunded", &[("stars", &stars.to_string())]),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Err(
+            JobError::Permanent("no staff chat configured (shop.staff_chat_id)".into()).into(),
+        );
+    };
+    let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
+        return Ok(());
+    };
+    if m.staff_chat_message_id.is_some() {
+        return Ok(());
+    }
+    let customer = customer_of(ctx, t.customer_id).await?;
+    let l = ctx.default_language;
+    let now = ctx.clock.now();
+    let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
+    let mut subs = String::new();
+    for sub in provisioning::of_customer(&ctx.db, customer.customer_id()).await? {
+        let location = subscriptions::location_of(&ctx.db, &sub)
+            .await?
+            .map(|l| l.name)
+            .unwrap_or_default();
+        subs.push_str("\n\n");
+        subs.push_str(&crate::handlers::subscription_summary(
+            l, &sub, &location, now,
+        ));
+    }
+    if subs.is_empty() {
+        subs = format!("\n{}", tr(l, "subs.none_short"));
+    }
+    let username = customer
+        .username
+        .as_deref()
+        .map(|u| format!("@{}", escape(u)))
+        .unwrap_or_default();
+    let header = tr_with(
+        l,
+        "staff.ticket",
+        &[
+            ("id", &t.id.to_string()),
+            ("name", &escape(&customer.first_name)),
+            ("username", &username),
+            ("telegram", &customer.telegram_id.to_string()),
+            ("lang", customer.language.as_deref().unwrap_or("?")),
+            ("balance", &text::money(l, balance)),
+            ("subs", &subs),
+        ],
+    );
+    let body = m
+        .body
+        .as_deref()
+        .map(|b| escape(b).into_owned())
+        .unwrap_or_default();
+    let posted = match &m.photo_file_id {
+        Some(file) => {
+            let caption = text::cut(&format!("{header}\n\n{body}"), 1000);
+            bot.send_photo(
+                ChatId(staff),
+                InputFile::file_id(teloxide::types::FileId(file.clone())),
+            )
+            .caption(caption)
+            .parse_mode(ParseMode::Html)
+            .await?
+        }
+        None => {
+            bot.send_message(
+                ChatId(staff),
+                format!("{header}\n\n{body}\n\n{}", tr(l, "staff.reply_hint")),
+            )
+            .parse_mode(ParseMode::Html)
+            .await?
+        }
+    };
+    tickets::posted_to_staff(&ctx.db, m.id, posted.id.0 as i64).await?;
+    Ok(())
+}
+
+async fn ticket_to_customer(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
+    let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, t.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    let body = tr_with(
+        lang,
+        "support.answer",
+        &[
+            ("id", &t.id.to_string()),
+            ("text", &escape(m.body.as_deref().unwrap_or("📷"))),
+        ],
+    );
+    let keyboard = teloxide::types::InlineKeyboardMarkup::new(vec![vec![
+        keyboards::button(
+            tr(lang, "support.write"),
+            crate::callback::Action::TicketWrite(t.id),
+        ),
+        keyboards::button(
+            tr(lang, "support.close"),
+            crate::callback::Action::TicketClose(t.id),
+        ),
+    ]]);
+    let chat = chat_of(&customer);
+    match &m.photo_file_id {
+        Some(file) => {
+            bot.send_photo(
+                chat,
+                InputFile::file_id(teloxide::types::FileId(file.clone())),
+            )
+            .caption(text::cut(&body, 1000))
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard)
+            .await?;
+        }
+        None => {
+            bot.send_message(chat, body)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(keyboard)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn order_rewards(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
+    let granted = rewards::grant_for_order(&ctx.db, order_id, &ctx.sales.rewards, ctx.clock.now())
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    if let Some((referrer, reward)) = granted.referral {
+        let customer = customer_of(ctx, referrer.get()).await?;
+        let lang = lang_of(ctx, &customer);
+        let what = match reward {
+            ReferralReward::Wallet(m) => text::money(lang, m),
+            ReferralReward::Points(n) => {
+                tr_with(lang, "units.points", &[("points", &n.to_string())])
+            }
+        };
+        bot.send_message(
+            chat_of(&customer),
+            tr_with(lang, "notice.referral_reward", &[("reward", &what)]),
+        )
+        .parse_mode(ParseMode::Html)
+        .await?;
+    }
+    Ok(())
+}
