@@ -502,6 +502,13 @@ pub struct Audit {
     pub unbalanced_transactions: Vec<TransactionId>,
 }
 
+impl Audit {
+    /// Every balance equals the sum of its entries, and every transaction sums to zero.
+    pub fn is_clean(&self) -> bool {
+        self.drifting_accounts.is_empty() && self.unbalanced_transactions.is_empty()
+    }
+}
+
 pub async fn audit(db: &impl ConnectionTrait) -> Result<Audit, DbErr> {
     let mut report = Audit::default();
     for a in ledger_accounts::Entity::find().all(db).await? {

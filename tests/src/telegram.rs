@@ -1177,6 +1177,15 @@ impl FakeUser {
         if let Err(error_message) = self.pre_checkout(invoice).await {
             return Payment::Refused { error_message };
         }
+        Payment::Paid {
+            charge_id: self.complete_payment(invoice),
+        }
+    }
+
+    /// The `successful_payment` Telegram sends after a pre-checkout the bot approved. Called on
+    /// its own it plays the race of one invoice paid twice (two devices, or a forward) where
+    /// both pre-checkouts were approved before either payment arrived. Returns the charge id.
+    pub fn complete_payment(&self, invoice: &Invoice) -> String {
         let charge_id = format!("stxTEST{}", uuid::Uuid::new_v4().simple());
         self.tg
             .inner
@@ -1194,7 +1203,7 @@ impl FakeUser {
                 "provider_payment_charge_id": "",
             }}),
         );
-        Payment::Paid { charge_id }
+        charge_id
     }
 
     /// Waits (up to 10 s) for the next message the bot sends or edits in this chat.

@@ -2,6 +2,7 @@
 //! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
 mod customers_story;
 mod jobs_story;
+mod journeys;
 mod ledger_story;
 mod orders_story;
 mod panel_admin_story;

@@ -37,7 +37,16 @@ async fn a_new_user_picks_persian_and_is_not_asked_again() {
     );
     assert_eq!(
         menu.button_labels(),
-        vec!["💰 کیف پول", "👥 دعوت از دوستان", "🌐 زبان", "❓ راهنما"]
+        vec![
+            "🛒 خرید اشتراک",
+            "📦 اشتراک‌های من",
+            "💰 کیف پول",
+            "🪙 امتیازها",
+            "👥 دعوت از دوستان",
+            "🎧 پشتیبانی",
+            "🌐 زبان",
+            "❓ راهنما"
+        ]
     );
 
     // Stored, and not asked again.
@@ -49,7 +58,7 @@ async fn a_new_user_picks_persian_and_is_not_asked_again() {
     sara.send("/start");
     let again = sara.next().await;
     assert!(again.text.contains("خوش آمدید"), "{}", again.text);
-    assert_eq!(again.button_labels()[0], "💰 کیف پول");
+    assert_eq!(again.button_labels()[0], "🛒 خرید اشتراک");
 
     // The wallet opens in place, in Persian.
     let q = sara.press(&again, "کیف پول");
@@ -89,7 +98,16 @@ async fn the_menu_speaks_english_and_russian_and_the_language_can_be_switched() 
     assert!(menu.text.contains("Добро пожаловать"), "{}", menu.text);
     assert_eq!(
         menu.button_labels(),
-        vec!["💰 Кошелёк", "👥 Пригласить друзей", "🌐 Язык", "❓ Помощь"]
+        vec![
+            "🛒 Купить подписку",
+            "📦 Мои подписки",
+            "💰 Кошелёк",
+            "🪙 Баллы",
+            "👥 Пригласить друзей",
+            "🎧 Поддержка",
+            "🌐 Язык",
+            "❓ Помощь"
+        ]
     );
 
     john.send("/help");

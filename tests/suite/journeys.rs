@@ -1,0 +1,656 @@
+//! The customer's journeys end to end: the real bot talking HTTP to the fake Telegram server and
+//! a fake Marzban panel, in Persian and English — trial, buying with Stars and from the wallet,
+//! topping up, renewing with carry-over, adding traffic, support tickets answered from the staff
+//! chat, and every stale, forged or doubled press changing nothing.
+use chrono::{Duration, Utc};
+use marzban_client::PanelOptions;
+use secrecy::SecretString;
+use vpnshop_core::catalog::{self, NewPlan};
+use vpnshop_core::customers;
+use vpnshop_core::ids::{CustomerId, TelegramId};
+use vpnshop_core::ledger;
+use vpnshop_core::money::Currency;
+use vpnshop_core::orders::{self, OrderStatus};
+use vpnshop_core::panels::{self, NewPanel};
+use vpnshop_core::promo::{self, Discount, NewPromo};
+use vpnshop_core::provisioning;
+use vpnshop_tests::app::{TestApp, spawn_app_with};
+use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
+use vpnshop_tests::telegram::{BotMessage, FakeUser, Payment};
+
+use crate::support::{irt, plan_30d, t0, top_up};
+
+const STAFF_CHAT: i64 = -1_001_234;
+const ADMIN: i64 = 9_000_000_001;
+const GB: u64 = 1 << 30;
+
+struct Shop {
+    app: TestApp,
+    marzban: FakeMarzban,
+}
+
+/// A shop selling a 30-day, 50 GB plan in Germany for 150,000 toman (1 Star = 1,000 toman), a
+/// 1-day trial, 10 and 20 GB packs at 2,000 toman per GB, on a healthy fake Marzban.
+async fn open_shop() -> Shop {
+    let app = spawn_app_with(|s| {
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.sales.trial_plan = Some("trial".into());
+        s.sales.stars_rate = Some("1,000".into());
+        s.sales.stars_top_up = vec![100, 350];
+        s.sales.traffic_packs_gb = vec![10, 20];
+        s.sales.traffic_price_per_gb = Some("2,000".into());
+        s.sales.usage_max_age_minutes = 0;
+        s.points.earn_per = Some("10,000".into());
+        s.points.value = Some("1,000".into());
+        s.referral.reward_wallet = Some("10,000".into());
+    })
+    .await;
+    let db = &app.db.db;
+    let plan = plan_30d(db).await;
+    catalog::add_plan(
+        db,
+        NewPlan {
+            code: "trial".into(),
+            name: "Trial".into(),
+            location: plan.location_id.map(vpnshop_core::ids::LocationId::new),
+            duration_days: 1,
+            traffic_bytes: Some(1 << 30),
+            is_trial: true,
+            sort_order: 9,
+            prices: vec![],
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let marzban = FakeMarzban::start().await;
+    let (panel, _) = panels::add_panel(
+        db,
+        NewPanel {
+            name: "de-1".into(),
+            kind: marzban_client::PanelKind::Marzban,
+            base_url: marzban.url.clone(),
+            username: fake_marzban::USERNAME.into(),
+            secret: SecretString::from(fake_marzban::PASSWORD.to_string()),
+            proxy: None,
+            options: PanelOptions::default(),
+            location: "de".into(),
+            capacity: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    panels::record_check(db, panel.id, None, t0())
+        .await
+        .unwrap();
+    Shop { app, marzban }
+}
+
+/// A customer who picked `lang` and sees the main menu.
+async fn customer_at_menu(shop: &Shop, id: i64, name: &str, lang: &str) -> (FakeUser, BotMessage) {
+    let u = shop.app.user(id, name, Some(lang));
+    u.send("/start");
+    let picker = u.next().await;
+    let label = match lang {
+        "fa" => "فارسی",
+        "ru" => "Русский",
+        _ => "English",
+    };
+    u.press(&picker, label);
+    u.next().await; // "language set"
+    let menu = u.next().await;
+    (u, menu)
+}
+
+async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
+    u.press(m, label);
+    u.next().await
+}
+
+async fn wallet_of(shop: &Shop, telegram: i64) -> i64 {
+    let c = customer(shop, telegram).await;
+    ledger::wallet_balance(&shop.app.db.db, c, Currency::Irt)
+        .await
+        .unwrap()
+        .minor()
+}
+
+async fn customer(shop: &Shop, telegram: i64) -> CustomerId {
+    customers::by_telegram_id(&shop.app.db.db, TelegramId::new(telegram))
+        .await
+        .unwrap()
+        .unwrap()
+        .customer_id()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_customer_takes_the_trial_then_buys_with_stars_in_english() {
+    let shop = open_shop().await;
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_001, "John", "en").await;
+    assert!(menu.button_labels().contains(&"🎁 Free trial".to_string()));
+
+    let started = press(&john, &menu, "Free trial").await;
+    assert!(
+        started.text.contains("Your free trial is being set up"),
+        "{}",
+        started.text
+    );
+    let ready = john.next().await;
+    assert!(
+        ready.text.contains("Your trial #1 is ready!"),
+        "{}",
+        ready.text
+    );
+    assert!(ready.text.contains("1 GB until"), "{}", ready.text);
+    assert!(ready.text.contains("/sub/"), "the link: {}", ready.text);
+    let qr = john.next().await;
+    assert!(qr.photo.as_ref().is_some_and(|p| p.is_png), "{qr:?}");
+    assert!(qr.text.contains("Scan this"), "{}", qr.text);
+    assert!(qr.button_labels().contains(&"🤖 Android".to_string()));
+
+    // One trial per customer: the button is gone, and a replayed press takes nothing.
+    john.send("/start");
+    let menu = john.next().await;
+    assert!(!menu.button_labels().contains(&"🎁 Free trial".to_string()));
+    john.press_data(menu.message_id, "t");
+    assert!(
+        john.next()
+            .await
+            .text
+            .contains("already used your free trial")
+    );
+
+    // Buy: location → plan → preview → Stars.
+    let locations = press(&john, &menu, "Buy a subscription").await;
+    let plans = press(&john, &locations, "Germany").await;
+    assert!(plans.button_labels()[0].contains("1 month · 30 days · 50 GB · 150,000 toman"));
+    let preview = press(&john, &plans, "1 month").await;
+    assert!(
+        preview.text.contains("Plan: 1 month (30 days · 50 GB)"),
+        "{}",
+        preview.text
+    );
+    assert!(
+        preview.text.contains("To pay: 150,000 toman"),
+        "{}",
+        preview.text
+    );
+    let invoice_msg = press(&john, &preview, "Pay 150 Stars").await;
+    let invoice = invoice_msg.invoice.clone().expect("an invoice");
+    assert_eq!(
+        (invoice.currency.as_str(), invoice.total_amount),
+        ("XTR", 150)
+    );
+
+    // Paid from two devices: both pre-checkouts approved while the invoice was still open.
+    assert_eq!(john.pre_checkout(&invoice).await, Ok(()));
+    let Payment::Paid { .. } = john.pay(&invoice).await else {
+        panic!("the pre-checkout was refused")
+    };
+    assert!(john.next().await.text.contains("✅ Paid!"));
+    let ready = john.next().await;
+    assert!(
+        ready.text.contains("Subscription #2 is ready!"),
+        "{}",
+        ready.text
+    );
+    assert!(ready.text.contains("50 GB until"), "{}", ready.text);
+    assert!(john.next().await.photo.is_some());
+
+    // The second device's payment arrives: refunded automatically, credited nothing.
+    let charge_id = john.complete_payment(&invoice);
+    assert!(
+        john.next()
+            .await
+            .text
+            .contains("second payment is being refunded")
+    );
+    assert!(john.next().await.text.contains("150 Stars were refunded"));
+    assert_eq!(shop.app.tg.refunds(), vec![(john.id, charge_id)]);
+    // And once it is paid, the pre-checkout of the same invoice is refused.
+    assert_eq!(
+        john.pre_checkout(&invoice).await,
+        Err("This invoice is already paid.".to_string())
+    );
+
+    let db = &shop.app.db.db;
+    let c = customer(&shop, john.id).await;
+    assert_eq!(provisioning::of_customer(db, c).await.unwrap().len(), 2);
+    assert_eq!(shop.marzban.user_count(), 2);
+    assert_eq!(wallet_of(&shop, john.id).await, 0, "Stars paid the order");
+    assert!(ledger::audit(db).await.unwrap().is_clean());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persian_customer_tops_up_buys_renews_with_carry_over_and_adds_traffic() {
+    let shop = open_shop().await;
+    let (sara, menu) = customer_at_menu(&shop, 7_100_000_002, "سارا", "fa").await;
+
+    // Top up 350 Stars = 350,000 toman.
+    let wallet = press(&sara, &menu, "کیف پول").await;
+    assert!(
+        wallet.text.contains("موجودی کیف پول شما: 0 تومان"),
+        "{}",
+        wallet.text
+    );
+    let options = press(&sara, &wallet, "شارژ با استارز").await;
+    assert!(
+        options.text.contains("هر ⭐ = 1,000 تومان"),
+        "{}",
+        options.text
+    );
+    let invoice = press(&sara, &options, "350 ⭐").await.invoice.unwrap();
+    assert_eq!(invoice.total_amount, 350);
+    assert!(matches!(sara.pay(&invoice).await, Payment::Paid { .. }));
+    let credited = sara.next().await;
+    assert!(
+        credited
+            .text
+            .contains("350,000 تومان به کیف پول شما اضافه شد"),
+        "{}",
+        credited.text
+    );
+
+    // Buy from the wallet.
+    sara.send("/buy");
+    let locations = sara.next().await;
+    let plans = press(&sara, &locations, "Germany").await;
+    let preview = press(&sara, &plans, "1 month").await;
+    assert!(
+        preview.text.contains("مبلغ قابل پرداخت: 150,000 تومان"),
+        "{}",
+        preview.text
+    );
+    let paid = press(&sara, &preview, "پرداخت 150,000 تومان از کیف پول").await;
+    assert!(paid.text.contains("پرداخت شد"), "{}", paid.text);
+    let ready = sara.next().await;
+    assert!(
+        ready.text.contains("اشتراک <b>#1</b>") || ready.text.contains("اشتراک #1 آماده است"),
+        "{}",
+        ready.text
+    );
+    assert!(sara.next().await.photo.is_some());
+
+    // Renew: 30 more days on top of what is left, and 50 GB more.
+    let db = &shop.app.db.db;
+    let c = customer(&shop, sara.id).await;
+    let sub = provisioning::of_customer(db, c).await.unwrap().remove(0);
+    let renewed_until = (sub.expires_at.unwrap() + Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    sara.send("/subscriptions");
+    let list = sara.next().await;
+    assert!(
+        list.text.contains("0 مگابایت از 50 گیگابایت"),
+        "{}",
+        list.text
+    );
+    let detail = press(&sara, &list, "#1").await;
+    assert!(detail.text.contains("لینک اشتراک"), "{}", detail.text);
+    let renewal = press(&sara, &detail, "تمدید").await;
+    assert!(
+        renewal.text.contains(
+            &format!("<b>100 گیگابایت</b> حجم تا تاریخ <b>{renewed_until}</b>")
+                .replace("<b>", "")
+                .replace("</b>", "")
+        ),
+        "{}",
+        renewal.text
+    );
+    press(&sara, &renewal, "از کیف پول").await;
+    let renewed = sara.next().await;
+    assert!(renewed.text.contains("تمدید شد"), "{}", renewed.text);
+    assert!(renewed.text.contains(&renewed_until), "{}", renewed.text);
+
+    // Add traffic: 4 GB used, 10 GB bought, the unused 96 GB kept → 106 GB left.
+    shop.marzban.use_traffic(&sub.panel_account, 4 * GB);
+    sara.send("/subscriptions");
+    let list = sara.next().await;
+    let detail = press(&sara, &list, "#1").await;
+    assert!(
+        detail.text.contains("4 گیگابایت از 100 گیگابایت"),
+        "usage read from the panel: {}",
+        detail.text
+    );
+    let packs = press(&sara, &detail, "حجم اضافه").await;
+    let preview = press(&sara, &packs, "10 گیگابایت").await;
+    assert!(
+        preview.text.contains("مبلغ قابل پرداخت: 20,000 تومان"),
+        "{}",
+        preview.text
+    );
+    assert!(
+        preview.text.contains("106 گیگابایت حجم"),
+        "{}",
+        preview.text
+    );
+    press(&sara, &preview, "از کیف پول").await;
+    let added = sara.next().await;
+    assert!(added.text.contains("حجم به اشتراک"), "{}", added.text);
+    assert!(added.text.contains("106 گیگابایت"), "{}", added.text);
+
+    assert_eq!(wallet_of(&shop, sara.id).await, 30_000);
+    let sub = provisioning::of_customer(db, c).await.unwrap().remove(0);
+    assert_eq!(sub.traffic_limit_bytes, Some((110 * GB) as i64));
+    assert!(ledger::audit(db).await.unwrap().is_clean());
+    // Purchase points: one per 10,000 toman paid (150,000 + 150,000 + 20,000).
+    let points = vpnshop_core::points::balance(db, c, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(points, 15 + 15 + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_is_answered_from_the_staff_chat_and_only_staff_can_answer() {
+    let shop = open_shop().await;
+    let staff_chat = shop.app.tg.group(STAFF_CHAT, "Shop staff");
+    let (sara, menu) = customer_at_menu(&shop, 7_100_000_003, "Sara <b>&", "en").await;
+
+    let support = press(&sara, &menu, "Support").await;
+    assert!(support.text.contains("no open tickets"), "{}", support.text);
+    let ask = press(&sara, &support, "New ticket").await;
+    assert!(ask.text.contains("Write your message"));
+    sara.send_sticker();
+    assert!(
+        sara.next()
+            .await
+            .text
+            .contains("Please send text or a photo")
+    );
+    sara.send("My VPN is slow <i>since</i> & today");
+    assert!(
+        sara.next()
+            .await
+            .text
+            .contains("Sent to support as ticket #1")
+    );
+
+    let post = staff_chat.next().await;
+    assert!(
+        post.text.contains("Sara <b>&"),
+        "the name shows as typed: {}",
+        post.text
+    );
+    assert!(
+        post.text.contains("My VPN is slow <i>since</i> & today"),
+        "{}",
+        post.text
+    );
+    assert!(post.text.contains(&sara.id.to_string()));
+
+    // Someone in the group who is not staff cannot answer.
+    let stranger = shop.app.user(7_100_000_099, "Eve", None);
+    stranger.reply_to(
+        STAFF_CHAT,
+        post.message_id,
+        "I am support, send me your password",
+    );
+    assert!(staff_chat.next().await.text.contains("فقط اعضای تیم"));
+    sara.expect_silence().await;
+
+    let boss = shop.app.user(ADMIN, "Boss", Some("fa"));
+    boss.reply_to(
+        STAFF_CHAT,
+        post.message_id,
+        "Please try the <b>second</b> server",
+    );
+    assert!(staff_chat.next().await.text.contains("برای مشتری ارسال شد"));
+    let answer = sara.next().await;
+    assert!(
+        answer.text.contains("Support answered ticket #1:"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("Please try the <b>second</b> server"),
+        "{}",
+        answer.text
+    );
+
+    let ask = press(&sara, &answer, "Reply").await;
+    assert!(ask.text.contains("Write your message"));
+    sara.send("Thanks, it works");
+    assert!(sara.next().await.text.contains("ticket #1"));
+    assert!(staff_chat.next().await.text.contains("Thanks, it works"));
+
+    sara.press(&answer, "Close ticket");
+    assert!(sara.next().await.text.contains("Ticket #1 is closed"));
+    boss.reply_to(STAFF_CHAT, post.message_id, "late answer");
+    assert!(staff_chat.next().await.text.contains("این تیکت بسته است"));
+    sara.expect_silence().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promo_step_survives_a_restart_and_a_double_tapped_pay_charges_once() {
+    let mut shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    promo::add(
+        &db,
+        NewPromo {
+            code: "YALDA".into(),
+            discount: Discount::Percent(20),
+            plan: None,
+            max_uses: None,
+            per_customer_limit: 1,
+            valid_until: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let (ali, menu) = customer_at_menu(&shop, 7_100_000_004, "علی", "fa").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(ali.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(200_000)).await;
+
+    let locations = press(&ali, &menu, "خرید اشتراک").await;
+    let plans = press(&ali, &locations, "Germany").await;
+    let preview = press(&ali, &plans, "1 month").await;
+    let ask = press(&ali, &preview, "کد تخفیف").await;
+    assert!(ask.text.contains("کد تخفیف خود را بفرستید"));
+
+    shop.app.restart().await;
+    ali.send_sticker();
+    assert!(
+        ali.next()
+            .await
+            .text
+            .contains("لطفاً کد تخفیف را به صورت متن")
+    );
+    ali.send("NOPE");
+    assert!(ali.next().await.text.contains("چنین کد تخفیفی وجود ندارد"));
+    ali.send("/wallet_of_someone");
+    assert!(ali.next().await.text.contains("در میانه یک مرحله هستید"));
+    ali.send("YALDA");
+    let discounted = ali.next().await;
+    assert!(
+        discounted.text.contains("کد تخفیف: −30,000 تومان"),
+        "{}",
+        discounted.text
+    );
+    assert!(
+        discounted.text.contains("مبلغ قابل پرداخت: 120,000 تومان"),
+        "{}",
+        discounted.text
+    );
+
+    // The first preview's order was replaced: its pay button is out of date.
+    ali.press(&preview, "از کیف پول");
+    assert!(ali.next().await.text.contains("اعتبار این قیمت تمام شده"));
+
+    // Two taps on pay: one charge, one account.
+    ali.press(&discounted, "از کیف پول");
+    ali.press(&discounted, "از کیف پول");
+    let mut texts = vec![ali.next().await.text, ali.next().await.text];
+    texts.sort();
+    assert!(texts.iter().any(|t| t.contains("پرداخت شد!")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("قبلاً پرداخت شده")),
+        "{texts:?}"
+    );
+    let ready = ali.next().await;
+    assert!(ready.text.contains("آماده است"), "{}", ready.text);
+
+    assert_eq!(wallet_of(&shop, ali.id).await, 80_000);
+    let paid: Vec<_> = orders::of_customer(&db, c.customer_id())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.state() == Some(OrderStatus::Fulfilled))
+        .collect();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(shop.marzban.user_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_stale_buttons_answer_politely_and_change_nothing() {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (sara, menu) = customer_at_menu(&shop, 7_100_000_005, "Sara", "en").await;
+    press(&sara, &menu, "Free trial").await;
+    sara.next().await;
+    sara.next().await;
+    let sara_id = customer(&shop, sara.id).await;
+    let sub = provisioning::of_customer(&db, sara_id)
+        .await
+        .unwrap()
+        .remove(0);
+    let trial_order = orders::of_customer(&db, sara_id).await.unwrap().remove(0);
+
+    let (eve, menu) = customer_at_menu(&shop, 7_100_000_006, "Eve", "fa").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(eve.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(500_000)).await;
+    for data in [
+        format!("s:{}", sub.id),
+        format!("sq:{}", sub.id),
+        format!("sr:{}", sub.id),
+        format!("sp:{}:10", sub.id),
+        format!("ow:{}", trial_order.id),
+        format!("os:{}", trial_order.id),
+        format!("oc:{}", trial_order.id),
+        "ow:1:price=0".to_string(),
+        "u:99999".to_string(),
+    ] {
+        let q = eve.press_data(menu.message_id, &data);
+        let answer = eve.answer_to(&q).await;
+        let reply = match answer {
+            Some(a) => a,
+            None => eve.next().await.text,
+        };
+        assert!(reply.contains("این دکمه دیگر فعال نیست"), "{data}: {reply}");
+    }
+    eve.expect_silence().await;
+    assert_eq!(wallet_of(&shop, eve.id).await, 500_000);
+    assert!(
+        orders::of_customer(&db, c.customer_id())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Sara's subscription is untouched.
+    let after = provisioning::of_customer(&db, sara_id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(after.expires_at, sub.expires_at);
+    assert_eq!(after.traffic_limit_bytes, sub.traffic_limit_bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stars_for_an_order_paid_meanwhile_from_the_wallet_are_refused_at_pre_checkout() {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_007, "John", "en").await;
+    let locations = press(&john, &menu, "Buy a subscription").await;
+    let plans = press(&john, &locations, "Germany").await;
+    let preview = press(&john, &plans, "1 month").await;
+    let invoice = press(&john, &preview, "Pay 150 Stars")
+        .await
+        .invoice
+        .unwrap();
+
+    // Meanwhile the wallet is topped up and the order paid from it.
+    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(150_000)).await;
+    let order = orders::of_customer(&db, c.customer_id())
+        .await
+        .unwrap()
+        .remove(0);
+    orders::pay_with_wallet(&db, order.order_id(), c.customer_id(), Utc::now())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        john.pre_checkout(&invoice).await,
+        Err("This order is no longer open. Please start again from the menu.".to_string())
+    );
+    assert!(matches!(john.pay(&invoice).await, Payment::Refused { .. }));
+    assert_eq!(wallet_of(&shop, john.id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referrer_is_rewarded_once_when_the_friend_first_buys() {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (sara, menu) = customer_at_menu(&shop, 7_100_000_008, "Sara", "en").await;
+    let invite = press(&sara, &menu, "Invite").await;
+    assert!(
+        invite.text.contains("You get 10,000 toman in your wallet"),
+        "{}",
+        invite.text
+    );
+    let link = invite
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://t.me/"))
+        .unwrap()
+        .to_string();
+    let payload = link.split("?start=").nth(1).unwrap().to_string();
+
+    let ali = shop.app.user(7_100_000_009, "Ali", Some("en"));
+    ali.send(&format!("/start {payload}"));
+    let picker = ali.next().await;
+    ali.press(&picker, "English");
+    ali.next().await;
+    let menu = ali.next().await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(ali.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(300_000)).await;
+    for _ in 0..2 {
+        let locations = press(&ali, &menu, "Buy a subscription").await;
+        let plans = press(&ali, &locations, "Germany").await;
+        let preview = press(&ali, &plans, "1 month").await;
+        press(&ali, &preview, "from wallet").await;
+        assert!(ali.next().await.text.contains("is ready"));
+        ali.next().await; // QR
+    }
+    let reward = sara.next().await;
+    assert!(
+        reward.text.contains("You earned 10,000 toman"),
+        "{}",
+        reward.text
+    );
+    sara.expect_silence().await;
+    assert_eq!(
+        wallet_of(&shop, sara.id).await,
+        10_000,
+        "rewarded once, not per purchase"
+    );
+    sara.send("/start");
+    let menu = sara.next().await;
+    let invite = press(&sara, &menu, "Invite").await;
+    assert!(invite.text.contains("Friends who joined: 1"));
+    assert!(invite.text.contains("Friends who bought: 1"));
+}
