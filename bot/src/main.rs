@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 use vpnshop_bot::app::{self, StartError};
+use vpnshop_bot::catalog_admin::{self, LocationCommand, PlanCommand};
 use vpnshop_bot::config::{self, Problem, Settings};
 use vpnshop_bot::panel_admin::{self, AddPanel};
 use vpnshop_core::clock::{Clock, SystemClock};
@@ -39,6 +40,16 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Manage the locations customers pick from.
+    Location {
+        #[command(subcommand)]
+        command: LocationCommand,
+    },
+    /// Manage the plans customers buy: duration, traffic, prices, trial.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
     },
     /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
     Panel {
@@ -106,6 +117,18 @@ fn main() -> ExitCode {
             Command::Check => check(settings).await,
             Command::Admin { command } => admin(settings, command).await,
             Command::Panel { command } => panel(settings, command).await,
+            Command::Location { command } => {
+                catalog(settings, |db, now, out| {
+                    Box::pin(catalog_admin::location(db, command, now, out))
+                })
+                .await
+            }
+            Command::Plan { command } => {
+                catalog(settings, |db, now, out| {
+                    Box::pin(catalog_admin::plan(db, command, now, out))
+                })
+                .await
+            }
         }
     })
 }
@@ -265,6 +288,33 @@ fn read_secret(name: &str) -> Option<SecretString> {
     stdin.lock().read_line(&mut line).ok()?;
     let line = line.trim_end_matches(['\r', '\n']).to_string();
     (!line.is_empty()).then(|| SecretString::from(line))
+}
+
+type CatalogRun<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), catalog_admin::CatalogAdminError>> + 'a>,
+>;
+
+/// Runs a `location`/`plan` command on the configured database; a wrong option is named.
+async fn catalog(
+    settings: Settings,
+    run: impl for<'a> FnOnce(
+        &'a vpnshop_core::sea_orm::DatabaseConnection,
+        chrono::DateTime<chrono::Utc>,
+        &'a mut std::io::Stdout,
+    ) -> CatalogRun<'a>,
+) -> ExitCode {
+    let db = match app::open_database(&settings).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let mut out = std::io::stdout();
+    match run(&db, SystemClock.now(), &mut out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn panel(settings: Settings, command: PanelCommand) -> ExitCode {

@@ -322,3 +322,82 @@ impl locations::Model {
         LocationId::new(self.id)
     }
 }
+
+/// Changes to a location; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct LocationEdit {
+    pub name: Option<String>,
+    pub flag: Option<String>,
+    pub sort_order: Option<i32>,
+}
+
+pub async fn edit_location(
+    db: &impl ConnectionTrait,
+    code: &str,
+    edit: LocationEdit,
+) -> Result<Location, CatalogError> {
+    let loc = location_by_code(db, code)
+        .await?
+        .ok_or_else(|| CatalogError::NoSuchLocation(code.to_string()))?;
+    let mut am = locations::ActiveModel::from(loc);
+    if let Some(v) = edit.name {
+        am.name = Set(v);
+    }
+    if let Some(v) = edit.flag {
+        am.flag = Set(v);
+    }
+    if let Some(v) = edit.sort_order {
+        am.sort_order = Set(v);
+    }
+    Ok(sea_orm::ActiveModelTrait::update(am, db).await?)
+}
+
+/// Changes to a plan; `None` leaves a field as it is. Orders already placed keep the terms and
+/// price they were quoted.
+#[derive(Clone, Debug, Default)]
+pub struct PlanEdit {
+    pub name: Option<String>,
+    /// `Some(None)`: sold in every location.
+    pub location: Option<Option<LocationId>>,
+    pub duration_days: Option<i32>,
+    /// `Some(None)`: unlimited traffic.
+    pub traffic_bytes: Option<Option<i64>>,
+    pub sort_order: Option<i32>,
+    pub prices: Vec<Money>,
+}
+
+pub async fn edit_plan(
+    db: &DatabaseConnection,
+    code: &str,
+    edit: PlanEdit,
+) -> Result<Plan, CatalogError> {
+    let plan = plan_by_code(db, code)
+        .await?
+        .ok_or_else(|| CatalogError::NoSuchPlan(code.to_string()))?;
+    if edit.duration_days.is_some_and(|d| d < 1) {
+        return Err(CatalogError::NoDuration);
+    }
+    let txn = db.begin().await?;
+    let mut am = plans::ActiveModel::from(plan);
+    if let Some(v) = edit.name {
+        am.name = Set(v);
+    }
+    if let Some(v) = edit.location {
+        am.location_id = Set(v.map(LocationId::get));
+    }
+    if let Some(v) = edit.duration_days {
+        am.duration_days = Set(v);
+    }
+    if let Some(v) = edit.traffic_bytes {
+        am.traffic_bytes = Set(v.filter(|b| *b > 0));
+    }
+    if let Some(v) = edit.sort_order {
+        am.sort_order = Set(v);
+    }
+    let plan = sea_orm::ActiveModelTrait::update(am, &txn).await?;
+    for price in edit.prices {
+        set_price_in(&txn, PlanId::new(plan.id), price).await?;
+    }
+    txn.commit().await?;
+    Ok(plan)
+}

@@ -1,0 +1,331 @@
+//! `vpnshop location …` and `vpnshop plan …`: setting up what customers buy from the terminal,
+//! through the same core services the admin commands in the bot will use.
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use vpnshop_core::catalog::{self, CatalogError, LocationEdit, NewLocation, NewPlan, PlanEdit};
+use vpnshop_core::ids::LocationId;
+use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::sea_orm::DatabaseConnection;
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum LocationCommand {
+    /// Add a location customers can pick, e.g. `vpnshop location add de --name Germany --flag 🇩🇪`.
+    Add {
+        /// A short code: letters, digits, `-` or `_` (e.g. `de`, `fi-helsinki`).
+        code: String,
+        /// The name customers see.
+        #[arg(long)]
+        name: String,
+        /// An emoji flag shown before the name.
+        #[arg(long, default_value = "")]
+        flag: String,
+        /// Lower comes first in the list.
+        #[arg(long, default_value_t = 0)]
+        sort: i32,
+    },
+    /// List locations with their state.
+    List,
+    /// Change a location's name, flag or place in the list.
+    Edit {
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        flag: Option<String>,
+        #[arg(long)]
+        sort: Option<i32>,
+    },
+    /// Stop selling in a location (existing subscriptions keep working).
+    Disable { code: String },
+    /// Sell in a location again.
+    Enable { code: String },
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct PlanTerms {
+    /// The name customers see, e.g. "1 month".
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The location code it is sold in; `all` for every location.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// How many days it lasts.
+    #[arg(long)]
+    pub days: Option<i32>,
+    /// Traffic in GB; `unlimited` for no limit.
+    #[arg(long)]
+    pub traffic: Option<String>,
+    /// A price, as `150000:IRT` or `9.99:RUB`; repeat it for each currency.
+    #[arg(long = "price")]
+    pub prices: Vec<String>,
+    /// Lower comes first in the list.
+    #[arg(long)]
+    pub sort: Option<i32>,
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum PlanCommand {
+    /// Add a plan, e.g. `vpnshop plan add m1 --name "1 month" --location de --days 30
+    /// --traffic 50 --price 150000:IRT`.
+    Add {
+        /// A short code: letters, digits, `-` or `_`.
+        code: String,
+        #[command(flatten)]
+        terms: PlanTerms,
+        /// The free trial plan (no price; name it in `sales.trial_plan`).
+        #[arg(long)]
+        trial: bool,
+    },
+    /// List plans with their terms, prices and state.
+    List,
+    /// Change a plan's terms or prices (orders already placed keep theirs).
+    Edit {
+        code: String,
+        #[command(flatten)]
+        terms: PlanTerms,
+    },
+    /// Stop selling a plan (existing subscriptions keep working).
+    Disable { code: String },
+    /// Sell a plan again.
+    Enable { code: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogAdminError {
+    #[error("--price `{0}` is not AMOUNT:CURRENCY (e.g. 150000:IRT, 9.99:RUB)")]
+    BadPrice(String),
+    #[error("--traffic `{0}` is not a number of GB or `unlimited`")]
+    BadTraffic(String),
+    #[error("--{0} is required")]
+    Missing(&'static str),
+    #[error("no location `{0}`: add it first with `vpnshop location add`")]
+    NoSuchLocation(String),
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    #[error("database: {0}")]
+    Db(#[from] vpnshop_core::sea_orm::DbErr),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+fn parse_price(text: &str) -> Result<Money, CatalogAdminError> {
+    let bad = || CatalogAdminError::BadPrice(text.to_string());
+    let (amount, currency) = text.rsplit_once(':').ok_or_else(bad)?;
+    let currency: Currency = currency.trim().parse().map_err(|_| bad())?;
+    Money::parse(amount.trim(), currency)
+        .ok()
+        .filter(|m| m.minor() > 0)
+        .ok_or_else(bad)
+}
+
+fn parse_traffic(text: &str) -> Result<Option<i64>, CatalogAdminError> {
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(gb) if (1..=1_000_000).contains(&gb) => Ok(Some(gb << 30)),
+        _ => Err(CatalogAdminError::BadTraffic(text.to_string())),
+    }
+}
+
+async fn location_id(
+    db: &DatabaseConnection,
+    code: &str,
+) -> Result<Option<LocationId>, CatalogAdminError> {
+    if code.eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    catalog::location_by_code(db, code)
+        .await?
+        .map(|l| Some(l.location_id()))
+        .ok_or_else(|| CatalogAdminError::NoSuchLocation(code.to_string()))
+}
+
+pub async fn location(
+    db: &DatabaseConnection,
+    command: LocationCommand,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), CatalogAdminError> {
+    match command {
+        LocationCommand::Add {
+            code,
+            name,
+            flag,
+            sort,
+        } => {
+            let l = catalog::add_location(
+                db,
+                NewLocation {
+                    code,
+                    name,
+                    flag,
+                    sort_order: sort,
+                },
+                now,
+            )
+            .await?;
+            writeln!(out, "added location {} ({} {})", l.code, l.flag, l.name)?;
+        }
+        LocationCommand::List => {
+            let all = catalog::locations(db, false).await?;
+            if all.is_empty() {
+                writeln!(out, "no locations yet: add one with `vpnshop location add`")?;
+            }
+            for l in all {
+                let state = if l.enabled { "on sale" } else { "disabled" };
+                writeln!(
+                    out,
+                    "{:<12} {} {:<24} sort {:<4} {state}",
+                    l.code, l.flag, l.name, l.sort_order
+                )?;
+            }
+        }
+        LocationCommand::Edit {
+            code,
+            name,
+            flag,
+            sort,
+        } => {
+            let l = catalog::edit_location(
+                db,
+                &code,
+                LocationEdit {
+                    name,
+                    flag,
+                    sort_order: sort,
+                },
+            )
+            .await?;
+            writeln!(out, "updated location {} ({} {})", l.code, l.flag, l.name)?;
+        }
+        LocationCommand::Disable { code } => {
+            catalog::set_location_enabled(db, &code, false).await?;
+            writeln!(out, "location {code} is no longer offered")?;
+        }
+        LocationCommand::Enable { code } => {
+            catalog::set_location_enabled(db, &code, true).await?;
+            writeln!(out, "location {code} is on sale again")?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn plan(
+    db: &DatabaseConnection,
+    command: PlanCommand,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), CatalogAdminError> {
+    match command {
+        PlanCommand::Add { code, terms, trial } => {
+            let prices = terms
+                .prices
+                .iter()
+                .map(|p| parse_price(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let location = match &terms.location {
+                Some(code) => location_id(db, code).await?,
+                None => return Err(CatalogAdminError::Missing("location")),
+            };
+            let plan = catalog::add_plan(
+                db,
+                NewPlan {
+                    code,
+                    name: terms.name.ok_or(CatalogAdminError::Missing("name"))?,
+                    location,
+                    duration_days: terms.days.ok_or(CatalogAdminError::Missing("days"))?,
+                    traffic_bytes: parse_traffic(
+                        terms
+                            .traffic
+                            .as_deref()
+                            .ok_or(CatalogAdminError::Missing("traffic"))?,
+                    )?,
+                    is_trial: trial,
+                    sort_order: terms.sort.unwrap_or(0),
+                    prices,
+                },
+                now,
+            )
+            .await?;
+            writeln!(out, "added plan {} ({})", plan.code, plan.name)?;
+        }
+        PlanCommand::List => {
+            let plans = catalog::all_plans(db).await?;
+            if plans.is_empty() {
+                writeln!(out, "no plans yet: add one with `vpnshop plan add`")?;
+            }
+            let locations = catalog::locations(db, false).await?;
+            for p in plans {
+                let location = match p.location_id {
+                    Some(id) => locations
+                        .iter()
+                        .find(|l| l.id == id)
+                        .map(|l| l.code.clone())
+                        .unwrap_or_default(),
+                    None => "all".into(),
+                };
+                let traffic = p
+                    .traffic_bytes
+                    .map(|b| format!("{} GB", b >> 30))
+                    .unwrap_or_else(|| "unlimited".into());
+                let prices: Vec<String> = catalog::prices(db, p.plan_id())
+                    .await?
+                    .into_iter()
+                    .map(|m| format!("{} {}", m.amount_text(), m.currency().code()))
+                    .collect();
+                let state = match (p.enabled, p.is_trial) {
+                    (false, _) => "disabled",
+                    (true, true) => "trial",
+                    (true, false) => "on sale",
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<20} {:<8} {:>4} days  {:<10} {:<24} {state}",
+                    p.code,
+                    p.name,
+                    location,
+                    p.duration_days,
+                    traffic,
+                    prices.join(", ")
+                )?;
+            }
+        }
+        PlanCommand::Edit { code, terms } => {
+            let prices = terms
+                .prices
+                .iter()
+                .map(|p| parse_price(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let location = match &terms.location {
+                Some(code) => Some(location_id(db, code).await?),
+                None => None,
+            };
+            let traffic = terms.traffic.as_deref().map(parse_traffic).transpose()?;
+            let plan = catalog::edit_plan(
+                db,
+                &code,
+                PlanEdit {
+                    name: terms.name,
+                    location,
+                    duration_days: terms.days,
+                    traffic_bytes: traffic,
+                    sort_order: terms.sort,
+                    prices,
+                },
+            )
+            .await?;
+            writeln!(out, "updated plan {} ({})", plan.code, plan.name)?;
+        }
+        PlanCommand::Disable { code } => {
+            catalog::set_plan_enabled(db, &code, false).await?;
+            writeln!(out, "plan {code} is no longer sold")?;
+        }
+        PlanCommand::Enable { code } => {
+            catalog::set_plan_enabled(db, &code, true).await?;
+            writeln!(out, "plan {code} is on sale again")?;
+        }
+    }
+    Ok(())
+}
