@@ -109,6 +109,13 @@ async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
     u.next().await
 }
 
+/// Main menu → Germany → the 1-month plan: the preview of its pending order.
+async fn to_preview(u: &FakeUser, menu: &BotMessage, buy: &str) -> BotMessage {
+    let locations = press(u, menu, buy).await;
+    let plans = press(u, &locations, "Germany").await;
+    press(u, &plans, "1 month").await
+}
+
 async fn wallet_of(shop: &Shop, telegram: i64) -> i64 {
     let c = customer(shop, telegram).await;
     ledger::wallet_balance(&shop.app.db.db, c, Currency::Irt)
@@ -447,9 +454,7 @@ async fn a_promo_step_survives_a_restart_and_a_double_tapped_pay_charges_once() 
         .unwrap();
     top_up(&db, &c, irt(200_000)).await;
 
-    let locations = press(&ali, &menu, "خرید اشتراک").await;
-    let plans = press(&ali, &locations, "Germany").await;
-    let preview = press(&ali, &plans, "1 month").await;
+    let preview = to_preview(&ali, &menu, "خرید اشتراک").await;
     let ask = press(&ali, &preview, "کد تخفیف").await;
     assert!(ask.text.contains("کد تخفیف خود را بفرستید"));
 
@@ -568,9 +573,7 @@ async fn stars_for_an_order_paid_meanwhile_from_the_wallet_are_refused_at_pre_ch
     let shop = open_shop().await;
     let db = shop.app.db.db.clone();
     let (john, menu) = customer_at_menu(&shop, 7_100_000_007, "John", "en").await;
-    let locations = press(&john, &menu, "Buy a subscription").await;
-    let plans = press(&john, &locations, "Germany").await;
-    let preview = press(&john, &plans, "1 month").await;
+    let preview = to_preview(&john, &menu, "Buy a subscription").await;
     let invoice = press(&john, &preview, "Pay 150 Stars")
         .await
         .invoice
@@ -629,9 +632,7 @@ async fn a_referrer_is_rewarded_once_when_the_friend_first_buys() {
         .unwrap();
     top_up(&db, &c, irt(300_000)).await;
     for _ in 0..2 {
-        let locations = press(&ali, &menu, "Buy a subscription").await;
-        let plans = press(&ali, &locations, "Germany").await;
-        let preview = press(&ali, &plans, "1 month").await;
+        let preview = to_preview(&ali, &menu, "Buy a subscription").await;
         press(&ali, &preview, "from wallet").await;
         assert!(ali.next().await.text.contains("is ready"));
         ali.next().await; // QR
@@ -653,4 +654,176 @@ async fn a_referrer_is_rewarded_once_when_the_friend_first_buys() {
     let invite = press(&sara, &menu, "Invite").await;
     assert!(invite.text.contains("Friends who joined: 1"));
     assert!(invite.text.contains("Friends who bought: 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_that_never_works_refunds_the_order_once_and_tells_customer_and_staff() {
+    use vpnshop_core::entities::jobs;
+    use vpnshop_core::sea_orm::sea_query::Expr;
+    use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let shop = open_shop().await;
+    let staff_chat = shop.app.tg.group(STAFF_CHAT, "Shop staff");
+    let db = shop.app.db.db.clone();
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_010, "John", "en").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(150_000)).await;
+    shop.marzban.faults.fail_next(100_000);
+
+    let preview = to_preview(&john, &menu, "Buy a subscription").await;
+    assert!(
+        press(&john, &preview, "from wallet")
+            .await
+            .text
+            .contains("✅ Paid!")
+    );
+
+    // The first attempt fails; rather than wait out the backoff, make the next one the last.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let job = loop {
+        let job = jobs::Entity::find()
+            .filter(jobs::Column::Kind.eq("provision"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        if job.attempts >= 1 && job.status == "queued" {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed attempt: {job:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Attempts, Expr::value(job.max_attempts - 1))
+        .col_expr(
+            jobs::Column::RunAt,
+            Expr::value(Utc::now() - Duration::seconds(1)),
+        )
+        .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::Status.eq("queued"))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    let told = john.next().await;
+    assert!(
+        told.text
+            .contains("We could not set up your account. 150,000 toman is back in your wallet"),
+        "{}",
+        told.text
+    );
+    let staff = staff_chat.next().await;
+    assert!(
+        staff.text.contains("سفارش #1 بازپرداخت شد"),
+        "{}",
+        staff.text
+    );
+    assert!(
+        staff.text.contains("panel de-1"),
+        "the reason: {}",
+        staff.text
+    );
+    john.expect_silence().await;
+
+    assert_eq!(wallet_of(&shop, john.id).await, 150_000, "refunded once");
+    let order = orders::of_customer(&db, c.customer_id())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(order.state(), Some(OrderStatus::Refunded));
+    assert!(
+        provisioning::of_customer(&db, c.customer_id())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(ledger::audit(&db).await.unwrap().is_clean());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_persian_a_customer_takes_the_trial_buys_with_wallet_and_stars_and_gets_a_ticket_answered()
+ {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let staff_chat = shop.app.tg.group(STAFF_CHAT, "Shop staff");
+    let (maryam, menu) = customer_at_menu(&shop, 7_100_000_011, "مریم", "fa").await;
+
+    let started = press(&maryam, &menu, "تست رایگان").await;
+    assert!(started.text.contains("در حال ساخت است"), "{}", started.text);
+    let ready = maryam.next().await;
+    assert!(
+        ready.text.contains("اشتراک تست #1 آماده است"),
+        "{}",
+        ready.text
+    );
+    assert!(
+        ready.text.contains("1 گیگابایت حجم تا تاریخ"),
+        "{}",
+        ready.text
+    );
+    let qr = maryam.next().await;
+    assert!(qr.photo.as_ref().is_some_and(|p| p.is_png));
+    assert!(qr.button_labels().contains(&"🤖 اندروید".to_string()));
+
+    // 50,000 toman in the wallet, the other 100,000 in Stars.
+    let c = customers::by_telegram_id(&db, TelegramId::new(maryam.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(50_000)).await;
+    maryam.send("/buy");
+    let locations = maryam.next().await;
+    let plans = press(&maryam, &locations, "Germany").await;
+    assert!(plans.button_labels()[0].contains("30 روزه · 50 گیگابایت · 150,000 تومان"));
+    let preview = press(&maryam, &plans, "1 month").await;
+    let invoice = press(&maryam, &preview, "کیف پول 50,000 تومان + 100 استارز")
+        .await
+        .invoice
+        .unwrap();
+    assert_eq!(invoice.total_amount, 100);
+    assert!(matches!(maryam.pay(&invoice).await, Payment::Paid { .. }));
+    assert!(maryam.next().await.text.contains("پرداخت شد!"));
+    assert!(maryam.next().await.text.contains("اشتراک #2 آماده است"));
+    assert!(maryam.next().await.photo.is_some());
+    assert_eq!(wallet_of(&shop, maryam.id).await, 0);
+
+    // A ticket with a photo, answered from the staff chat.
+    maryam.send("/support");
+    let support = maryam.next().await;
+    let ask = press(&maryam, &support, "تیکت جدید").await;
+    assert!(ask.text.contains("پیام خود را بنویسید"));
+    maryam.send_photo(Some("اتصال در آیفون قطع می‌شود"));
+    assert!(maryam.next().await.text.contains("شماره تیکت #1"));
+    let post = staff_chat.next().await;
+    assert!(post.photo.is_some(), "the photo reaches staff: {post:?}");
+    assert!(
+        post.text.contains("اتصال در آیفون قطع می‌شود"),
+        "{}",
+        post.text
+    );
+    assert!(
+        post.text.contains("#2"),
+        "the subscriptions are summarized: {}",
+        post.text
+    );
+    let boss = shop.app.user(ADMIN, "Boss", Some("fa"));
+    boss.reply_to(
+        STAFF_CHAT,
+        post.message_id,
+        "لطفاً برنامه Streisand را امتحان کنید",
+    );
+    staff_chat.next().await;
+    let answer = maryam.next().await;
+    assert!(
+        answer.text.contains("پاسخ پشتیبانی به تیکت #1"),
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("Streisand"), "{}", answer.text);
 }
