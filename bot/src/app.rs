@@ -168,13 +168,14 @@ pub async fn serve_with_clock(
     let worker = format!("vpnshop-{}", std::process::id());
     let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker);
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    // Aborted with this future too: a serve task that is killed leaves no runner behind.
+    let _jobs = AbortOnDrop(tokio::spawn(async move {
         runner
             .run(Duration::from_millis(500), async {
                 let _ = jobs_stopped.await;
             })
             .await;
-    });
+    }));
     let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dependencies(ctx, storage))
@@ -222,6 +223,15 @@ pub async fn serve_with_clock(
         }
     }
     Ok(())
+}
+
+/// Stops a spawned task when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Registers the webhook with Telegram and builds its route (plus `/health`).
