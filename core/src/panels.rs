@@ -242,6 +242,49 @@ pub async fn record_check(
     am.update(db).await.map(|_| ())
 }
 
+/// Active (or being made) accounts per panel, in one grouped query.
+async fn loads(db: &impl ConnectionTrait) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let rows: Vec<(i64, i64)> = subscriptions::Entity::find()
+        .select_only()
+        .column(subscriptions::Column::PanelId)
+        .column_as(Expr::col(subscriptions::Column::Id).count(), "n")
+        .filter(subscriptions::Column::Status.is_in(["active", "provisioning"]))
+        .group_by(subscriptions::Column::PanelId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(p, n)| (p, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+async fn enabled_panels(db: &impl ConnectionTrait) -> Result<Vec<Panel>, DbErr> {
+    match panels(db).await {
+        Ok(all) => Ok(all.into_iter().filter(|p| p.enabled).collect()),
+        Err(PanelStoreError::Db(e)) => Err(e),
+        Err(e) => Err(DbErr::Custom(e.to_string())),
+    }
+}
+
+/// The best of `panels` in `location` with room: the healthiest, then the emptiest.
+fn best_with_room(
+    panels: &[Panel],
+    loads: &std::collections::HashMap<i64, u64>,
+    location: LocationId,
+    healthy_only: bool,
+) -> Option<Panel> {
+    panels
+        .iter()
+        .filter(|p| p.location_id == location && (p.healthy || !healthy_only))
+        .map(|p| (p, loads.get(&p.id.get()).copied().unwrap_or(0)))
+        .filter(|(p, load)| p.capacity.is_none_or(|c| *load < c.max(0) as u64))
+        .max_by_key(|(p, load)| (p.healthy, std::cmp::Reverse(*load)))
+        .map(|(p, _)| p.clone())
+}
+
 /// An enabled panel in `location` with room for one more account, the healthiest and emptiest
 /// first; with `healthy_only`, only panels whose last check passed.
 pub async fn with_room(
@@ -249,44 +292,24 @@ pub async fn with_room(
     location: LocationId,
     healthy_only: bool,
 ) -> Result<Option<Panel>, DbErr> {
-    use sea_orm::PaginatorTrait;
-    let mut best: Option<(bool, u64, Panel)> = None;
-    let all = match panels(db).await {
-        Ok(all) => all,
-        Err(PanelStoreError::Db(e)) => return Err(e),
-        Err(e) => return Err(DbErr::Custom(e.to_string())),
-    };
-    for panel in all {
-        if !panel.enabled || panel.location_id != location || (healthy_only && !panel.healthy) {
-            continue;
-        }
-        let load = subscriptions::Entity::find()
-            .filter(subscriptions::Column::PanelId.eq(panel.id.get()))
-            .filter(subscriptions::Column::Status.is_in(["active", "provisioning"]))
-            .count(db)
-            .await?;
-        if panel.capacity.is_some_and(|c| load >= c.max(0) as u64) {
-            continue;
-        }
-        let better = best.as_ref().is_none_or(|(healthy, best_load, _)| {
-            (panel.healthy, std::cmp::Reverse(load)) > (*healthy, std::cmp::Reverse(*best_load))
-        });
-        if better {
-            best = Some((panel.healthy, load, panel));
-        }
-    }
-    Ok(best.map(|(_, _, p)| p))
+    let panels = enabled_panels(db).await?;
+    Ok(best_with_room(
+        &panels,
+        &loads(db).await?,
+        location,
+        healthy_only,
+    ))
 }
 
 /// The locations a customer may buy in: enabled, with a healthy panel that has room.
 pub async fn sellable_locations(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<catalog::Location>, DbErr> {
-    let mut out = Vec::new();
-    for location in catalog::locations(db, true).await? {
-        if with_room(db, location.location_id(), true).await?.is_some() {
-            out.push(location);
-        }
-    }
-    Ok(out)
+    let panels = enabled_panels(db).await?;
+    let loads = loads(db).await?;
+    Ok(catalog::locations(db, true)
+        .await?
+        .into_iter()
+        .filter(|l| best_with_room(&panels, &loads, l.location_id(), true).is_some())
+        .collect())
 }

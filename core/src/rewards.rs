@@ -204,17 +204,18 @@ pub async fn referral_stats(
         .map(|c| c.id)
         .collect();
     let joined = referred.len() as u64;
-    let mut bought = 0;
-    for id in referred {
-        let n = order_rows::Entity::find()
-            .filter(order_rows::Column::CustomerId.eq(id))
-            .filter(order_rows::Column::Kind.ne(OrderKind::Trial.as_str()))
-            .filter(order_rows::Column::Status.eq(OrderStatus::Fulfilled.as_str()))
-            .count(db)
-            .await?;
-        if n > 0 {
-            bought += 1;
-        }
-    }
+    // One query: the referred customers with a fulfilled paid order, each counted once.
+    let mut buyers: Vec<i64> = order_rows::Entity::find()
+        .filter(order_rows::Column::CustomerId.is_in(referred))
+        .filter(order_rows::Column::Kind.ne(OrderKind::Trial.as_str()))
+        .filter(order_rows::Column::Status.eq(OrderStatus::Fulfilled.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| o.customer_id)
+        .collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+    let bought = buyers.len() as u64;
     Ok((joined, bought))
 }

@@ -5,7 +5,7 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, LabeledPrice, MessageId};
 use vpnshop_core::catalog;
 use vpnshop_core::customers::{Customer, Language};
-use vpnshop_core::ids::{LocationId, OrderId, PlanId};
+use vpnshop_core::ids::{CustomerId, LocationId, OrderId, PlanId};
 use vpnshop_core::ledger::{self, LedgerError};
 use vpnshop_core::money::Money;
 use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
@@ -15,7 +15,7 @@ use vpnshop_core::promo::PromoError;
 use vpnshop_core::stars::{self, StarsError};
 use vpnshop_core::subscriptions::Preview;
 
-use super::{ChatDialogue, Ctx, State, say, show};
+use super::{ChatDialogue, Ctx, State, say, show, stale};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -282,7 +282,7 @@ pub async fn preview(
         body.push_str(&after_text(lang, after));
     }
     let balance =
-        ledger::wallet_balance(&ctx.db, order.customer_id.into_customer(), currency).await?;
+        ledger::wallet_balance(&ctx.db, CustomerId::new(order.customer_id), currency).await?;
     body.push_str("\n\n");
     body.push_str(&tr_with(
         lang,
@@ -329,7 +329,7 @@ pub async fn preview(
         if order.promo_code_id.is_none() {
             extras.push(button(tr(lang, "checkout.add_promo"), Action::Promo(id)));
         }
-        let customer = order.customer_id.into_customer();
+        let customer = CustomerId::new(order.customer_id);
         if order.points_used == 0
             && ctx.sales.points.value_of_point(currency).is_some()
             && points::balance(&ctx.db, customer, ctx.clock.now()).await? > 0
@@ -364,16 +364,6 @@ pub fn after_text(lang: Language, p: &Preview) -> String {
             ("date", &until),
         ],
     )
-}
-
-trait IntoCustomer {
-    fn into_customer(self) -> vpnshop_core::ids::CustomerId;
-}
-
-impl IntoCustomer for i64 {
-    fn into_customer(self) -> vpnshop_core::ids::CustomerId {
-        vpnshop_core::ids::CustomerId::new(self)
-    }
 }
 
 /// The presser's pending order, or `None` (after telling them) when the button is stale: not
@@ -480,13 +470,7 @@ pub async fn pay_stars(
     id: i64,
 ) -> HandlerResult {
     let Some(rate) = ctx.sales.stars else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
     let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
         return Ok(());
@@ -600,7 +584,7 @@ pub async fn promo_entered(
     requote(
         bot,
         chat,
-        dialogue,
+        Some(dialogue),
         ctx,
         customer,
         lang,
@@ -630,39 +614,13 @@ pub async fn use_points(
         None => None,
     };
     let have = points::balance(&ctx.db, customer.customer_id(), ctx.clock.now()).await?;
-    requote_inner(bot, chat, None, ctx, customer, lang, &order, promo, have).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn requote(
-    bot: &Bot,
-    chat: ChatId,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    order: &Order,
-    promo: Option<String>,
-    points: i64,
-) -> HandlerResult {
-    requote_inner(
-        bot,
-        chat,
-        Some(dialogue),
-        ctx,
-        customer,
-        lang,
-        order,
-        promo,
-        points,
-    )
-    .await
+    requote(bot, chat, None, ctx, customer, lang, &order, promo, have).await
 }
 
 /// Places a new order for the same plan and location with the new promo code or points, and
 /// cancels the old one (whose buttons then answer "out of date").
 #[allow(clippy::too_many_arguments)]
-async fn requote_inner(
+async fn requote(
     bot: &Bot,
     chat: ChatId,
     dialogue: Option<&ChatDialogue>,
@@ -674,13 +632,7 @@ async fn requote_inner(
     points: i64,
 ) -> HandlerResult {
     let (Some(plan), Some(location)) = (order.plan_id, order.location_id) else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
     let req = QuoteRequest {
         customer: customer.customer_id(),
@@ -770,15 +722,7 @@ pub async fn cancel(
             )
             .await
         }
-        Err(OrderError::NotFound | OrderError::NotYours) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "errors.stale_button"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
-        }
+        Err(OrderError::NotFound | OrderError::NotYours) => stale(bot, chat, lang).await,
         Err(e) => Err(crate::errors::BotError::Service(e.to_string())),
     }
 }

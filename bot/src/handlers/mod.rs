@@ -171,6 +171,17 @@ async fn say(
     Ok(())
 }
 
+/// The polite answer to an old, forged or someone else's button: nothing changed.
+async fn stale(bot: &Bot, chat: ChatId, lang: Language) -> HandlerResult {
+    say(
+        bot,
+        chat,
+        tr(lang, "errors.stale_button"),
+        keyboards::back_to_menu(lang),
+    )
+    .await
+}
+
 /// Logs an internal failure and tells the customer, in their language, that it was ours.
 async fn apologize(bot: &Bot, chat: ChatId, lang: Language, error: &BotError) {
     tracing::error!(chat = chat.0, error = %error, "handler failed");

@@ -102,8 +102,9 @@ pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Han
         Ok(Settled::RefundDue { .. }) => tr(lang, "stars.refunding"),
         Ok(Settled::AlreadyRecorded) => return Ok(()),
         Err(e) => {
-            // Not answered 2xx-equivalent: the update is not lost, it is logged with the charge
-            // id so staff can find it; the customer is told we are on it.
+            // Telegram will not send this update again: the charge id is logged for staff, and
+            // the customer is told we are on it. (Reconciling Stars transactions with Telegram,
+            // issue 5, is what closes this gap for good.)
             tracing::error!(charge = %paid.telegram_payment_charge_id.0, error = %e, "a Stars payment could not be recorded");
             apologize(
                 &bot,

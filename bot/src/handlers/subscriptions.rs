@@ -5,10 +5,11 @@ use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode};
 use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::ids::SubscriptionId;
 use vpnshop_core::orders::OrderKind;
+use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
-use vpnshop_core::subscriptions::{self, SubscriptionError};
+use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
 
-use super::{Ctx, buy, guide_keyboard, say, show};
+use super::{Ctx, buy, guide_keyboard, say, show, stale};
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
@@ -113,13 +114,7 @@ async fn owned(
     match subscriptions::owned(&ctx.db, SubscriptionId::new(id), customer.customer_id()).await {
         Ok(s) => Ok(Some(s)),
         Err(SubscriptionError::NotFound) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "errors.stale_button"),
-                keyboards::back_to_menu(lang),
-            )
-            .await?;
+            stale(bot, chat, lang).await?;
             Ok(None)
         }
         Err(e) => Err(BotError::Service(e.to_string())),
@@ -239,26 +234,39 @@ pub async fn renew(
     let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
         return Ok(());
     };
-    let now = ctx.clock.now();
-    let (quote, after) = match subscriptions::quote_renewal(&ctx.db, &sub, ctx.currency, now).await
-    {
+    let quoted = subscriptions::quote_renewal(&ctx.db, &sub, ctx.currency, ctx.clock.now()).await;
+    checkout(bot, chat, edit, ctx, lang, &sub, OrderKind::Renewal, quoted).await
+}
+
+/// Places the renewal or traffic order that was just quoted and shows its preview.
+#[allow(clippy::too_many_arguments)]
+async fn checkout(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    ctx: &Ctx,
+    lang: Language,
+    sub: &Subscription,
+    kind: OrderKind,
+    quoted: Result<(Quote, Preview), SubscriptionError>,
+) -> HandlerResult {
+    let (quote, after) = match quoted {
         Ok(q) => q,
         Err(e) => return refuse(bot, chat, lang, e).await,
     };
-    let order = match subscriptions::place(
+    let placed = subscriptions::place(
         &ctx.db,
-        &sub,
-        OrderKind::Renewal,
+        sub,
+        kind,
         &quote,
         ctx.sales.quote_ttl,
-        now,
+        ctx.clock.now(),
     )
-    .await
-    {
-        Ok(o) => o,
-        Err(e) => return refuse(bot, chat, lang, e).await,
-    };
-    buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await
+    .await;
+    match placed {
+        Ok(order) => buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await,
+        Err(e) => refuse(bot, chat, lang, e).await,
+    }
 }
 
 pub async fn packs(
@@ -274,13 +282,7 @@ pub async fn packs(
         return Ok(());
     };
     let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
     let items = ctx
         .sales
@@ -322,34 +324,19 @@ pub async fn add_traffic(
         return Ok(());
     };
     let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
-    let now = ctx.clock.now();
-    let (quote, after) =
-        match subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb)
-            .await
-        {
-            Ok(q) => q,
-            Err(e) => return refuse(bot, chat, lang, e).await,
-        };
-    let order = match subscriptions::place(
-        &ctx.db,
+    let quoted =
+        subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb).await;
+    checkout(
+        bot,
+        chat,
+        edit,
+        ctx,
+        lang,
         &sub,
         OrderKind::AddTraffic,
-        &quote,
-        ctx.sales.quote_ttl,
-        now,
+        quoted,
     )
     .await
-    {
-        Ok(o) => o,
-        Err(e) => return refuse(bot, chat, lang, e).await,
-    };
-    buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await
 }

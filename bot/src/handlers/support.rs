@@ -9,7 +9,7 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
-use super::{ChatDialogue, Ctx, State, say};
+use super::{ChatDialogue, Ctx, State, say, stale};
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
@@ -70,13 +70,7 @@ pub async fn ask(
                 .await;
             }
             Err(_) => {
-                return say(
-                    bot,
-                    chat,
-                    tr(lang, "errors.stale_button"),
-                    keyboards::back_to_menu(lang),
-                )
-                .await;
+                return stale(bot, chat, lang).await;
             }
         }
     }
@@ -159,13 +153,7 @@ pub async fn show_ticket(
     id: i64,
 ) -> HandlerResult {
     let Ok(t) = tickets::owned(&ctx.db, id, customer.customer_id()).await else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
     let mut body = tr_with(lang, "support.ticket_title", &[("id", &t.id.to_string())]);
     for m in tickets::messages(&ctx.db, t.id, 10).await? {
@@ -216,15 +204,7 @@ pub async fn close(
             super::show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
         }
         Err(TicketError::Db(e)) => Err(e.into()),
-        Err(_) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "errors.stale_button"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
-        }
+        Err(_) => stale(bot, chat, lang).await,
     }
 }
 

@@ -5,7 +5,7 @@ use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::ledger::{self, TxKind};
 use vpnshop_core::stars;
 
-use super::{Ctx, buy, say, show};
+use super::{Ctx, buy, show, stale};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -149,13 +149,7 @@ pub async fn top_up(
         ctx.sales.stars,
         ctx.sales.stars_top_up.contains(&stars_amount),
     ) else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "errors.stale_button"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return stale(bot, chat, lang).await;
     };
     let invoice = match stars::invoice_for_top_up(
         &ctx.db,
