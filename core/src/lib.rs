@@ -11,6 +11,7 @@ pub mod money;
 
 pub use sea_orm;
 pub mod audit;
+pub mod card_to_card;
 pub mod catalog;
 pub mod customers;
 pub mod dialogues;
@@ -18,6 +19,7 @@ pub mod jobs;
 pub mod notices;
 pub mod orders;
 pub mod panels;
+pub mod payments;
 pub mod points;
 pub mod promo;
 pub mod provisioning;

@@ -26,6 +26,14 @@ pub enum Notice {
     TicketToCustomer { message_id: i64 },
     /// Rewards for a fulfilled order: purchase points, and the referrer's reward.
     OrderRewards { order_id: OrderId },
+    /// A gateway or card payment was credited: the customer hears what happened to it.
+    PaymentReceived { payment_id: PaymentId },
+    /// A payment came in for a different amount or currency: staff must decide.
+    PaymentReview { payment_id: PaymentId },
+    /// A card-to-card receipt to put before staff (with Approve / Reject).
+    ReceiptToStaff { receipt_id: i64 },
+    /// Staff rejected a receipt: the customer hears why.
+    ReceiptRejected { receipt_id: i64 },
 }
 
 impl Notice {
@@ -40,6 +48,12 @@ impl Notice {
                 format!("notice:ticket_customer:{message_id}")
             }
             Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
+            Notice::PaymentReceived { payment_id } => format!("notice:payment:{payment_id}"),
+            Notice::PaymentReview { payment_id } => format!("notice:review:{payment_id}"),
+            Notice::ReceiptToStaff { receipt_id } => format!("notice:receipt:{receipt_id}"),
+            Notice::ReceiptRejected { receipt_id } => {
+                format!("notice:receipt_rejected:{receipt_id}")
+            }
         }
     }
 }

@@ -12,20 +12,19 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::entities::{customers, payments};
+use crate::payments as checkout;
 use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
-use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
+use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
 use crate::notices::{self, Notice};
-use crate::orders::{self, OrderError, OrderStatus};
+use crate::orders::{self, OrderStatus};
+use crate::payments::status::{PAID, PENDING, REFUND_DUE, REFUNDED};
+use crate::payments::CheckoutError;
 
 pub const PROVIDER: &str = "telegram_stars";
 /// Telegram's limit on one Stars invoice.
 pub const MAX_STARS: i64 = 10_000;
 
-const PENDING: &str = "pending";
-const PAID: &str = "paid";
-const REFUND_DUE: &str = "refund_due";
-const REFUNDED: &str = "refunded";
 
 /// What one Star is worth in the shop's currency (configured by the seller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +83,20 @@ pub enum StarsError {
     UnknownInvoice(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+}
+
+impl From<CheckoutError> for StarsError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::NoSuchOrder => StarsError::NoSuchOrder,
+            CheckoutError::NotYours => StarsError::NotYours,
+            CheckoutError::NotPending(s) => StarsError::NotPending(s),
+            CheckoutError::QuoteExpired => StarsError::QuoteExpired,
+            CheckoutError::WalletCovers => StarsError::WalletCovers,
+            CheckoutError::BadAmount => StarsError::BadAmount,
+            CheckoutError::Db(e) => e.into(),
+        }
+    }
 }
 
 impl From<DbErr> for StarsError {
@@ -150,31 +163,14 @@ pub async fn invoice_for_order(
     rate: StarsRate,
     now: DateTime<Utc>,
 ) -> Result<Invoice, StarsError> {
-    let row = orders::get(db, order)
-        .await?
-        .ok_or(StarsError::NoSuchOrder)?;
-    if row.customer_id != customer.get() {
-        return Err(StarsError::NotYours);
-    }
-    match row.state() {
-        Some(OrderStatus::PendingPayment) => {}
-        Some(other) => return Err(StarsError::NotPending(other)),
-        None => return Err(StarsError::NoSuchOrder),
-    }
-    if row.expires_at <= now {
-        return Err(StarsError::QuoteExpired);
-    }
-    if row.currency != rate.currency().code() {
+    let due = checkout::amount_due(db, order, customer, now).await?;
+    if due.currency() != rate.currency() {
         return Err(StarsError::CurrencyMismatch {
             rate: rate.currency(),
-            order: row.currency,
+            order: due.currency().code().to_string(),
         });
     }
-    let balance = ledger::wallet_balance(db, customer, rate.currency()).await?;
-    let rest = row.total_minor - balance.minor();
-    if rest <= 0 {
-        return Err(StarsError::WalletCovers);
-    }
+    let rest = due.minor();
     let stars = rate.stars_for(rest);
     open_invoice(db, customer, Some(order), stars, rate.value_of(stars), now).await
 }
@@ -326,67 +322,21 @@ pub async fn record_payment(
         }
         _ => false,
     };
-    let Some((payment, _)) = invoice.filter(|_| claimed) else {
+    let Some((mut payment, _)) = invoice.filter(|_| claimed) else {
         let refund =
             refund_due(&txn, payer, payer_customer, payload, total, charge_id, now).await?;
         txn.commit().await?;
         return Ok(refund);
     };
-    let customer = CustomerId::new(payment.customer_id);
-    let credit = credit_of(&payment)?;
-    ledger::credit_wallet(
-        &txn,
-        customer,
-        credit,
-        &SystemAccount::Gateway(PROVIDER.into()),
-        TxKind::TopUp,
-        Memo {
-            idempotency_key: Some(format!("{PROVIDER}:{charge_id}")),
-            order_id: payment.order_id.map(OrderId::new),
-            payment_id: Some(PaymentId::new(payment.id)),
-            ..Memo::default()
-        },
-        now,
-    )
-    .await?;
-    let order = payment.order_id.map(OrderId::new);
-    let mut order_paid = false;
-    if let Some(order) = order {
-        // A savepoint: when the order can no longer be paid, the credit still commits.
-        let sp = txn.begin().await?;
-        match orders::pay_with_wallet_in(&sp, order, customer, now).await {
-            Ok(()) => {
-                sp.commit().await?;
-                order_paid = true;
-            }
-            Err(OrderError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
-            Err(e) => {
-                tracing::info!(order = %order, reason = %e, "Stars payment kept in the wallet");
-                sp.rollback().await?;
-            }
-        }
-    }
+    payment.provider_payment_id = Some(charge_id.to_string());
+    let credited = checkout::credit_and_pay(&txn, &payment, now).await?;
     txn.commit().await?;
     Ok(Settled::Credited {
-        customer,
-        credit,
-        order,
-        order_paid,
+        customer: credited.customer,
+        credit: credited.credit,
+        order: credited.order,
+        order_paid: credited.order_paid,
     })
-}
-
-fn credit_of(payment: &payments::Model) -> Result<Money, StarsError> {
-    let details: serde_json::Value = payment
-        .details
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .unwrap_or_default();
-    let currency: Currency = details["credit_currency"]
-        .as_str()
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| StarsError::UnknownInvoice(payload_of(PaymentId::new(payment.id))))?;
-    Money::new(details["credit_minor"].as_i64().unwrap_or(-1), currency)
-        .map_err(|_| StarsError::UnknownInvoice(payload_of(PaymentId::new(payment.id))))
 }
 
 /// Records a payment that must go back and queues its refund.

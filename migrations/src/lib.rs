@@ -2,12 +2,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_domain;
+mod m20261121_000002_payments;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_domain::Migration)]
+        vec![
+            Box::new(m20261121_000001_domain::Migration),
+            Box::new(m20261121_000002_payments::Migration),
+        ]
     }
 }

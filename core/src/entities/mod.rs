@@ -2,6 +2,7 @@
 pub mod audit_log;
 pub mod broadcast_deliveries;
 pub mod broadcasts;
+pub mod cards;
 pub mod customers;
 pub mod dialogue_state;
 pub mod jobs;
@@ -17,6 +18,7 @@ pub mod plans;
 pub mod points_lots;
 pub mod promo_codes;
 pub mod promo_uses;
+pub mod receipts;
 pub mod settings;
 pub mod staff;
 pub mod subscriptions;

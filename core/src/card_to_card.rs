@@ -1,0 +1,577 @@
+//! Card-to-card: the customer transfers to one of the shop's cards (rotated), an amount made
+//! unique among pending transfers so staff can match it on the bank statement, and uploads the
+//! receipt photo. Staff with the finance (or admin) role approve or reject it from the staff
+//! chat. Nothing is ever approved by itself: unreviewed receipts are only reminded.
+//!
+//! Receipt states: `submitted → approved`, or `submitted → half_approved → approved` when the
+//! amount needs a second approver, or `submitted|half_approved → rejecting → rejected` (the
+//! rejecting staff member then writes the reason). Every move is one conditional update, so the
+//! first press wins and a second, concurrent or replayed press changes nothing.
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::audit;
+use crate::entities::{cards, payments as payment_rows, receipts};
+use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
+use crate::ledger::LedgerError;
+use crate::money::Money;
+use crate::notices::{self, Notice};
+use crate::payments::{self, Checkout, CheckoutError, status};
+use crate::staff::{self, Role};
+
+pub use cards::Model as Card;
+pub use receipts::Model as Receipt;
+
+pub const PROVIDER: &str = "card";
+
+pub mod receipt_status {
+    pub const SUBMITTED: &str = "submitted";
+    pub const HALF_APPROVED: &str = "half_approved";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTING: &str = "rejecting";
+    pub const REJECTED: &str = "rejected";
+}
+use receipt_status::*;
+
+/// The seller's card-to-card settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardRules {
+    /// The largest amount (minor units) added to make a pending transfer's amount unique.
+    pub max_offset_minor: i64,
+    /// Above this amount a receipt needs two different approvers.
+    pub second_approval_above: Option<Money>,
+    /// Unreviewed receipts are reminded to staff after this long (and again as long again).
+    pub remind_after: Duration,
+}
+
+/// A card number as the customer must type it: 16 digits (Persian or Arabic digits accepted,
+/// spaces and dashes ignored), shown in groups of four.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardNumber(String);
+
+impl CardNumber {
+    pub fn parse(input: &str) -> Option<Self> {
+        let mut digits = String::new();
+        for c in input.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '۰'..='۹' => digits.push(char::from(b'0' + (c as u32 - '۰' as u32) as u8)),
+                '٠'..='٩' => digits.push(char::from(b'0' + (c as u32 - '٠' as u32) as u8)),
+                ' ' | '-' => {}
+                _ => return None,
+            }
+        }
+        (digits.len() == 16).then_some(CardNumber(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("no card is set up for card-to-card payments")]
+    NoCard,
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    #[error("this payment is not a pending card transfer of yours")]
+    NotYourTransfer,
+    #[error("a receipt was already sent for this payment")]
+    AlreadySubmitted,
+    #[error("no such receipt")]
+    NoSuchReceipt,
+    #[error("only finance or admin staff may review receipts")]
+    NotAllowed,
+    #[error("this receipt was already {0}")]
+    AlreadyDecided(String),
+    #[error("the second approval must come from someone else")]
+    SameApprover,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<DbErr> for CardError {
+    fn from(e: DbErr) -> Self {
+        CardError::Ledger(LedgerError::Db(e))
+    }
+}
+
+pub async fn add_card(
+    db: &impl ConnectionTrait,
+    number: &CardNumber,
+    holder: &str,
+    bank: &str,
+    now: DateTime<Utc>,
+) -> Result<Card, DbErr> {
+    cards::Entity::insert(cards::ActiveModel {
+        number: Set(number.as_str().to_string()),
+        holder: Set(holder.trim().to_string()),
+        bank: Set(bank.trim().to_string()),
+        enabled: Set(true),
+        times_shown: Set(0),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(db)
+    .await
+}
+
+pub async fn cards(db: &impl ConnectionTrait) -> Result<Vec<Card>, DbErr> {
+    cards::Entity::find()
+        .order_by_asc(cards::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Enables or disables a card; whether it exists.
+pub async fn set_card_enabled(
+    db: &impl ConnectionTrait,
+    id: i64,
+    enabled: bool,
+) -> Result<bool, DbErr> {
+    Ok(cards::Entity::update_many()
+        .col_expr(cards::Column::Enabled, enabled.into())
+        .filter(cards::Column::Id.eq(id))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Whether any card is enabled (so the method is offered at all).
+pub async fn has_card(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(cards::Entity::find()
+        .filter(cards::Column::Enabled.eq(true))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The card shown least so far: transfers spread over all enabled cards.
+async fn next_card(db: &impl ConnectionTrait) -> Result<Option<Card>, DbErr> {
+    let card = cards::Entity::find()
+        .filter(cards::Column::Enabled.eq(true))
+        .order_by_asc(cards::Column::TimesShown)
+        .order_by_asc(cards::Column::Id)
+        .one(db)
+        .await?;
+    if let Some(c) = &card {
+        cards::Entity::update_many()
+            .col_expr(
+                cards::Column::TimesShown,
+                Expr::col(cards::Column::TimesShown).add(1i64),
+            )
+            .filter(cards::Column::Id.eq(c.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(card)
+}
+
+/// A transfer to make: the payment, the card, and the exact amount to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub checkout: Checkout,
+    pub card: Card,
+}
+
+/// Opens a card transfer of `amount` (an order's due rest, or a top-up), made unique among
+/// pending transfers by the smallest free offset up to the configured maximum. The customer is
+/// credited what they transfer, offset included: nothing they send is lost.
+pub async fn open(
+    db: &DatabaseConnection,
+    customer: CustomerId,
+    order: Option<OrderId>,
+    amount: Money,
+    rules: &CardRules,
+    now: DateTime<Utc>,
+) -> Result<Transfer, CardError> {
+    let txn = db.begin().await?;
+    let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
+    let taken: Vec<i64> = payment_rows::Entity::find()
+        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Currency.eq(amount.currency().code()))
+        .filter(payment_rows::Column::AmountMinor.gte(amount.minor()))
+        .filter(payment_rows::Column::AmountMinor.lte(amount.minor() + rules.max_offset_minor))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|p| p.amount_minor)
+        .collect();
+    let first = if rules.max_offset_minor > 0 { 1 } else { 0 };
+    let offset = (first..=rules.max_offset_minor)
+        .find(|o| !taken.contains(&(amount.minor() + o)))
+        .unwrap_or(first);
+    let charge = Money::new(amount.minor() + offset, amount.currency())
+        .map_err(|_| CheckoutError::BadAmount)?;
+    let checkout = payments::open(
+        &txn,
+        PROVIDER,
+        customer,
+        order,
+        charge,
+        charge,
+        json!({ "card_id": card.id, "offset_minor": offset }),
+        now,
+    )
+    .await?;
+    payments::attach_reference(&txn, checkout.payment, &checkout.payment.to_string(), None, now)
+        .await?;
+    txn.commit().await?;
+    Ok(Transfer { checkout, card })
+}
+
+/// A receipt put before staff; `duplicate_of` names an earlier receipt with the same photo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub receipt: i64,
+    pub duplicate_of: Option<i64>,
+}
+
+/// The customer's receipt photo for their pending transfer. Queues it for the staff chat.
+pub async fn submit(
+    db: &DatabaseConnection,
+    payment: PaymentId,
+    customer: CustomerId,
+    file_id: &str,
+    file_unique_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Submitted, CardError> {
+    let txn = db.begin().await?;
+    let row = payments::get(&txn, payment)
+        .await?
+        .filter(|p| {
+            p.provider == PROVIDER
+                && p.customer_id == customer.get()
+                && p.status == status::PENDING
+        })
+        .ok_or(CardError::NotYourTransfer)?;
+    if receipts::Entity::find()
+        .filter(receipts::Column::PaymentId.eq(row.id))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(CardError::AlreadySubmitted);
+    }
+    let duplicate_of = receipts::Entity::find()
+        .filter(receipts::Column::FileUniqueId.eq(file_unique_id))
+        .order_by_asc(receipts::Column::Id)
+        .one(&txn)
+        .await?
+        .map(|r| r.id);
+    let card_id = payments::details_of(&row)["card_id"].as_i64();
+    let receipt = receipts::Entity::insert(receipts::ActiveModel {
+        payment_id: Set(row.id),
+        customer_id: Set(customer.get()),
+        card_id: Set(card_id),
+        file_id: Set(file_id.to_string()),
+        file_unique_id: Set(file_unique_id.to_string()),
+        duplicate_of: Set(duplicate_of),
+        status: Set(SUBMITTED.into()),
+        first_approver: Set(None),
+        decided_by: Set(None),
+        claimed_by: Set(None),
+        reason: Set(None),
+        staff_message_id: Set(None),
+        reminded_at: Set(None),
+        updated_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(&txn)
+    .await?;
+    notices::enqueue(
+        &txn,
+        &Notice::ReceiptToStaff {
+            receipt_id: receipt.id,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Submitted {
+        receipt: receipt.id,
+        duplicate_of,
+    })
+}
+
+/// The pending card transfer a customer would attach a photo to: their newest one without a
+/// receipt.
+pub async fn awaiting_receipt(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Option<payments::Payment>, DbErr> {
+    let pending = payment_rows::Entity::find()
+        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::CustomerId.eq(customer.get()))
+        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .order_by_desc(payment_rows::Column::Id)
+        .all(db)
+        .await?;
+    for p in pending {
+        let has = receipts::Entity::find()
+            .filter(receipts::Column::PaymentId.eq(p.id))
+            .one(db)
+            .await?
+            .is_some();
+        if !has {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn receipt(db: &impl ConnectionTrait, id: i64) -> Result<Option<Receipt>, DbErr> {
+    receipts::Entity::find_by_id(id).one(db).await
+}
+
+/// Remembers the staff-chat message that shows a receipt, so decisions can update it.
+pub async fn set_staff_message(
+    db: &impl ConnectionTrait,
+    id: i64,
+    message_id: i64,
+) -> Result<(), DbErr> {
+    receipts::Entity::update_many()
+        .col_expr(receipts::Column::StaffMessageId, Some(message_id).into())
+        .filter(receipts::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How an approval press ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// Approved and credited (and the order paid, if it still could be).
+    Approved(payments::Credited),
+    /// Recorded as the first of two approvals: someone else must approve too.
+    NeedsSecond,
+}
+
+/// The receipt, if `who` may review receipts; a refusal is written to the audit log (committed
+/// on its own, before any transaction that would roll it back).
+async fn reviewer(
+    db: &DatabaseConnection,
+    who: TelegramId,
+    id: i64,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt, CardError> {
+    let allowed = staff::role_of(db, who)
+        .await?
+        .is_some_and(|r| r.allows(Role::Finance));
+    if !allowed {
+        audit::record(
+            db,
+            Some(who),
+            &format!("receipt.{action}.denied"),
+            Some(format!("receipt:{id}")),
+            "not finance or admin staff".into(),
+            now,
+        )
+        .await?;
+        return Err(CardError::NotAllowed);
+    }
+    receipt(db, id).await?.ok_or(CardError::NoSuchReceipt)
+}
+
+/// Moves a receipt from one of `from` to `to`, setting `set`; whether this call did it.
+async fn step(
+    db: &impl ConnectionTrait,
+    id: i64,
+    from: &[&str],
+    extra: Condition,
+    to: &str,
+    set: &[(receipts::Column, sea_orm::Value)],
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut update = receipts::Entity::update_many()
+        .col_expr(receipts::Column::Status, to.into())
+        .col_expr(receipts::Column::UpdatedAt, now.into());
+    for (col, value) in set {
+        update = update.col_expr(*col, Expr::value(value.clone()));
+    }
+    Ok(update
+        .filter(receipts::Column::Id.eq(id))
+        .filter(receipts::Column::Status.is_in(from.iter().copied()))
+        .filter(extra)
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// A staff member presses Approve. Authority is looked up here, never taken from the button.
+pub async fn approve(
+    db: &DatabaseConnection,
+    id: i64,
+    who: TelegramId,
+    rules: &CardRules,
+    now: DateTime<Utc>,
+) -> Result<Approval, CardError> {
+    let r = reviewer(db, who, id, "approve", now).await?;
+    let txn = db.begin().await?;
+    let payment = payments::get(&txn, PaymentId::new(r.payment_id))
+        .await?
+        .ok_or(CardError::NoSuchReceipt)?;
+    let needs_two = rules
+        .second_approval_above
+        .is_some_and(|limit| payment.amount_minor > limit.minor());
+    let by = Some(who.get());
+    let outcome = if needs_two && r.status == SUBMITTED {
+        let set = [(receipts::Column::FirstApprover, by.into())];
+        if !step(&txn, id, &[SUBMITTED], Condition::all(), HALF_APPROVED, &set, now).await? {
+            return Err(decided(&txn, id).await);
+        }
+        Approval::NeedsSecond
+    } else {
+        if needs_two && r.first_approver == by {
+            return Err(CardError::SameApprover);
+        }
+        let (from, extra) = if needs_two {
+            (
+                HALF_APPROVED,
+                Condition::all().add(receipts::Column::FirstApprover.ne(who.get())),
+            )
+        } else {
+            (SUBMITTED, Condition::all())
+        };
+        let set = [(receipts::Column::DecidedBy, by.into())];
+        if !step(&txn, id, &[from], extra, APPROVED, &set, now).await? {
+            return Err(decided(&txn, id).await);
+        }
+        let credited = payments::settle_in(&txn, &payment, now)
+            .await?
+            .ok_or_else(|| CardError::AlreadyDecided(payment.status.clone()))?;
+        Approval::Approved(credited)
+    };
+    audit::record(
+        &txn,
+        Some(who),
+        match outcome {
+            Approval::NeedsSecond => "receipt.approve.first",
+            Approval::Approved(_) => "receipt.approve",
+        },
+        Some(format!("receipt:{id}")),
+        format!("{} {}", payment.amount_minor, payment.currency),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// Why a conditional step found nothing to move.
+async fn decided(db: &impl ConnectionTrait, id: i64) -> CardError {
+    match receipt(db, id).await {
+        Ok(Some(r)) => CardError::AlreadyDecided(r.status),
+        Ok(None) => CardError::NoSuchReceipt,
+        Err(e) => e.into(),
+    }
+}
+
+/// A staff member presses Reject: they claim the receipt and are asked for the reason.
+pub async fn begin_reject(
+    db: &DatabaseConnection,
+    id: i64,
+    who: TelegramId,
+    now: DateTime<Utc>,
+) -> Result<Receipt, CardError> {
+    reviewer(db, who, id, "reject", now).await?;
+    let txn = db.begin().await?;
+    let set = [(receipts::Column::ClaimedBy, Some(who.get()).into())];
+    if !step(&txn, id, &[SUBMITTED, HALF_APPROVED], Condition::all(), REJECTING, &set, now).await? {
+        return Err(decided(&txn, id).await);
+    }
+    let r = receipt(&txn, id).await?.ok_or(CardError::NoSuchReceipt)?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// The reason arrives: the receipt is rejected, the payment fails, the customer is told why.
+pub async fn finish_reject(
+    db: &DatabaseConnection,
+    id: i64,
+    who: TelegramId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt, CardError> {
+    let r = reviewer(db, who, id, "reject", now).await?;
+    let txn = db.begin().await?;
+    let set = [
+        (receipts::Column::DecidedBy, Some(who.get()).into()),
+        (receipts::Column::Reason, Some(reason.trim().to_string()).into()),
+    ];
+    let mine = Condition::all().add(receipts::Column::ClaimedBy.eq(who.get()));
+    if !step(&txn, id, &[REJECTING], mine, REJECTED, &set, now).await? {
+        return Err(decided(&txn, id).await);
+    }
+    payment_rows::Entity::update_many()
+        .col_expr(payment_rows::Column::Status, status::FAILED.into())
+        .col_expr(payment_rows::Column::UpdatedAt, now.into())
+        .filter(payment_rows::Column::Id.eq(r.payment_id))
+        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .exec(&txn)
+        .await?;
+    notices::enqueue(&txn, &Notice::ReceiptRejected { receipt_id: id }, now).await?;
+    audit::record(
+        &txn,
+        Some(who),
+        "receipt.reject",
+        Some(format!("receipt:{id}")),
+        reason.trim().to_string(),
+        now,
+    )
+    .await?;
+    let r = receipt(&txn, id).await?.ok_or(CardError::NoSuchReceipt)?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// Receipts nobody has decided for `rules.remind_after` (and not reminded for as long),
+/// marked reminded now. Never approves anything.
+pub async fn due_reminders(
+    db: &DatabaseConnection,
+    rules: &CardRules,
+    now: DateTime<Utc>,
+) -> Result<Vec<Receipt>, DbErr> {
+    let cutoff = now - rules.remind_after;
+    let due = receipts::Entity::find()
+        .filter(receipts::Column::Status.is_in([SUBMITTED, HALF_APPROVED, REJECTING]))
+        .filter(receipts::Column::CreatedAt.lte(cutoff))
+        .filter(
+            Condition::any()
+                .add(receipts::Column::RemindedAt.is_null())
+                .add(receipts::Column::RemindedAt.lte(cutoff)),
+        )
+        .order_by_asc(receipts::Column::Id)
+        .all(db)
+        .await?;
+    let mut marked = Vec::new();
+    for r in due {
+        let won = receipts::Entity::update_many()
+            .col_expr(receipts::Column::RemindedAt, Some(now).into())
+            .filter(receipts::Column::Id.eq(r.id))
+            .filter(
+                Condition::any()
+                    .add(receipts::Column::RemindedAt.is_null())
+                    .add(receipts::Column::RemindedAt.lte(cutoff)),
+            )
+            .exec(db)
+            .await?
+            .rows_affected
+            == 1;
+        if won {
+            marked.push(r);
+        }
+    }
+    Ok(marked)
+}

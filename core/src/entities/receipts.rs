@@ -1,0 +1,29 @@
+//! The `receipts` table: a card-to-card receipt photo and its review by staff.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "receipts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub payment_id: i64,
+    pub customer_id: i64,
+    pub card_id: Option<i64>,
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub duplicate_of: Option<i64>,
+    pub status: String,
+    pub first_approver: Option<i64>,
+    pub decided_by: Option<i64>,
+    pub claimed_by: Option<i64>,
+    pub reason: Option<String>,
+    pub staff_message_id: Option<i64>,
+    pub reminded_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
