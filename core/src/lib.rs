@@ -4,6 +4,7 @@
 //! know nothing of Telegram. Time is passed in (`now`), so expiry and backoff are testable.
 pub mod clock;
 pub mod db;
+pub mod gateways;
 pub mod entities;
 pub mod ids;
 pub mod ledger;

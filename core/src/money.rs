@@ -166,6 +166,42 @@ impl Money {
         Money::new(minor, currency)
     }
 
+    /// The amount as a provider writes it: `100.50`, `150000` (no separators).
+    pub fn decimal(self) -> String {
+        let exp = self.currency.exponent();
+        if exp == 0 {
+            return self.minor.to_string();
+        }
+        let scale = 10i64.pow(exp);
+        format!(
+            "{}.{:0width$}",
+            self.minor / scale,
+            self.minor % scale,
+            width = exp as usize
+        )
+    }
+
+    /// Reads an amount a provider reported (`"1.50000000"`, `1.5`, `150000`): exact, extra
+    /// trailing zeros allowed, anything finer than the currency's minor unit refused.
+    pub fn from_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let text = text.trim();
+        let trimmed = match text.split_once('.') {
+            Some((w, f)) => {
+                let f = f.trim_end_matches('0');
+                if f.is_empty() {
+                    w.to_string()
+                } else {
+                    format!("{w}.{f}")
+                }
+            }
+            None => text.to_string(),
+        };
+        if trimmed.contains([',', ' ']) || trimmed.starts_with('-') {
+            return Err(MoneyError::Unparsable(text.to_string(), currency.exponent()));
+        }
+        Money::parse(&trimmed, currency)
+    }
+
     /// The amount as a plain decimal with thousands separators: `150,000` or `9.99`.
     pub fn amount_text(self) -> String {
         let exp = self.currency.exponent();
@@ -197,6 +233,19 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_amounts_round_trip_exactly() {
+        let rub = Money::new(10_050, Currency::Rub).unwrap();
+        assert_eq!(rub.decimal(), "100.50");
+        assert_eq!(Money::from_decimal("100.50", Currency::Rub).unwrap(), rub);
+        assert_eq!(Money::from_decimal("100.5000000", Currency::Rub).unwrap(), rub);
+        assert_eq!(Money::from_decimal("1.", Currency::Usd).unwrap().minor(), 100);
+        assert_eq!(Money::new(150_000, Currency::Irr).unwrap().decimal(), "150000");
+        assert!(Money::from_decimal("100.505", Currency::Rub).is_err());
+        assert!(Money::from_decimal("1,000", Currency::Usd).is_err());
+        assert!(Money::from_decimal("-1", Currency::Usd).is_err());
+    }
 
     #[test]
     fn parses_what_people_type() {

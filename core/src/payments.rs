@@ -216,6 +216,23 @@ pub async fn attach_reference(
     Ok(())
 }
 
+/// Marks a payment the provider never opened (it could not be reached) as failed.
+pub async fn fail_unopened(
+    db: &impl ConnectionTrait,
+    payment: PaymentId,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    payments::Entity::update_many()
+        .col_expr(payments::Column::Status, status::FAILED.into())
+        .col_expr(payments::Column::UpdatedAt, now.into())
+        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Status.eq(status::PENDING))
+        .filter(payments::Column::ProviderPaymentId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn get(db: &impl ConnectionTrait, id: PaymentId) -> Result<Option<Payment>, DbErr> {
     payments::Entity::find_by_id(id.get()).one(db).await
 }

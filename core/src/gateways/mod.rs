@@ -1,0 +1,390 @@
+//! Online payment gateways behind one trait: Zarinpal, YooKassa, NOWPayments, CryptoBot.
+//!
+//! A gateway opens a payment at the provider, tells whether a callback is authentic, and asks
+//! the provider server-side what became of a payment. What a callback or a check reports goes
+//! through [`payments::apply`], the one place money is credited, so a duplicate callback, the
+//! return URL and the reconciliation job together still credit once. Nothing is trusted before
+//! its signature (NOWPayments, CryptoBot) or a server-side re-fetch (Zarinpal, YooKassa) says so.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::audit;
+use crate::ids::{CustomerId, OrderId, PaymentId};
+use crate::ledger::LedgerError;
+use crate::money::{Currency, Money};
+use crate::payments::{self, Checkout, CheckoutError, Outcome, Payment, Provider, Report};
+
+pub mod cryptobot;
+pub mod nowpayments;
+pub mod yookassa;
+pub mod zarinpal;
+
+/// What a gateway needs to open a payment.
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    pub payment: PaymentId,
+    pub charge: Money,
+    pub description: String,
+    /// Where the customer's browser comes back to.
+    pub return_url: String,
+    /// Where the provider posts its notices.
+    pub notify_url: String,
+}
+
+/// A payment opened at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The provider's id for it (Zarinpal authority, YooKassa id, invoice id).
+    pub reference: String,
+    /// Where the customer pays.
+    pub pay_url: String,
+}
+
+/// An incoming callback as the HTTP server received it.
+#[derive(Clone, Debug, Default)]
+pub struct Callback {
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Callback {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What an authentic callback says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Signed by the provider: the report can be acted on as it is.
+    Signed { reference: String, report: Report },
+    /// Not signed: it only names a payment, which must be checked with the provider.
+    Unsigned { reference: String },
+}
+
+/// Why a callback was refused. Nothing changes; an audit row says why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("no signature")]
+    MissingSignature,
+    #[error("the signature does not match")]
+    BadSignature,
+    #[error("the notice is too old ({0})")]
+    Stale(String),
+    #[error("not a notice this gateway sends: {0}")]
+    Malformed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Timeout, connection refused, 5xx: try again later.
+    #[error("the gateway is unavailable: {0}")]
+    Unavailable(String),
+    /// The gateway refused the request (its code and message).
+    #[error("the gateway refused: {0}")]
+    Refused(String),
+    #[error("unexpected answer from the gateway: {0}")]
+    Unexpected(String),
+}
+
+impl GatewayError {
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        // Without the URL: it can hold a merchant id or token in its query.
+        GatewayError::Unavailable(e.without_url().to_string())
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Gateway: Send + Sync {
+    fn provider(&self) -> Provider;
+    /// Whether the shop's currency can be charged through this gateway.
+    fn accepts(&self, currency: Currency) -> bool;
+    /// What to ask at the provider for `credit` of the shop's currency.
+    fn charge_for(&self, credit: Money) -> Option<Money> {
+        self.accepts(credit.currency()).then_some(credit)
+    }
+    async fn create(&self, req: &CreateRequest) -> Result<Created, GatewayError>;
+    /// Asks the provider what became of `payment` (never trusting a callback body).
+    async fn check(&self, payment: &Payment) -> Result<Report, GatewayError>;
+    /// Authenticates a callback.
+    fn authenticate(&self, callback: &Callback, now: DateTime<Utc>) -> Result<Claim, Rejected>;
+}
+
+/// A shared HTTP client with a timeout on every call.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    #[error("{0}")]
+    Gateway(#[from] GatewayError),
+    #[error("this gateway cannot charge {0}")]
+    Currency(Currency),
+}
+
+impl From<DbErr> for PayError {
+    fn from(e: DbErr) -> Self {
+        PayError::Checkout(CheckoutError::Db(e))
+    }
+}
+
+/// Where the shop's HTTP server is reachable from outside.
+#[derive(Clone, Debug)]
+pub struct Urls {
+    pub public_base: String,
+}
+
+impl Urls {
+    pub fn notify(&self, provider: Provider) -> String {
+        format!("{}/pay/{provider}/notify", self.public_base.trim_end_matches('/'))
+    }
+
+    pub fn return_to(&self, provider: Provider, payment: PaymentId) -> String {
+        format!(
+            "{}/pay/{provider}/return?payment={payment}",
+            self.public_base.trim_end_matches('/')
+        )
+    }
+}
+
+/// Opens a payment of `credit` (an order's due rest or a top-up) at `gateway` and returns it with
+/// the URL to pay at. When the provider cannot be reached the payment is marked failed: the
+/// customer picks another way, and nothing was taken.
+pub async fn checkout(
+    db: &DatabaseConnection,
+    gateway: &dyn Gateway,
+    urls: &Urls,
+    customer: CustomerId,
+    order: Option<OrderId>,
+    credit: Money,
+    description: String,
+    now: DateTime<Utc>,
+) -> Result<(Checkout, String), PayError> {
+    let charge = gateway
+        .charge_for(credit)
+        .ok_or(PayError::Currency(credit.currency()))?;
+    let provider = gateway.provider();
+    let checkout = payments::open(
+        db,
+        provider.as_str(),
+        customer,
+        order,
+        charge,
+        credit,
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
+    let req = CreateRequest {
+        payment: checkout.payment,
+        charge,
+        description,
+        return_url: urls.return_to(provider, checkout.payment),
+        notify_url: urls.notify(provider),
+    };
+    match gateway.create(&req).await {
+        Ok(created) => {
+            payments::attach_reference(
+                db,
+                checkout.payment,
+                &created.reference,
+                Some(&created.pay_url),
+                now,
+            )
+            .await?;
+            Ok((checkout, created.pay_url))
+        }
+        Err(e) => {
+            tracing::warn!(provider = %provider, payment = %checkout.payment, error = %e, "cannot open a payment");
+            payments::fail_unopened(db, checkout.payment, now).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Handles one callback: authenticate, check with the provider when it is not signed, apply.
+/// A refused callback writes an audit row and changes nothing else. The caller answers 2xx only
+/// when this returns `Ok` (the effect is committed).
+pub async fn on_callback(
+    db: &DatabaseConnection,
+    gateway: &dyn Gateway,
+    callback: &Callback,
+    now: DateTime<Utc>,
+) -> Result<Result<Outcome, Rejected>, CallbackError> {
+    let provider = gateway.provider();
+    let claim = match gateway.authenticate(callback, now) {
+        Ok(c) => c,
+        Err(why) => {
+            tracing::warn!(provider = %provider, reason = %why, "callback refused");
+            audit::record(
+                db,
+                None,
+                &format!("payment.callback.refused.{provider}"),
+                None,
+                why.to_string(),
+                now,
+            )
+            .await?;
+            return Ok(Err(why));
+        }
+    };
+    let (reference, report) = match claim {
+        Claim::Signed { reference, report } => (reference, report),
+        Claim::Unsigned { reference } => {
+            let Some(row) = payments::by_reference(db, provider.as_str(), &reference).await? else {
+                audit::record(
+                    db,
+                    None,
+                    &format!("payment.callback.unknown.{provider}"),
+                    None,
+                    "no payment of ours has this reference".into(),
+                    now,
+                )
+                .await?;
+                return Ok(Ok(Outcome::Unknown));
+            };
+            let report = gateway.check(&row).await?;
+            (reference, report)
+        }
+    };
+    let outcome = payments::apply(db, provider.as_str(), &reference, &report, now).await?;
+    if outcome == Outcome::Unknown {
+        audit::record(
+            db,
+            None,
+            &format!("payment.callback.unknown.{provider}"),
+            None,
+            "no payment of ours has this reference".into(),
+            now,
+        )
+        .await?;
+    }
+    Ok(Ok(outcome))
+}
+
+/// Checks one payment with its provider and applies what it says (the return URL, the
+/// customer's "I have paid" button, reconciliation).
+pub async fn check_one(
+    db: &DatabaseConnection,
+    gateway: &dyn Gateway,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> Result<Outcome, CallbackError> {
+    let Some(reference) = payment.provider_payment_id.as_deref() else {
+        return Ok(Outcome::Unknown);
+    };
+    let report = gateway.check(payment).await?;
+    Ok(payments::apply(db, &payment.provider, reference, &report, now).await?)
+}
+
+/// The customer's browser came back from the gateway (its query names our payment, which proves
+/// nothing): the payment is checked with the provider. `None`: no such payment of this gateway.
+pub async fn on_return(
+    db: &DatabaseConnection,
+    gateway: &dyn Gateway,
+    payment: PaymentId,
+    now: DateTime<Utc>,
+) -> Result<Option<(Payment, Outcome)>, CallbackError> {
+    let Some(row) = payments::get(db, payment)
+        .await?
+        .filter(|p| p.provider == gateway.provider().as_str())
+    else {
+        return Ok(None);
+    };
+    let outcome = check_one(db, gateway, &row, now).await?;
+    Ok(Some((row, outcome)))
+}
+
+/// Asks each gateway about its payments still pending after `grace` (and younger than
+/// `horizon`): a lost callback, or a bot that was down for hours, still ends credited once.
+/// Returns how many were credited. One gateway being down does not stop the others.
+pub async fn reconcile(
+    db: &DatabaseConnection,
+    gateways: &[&dyn Gateway],
+    grace: chrono::Duration,
+    horizon: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let mut credited = 0;
+    for gateway in gateways {
+        let provider = gateway.provider();
+        let pending = payments::pending(db, provider.as_str(), now - horizon, now - grace).await?;
+        for payment in pending {
+            match check_one(db, *gateway, &payment, now).await {
+                Ok(Outcome::Credited(_)) => credited += 1,
+                Ok(_) => {}
+                Err(CallbackError::Db(e)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(provider = %provider, payment = payment.id, error = %e, "reconciliation could not check a payment");
+                }
+            }
+        }
+    }
+    Ok(credited)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl From<LedgerError> for CallbackError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Db(e) => CallbackError::Db(e),
+            other => CallbackError::Db(DbErr::Custom(other.to_string())),
+        }
+    }
+}
+
+/// Reads a JSON answer, naming the status and a short excerpt when it is not what was expected.
+async fn json_of(resp: reqwest::Response) -> Result<(u16, serde_json::Value), GatewayError> {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.map_err(GatewayError::from_reqwest)?;
+    if status >= 500 {
+        return Err(GatewayError::Unavailable(format!("HTTP {status}")));
+    }
+    let value = serde_json::from_slice(&bytes).map_err(|_| {
+        let excerpt: String = String::from_utf8_lossy(&bytes).chars().take(120).collect();
+        GatewayError::Unexpected(format!("HTTP {status}: {excerpt}"))
+    })?;
+    Ok((status, value))
+}
+
+/// A JSON value as text, whether the provider sent a string or a number.
+fn text_of(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether `given_hex` is the MAC of what was fed to `mac` (compared in constant time).
+fn mac_matches<M: hmac::Mac>(mac: M, given_hex: &str) -> bool {
+    hex::decode(given_hex.trim()).is_ok_and(|given| mac.verify_slice(&given).is_ok())
+}
