@@ -164,7 +164,11 @@ pub async fn serve_with_clock(
         currency: settings.currency(),
         bot_username: username,
         sales: settings.sales(),
+        payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(&settings)),
     });
+    if let Err(e) = crate::notifier::schedule_sweep(&ctx).await {
+        tracing::warn!(error = %e, "cannot schedule the payments sweep");
+    }
     let worker = format!("vpnshop-{}", std::process::id());
     let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker);
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -176,6 +180,7 @@ pub async fn serve_with_clock(
             })
             .await;
     }));
+    let http = crate::http::router(ctx.clone());
     let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dependencies(ctx, storage))
@@ -190,25 +195,36 @@ pub async fn serve_with_clock(
             done.await;
         }
     });
+    // Listen first: gateways and Telegram may post as soon as they know the address.
+    let address = settings.http.listen.clone();
+    let tcp = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+        StartError::Config(vec![Problem {
+            key: "http.listen".into(),
+            message: format!("cannot listen on {address}: {e}"),
+        }])
+    })?;
     match settings.telegram.mode {
         UpdateMode::Polling => {
+            let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+            let _http = AbortOnDrop(tokio::spawn(async move {
+                let stopped = async {
+                    let _ = http_stopped.await;
+                };
+                if let Err(e) = axum::serve(tcp, http).with_graceful_shutdown(stopped).await {
+                    tracing::error!(error = %e, "the HTTP server stopped");
+                }
+            }));
             let listener = Polling::builder(bot)
                 .timeout(Duration::from_secs(10))
                 .build();
             dispatcher
                 .dispatch_with_listener(listener, Arc::new(LogErrors))
                 .await;
+            let _ = stop_http.send(());
         }
         UpdateMode::Webhook => {
-            // Listen first: Telegram may post as soon as the webhook is set.
-            let address = settings.http.listen.clone();
-            let tcp = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
-                StartError::Config(vec![Problem {
-                    key: "http.listen".into(),
-                    message: format!("cannot listen on {address}: {e}"),
-                }])
-            })?;
             let (listener, stopped, router) = webhook(&bot, &settings).await?;
+            let router = router.merge(http);
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(tcp, router)
                     .with_graceful_shutdown(stopped)
@@ -234,7 +250,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Registers the webhook with Telegram and builds its route (plus `/health`).
+/// Registers the webhook with Telegram and builds its route.
 async fn webhook(
     bot: &Bot,
     settings: &Settings,
@@ -273,7 +289,6 @@ async fn webhook(
             api_url: settings.telegram.api_url.clone(),
             reason: format!("cannot set the webhook: {e}"),
         })?;
-    let router = router.route("/health", axum::routing::get(|| async { "ok" }));
     Ok((listener, stopped, router))
 }
 

@@ -2,6 +2,7 @@
 //! carries a price, an amount or authority: handlers reload what it names and check that it
 //! belongs to the presser and can still be acted on.
 use vpnshop_core::customers::Language;
+use vpnshop_core::payments::Provider;
 
 /// Telegram refuses callback data longer than this.
 pub const MAX_LEN: usize = 64;
@@ -78,6 +79,15 @@ pub enum Action {
     Ticket(i64),
     TicketWrite(i64),
     TicketClose(i64),
+    /// Pay an order's rest by card-to-card or a gateway.
+    PayVia(i64, Provider),
+    /// Top the wallet up by card-to-card or a gateway (the amount is typed next).
+    TopUpVia(Provider),
+    /// "I have paid": check this payment with its gateway.
+    CheckPayment(i64),
+    /// Staff chat: approve or reject a card-to-card receipt.
+    ReceiptApprove(i64),
+    ReceiptReject(i64),
 }
 
 impl Action {
@@ -116,6 +126,11 @@ impl Action {
             Ticket(t) => format!("k:{t}"),
             TicketWrite(t) => format!("kw:{t}"),
             TicketClose(t) => format!("kc:{t}"),
+            PayVia(o, p) => format!("ov:{o}:{p}"),
+            TopUpVia(p) => format!("uv:{p}"),
+            CheckPayment(p) => format!("pc:{p}"),
+            ReceiptApprove(r) => format!("ra:{r}"),
+            ReceiptReject(r) => format!("rr:{r}"),
         };
         debug_assert!(s.len() <= MAX_LEN);
         s
@@ -173,6 +188,11 @@ impl Action {
             ("k", 1) => Ticket(id(0)?),
             ("kw", 1) => TicketWrite(id(0)?),
             ("kc", 1) => TicketClose(id(0)?),
+            ("ov", 2) => PayVia(id(0)?, Provider::parse(args[1])?),
+            ("uv", 1) => TopUpVia(Provider::parse(args[0])?),
+            ("pc", 1) => CheckPayment(id(0)?),
+            ("ra", 1) => ReceiptApprove(id(0)?),
+            ("rr", 1) => ReceiptReject(id(0)?),
             _ => return None,
         };
         Some(action)
@@ -219,7 +239,12 @@ mod tests {
             Ticket(big),
             TicketWrite(big),
             TicketClose(big),
+            CheckPayment(big),
+            ReceiptApprove(big),
+            ReceiptReject(big),
         ];
+        all.extend(Provider::ALL.map(|p| PayVia(big, p)));
+        all.extend(Provider::ALL.map(TopUpVia));
         all.extend(Language::ALL.map(SetLanguage));
         all.extend(Platform::ALL.map(Guide));
         for a in all {
@@ -248,6 +273,10 @@ mod tests {
             "sp:1:10:price=0",
             "g:symbian",
             "ow:99999999999999999999",
+            "ov:1:paypal",
+            "ov:1:card:5000",
+            "uv:card:100000",
+            "ra:1:approved_by=1",
         ] {
             assert_eq!(Action::decode(bad), None, "{bad}");
         }

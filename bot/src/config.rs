@@ -26,6 +26,117 @@ pub struct Settings {
     pub sales: SalesSettings,
     pub points: PointsSettings,
     pub referral: ReferralSettings,
+    pub payments: PaymentsSettings,
+}
+
+/// How customers pay besides the wallet and Stars. A gateway is offered only when its section
+/// is filled in, and only in currencies it can charge.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsSettings {
+    /// The shop's HTTP server as gateways reach it (`https://shop.example.com`); needed by any
+    /// online gateway for its callbacks and return page.
+    pub public_url: Option<String>,
+    /// How often pending payments are checked with their gateway, in seconds.
+    pub reconcile_seconds: i64,
+    pub card: CardSettings,
+    pub zarinpal: Option<ZarinpalSettings>,
+    pub yookassa: Option<YooKassaSettings>,
+    pub nowpayments: Option<NowPaymentsSettings>,
+    pub cryptobot: Option<CryptoBotSettings>,
+}
+
+impl Default for PaymentsSettings {
+    fn default() -> Self {
+        PaymentsSettings {
+            public_url: None,
+            reconcile_seconds: 300,
+            card: CardSettings::default(),
+            zarinpal: None,
+            yookassa: None,
+            nowpayments: None,
+            cryptobot: None,
+        }
+    }
+}
+
+/// Card-to-card: offered whenever an enabled card exists (`vpnshop card add`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardSettings {
+    /// The most added to an amount to make pending transfers distinguishable (`"999"`); `"0"`: none.
+    pub max_offset: String,
+    /// Receipts above this amount need two different approvers; unset: one is enough.
+    pub second_approval_above: Option<String>,
+    /// Unreviewed receipts are reminded to staff after this many minutes (and again as often).
+    pub remind_minutes: i64,
+}
+
+impl Default for CardSettings {
+    fn default() -> Self {
+        CardSettings {
+            max_offset: "999".into(),
+            second_approval_above: None,
+            remind_minutes: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZarinpalSettings {
+    pub merchant_id: SecretString,
+    /// What Zarinpal is asked in: `IRR` (its default) or `IRT`.
+    #[serde(default = "irr")]
+    pub currency: String,
+    #[serde(default = "zarinpal_api")]
+    pub api_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YooKassaSettings {
+    pub shop_id: String,
+    pub secret_key: SecretString,
+    #[serde(default = "yookassa_api")]
+    pub api_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NowPaymentsSettings {
+    pub api_key: SecretString,
+    pub ipn_secret: SecretString,
+    /// The account login: reconciliation lists an invoice's payments with it.
+    pub email: String,
+    pub password: SecretString,
+    #[serde(default = "nowpayments_api")]
+    pub api_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoBotSettings {
+    /// The Crypto Pay app token (from @CryptoBot → Crypto Pay → My Apps).
+    pub token: SecretString,
+    #[serde(default = "cryptobot_api")]
+    pub api_url: String,
+}
+
+fn irr() -> String {
+    "IRR".into()
+}
+fn zarinpal_api() -> String {
+    vpnshop_core::gateways::zarinpal::DEFAULT_API.into()
+}
+fn yookassa_api() -> String {
+    vpnshop_core::gateways::yookassa::DEFAULT_API.into()
+}
+fn nowpayments_api() -> String {
+    vpnshop_core::gateways::nowpayments::DEFAULT_API.into()
+}
+fn cryptobot_api() -> String {
+    vpnshop_core::gateways::cryptobot::DEFAULT_API.into()
 }
 
 /// What customers can buy and how they pay. Amounts are written as in the shop's currency
@@ -462,6 +573,7 @@ impl Settings {
         if self.referral.reward_points.is_some_and(|p| p <= 0) {
             bad("referral.reward_points", "must be positive".into());
         }
+        self.validate_payments(&mut bad);
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bad(
                 "log.format",
@@ -478,6 +590,74 @@ impl Settings {
             );
         }
         problems
+    }
+
+    fn validate_payments(&self, bad: &mut impl FnMut(&str, String)) {
+        let p = &self.payments;
+        let online = p.zarinpal.is_some()
+            || p.yookassa.is_some()
+            || p.nowpayments.is_some()
+            || p.cryptobot.is_some();
+        match &p.public_url {
+            Some(u) => match url::Url::parse(u) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => bad("payments.public_url", format!("`{u}` is not an http(s) URL")),
+            },
+            None if online => bad(
+                "payments.public_url",
+                "not set: gateways need the address of this server for callbacks".into(),
+            ),
+            None => {}
+        }
+        if p.reconcile_seconds < 1 {
+            bad("payments.reconcile_seconds", "must be at least 1".into());
+        }
+        if Money::parse(&p.card.max_offset, self.currency()).is_err() {
+            bad(
+                "payments.card.max_offset",
+                format!("`{}` is not an amount in {}", p.card.max_offset, self.currency()),
+            );
+        }
+        if let Some(a) = &p.card.second_approval_above
+            && Money::parse(a, self.currency()).is_err()
+        {
+            bad(
+                "payments.card.second_approval_above",
+                format!("`{a}` is not an amount in {}", self.currency()),
+            );
+        }
+        if p.card.remind_minutes < 1 {
+            bad("payments.card.remind_minutes", "must be at least 1".into());
+        }
+        let urls = [
+            ("payments.zarinpal.api_url", p.zarinpal.as_ref().map(|z| &z.api_url)),
+            ("payments.yookassa.api_url", p.yookassa.as_ref().map(|z| &z.api_url)),
+            ("payments.nowpayments.api_url", p.nowpayments.as_ref().map(|z| &z.api_url)),
+            ("payments.cryptobot.api_url", p.cryptobot.as_ref().map(|z| &z.api_url)),
+        ];
+        for (key, url) in urls {
+            if let Some(url) = url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                bad(key, format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        if let Some(z) = &p.zarinpal {
+            if !matches!(z.currency.as_str(), "IRR" | "IRT") {
+                bad("payments.zarinpal.currency", "is `IRR` or `IRT`".into());
+            }
+            if !matches!(self.currency(), Currency::Irr | Currency::Irt) {
+                bad("payments.zarinpal", format!("Zarinpal charges rial; the shop sells in {}", self.currency()));
+            }
+        }
+        if p.yookassa.is_some() && self.currency() != Currency::Rub {
+            bad("payments.yookassa", format!("YooKassa is set up for RUB here; the shop sells in {}", self.currency()));
+        }
+        for (key, on) in [("payments.nowpayments", p.nowpayments.is_some()), ("payments.cryptobot", p.cryptobot.is_some())] {
+            if on && !matches!(self.currency(), Currency::Usd | Currency::Eur | Currency::Rub) {
+                bad(key, format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {}", self.currency()));
+            }
+        }
     }
 
     pub fn default_language(&self) -> Language {

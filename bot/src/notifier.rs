@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use teloxide::prelude::*;
-use teloxide::types::{InputFile, ParseMode, UserId};
+use teloxide::types::{
+    InputFile, ParseMode, TransactionPartner, TransactionPartnerUserKind, UserId,
+};
 use teloxide::{ApiError, RequestError};
 use vpnshop_core::customers::{self, Customer, Language};
 use vpnshop_core::ids::{CustomerId, OrderId, PaymentId};
@@ -15,6 +17,12 @@ use vpnshop_core::notices::{self, Notice};
 use vpnshop_core::orders::{self, PROVISION_JOB};
 use vpnshop_core::provisioning::{self, Outcome, ProvisionError};
 use vpnshop_core::rewards::{self, ReferralReward};
+use vpnshop_core::card_to_card;
+use vpnshop_core::gateways;
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::jobs::{self, NewJob};
+use vpnshop_core::money::Currency;
+use vpnshop_core::payments;
 use vpnshop_core::stars;
 use vpnshop_core::subscriptions;
 use vpnshop_core::tickets;
@@ -26,9 +34,120 @@ use crate::text::{self, escape, tr, tr_with};
 /// The runner with the bot's handlers registered.
 pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let (b, c) = (bot.clone(), ctx.clone());
+    let (b2, c2) = (bot.clone(), ctx.clone());
     Runner::new(ctx.db.clone(), ctx.clock.clone(), worker)
         .handle(PROVISION_JOB, move |job| provision(c.clone(), job))
         .handle(notices::JOB, move |job| notice(b.clone(), ctx.clone(), job))
+        .handle(SWEEP_JOB, move |job| sweep(b2.clone(), c2.clone(), job))
+}
+
+/// The recurring payments sweep: reconciliation with every gateway, Telegram Stars included,
+/// and reminders of unreviewed receipts. One job per time slot (a dedupe key), so several bot
+/// processes run it once.
+pub const SWEEP_JOB: &str = "payments_sweep";
+
+/// Queues the next sweep at the next slot boundary.
+pub async fn schedule_sweep(ctx: &Ctx) -> Result<(), vpnshop_core::sea_orm::DbErr> {
+    let every = ctx.payments.reconcile_every.num_seconds().max(1);
+    let now = ctx.clock.now();
+    let next = (now.timestamp() / every + 1) * every;
+    let at = chrono::DateTime::from_timestamp(next, 0).unwrap_or(now);
+    jobs::enqueue(
+        &ctx.db,
+        NewJob::new(SWEEP_JOB, serde_json::json!({}), now)
+            .at(at)
+            .dedupe(format!("{SWEEP_JOB}@{next}"))
+            .attempts(1),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
+    let now = ctx.clock.now();
+    // The next one first: a sweep that fails must not stop the ones after it.
+    schedule_sweep(&ctx).await?;
+    let gateways = ctx.payments.all();
+    let credited = gateways::reconcile(
+        &ctx.db,
+        &gateways,
+        chrono::Duration::zero(),
+        chrono::Duration::days(3),
+        now,
+    )
+    .await?;
+    if credited > 0 {
+        tracing::info!(credited, "reconciliation credited payments whose callback never came");
+    }
+    if let Err(e) = reconcile_stars(&bot, &ctx).await {
+        tracing::warn!(error = %e, "cannot reconcile Telegram Stars transactions");
+    }
+    remind_receipts(&bot, &ctx).await
+}
+
+/// Reads the bot's recent Stars transactions and records any payment whose `successful_payment`
+/// update was lost (recording is idempotent by charge id).
+async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), RequestError> {
+    if ctx.sales.stars.is_none() {
+        return Ok(());
+    }
+    let page = bot.get_star_transactions().limit(100).await?;
+    for t in page.transactions {
+        let Some(TransactionPartner::User(user)) = &t.source else {
+            continue;
+        };
+        let TransactionPartnerUserKind::InvoicePayment(invoice) = &user.kind else {
+            continue;
+        };
+        let Some(payload) = invoice.invoice_payload.as_deref() else {
+            continue;
+        };
+        let recorded = stars::record_payment(
+            &ctx.db,
+            payload,
+            TelegramId::new(user.user.id.0 as i64),
+            "XTR",
+            i64::from(t.amount),
+            &t.id.0,
+            ctx.clock.now(),
+        )
+        .await;
+        match recorded {
+            Ok(stars::Settled::AlreadyRecorded) => {}
+            Ok(other) => tracing::info!(outcome = ?other, "a Stars payment was found by reconciliation"),
+            Err(e) => tracing::warn!(error = %e, "cannot record a Stars payment found by reconciliation"),
+        }
+    }
+    Ok(())
+}
+
+async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Ok(());
+    };
+    let now = ctx.clock.now();
+    let due = card_to_card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
+    let lang = ctx.default_language;
+    for r in due {
+        let minutes = (now - r.created_at).num_minutes().to_string();
+        let mut send = bot
+            .send_message(
+                ChatId(staff),
+                tr_with(lang, "receipt.reminder", &[("id", &r.id.to_string()), ("minutes", &minutes)]),
+            )
+            .parse_mode(ParseMode::Html);
+        if let Some(m) = r.staff_message_id {
+            send = send.reply_parameters(
+                teloxide::types::ReplyParameters::new(teloxide::types::MessageId(m as i32))
+                    .allow_sending_without_reply(),
+            );
+        }
+        if let Err(e) = send.await {
+            tracing::warn!(receipt = r.id, error = %e, "cannot remind staff of a receipt");
+        }
+    }
+    Ok(())
 }
 
 async fn provision(ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
@@ -90,6 +209,10 @@ async fn notice(bot: Bot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
         Notice::TicketToStaff { message_id } => ticket_to_staff(&bot, &ctx, message_id).await,
         Notice::TicketToCustomer { message_id } => ticket_to_customer(&bot, &ctx, message_id).await,
         Notice::OrderRewards { order_id } => order_rewards(&bot, &ctx, order_id).await,
+        Notice::PaymentReceived { payment_id } => payment_received(&bot, &ctx, payment_id).await,
+        Notice::PaymentReview { payment_id } => payment_review(&bot, &ctx, payment_id).await,
+        Notice::ReceiptToStaff { receipt_id } => receipt_to_staff(&bot, &ctx, receipt_id).await,
+        Notice::ReceiptRejected { receipt_id } => receipt_rejected(&bot, &ctx, receipt_id).await,
     };
     match sent {
         Ok(()) => Ok(()),
@@ -216,6 +339,120 @@ async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
             .parse_mode(ParseMode::Html)
             .await?;
     }
+    Ok(())
+}
+
+fn money_of(minor: i64, currency: &str, fallback: Currency) -> Money {
+    let currency = currency.parse().unwrap_or(fallback);
+    Money::new(minor, currency).unwrap_or(Money::zero(currency))
+}
+
+async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, row.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    let credit = payments::credit_of(&row)
+        .unwrap_or_else(|| money_of(row.amount_minor, &row.currency, ctx.currency));
+    let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
+    let order = match row.order_id {
+        Some(o) => orders::get(&ctx.db, OrderId::new(o)).await?,
+        None => None,
+    };
+    let paid_here = order.as_ref().is_some_and(|o| {
+        o.paid_at.is_some() && !matches!(o.status.as_str(), "pending_payment" | "expired" | "cancelled")
+    });
+    let key = match (&order, paid_here) {
+        (None, _) => "payment.received_wallet",
+        (Some(_), true) => "payment.received_order",
+        (Some(_), false) => "payment.received_order_closed",
+    };
+    let body = tr_with(
+        lang,
+        key,
+        &[
+            ("amount", &text::money(lang, credit)),
+            ("balance", &text::money(lang, balance)),
+            ("order", &row.order_id.map(|o| o.to_string()).unwrap_or_default()),
+        ],
+    );
+    bot.send_message(chat_of(&customer), body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    Ok(())
+}
+
+async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, row.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    if let Some(staff) = ctx.sales.staff_chat {
+        let l = ctx.default_language;
+        let details = payments::details_of(&row);
+        let reported = match (details["reported_minor"].as_i64(), details["reported_currency"].as_str()) {
+            (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
+            _ => "?".into(),
+        };
+        let body = tr_with(
+            l,
+            "payment.review_staff",
+            &[
+                ("id", &row.id.to_string()),
+                ("provider", &row.provider),
+                ("customer", &format!("{} (<code>{}</code>)", escape(&customer.first_name), customer.telegram_id)),
+                ("asked", &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency))),
+                ("reported", &reported),
+            ],
+        );
+        bot.send_message(ChatId(staff), body)
+            .parse_mode(ParseMode::Html)
+            .await?;
+    }
+    bot.send_message(chat_of(&customer), tr(lang, "payment.review_customer"))
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    Ok(())
+}
+
+async fn receipt_to_staff(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Err(
+            JobError::Permanent("no staff chat configured (shop.staff_chat_id)".into()).into(),
+        );
+    };
+    match crate::handlers::post_receipt(bot, ctx, ChatId(staff), receipt).await {
+        Ok(()) => Ok(()),
+        Err(crate::errors::BotError::Telegram(e)) => Err(e.into()),
+        Err(e) => Err(JobError::Retry(e.to_string()).into()),
+    }
+}
+
+async fn receipt_rejected(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
+    let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
+        return Ok(());
+    };
+    let Some(row) = payments::get(&ctx.db, PaymentId::new(r.payment_id)).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, r.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    let body = tr_with(
+        lang,
+        "receipt.rejected_customer",
+        &[
+            ("amount", &text::money(lang, money_of(row.amount_minor, &row.currency, ctx.currency))),
+            ("reason", &escape(r.reason.as_deref().unwrap_or(""))),
+        ],
+    );
+    bot.send_message(chat_of(&customer), body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
     Ok(())
 }
 

@@ -333,6 +333,17 @@ pub async fn receipt(db: &impl ConnectionTrait, id: i64) -> Result<Option<Receip
     receipts::Entity::find_by_id(id).one(db).await
 }
 
+/// The receipt shown by this staff-chat message.
+pub async fn by_staff_message(
+    db: &impl ConnectionTrait,
+    message_id: i64,
+) -> Result<Option<Receipt>, DbErr> {
+    receipts::Entity::find()
+        .filter(receipts::Column::StaffMessageId.eq(message_id))
+        .one(db)
+        .await
+}
+
 /// Remembers the staff-chat message that shows a receipt, so decisions can update it.
 pub async fn set_staff_message(
     db: &impl ConnectionTrait,

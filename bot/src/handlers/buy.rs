@@ -307,22 +307,34 @@ pub async fn preview(
             ),
             Action::PayWallet(id),
         )]);
-    } else if let Some(rate) = ctx.sales.stars {
-        let rest = order.total_minor - balance.minor();
-        let stars = rate.stars_for(rest).to_string();
-        let label = if balance.minor() > 0 {
-            tr_with(
-                lang,
-                "checkout.pay_mixed",
-                &[("wallet", &text::money(lang, balance)), ("stars", &stars)],
-            )
-        } else {
-            tr_with(lang, "checkout.pay_stars", &[("stars", &stars)])
-        };
-        rows.push(vec![button(label, Action::PayStars(id))]);
     } else {
-        body.push('\n');
-        body.push_str(&tr(lang, "checkout.top_up_first"));
+        if let Some(rate) = ctx.sales.stars {
+            let rest = order.total_minor - balance.minor();
+            let stars = rate.stars_for(rest).to_string();
+            let label = if balance.minor() > 0 {
+                tr_with(
+                    lang,
+                    "checkout.pay_mixed",
+                    &[("wallet", &text::money(lang, balance)), ("stars", &stars)],
+                )
+            } else {
+                tr_with(lang, "checkout.pay_stars", &[("stars", &stars)])
+            };
+            rows.push(vec![button(label, Action::PayStars(id))]);
+        }
+        // Card-to-card and gateways charge what the wallet does not cover.
+        rows.extend(super::checkout::order_buttons(ctx, lang, id).await?);
+        if rows.is_empty() {
+            body.push('\n');
+            body.push_str(&tr(lang, "checkout.top_up_first"));
+        } else if balance.minor() > 0 {
+            body.push('\n');
+            body.push_str(&tr_with(
+                lang,
+                "checkout.rest_due",
+                &[("amount", &m(order.total_minor - balance.minor()))],
+            ));
+        }
     }
     if order.kind == OrderKind::Purchase.as_str() {
         let mut extras = Vec::new();

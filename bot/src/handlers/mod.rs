@@ -1,5 +1,6 @@
 //! The handler tree: messages and button presses, each routed to the feature that owns it.
 mod buy;
+mod checkout;
 mod guides;
 mod help;
 mod invite;
@@ -7,6 +8,7 @@ mod language;
 mod menu;
 mod payments;
 mod points;
+mod receipts;
 mod start;
 mod subscriptions;
 mod support;
@@ -44,6 +46,7 @@ pub struct Ctx {
     /// The bot's @username, for deep links (`t.me/<username>?start=ref_…`).
     pub bot_username: String,
     pub sales: Sales,
+    pub payments: Arc<crate::payment_methods::PaymentMethods>,
 }
 
 /// Where a chat is in a conversation. Stored in the database as JSON.
@@ -57,7 +60,13 @@ pub enum State {
     EnteringPromo { order: i64 },
     /// Support: waiting for a ticket message (a new ticket when `None`).
     WritingTicket { ticket: Option<i64> },
+    /// Card-to-card: waiting for the receipt photo of this payment.
+    AwaitingReceipt { payment: i64 },
+    /// Top-up: waiting for the amount to pay through this method.
+    EnteringTopUp { method: String },
 }
+
+pub use receipts::post as post_receipt;
 
 pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
 
@@ -77,6 +86,14 @@ pub fn schema() -> UpdateHandler<BotError> {
                 )
                 .enter_dialogue::<Message, ErasedStorage<State>, State>()
                 .endpoint(start::on_message),
+        )
+        .branch(
+            Update::filter_callback_query()
+                .filter(|q: CallbackQuery, ctx: Arc<Ctx>| {
+                    ctx.sales.staff_chat.is_some()
+                        && q.regular_message().map(|m| m.chat.id.0) == ctx.sales.staff_chat
+                })
+                .endpoint(receipts::on_staff_callback),
         )
         .branch(
             Update::filter_callback_query()

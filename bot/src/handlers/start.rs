@@ -7,7 +7,7 @@ use teloxide::types::ParseMode;
 use vpnshop_core::customers;
 
 use super::{
-    ChatDialogue, Ctx, State, apologize, buy, help, language, language_of, menu, registered,
+    ChatDialogue, Ctx, State, apologize, buy, checkout, help, language, language_of, menu, registered,
     subscriptions, support, wallet,
 };
 use crate::errors::HandlerResult;
@@ -113,12 +113,22 @@ async fn route(
             State::WritingTicket { ticket } => {
                 support::written(bot, msg, dialogue, ctx, customer, lang, ticket).await
             }
+            State::AwaitingReceipt { payment } => {
+                checkout::receipt(bot, msg, dialogue, ctx, customer, lang, Some(payment)).await
+            }
+            State::EnteringTopUp { method } => {
+                checkout::top_up_entered(bot, chat, dialogue, ctx, customer, lang, &method, msg.text())
+                    .await
+            }
             // The step stays where it was; the customer gets a short hint.
             State::ChoosingLanguage => {
                 bot.send_message(chat, tr(lang, "hint.pick_language"))
                     .reply_markup(keyboards::languages())
                     .await?;
                 Ok(())
+            }
+            State::Idle if msg.photo().is_some() => {
+                checkout::receipt(bot, msg, dialogue, ctx, customer, lang, None).await
             }
             State::Idle => {
                 bot.send_message(chat, tr(lang, "hint.unknown"))

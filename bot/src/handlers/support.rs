@@ -211,6 +211,9 @@ pub async fn close(
 /// A message in the staff chat. A reply to a ticket post, from staff, becomes the answer;
 /// everything else there is the staff's own conversation and is left alone.
 pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
+    if super::receipts::reason_reply(&bot, &msg, &ctx).await? {
+        return Ok(());
+    }
     let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
         return Ok(());
     };

@@ -101,21 +101,10 @@ pub async fn top_up_menu(
     ctx: &Ctx,
     lang: Language,
 ) -> HandlerResult {
-    let Some(rate) = ctx.sales.stars else {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "wallet.no_top_up"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
-    };
-    let items = ctx
-        .sales
-        .stars_top_up
-        .iter()
-        .map(|&n| {
+    let mut items: Vec<(String, Action)> = Vec::new();
+    let mut body = tr(lang, "wallet.top_up_how");
+    if let Some(rate) = ctx.sales.stars {
+        items.extend(ctx.sales.stars_top_up.iter().map(|&n| {
             let label = tr_with(
                 lang,
                 "wallet.top_up_option",
@@ -125,13 +114,25 @@ pub async fn top_up_menu(
                 ],
             );
             (label, Action::TopUpStars(n))
-        })
-        .collect();
-    let body = tr_with(
-        lang,
-        "wallet.top_up_pick",
-        &[("rate", &text::money(lang, rate.value_of(1)))],
-    );
+        }));
+        body.push_str("\n\n");
+        body.push_str(&tr_with(
+            lang,
+            "wallet.top_up_pick",
+            &[("rate", &text::money(lang, rate.value_of(1)))],
+        ));
+    }
+    items.extend(super::checkout::top_up_buttons(ctx, lang).await?);
+    if items.is_empty() {
+        return show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "wallet.no_top_up"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
     show(bot, chat, edit, body, keyboards::list(lang, items)).await
 }
 

@@ -1,0 +1,366 @@
+//! Paying by card-to-card or an online gateway, for an order's rest or a wallet top-up: the
+//! customer picks a method, gets the card and exact amount (then sends the receipt photo) or a
+//! link to the gateway (then comes back, or presses "I have paid"). Money always lands in the
+//! wallet first; an order is paid from it in the same step.
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use vpnshop_core::card_to_card::{self, CardError};
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::gateways::{self, PayError};
+use vpnshop_core::ids::{OrderId, PaymentId};
+use vpnshop_core::money::Money;
+use vpnshop_core::payments::{self, CheckoutError, Outcome, Provider};
+
+use super::{ChatDialogue, Ctx, State, say, show, stale};
+use crate::callback::Action;
+use crate::errors::HandlerResult;
+use crate::keyboards::{self, button};
+use crate::text::{self, escape, tr, tr_with};
+
+/// The label of a method's button.
+fn method_name(lang: Language, provider: Provider) -> String {
+    tr(lang, &format!("pay.method.{provider}"))
+}
+
+/// The card-to-card and gateway methods this shop offers now, in its currency.
+pub async fn offered(ctx: &Ctx) -> Result<Vec<Provider>, vpnshop_core::sea_orm::DbErr> {
+    let mut methods = Vec::new();
+    if card_to_card::has_card(&ctx.db).await? {
+        methods.push(Provider::Card);
+    }
+    if ctx.payments.urls.is_some() {
+        methods.extend(ctx.payments.online(ctx.currency).iter().map(|g| g.provider()));
+    }
+    Ok(methods)
+}
+
+/// One button per method, for the preview of `order`.
+pub async fn order_buttons(
+    ctx: &Ctx,
+    lang: Language,
+    order: i64,
+) -> Result<Vec<Vec<InlineKeyboardButton>>, vpnshop_core::sea_orm::DbErr> {
+    Ok(offered(ctx)
+        .await?
+        .into_iter()
+        .map(|p| vec![button(method_name(lang, p), Action::PayVia(order, p))])
+        .collect())
+}
+
+/// One button per method, for the wallet's top-up menu.
+pub async fn top_up_buttons(
+    ctx: &Ctx,
+    lang: Language,
+) -> Result<Vec<(String, Action)>, vpnshop_core::sea_orm::DbErr> {
+    Ok(offered(ctx)
+        .await?
+        .into_iter()
+        .map(|p| (method_name(lang, p), Action::TopUpVia(p)))
+        .collect())
+}
+
+/// "Pay by …" pressed on an order's preview.
+#[allow(clippy::too_many_arguments)]
+pub async fn pay_order(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    order: i64,
+    provider: Provider,
+) -> HandlerResult {
+    if !offered(ctx).await?.contains(&provider) {
+        return stale(bot, chat, lang).await;
+    }
+    let due = payments::amount_due(
+        &ctx.db,
+        OrderId::new(order),
+        customer.customer_id(),
+        ctx.clock.now(),
+    )
+    .await;
+    let due = match due {
+        Ok(d) => d,
+        Err(CheckoutError::Db(e)) => return Err(e.into()),
+        Err(CheckoutError::WalletCovers) => {
+            return say(bot, chat, tr(lang, "pay.wallet_covers"), keyboards::back_to_menu(lang))
+                .await;
+        }
+        Err(CheckoutError::NotPending(_)) => {
+            return say(bot, chat, tr(lang, "checkout.already_paid"), keyboards::back_to_menu(lang))
+                .await;
+        }
+        Err(CheckoutError::QuoteExpired) => {
+            return say(bot, chat, tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))
+                .await;
+        }
+        Err(_) => return stale(bot, chat, lang).await,
+    };
+    let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
+    start(bot, chat, dialogue, ctx, customer, lang, Some(OrderId::new(order)), due, provider, what)
+        .await
+}
+
+/// "Top up by …" pressed: ask how much.
+pub async fn ask_top_up(
+    bot: &Bot,
+    chat: ChatId,
+    edit: Option<MessageId>,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    lang: Language,
+    provider: Provider,
+) -> HandlerResult {
+    if !offered(ctx).await?.contains(&provider) {
+        return stale(bot, chat, lang).await;
+    }
+    dialogue
+        .update(State::EnteringTopUp {
+            method: provider.as_str().to_string(),
+        })
+        .await?;
+    let body = tr_with(
+        lang,
+        "pay.ask_amount",
+        &[
+            ("method", &method_name(lang, provider)),
+            ("example", &text::money(lang, example_amount(ctx))),
+        ],
+    );
+    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+}
+
+fn example_amount(ctx: &Ctx) -> Money {
+    let minor = match ctx.currency.exponent() {
+        0 => 100_000,
+        _ => 50_000,
+    };
+    Money::new(minor, ctx.currency).unwrap_or(Money::zero(ctx.currency))
+}
+
+/// The top-up amount arrives as text.
+#[allow(clippy::too_many_arguments)]
+pub async fn top_up_entered(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    method: &str,
+    input: Option<&str>,
+) -> HandlerResult {
+    let Some(provider) = Provider::parse(method) else {
+        dialogue.update(State::Idle).await?;
+        return stale(bot, chat, lang).await;
+    };
+    let amount = match input.map(|t| Money::parse(t, ctx.currency)) {
+        Some(Ok(m)) if m.minor() > 0 => m,
+        _ => {
+            return say(
+                bot,
+                chat,
+                tr_with(
+                    lang,
+                    "pay.bad_amount",
+                    &[("example", &text::money(lang, example_amount(ctx)))],
+                ),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
+        }
+    };
+    dialogue.update(State::Idle).await?;
+    let what = tr(lang, "pay.for_top_up");
+    start(bot, chat, dialogue, ctx, customer, lang, None, amount, provider, what).await
+}
+
+/// Opens the payment and tells the customer how to pay it.
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    bot: &Bot,
+    chat: ChatId,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    order: Option<OrderId>,
+    amount: Money,
+    provider: Provider,
+    what: String,
+) -> HandlerResult {
+    let now = ctx.clock.now();
+    if provider == Provider::Card {
+        let transfer = card_to_card::open(
+            &ctx.db,
+            customer.customer_id(),
+            order,
+            amount,
+            &ctx.payments.card,
+            now,
+        )
+        .await;
+        let transfer = match transfer {
+            Ok(t) => t,
+            Err(CardError::NoCard) => return stale(bot, chat, lang).await,
+            Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
+        };
+        dialogue
+            .update(State::AwaitingReceipt {
+                payment: transfer.checkout.payment.get(),
+            })
+            .await?;
+        let number = transfer
+            .card
+            .number
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-");
+        let body = tr_with(
+            lang,
+            "pay.card_instructions",
+            &[
+                ("what", &what),
+                ("amount", &text::money(lang, transfer.checkout.charge)),
+                ("card", &number),
+                ("holder", &escape(&transfer.card.holder)),
+                ("bank", &escape(&transfer.card.bank)),
+            ],
+        );
+        return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+    }
+    let (Some(gateway), Some(urls)) = (ctx.payments.gateway(provider), ctx.payments.urls.as_ref())
+    else {
+        return stale(bot, chat, lang).await;
+    };
+    let description = format!("{} — {}", ctx.shop_name, what);
+    match gateways::checkout(
+        &ctx.db,
+        gateway,
+        urls,
+        customer.customer_id(),
+        order,
+        amount,
+        description,
+        now,
+    )
+    .await
+    {
+        Ok((checkout, url)) => {
+            let body = tr_with(
+                lang,
+                "pay.gateway_instructions",
+                &[
+                    ("what", &what),
+                    ("amount", &text::money(lang, checkout.charge)),
+                    ("method", &method_name(lang, provider)),
+                ],
+            );
+            let keyboard = InlineKeyboardMarkup::new(vec![
+                vec![InlineKeyboardButton::url(
+                    tr(lang, "pay.open_gateway"),
+                    url.parse().map_err(|_| {
+                        crate::errors::BotError::Service(format!("{provider} gave a bad URL"))
+                    })?,
+                )],
+                vec![button(
+                    tr(lang, "pay.check"),
+                    Action::CheckPayment(checkout.payment.get()),
+                )],
+                vec![keyboards::back(lang)],
+            ]);
+            say(bot, chat, body, keyboard).await
+        }
+        Err(PayError::Gateway(_)) => {
+            say(bot, chat, tr(lang, "pay.gateway_down"), keyboards::back_to_menu(lang)).await
+        }
+        Err(PayError::Currency(_)) | Err(PayError::Checkout(CheckoutError::BadAmount)) => {
+            say(bot, chat, tr(lang, "pay.not_this_way"), keyboards::back_to_menu(lang)).await
+        }
+        Err(PayError::Checkout(CheckoutError::Db(e))) => Err(e.into()),
+        Err(PayError::Checkout(_)) => stale(bot, chat, lang).await,
+    }
+}
+
+/// "I have paid": ask the gateway now instead of waiting for its callback.
+pub async fn check(
+    bot: &Bot,
+    chat: ChatId,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    payment: i64,
+) -> HandlerResult {
+    let row = payments::get(&ctx.db, PaymentId::new(payment))
+        .await?
+        .filter(|p| p.customer_id == customer.id);
+    let Some(row) = row else {
+        return stale(bot, chat, lang).await;
+    };
+    let key = match row.status.as_str() {
+        payments::status::PAID => "pay.confirmed",
+        payments::status::REVIEW => "pay.in_review",
+        _ => {
+            let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
+            let Some(gateway) = gateway else {
+                return stale(bot, chat, lang).await;
+            };
+            match gateways::check_one(&ctx.db, gateway, &row, ctx.clock.now()).await {
+                Ok(Outcome::Credited(_) | Outcome::AlreadySettled) => "pay.confirmed",
+                Ok(Outcome::Review { .. }) => "pay.in_review",
+                Ok(Outcome::MarkedFailed) => "pay.failed",
+                Ok(Outcome::StillPending | Outcome::Unknown) => "pay.not_yet",
+                Err(gateways::CallbackError::Gateway(_)) => "pay.gateway_down",
+                Err(gateways::CallbackError::Db(e)) => return Err(e.into()),
+            }
+        }
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+}
+
+/// A photo from a customer: the receipt of their pending card transfer.
+#[allow(clippy::too_many_arguments)]
+pub async fn receipt(
+    bot: &Bot,
+    msg: &Message,
+    dialogue: &ChatDialogue,
+    ctx: &Ctx,
+    customer: &Customer,
+    lang: Language,
+    payment: Option<i64>,
+) -> HandlerResult {
+    let chat = msg.chat.id;
+    let Some(photo) = msg.photo().and_then(|sizes| sizes.last()) else {
+        return say(bot, chat, tr(lang, "pay.send_photo"), keyboards::back_to_menu(lang)).await;
+    };
+    let payment = match payment {
+        Some(p) => Some(PaymentId::new(p)),
+        None => card_to_card::awaiting_receipt(&ctx.db, customer.customer_id())
+            .await?
+            .map(|p| PaymentId::new(p.id)),
+    };
+    let Some(payment) = payment else {
+        return say(bot, chat, tr(lang, "hint.unknown"), keyboards::main_menu(lang)).await;
+    };
+    let submitted = card_to_card::submit(
+        &ctx.db,
+        payment,
+        customer.customer_id(),
+        &photo.file.id.0,
+        &photo.file.unique_id.0,
+        ctx.clock.now(),
+    )
+    .await;
+    dialogue.update(State::Idle).await?;
+    let key = match submitted {
+        Ok(_) => "pay.receipt_received",
+        Err(CardError::AlreadySubmitted) => "pay.receipt_already",
+        Err(CardError::NotYourTransfer) => "pay.receipt_closed",
+        Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
+    };
+    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+}

@@ -1,0 +1,260 @@
+//! Card-to-card receipts in the staff chat: each is posted with the order's details and Approve
+//! / Reject buttons; finance or admin staff decide (checked on the server at every press); a
+//! rejection's reason is the staff member's reply to the receipt.
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
+use vpnshop_core::card_to_card::{self, Approval, CardError, Receipt};
+use vpnshop_core::customers::{self, Language};
+use vpnshop_core::ids::{CustomerId, PaymentId, TelegramId};
+use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::payments;
+
+use super::Ctx;
+use crate::callback::Action;
+use crate::errors::{BotError, HandlerResult};
+use crate::keyboards::button;
+use crate::text::{self, escape, tr, tr_with};
+
+fn decision_keyboard(lang: Language, receipt: i64) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![vec![
+        button(tr(lang, "receipt.approve"), Action::ReceiptApprove(receipt)),
+        button(tr(lang, "receipt.reject"), Action::ReceiptReject(receipt)),
+    ]])
+}
+
+/// The caption staff see: who, how much, to which card, for what, and any warning.
+pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
+    let lang = ctx.default_language;
+    let payment = payments::get(&ctx.db, PaymentId::new(r.payment_id))
+        .await?
+        .ok_or_else(|| BotError::Service(format!("receipt {} has no payment", r.id)))?;
+    let customer = customers::by_id(&ctx.db, CustomerId::new(r.customer_id)).await?;
+    let who = customer
+        .as_ref()
+        .map(|c| {
+            let handle = c
+                .username
+                .as_deref()
+                .map(|u| format!(" @{}", escape(u)))
+                .unwrap_or_default();
+            format!("{}{handle} (<code>{}</code>)", escape(&c.first_name), c.telegram_id)
+        })
+        .unwrap_or_default();
+    let amount = payment
+        .currency
+        .parse::<Currency>()
+        .ok()
+        .and_then(|c| Money::new(payment.amount_minor, c).ok())
+        .map(|m| text::money(lang, m))
+        .unwrap_or_default();
+    let card = match r.card_id {
+        Some(id) => card_to_card::cards(&ctx.db)
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| format!("{} — {}", c.number, escape(&c.holder)))
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let what = match payment.order_id {
+        Some(o) => tr_with(lang, "pay.for_order", &[("order", &o.to_string())]),
+        None => tr(lang, "pay.for_top_up"),
+    };
+    let mut body = tr_with(
+        lang,
+        "receipt.caption",
+        &[
+            ("id", &r.id.to_string()),
+            ("customer", &who),
+            ("amount", &amount),
+            ("card", &card),
+            ("what", &what),
+        ],
+    );
+    if let Some(first) = r.duplicate_of {
+        body.push('\n');
+        body.push_str(&tr_with(lang, "receipt.duplicate", &[("first", &first.to_string())]));
+    }
+    if ctx
+        .payments
+        .card
+        .second_approval_above
+        .is_some_and(|limit| payment.amount_minor > limit.minor())
+    {
+        body.push('\n');
+        body.push_str(&tr(lang, "receipt.needs_two"));
+    }
+    Ok(body)
+}
+
+/// Posts a receipt to the staff chat (once: a retried job finds it posted).
+pub async fn post(bot: &Bot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(), BotError> {
+    let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
+        return Ok(());
+    };
+    if r.staff_message_id.is_some() {
+        return Ok(());
+    }
+    let body = caption(ctx, &r).await?;
+    let sent = bot
+        .send_photo(staff, InputFile::file_id(r.file_id.clone().into()))
+        .caption(body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(decision_keyboard(ctx.default_language, r.id))
+        .await?;
+    card_to_card::set_staff_message(&ctx.db, r.id, sent.id.0 as i64).await?;
+    Ok(())
+}
+
+/// Rewrites a receipt's caption after a decision (buttons kept while it is still open).
+async fn refresh(bot: &Bot, ctx: &Ctx, chat: ChatId, r: &Receipt, note: String) -> HandlerResult {
+    let Some(message) = r.staff_message_id else {
+        return Ok(());
+    };
+    let mut body = caption(ctx, r).await?;
+    body.push_str("\n\n");
+    body.push_str(&note);
+    let open = matches!(
+        r.status.as_str(),
+        card_to_card::receipt_status::SUBMITTED | card_to_card::receipt_status::HALF_APPROVED
+    );
+    let edit = bot
+        .edit_message_caption(chat, MessageId(message as i32))
+        .caption(body)
+        .parse_mode(ParseMode::Html);
+    let edit = if open {
+        edit.reply_markup(decision_keyboard(ctx.default_language, r.id))
+    } else {
+        edit.reply_markup(InlineKeyboardMarkup::default())
+    };
+    if let Err(e) = edit.await {
+        tracing::warn!(receipt = r.id, error = %e, "cannot update the receipt in the staff chat");
+    }
+    Ok(())
+}
+
+fn name_of(user: &teloxide::types::User) -> String {
+    escape(&user.first_name).into_owned()
+}
+
+/// Approve or Reject pressed in the staff chat.
+pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
+    let lang = ctx.default_language;
+    let Some(chat) = q.regular_message().map(|m| m.chat.id) else {
+        return Ok(());
+    };
+    let who = TelegramId::new(q.from.id.0 as i64);
+    let now = ctx.clock.now();
+    let answer = |key: &str| tr(lang, key);
+    let reply = match q.data.as_deref().and_then(Action::decode) {
+        Some(Action::ReceiptApprove(id)) => {
+            match card_to_card::approve(&ctx.db, id, who, &ctx.payments.card, now).await {
+                Ok(outcome) => {
+                    let r = card_to_card::receipt(&ctx.db, id).await?;
+                    let note = match outcome {
+                        Approval::NeedsSecond => {
+                            tr_with(lang, "receipt.first_approval", &[("who", &name_of(&q.from))])
+                        }
+                        Approval::Approved(_) => {
+                            tr_with(lang, "receipt.approved_by", &[("who", &name_of(&q.from))])
+                        }
+                    };
+                    if let Some(r) = r {
+                        refresh(&bot, &ctx, chat, &r, note).await?;
+                    }
+                    answer(match outcome {
+                        Approval::NeedsSecond => "receipt.answer_first",
+                        Approval::Approved(_) => "receipt.answer_approved",
+                    })
+                }
+                Err(e) => refusal(lang, &e)?,
+            }
+        }
+        Some(Action::ReceiptReject(id)) => {
+            match card_to_card::begin_reject(&ctx.db, id, who, now).await {
+                Ok(r) => {
+                    if let Some(message) = r.staff_message_id {
+                        bot.send_message(
+                            chat,
+                            tr_with(lang, "receipt.ask_reason", &[("who", &name_of(&q.from))]),
+                        )
+                        .parse_mode(ParseMode::Html)
+                        .reply_parameters(ReplyParameters::new(MessageId(message as i32)))
+                        .await?;
+                    }
+                    refresh(
+                        &bot,
+                        &ctx,
+                        chat,
+                        &r,
+                        tr_with(lang, "receipt.rejecting", &[("who", &name_of(&q.from))]),
+                    )
+                    .await?;
+                    answer("receipt.answer_reason")
+                }
+                Err(e) => refusal(lang, &e)?,
+            }
+        }
+        _ => answer("errors.stale_button"),
+    };
+    bot.answer_callback_query(q.id.clone()).text(reply).await?;
+    Ok(())
+}
+
+/// What a staff member is told when their press changes nothing.
+fn refusal(lang: Language, e: &CardError) -> Result<String, BotError> {
+    let key = match e {
+        CardError::NotAllowed => "receipt.not_allowed",
+        CardError::AlreadyDecided(_) => "receipt.already_decided",
+        CardError::SameApprover => "receipt.same_approver",
+        CardError::NoSuchReceipt => "errors.stale_button",
+        other => return Err(BotError::Service(other.to_string())),
+    };
+    Ok(tr(lang, key))
+}
+
+/// A staff reply to a receipt that they are rejecting: the reason. Returns whether the message
+/// was about a receipt (else it is left to the other staff-chat features).
+pub async fn reason_reply(bot: &Bot, msg: &Message, ctx: &Ctx) -> Result<bool, BotError> {
+    let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
+        return Ok(false);
+    };
+    let Some(r) = card_to_card::by_staff_message(&ctx.db, reply_to.id.0 as i64).await? else {
+        return Ok(false);
+    };
+    let lang = ctx.default_language;
+    let who = TelegramId::new(from.id.0 as i64);
+    let reason = msg.text().unwrap_or_default().trim();
+    let key = if r.status != card_to_card::receipt_status::REJECTING
+        || r.claimed_by != Some(who.get())
+    {
+        "receipt.not_rejecting"
+    } else if reason.is_empty() || reason.chars().count() > 500 {
+        "receipt.reason_bad"
+    } else {
+        match card_to_card::finish_reject(&ctx.db, r.id, who, reason, ctx.clock.now()).await {
+            Ok(done) => {
+                let note = tr_with(
+                    lang,
+                    "receipt.rejected_by",
+                    &[("who", &name_of(from)), ("reason", &escape(reason))],
+                );
+                refresh(bot, ctx, msg.chat.id, &done, note).await?;
+                "receipt.reject_done"
+            }
+            Err(e) => {
+                let text = refusal(lang, &e)?;
+                bot.send_message(msg.chat.id, text)
+                    .reply_parameters(ReplyParameters::new(msg.id))
+                    .await?;
+                return Ok(true);
+            }
+        }
+    };
+    bot.send_message(msg.chat.id, tr(lang, key))
+        .reply_parameters(ReplyParameters::new(msg.id))
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,121 @@
+//! The bot's HTTP endpoints besides the Telegram webhook: `/health`, and the payment gateways'
+//! callbacks (`POST /pay/{provider}/notify`) and return pages (`GET /pay/{provider}/return`).
+//! A callback is answered 2xx only once its effect is committed; a refused one gets 4xx and
+//! changes nothing but the audit log; a gateway or database failure gets 5xx so it is retried.
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use vpnshop_core::gateways::{self, Callback, CallbackError, Rejected};
+use vpnshop_core::ids::PaymentId;
+use vpnshop_core::payments::{Outcome, Provider, status};
+
+use crate::handlers::Ctx;
+use crate::text::{escape, tr};
+
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/pay/{provider}/notify", post(notify))
+        .route("/pay/{provider}/return", get(return_page))
+        .with_state(ctx)
+}
+
+fn callback_of(headers: &HeaderMap, query: Vec<(String, String)>, body: Bytes) -> Callback {
+    Callback {
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+            .collect(),
+        query,
+        body: body.to_vec(),
+    }
+}
+
+async fn notify(
+    State(ctx): State<Arc<Ctx>>,
+    Path(provider): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(gateway) = Provider::parse(&provider).and_then(|p| ctx.payments.gateway(p)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let callback = callback_of(&headers, query, body);
+    match gateways::on_callback(&ctx.db, gateway, &callback, ctx.clock.now()).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok").into_response(),
+        Ok(Err(Rejected::MissingSignature | Rejected::BadSignature)) => {
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+        Ok(Err(_)) => StatusCode::BAD_REQUEST.into_response(),
+        Err(CallbackError::Gateway(e)) => {
+            tracing::warn!(provider, error = %e, "cannot confirm a callback with its gateway");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Err(CallbackError::Db(e)) => {
+            tracing::error!(provider, error = %e, "cannot record a callback");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReturnQuery {
+    payment: Option<i64>,
+}
+
+/// Where the customer's browser lands after paying: the payment is checked with the gateway
+/// right away (so the wallet is credited even if the callback is late), and the page sends
+/// them back to the bot.
+async fn return_page(
+    State(ctx): State<Arc<Ctx>>,
+    Path(provider): Path<String>,
+    Query(q): Query<ReturnQuery>,
+) -> Response {
+    let lang = ctx.default_language;
+    let (Some(gateway), Some(payment)) = (
+        Provider::parse(&provider).and_then(|p| ctx.payments.gateway(p)),
+        q.payment,
+    ) else {
+        return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown"));
+    };
+    let checked =
+        gateways::on_return(&ctx.db, gateway, PaymentId::new(payment), ctx.clock.now()).await;
+    let key = match checked {
+        Ok(None) => return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown")),
+        Ok(Some((_, Outcome::Credited(_)))) => "web.paid",
+        Ok(Some((row, Outcome::AlreadySettled))) if row.status != status::FAILED => "web.paid",
+        Ok(Some((_, Outcome::Review { .. }))) => "web.review",
+        Ok(Some((_, Outcome::MarkedFailed | Outcome::AlreadySettled))) => "web.failed",
+        Ok(Some((_, Outcome::StillPending | Outcome::Unknown))) => "web.pending",
+        Err(e) => {
+            tracing::warn!(provider, error = %e, "cannot check a returning payment");
+            "web.pending"
+        }
+    };
+    page(&ctx, StatusCode::OK, tr(lang, key))
+}
+
+fn page(ctx: &Ctx, status: StatusCode, message: String) -> Response {
+    let lang = ctx.default_language;
+    let back = format!("https://t.me/{}", ctx.bot_username);
+    let dir = if lang.code() == "fa" { "rtl" } else { "ltr" };
+    let body = format!(
+        "<!doctype html><html lang=\"{}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title></head><body style=\"font-family:sans-serif;max-width:30em;margin:3em auto;text-align:center\">\
+         <h2>{}</h2><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
+        lang.code(),
+        escape(&ctx.shop_name),
+        escape(&ctx.shop_name),
+        message,
+        escape(&back),
+        tr(lang, "web.back"),
+    );
+    (status, Html(body)).into_response()
+}
