@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
+use vpnshop_core::card_to_card::{self, CardNumber};
 use vpnshop_core::catalog::{self, CatalogError, LocationEdit, NewLocation, NewPlan, PlanEdit};
 use vpnshop_core::ids::LocationId;
 use vpnshop_core::money::{Currency, Money};
@@ -99,6 +100,10 @@ pub enum CatalogAdminError {
     BadTraffic(String),
     #[error("--{0} is required")]
     Missing(&'static str),
+    #[error("`{0}` is not a card number: 16 digits (spaces and dashes are fine)")]
+    BadCardNumber(String),
+    #[error("no card #{0}: see `vpnshop card list`")]
+    NoSuchCard(i64),
     #[error("no location `{0}`: add it first with `vpnshop location add`")]
     NoSuchLocation(String),
     #[error("{0}")]
@@ -325,6 +330,71 @@ pub async fn plan(
         PlanCommand::Enable { code } => {
             catalog::set_plan_enabled(db, &code, true).await?;
             writeln!(out, "plan {code} is on sale again")?;
+        }
+    }
+    Ok(())
+}
+
+/// `vpnshop card …`: the bank cards customers pay to by card-to-card transfer.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum CardCommand {
+    /// Add a card, e.g. `vpnshop card add "6037-9911-2233-4455" --holder "Ali Rezaei" --bank Melli`.
+    Add {
+        number: String,
+        /// The name on the card, shown to customers so they can check before transferring.
+        #[arg(long)]
+        holder: String,
+        #[arg(long, default_value = "")]
+        bank: String,
+    },
+    /// List cards, how often each was shown, and whether it is in use.
+    List,
+    /// Stop showing a card (pending transfers to it still count).
+    Disable { id: i64 },
+    /// Show a card again.
+    Enable { id: i64 },
+}
+
+pub async fn card(
+    db: &DatabaseConnection,
+    command: CardCommand,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), CatalogAdminError> {
+    match command {
+        CardCommand::Add {
+            number,
+            holder,
+            bank,
+        } => {
+            let parsed =
+                CardNumber::parse(&number).ok_or(CatalogAdminError::BadCardNumber(number))?;
+            if holder.trim().is_empty() {
+                return Err(CatalogAdminError::Missing("holder"));
+            }
+            let c = card_to_card::add_card(db, &parsed, &holder, &bank, now).await?;
+            writeln!(out, "added card #{} {} ({})", c.id, c.number, c.holder)?;
+        }
+        CardCommand::List => {
+            let all = card_to_card::cards(db).await?;
+            if all.is_empty() {
+                writeln!(out, "no cards yet: add one with `vpnshop card add`")?;
+            }
+            for c in all {
+                let state = if c.enabled { "in use" } else { "disabled" };
+                writeln!(
+                    out,
+                    "#{:<4} {} {:<24} {:<12} shown {:<6} {state}",
+                    c.id, c.number, c.holder, c.bank, c.times_shown
+                )?;
+            }
+        }
+        CardCommand::Disable { id } | CardCommand::Enable { id } => {
+            let on = matches!(command, CardCommand::Enable { .. });
+            if !card_to_card::set_card_enabled(db, id, on).await? {
+                return Err(CatalogAdminError::NoSuchCard(id));
+            }
+            writeln!(out, "card #{id} {}", if on { "enabled" } else { "disabled" })?;
         }
     }
     Ok(())

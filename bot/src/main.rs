@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// Manage the bank cards customers pay to by card-to-card transfer.
+    Card {
+        #[command(subcommand)]
+        command: catalog_admin::CardCommand,
+    },
     /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
     Panel {
         #[command(subcommand)]
@@ -120,6 +125,12 @@ fn main() -> ExitCode {
             Command::Location { command } => {
                 catalog(settings, |db, now, out| {
                     Box::pin(catalog_admin::location(db, command, now, out))
+                })
+                .await
+            }
+            Command::Card { command } => {
+                catalog(settings, |db, now, out| {
+                    Box::pin(catalog_admin::card(db, command, now, out))
                 })
                 .await
             }
