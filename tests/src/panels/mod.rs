@@ -131,7 +131,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
 }
 
 /// Serves `app` (with fault injection in front) on a free 127.0.0.1 port.
-async fn serve(app: Router, faults: Faults) -> SocketAddr {
+pub(crate) async fn serve(app: Router, faults: Faults) -> SocketAddr {
     let app = app.layer(axum::middleware::from_fn_with_state(faults, inject));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
