@@ -16,6 +16,8 @@ pub const TOKEN: &str = "5000000001:AAH-fake-token-for-tests_0123456789";
 pub struct TestApp {
     pub tg: FakeTelegram,
     pub db: TestDb,
+    /// The bot's own HTTP server (health, gateway callbacks and return pages).
+    pub http: String,
     task: tokio::task::JoinHandle<()>,
     adjust: Adjust,
 }
@@ -55,8 +57,17 @@ fn capture_logs() {
         .try_init();
 }
 
+/// A port nobody listens on right now, for the bot's HTTP server.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 pub fn settings_for(tg: &FakeTelegram, db: &TestDb) -> Settings {
     let mut s = Settings::default();
+    s.http.listen = format!("127.0.0.1:{}", free_port());
     s.telegram.token = Some(SecretString::from(TOKEN));
     s.telegram.api_url = tg.url();
     s.database.url = SecretString::from(db.url.clone());
@@ -73,11 +84,20 @@ pub async fn spawn_app_with(adjust: impl Fn(&mut Settings) + Send + Sync + 'stat
     capture_logs();
     let tg = FakeTelegram::start(TOKEN).await;
     let db = fresh_db().await;
-    let adjust: Adjust = Arc::new(adjust);
+    // One port for the app's whole life, so a restart keeps its address.
+    let port = free_port();
+    let adjust: Adjust = Arc::new(move |s: &mut Settings| {
+        s.http.listen = format!("127.0.0.1:{port}");
+        s.payments.public_url = Some(format!("http://127.0.0.1:{port}"));
+        adjust(s);
+    });
     let task = start_bot(&tg, &db, &adjust).await;
+    let mut settings = settings_for(&tg, &db);
+    adjust(&mut settings);
     TestApp {
         tg,
         db,
+        http: format!("http://{}", settings.http.listen),
         task,
         adjust,
     }

@@ -466,6 +466,7 @@ async fn handle(
             send_message(&tg, &p, Some(id)).into_response()
         }
         "sendphoto" => send_photo(&tg, &p).into_response(),
+        "editmessagecaption" => edit_caption(&tg, &p).into_response(),
         "sendinvoice" => send_invoice(&tg, &p).into_response(),
         "answerprecheckoutquery" => answer_pre_checkout_query(&tg, &p).into_response(),
         "refundstarpayment" => refund_star_payment(&tg, &p).into_response(),
@@ -629,12 +630,20 @@ fn keyboard(p: &Value) -> Result<Vec<Vec<(String, String)>>, Response> {
         let mut out = Vec::new();
         for b in row.as_array().into_iter().flatten() {
             let label = b["text"].as_str().unwrap_or_default().to_string();
-            let data = b["callback_data"].as_str().unwrap_or_default().to_string();
+            // A URL button keeps its URL where a callback button keeps its data.
+            let data = b["callback_data"]
+                .as_str()
+                .or(b["url"].as_str())
+                .unwrap_or_default()
+                .to_string();
             if label.is_empty() {
                 return Err(err(400, "Bad Request: BUTTON_TEXT_INVALID"));
             }
-            if data.len() > 64 {
+            if b["callback_data"].as_str().is_some_and(|d| d.len() > 64) {
                 return Err(err(400, "Bad Request: BUTTON_DATA_INVALID"));
+            }
+            if b["url"].as_str().is_some_and(|u| !u.starts_with("http")) {
+                return Err(err(400, "Bad Request: BUTTON_URL_INVALID"));
             }
             out.push((label, data));
         }
@@ -779,6 +788,40 @@ fn send_message(tg: &FakeTelegram, p: &Value, edit: Option<i64>) -> Result<Respo
         photo: None,
         invoice: None,
         reply_to,
+    };
+    Ok(record(&mut inner, message, &chat, p))
+}
+
+/// `editMessageCaption`: a new caption (and keyboard) for a photo the bot sent.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn edit_caption(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let chat_id = int(&p["chat_id"]).unwrap_or(0);
+    let id = int(&p["message_id"]).unwrap_or(0);
+    let caption = visible_text(p, p["caption"].as_str().unwrap_or_default())?;
+    if caption.chars().count() > 1024 {
+        return Err(err(400, "Bad Request: message caption is too long"));
+    }
+    let buttons = keyboard(p)?;
+    let mut inner = tg.inner.lock().unwrap();
+    let chat = admit(&mut inner, chat_id)?;
+    let previous = inner
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.chat_id == chat_id && e.message_id == id)
+        .cloned()
+        .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
+    if previous.photo.is_none() {
+        return Err(err(400, "Bad Request: there is no caption in the message to edit"));
+    }
+    if previous.text == caption && previous.buttons == buttons {
+        return Err(err(400, "Bad Request: message is not modified"));
+    }
+    let message = BotMessage {
+        text: caption,
+        buttons,
+        edited: true,
+        ..previous
     };
     Ok(record(&mut inner, message, &chat, p))
 }
@@ -1116,6 +1159,48 @@ impl FakeUser {
             .1
             .clone();
         self.press_data(message.message_id, &data)
+    }
+
+    /// Presses a button on a message the bot sent in a group (the staff chat).
+    pub fn press_in_group(&self, message: &BotMessage, label: &str) -> String {
+        let data = message
+            .buttons
+            .iter()
+            .flatten()
+            .find(|(l, _)| l.contains(label))
+            .unwrap_or_else(|| panic!("no button {label:?}; buttons: {:?}", message.button_labels()))
+            .1
+            .clone();
+        self.press_data_in_group(message.chat_id, message.message_id, &data)
+    }
+
+    /// A callback query from a group message with arbitrary data (a forged Approve).
+    pub fn press_data_in_group(&self, chat_id: i64, message_id: i64, data: &str) -> String {
+        let chat = self
+            .tg
+            .inner
+            .lock()
+            .unwrap()
+            .known_chats
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no group {chat_id}"));
+        let query_id = format!("{}-{}", self.id, uuid::Uuid::new_v4().simple());
+        self.tg.push_update(json!({ "callback_query": {
+            "id": query_id,
+            "from": self.sender_json(),
+            "chat_instance": format!("ci{chat_id}"),
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": chrono::Utc::now().timestamp(),
+                "chat": chat,
+                "from": bot_user(),
+                "caption": "…",
+                "photo": [{ "file_id": "AgACx", "file_unique_id": "AQADx", "width": 90, "height": 90 }]
+            }
+        }}));
+        query_id
     }
 
     /// Sends a callback query with arbitrary data, as a forged or stale button would.

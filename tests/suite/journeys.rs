@@ -256,7 +256,7 @@ async fn a_persian_customer_tops_up_buys_renews_with_carry_over_and_adds_traffic
         "{}",
         wallet.text
     );
-    let options = press(&sara, &wallet, "شارژ با استارز").await;
+    let options = press(&sara, &wallet, "شارژ کیف پول").await;
     assert!(
         options.text.contains("هر ⭐ = 1,000 تومان"),
         "{}",

@@ -87,7 +87,7 @@ pub async fn show_wallet(
     if !paging.is_empty() {
         rows.push(paging);
     }
-    if ctx.sales.stars.is_some() {
+    if ctx.sales.stars.is_some() || !super::checkout::offered(ctx).await?.is_empty() {
         rows.push(vec![button(tr(lang, "wallet.top_up"), Action::TopUp)]);
     }
     rows.push(vec![keyboards::back(lang)]);

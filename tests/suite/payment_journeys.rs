@@ -1,0 +1,449 @@
+//! Paying as customers and staff really do, end to end: the real bot on the fake Telegram
+//! server, talking HTTP to faithful fakes of the gateways, which deliver their callbacks twice,
+//! two hundred times at once, late, forged, stale or never. Card-to-card in Persian with staff
+//! approving and rejecting from the staff chat; YooKassa in Russian; Zarinpal in Persian;
+//! NOWPayments and CryptoBot in English. No secret ever reaches the log.
+use std::time::Duration;
+
+use marzban_client::PanelOptions;
+use secrecy::SecretString;
+use vpnshop_bot::text::tr;
+use vpnshop_core::card_to_card::{self, CardNumber};
+use vpnshop_core::customers::{self, Language};
+use vpnshop_core::entities::audit_log;
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::ledger;
+use vpnshop_core::money::Currency;
+use vpnshop_core::orders::{self, OrderStatus};
+use vpnshop_core::panels::{self, NewPanel};
+use vpnshop_core::sea_orm::EntityTrait;
+use vpnshop_tests::app::{TestApp, logs, spawn_app_with};
+use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
+use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
+use vpnshop_tests::gateways::yookassa::FakeYooKassa;
+use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
+use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
+use vpnshop_tests::telegram::{BotMessage, FakeUser};
+
+use crate::support::{plan_30d, t0};
+
+const STAFF_CHAT: i64 = -1_009_876;
+const ADMIN: i64 = 9_100_000_001;
+
+/// A panel for Germany so paid orders are provisioned.
+async fn with_panel(app: &TestApp) -> FakeMarzban {
+    let db = &app.db.db;
+    let marzban = FakeMarzban::start().await;
+    let (panel, _) = panels::add_panel(
+        db,
+        NewPanel {
+            name: "de-1".into(),
+            kind: marzban_client::PanelKind::Marzban,
+            base_url: marzban.url.clone(),
+            username: fake_marzban::USERNAME.into(),
+            secret: SecretString::from(fake_marzban::PASSWORD.to_string()),
+            proxy: None,
+            options: PanelOptions::default(),
+            location: "de".into(),
+            capacity: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    panels::record_check(db, panel.id, None, t0()).await.unwrap();
+    marzban
+}
+
+/// A customer who picked `lang` and sees the main menu.
+async fn at_menu(app: &TestApp, id: i64, name: &str, lang: Language) -> (FakeUser, BotMessage) {
+    let u = app.user(id, name, Some(lang.code()));
+    u.send("/start");
+    let picker = u.next().await;
+    let label = match lang {
+        Language::Fa => "فارسی",
+        Language::Ru => "Русский",
+        Language::En => "English",
+    };
+    u.press(&picker, label);
+    u.next().await;
+    let menu = u.next().await;
+    (u, menu)
+}
+
+async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
+    u.press(m, label);
+    u.next().await
+}
+
+/// The label of `key` in `lang`, without its emoji (buttons are found by what they contain).
+fn label(lang: Language, key: &str) -> String {
+    let t = tr(lang, key);
+    t.split_once(' ').map(|(_, rest)| rest.to_string()).unwrap_or(t)
+}
+
+async fn wallet(app: &TestApp, telegram: i64, currency: Currency) -> i64 {
+    let c = customers::by_telegram_id(&app.db.db, TelegramId::new(telegram))
+        .await
+        .unwrap()
+        .unwrap();
+    ledger::wallet_balance(&app.db.db, c.customer_id(), currency)
+        .await
+        .unwrap()
+        .minor()
+}
+
+/// Waits (up to 10 s) until the wallet holds `minor`.
+async fn wallet_reaches(app: &TestApp, telegram: i64, currency: Currency, minor: i64) {
+    for _ in 0..100 {
+        if wallet(app, telegram, currency).await == minor {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(wallet(app, telegram, currency).await, minor);
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<String> {
+    audit_log::Entity::find()
+        .all(&app.db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect()
+}
+
+/// How the bot answered a button press (waits up to 10 s).
+async fn answer(app: &TestApp, query: &str) -> Option<String> {
+    for _ in 0..100 {
+        if let Some(a) = app.tg.callback_answer(query) {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the press {query} was never answered");
+}
+
+fn assert_never_logged(secrets: &[&str]) {
+    let all = logs();
+    for s in secrets {
+        assert!(!all.contains(s), "a secret reached the log: {s}");
+    }
+}
+
+/// Wallet → Top up → a method → the amount: the bot's instructions.
+async fn top_up_via(u: &FakeUser, menu: &BotMessage, lang: Language, method: &str, amount: &str) -> BotMessage {
+    let w = press(u, menu, &label(lang, "menu.wallet")).await;
+    let options = press(u, &w, &label(lang, "wallet.top_up")).await;
+    let ask = press(u, &options, &label(lang, &format!("pay.method.{method}"))).await;
+    assert!(ask.text.contains(&tr(lang, &format!("pay.method.{method}"))), "{}", ask.text);
+    u.send(amount);
+    u.next().await
+}
+
+/// The URL behind the "open the payment page" button.
+fn pay_url(m: &BotMessage, lang: Language) -> String {
+    m.buttons
+        .iter()
+        .flatten()
+        .find(|(l, _)| *l == tr(lang, "pay.open_gateway"))
+        .unwrap_or_else(|| panic!("no payment link on {:?}", m.text))
+        .1
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_changes_nothing() {
+    let app = spawn_app_with(|s| {
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.payments.card.max_offset = "999".into();
+    })
+    .await;
+    let db = &app.db.db;
+    plan_30d(db).await;
+    let _panel = with_panel(&app).await;
+    let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
+    card_to_card::add_card(db, &card, "علی رضایی", "ملی", t0()).await.unwrap();
+    let staff = app.tg.group(STAFF_CHAT, "Staff");
+    let admin = app.user(ADMIN, "Admin", Some("fa"));
+    let fa = Language::Fa;
+
+    // Top up 200,000 toman by card: the amount to send is made unique (200,001).
+    let (sara, menu) = at_menu(&app, 7_200_000_001, "سارا", fa).await;
+    let how = top_up_via(&sara, &menu, fa, "card", "۲۰۰٬۰۰۰").await;
+    assert!(how.text.contains("200,001 تومان"), "{}", how.text);
+    assert!(how.text.contains("6037-9911-2233-4455"), "{}", how.text);
+    assert!(how.text.contains("علی رضایی"), "{}", how.text);
+    sara.send_photo(None);
+    assert!(sara.next().await.text.contains(&tr(fa, "pay.receipt_received")));
+
+    let receipt = staff.next().await;
+    assert!(receipt.photo.is_some(), "{receipt:?}");
+    assert!(receipt.text.contains("200,001 تومان"), "{}", receipt.text);
+    assert!(receipt.text.contains("سارا"), "{}", receipt.text);
+
+    // The customer herself presses a forged Approve in the staff chat: refused, nothing moves.
+    let forged = sara.press_in_group(&receipt, "تأیید");
+    assert_eq!(
+        answer(&app, &forged).await.as_deref(),
+        Some(tr(fa, "receipt.not_allowed").as_str())
+    );
+    assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 0);
+    assert!(audit_actions(&app).await.contains(&"receipt.approve.denied".to_string()));
+
+    // The admin approves; a second press changes nothing.
+    let q = admin.press_in_group(&receipt, "تأیید");
+    assert_eq!(
+        answer(&app, &q).await.as_deref(),
+        Some(tr(fa, "receipt.answer_approved").as_str())
+    );
+    let edited = staff.next().await;
+    assert!(edited.edited && edited.text.contains("تأیید شد توسط Admin"), "{}", edited.text);
+    assert!(edited.buttons.is_empty());
+    let credited = sara.next().await;
+    assert!(credited.text.contains("200,001 تومان"), "{}", credited.text);
+    let again = admin.press_data_in_group(STAFF_CHAT, receipt.message_id, &receipt.buttons[0][0].1);
+    assert_eq!(
+        answer(&app, &again).await.as_deref(),
+        Some(tr(fa, "receipt.already_decided").as_str())
+    );
+    assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 200_001);
+
+    // Another customer buys by card: the first receipt is rejected with a reason, the second
+    // approved, and the order is paid and provisioned.
+    let (reza, menu) = at_menu(&app, 7_200_000_002, "رضا", fa).await;
+    let locations = press(&reza, &menu, &label(fa, "menu.buy")).await;
+    let plans = press(&reza, &locations, "Germany").await;
+    let preview = press(&reza, &plans, "1 month").await;
+    let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
+    assert!(how.text.contains("150,00"), "{}", how.text);
+    reza.send_photo(None);
+    reza.next().await;
+    let receipt = staff.next().await;
+    let q = admin.press_in_group(&receipt, "رد");
+    answer(&app, &q).await;
+    let mut asked = staff.next().await;
+    if asked.edited {
+        asked = staff.next().await;
+    }
+    assert_eq!(asked.reply_to, Some(receipt.message_id), "{asked:?}");
+    admin.reply_to(STAFF_CHAT, receipt.message_id, "واریزی با این مبلغ پیدا نشد");
+    let told = reza.next().await;
+    assert!(told.text.contains("واریزی با این مبلغ پیدا نشد"), "{}", told.text);
+    let order = orders::of_customer(db, customers::by_telegram_id(db, TelegramId::new(reza.id)).await.unwrap().unwrap().customer_id())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(order.state(), Some(OrderStatus::PendingPayment));
+
+    let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
+    assert!(how.text.contains("6037"), "{}", how.text);
+    reza.send_photo(None);
+    reza.next().await;
+    let receipt = loop {
+        let m = staff.next().await;
+        if m.photo.is_some() && !m.edited {
+            break m;
+        }
+    };
+    let q = admin.press_in_group(&receipt, "تأیید");
+    answer(&app, &q).await;
+    let mut seen = String::new();
+    for _ in 0..3 {
+        seen.push_str(&reza.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "the subscription link arrives: {seen}");
+    let order = orders::get(db, order.order_id()).await.unwrap().unwrap();
+    assert_eq!(order.state(), Some(OrderStatus::Fulfilled));
+    assert!(ledger::audit(db).await.unwrap().is_clean());
+}
+
+const YK_SHOP: &str = "506751";
+const YK_SECRET: &str = "test_Fh8hUAVVBGUGbjmlzba6TB0iyUbos_lueTHE-axOwM0";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliation_credit_once() {
+    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
+    let yk_url = yk.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.shop.currency = "RUB".into();
+        s.payments.reconcile_seconds = 1;
+        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
+            shop_id: YK_SHOP.into(),
+            secret_key: SecretString::from(YK_SECRET),
+            api_url: yk_url.clone(),
+        });
+    })
+    .await;
+    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let ru = Language::Ru;
+    let (ivan, menu) = at_menu(&app, 7_300_000_001, "Иван", ru).await;
+    let how = top_up_via(&ivan, &menu, ru, "yookassa", "500").await;
+    assert!(how.text.contains("500.00 ₽"), "{}", how.text);
+    let url = pay_url(&how, ru);
+    assert!(url.contains("/checkout/"), "{url}");
+    let id = yk.payment_ids().pop().unwrap();
+
+    // A notice claiming success before anything was paid: the API says pending, nothing moves.
+    let early = vpnshop_tests::gateways::Sent {
+        method: reqwest::Method::POST,
+        url: format!("{}/pay/yookassa/notify", app.http),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::to_vec(&serde_json::json!({
+            "type": "notification", "event": "payment.succeeded",
+            "object": { "id": id, "status": "succeeded", "paid": true,
+                        "amount": { "value": "500.00", "currency": "RUB" } }
+        }))
+        .unwrap(),
+    };
+    assert_eq!(early.deliver().await, 200);
+    assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 0);
+
+    // Paid: the notice arrives 200 times at once, the browser returns, reconciliation runs.
+    yk.pay(&id);
+    let notice = yk.last_callback().expect("a payment.succeeded notice");
+    let (statuses, page) = tokio::join!(notice.deliver_times(200), async {
+        reqwest::get(format!("{}/pay/yookassa/return?payment=1", app.http))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(page.contains(&tr(Language::Fa, "web.paid")) || page.contains("✅"), "{page}");
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // a reconciliation pass or two
+    assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 50_000);
+    let told = ivan.next().await;
+    assert!(told.text.contains("500.00 ₽"), "{}", told.text);
+    ivan.expect_silence().await;
+
+    // A late "canceled" changes nothing; a notice for a payment that is not ours is acknowledged.
+    // (YooKassa never cancels a succeeded payment; a forged or replayed "canceled" notice is
+    // re-fetched and found succeeded.)
+    let late = notice.tampered(|v| {
+        v["event"] = "payment.canceled".into();
+        v["object"]["status"] = "canceled".into();
+    });
+    assert_eq!(late.deliver().await, 200);
+    let foreign = early.tampered(|v| v["object"]["id"] = "2f000000-000f-5000-8000-000000000000".into());
+    assert_eq!(foreign.deliver().await, 200);
+    assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 50_000);
+    assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
+    assert_never_logged(&[YK_SECRET]);
+}
+
+const ZP_MERCHANT: &str = "1344b5d4-0048-11e8-94db-005056a205be";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zarinpal_in_persian_buys_a_plan_through_the_return_page() {
+    let zp = FakeZarinpal::start(ZP_MERCHANT).await;
+    let zp_url = zp.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.payments.zarinpal = Some(vpnshop_bot::config::ZarinpalSettings {
+            merchant_id: SecretString::from(ZP_MERCHANT),
+            currency: "IRR".into(),
+            api_url: zp_url.clone(),
+        });
+    })
+    .await;
+    plan_30d(&app.db.db).await;
+    let _panel = with_panel(&app).await;
+    let fa = Language::Fa;
+    let (ali, menu) = at_menu(&app, 7_400_000_001, "علی", fa).await;
+    let locations = press(&ali, &menu, &label(fa, "menu.buy")).await;
+    let plans = press(&ali, &locations, "Germany").await;
+    let preview = press(&ali, &plans, "1 month").await;
+    let how = press(&ali, &preview, &label(fa, "pay.method.zarinpal")).await;
+    // The shop sells in toman; Zarinpal is asked in rial.
+    assert!(how.text.contains("1,500,000 ریال") || how.text.contains("1,500,000"), "{}", how.text);
+    assert!(pay_url(&how, fa).contains("/pg/StartPay/"));
+    let authority = zp.authorities().pop().unwrap();
+    zp.pay(&authority);
+    let back = zp.last_callback().expect("the browser returns");
+    assert_eq!(back.deliver().await, 200);
+    assert_eq!(back.deliver().await, 200, "a reload of the return page");
+    assert_eq!(zp.verified_count(&authority), 2, "verified once, then answered 101");
+    let mut seen = String::new();
+    for _ in 0..3 {
+        seen.push_str(&ali.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "{seen}");
+    assert_eq!(wallet(&app, ali.id, Currency::Irt).await, 0);
+    assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
+    assert_never_logged(&[ZP_MERCHANT]);
+}
+
+const NP_KEY: &str = "NP-KEY-7X2Q9Z1-ABCDEF";
+const NP_IPN: &str = "np-ipn-secret-0b1f6e";
+const NP_PASSWORD: &str = "np-password-51c2";
+const CB_TOKEN: &str = "12345:AAzQcZWQqQAbsfgPnOLr4FHC8Doa4L7KryC";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crypto_in_english_forged_stale_and_lost_callbacks() {
+    let np = FakeNowPayments::start(NP_KEY, NP_IPN, "shop@example.com", NP_PASSWORD).await;
+    let cb = FakeCryptoBot::start(CB_TOKEN).await;
+    let (np_url, cb_url) = (np.url.clone(), cb.url.clone());
+    let app = spawn_app_with(move |s| {
+        s.shop.currency = "USD".into();
+        s.payments.reconcile_seconds = 1;
+        s.payments.nowpayments = Some(vpnshop_bot::config::NowPaymentsSettings {
+            api_key: SecretString::from(NP_KEY),
+            ipn_secret: SecretString::from(NP_IPN),
+            email: "shop@example.com".into(),
+            password: SecretString::from(NP_PASSWORD),
+            api_url: np_url.clone(),
+        });
+        s.payments.cryptobot = Some(vpnshop_bot::config::CryptoBotSettings {
+            token: SecretString::from(CB_TOKEN),
+            api_url: cb_url.clone(),
+        });
+    })
+    .await;
+    cb.set_webhook_url(&format!("{}/pay/cryptobot/notify", app.http));
+    let en = Language::En;
+    let (john, menu) = at_menu(&app, 7_500_000_001, "John", en).await;
+
+    // NOWPayments: a forged IPN (amount raised, signature kept) is refused and audited.
+    let how = top_up_via(&john, &menu, en, "nowpayments", "12.50").await;
+    assert!(how.text.contains("12.50"), "{}", how.text);
+    let invoice = np.invoice_ids().pop().unwrap();
+    np.pay(&invoice, "finished");
+    let ipn = np.last_callback().unwrap();
+    let forged = ipn.tampered(|v| v["price_amount"] = serde_json::json!(1250));
+    assert_eq!(forged.deliver().await, 401);
+    assert_eq!(wallet(&app, john.id, Currency::Usd).await, 0);
+    assert!(audit_actions(&app).await.contains(&"payment.callback.refused.nowpayments".to_string()));
+    // The real one, twice, then a late "failed": credited once.
+    assert_eq!(ipn.deliver_times(2).await, vec![200, 200]);
+    wallet_reaches(&app, john.id, Currency::Usd, 1_250).await;
+    np.pay(&invoice, "failed");
+    assert_eq!(np.last_callback().unwrap().deliver().await, 200);
+    assert_eq!(wallet(&app, john.id, Currency::Usd).await, 1_250);
+    john.next().await;
+
+    // CryptoBot: a stale update is refused; the callback that never came is found by
+    // reconciliation.
+    let menu = {
+        john.send("/start");
+        john.next().await
+    };
+    let how = top_up_via(&john, &menu, en, "cryptobot", "3").await;
+    assert!(how.text.contains("3.00"), "{}", how.text);
+    let id = cb.invoice_ids().pop().unwrap();
+    cb.pay_at(id, chrono::Utc::now() - chrono::Duration::hours(3));
+    let stale = cb.last_callback().unwrap();
+    assert_eq!(stale.deliver().await, 400);
+    // Dropped: no fresh webhook is delivered at all.
+    wallet_reaches(&app, john.id, Currency::Usd, 1_550).await;
+    assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
+    assert_never_logged(&[NP_KEY, NP_IPN, NP_PASSWORD, CB_TOKEN, &ipn.header("x-nowpayments-sig").unwrap_or("none").to_string()]);
+}
