@@ -164,7 +164,9 @@ pub async fn serve_with_clock(
         currency: settings.currency(),
         bot_username: username,
         sales: settings.sales(),
-        payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(&settings)),
+        payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
+            &settings,
+        )),
     });
     if let Err(e) = crate::notifier::schedule_sweep(&ctx).await {
         tracing::warn!(error = %e, "cannot schedule the payments sweep");

@@ -394,7 +394,11 @@ pub async fn card(
             if !card_to_card::set_card_enabled(db, id, on).await? {
                 return Err(CatalogAdminError::NoSuchCard(id));
             }
-            writeln!(out, "card #{id} {}", if on { "enabled" } else { "disabled" })?;
+            writeln!(
+                out,
+                "card #{id} {}",
+                if on { "enabled" } else { "disabled" }
+            )?;
         }
     }
     Ok(())

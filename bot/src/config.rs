@@ -601,7 +601,10 @@ impl Settings {
         match &p.public_url {
             Some(u) => match url::Url::parse(u) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => bad("payments.public_url", format!("`{u}` is not an http(s) URL")),
+                _ => bad(
+                    "payments.public_url",
+                    format!("`{u}` is not an http(s) URL"),
+                ),
             },
             None if online => bad(
                 "payments.public_url",
@@ -615,7 +618,11 @@ impl Settings {
         if Money::parse(&p.card.max_offset, self.currency()).is_err() {
             bad(
                 "payments.card.max_offset",
-                format!("`{}` is not an amount in {}", p.card.max_offset, self.currency()),
+                format!(
+                    "`{}` is not an amount in {}",
+                    p.card.max_offset,
+                    self.currency()
+                ),
             );
         }
         if let Some(a) = &p.card.second_approval_above
@@ -630,10 +637,22 @@ impl Settings {
             bad("payments.card.remind_minutes", "must be at least 1".into());
         }
         let urls = [
-            ("payments.zarinpal.api_url", p.zarinpal.as_ref().map(|z| &z.api_url)),
-            ("payments.yookassa.api_url", p.yookassa.as_ref().map(|z| &z.api_url)),
-            ("payments.nowpayments.api_url", p.nowpayments.as_ref().map(|z| &z.api_url)),
-            ("payments.cryptobot.api_url", p.cryptobot.as_ref().map(|z| &z.api_url)),
+            (
+                "payments.zarinpal.api_url",
+                p.zarinpal.as_ref().map(|z| &z.api_url),
+            ),
+            (
+                "payments.yookassa.api_url",
+                p.yookassa.as_ref().map(|z| &z.api_url),
+            ),
+            (
+                "payments.nowpayments.api_url",
+                p.nowpayments.as_ref().map(|z| &z.api_url),
+            ),
+            (
+                "payments.cryptobot.api_url",
+                p.cryptobot.as_ref().map(|z| &z.api_url),
+            ),
         ];
         for (key, url) in urls {
             if let Some(url) = url
@@ -647,15 +666,41 @@ impl Settings {
                 bad("payments.zarinpal.currency", "is `IRR` or `IRT`".into());
             }
             if !matches!(self.currency(), Currency::Irr | Currency::Irt) {
-                bad("payments.zarinpal", format!("Zarinpal charges rial; the shop sells in {}", self.currency()));
+                bad(
+                    "payments.zarinpal",
+                    format!(
+                        "Zarinpal charges rial; the shop sells in {}",
+                        self.currency()
+                    ),
+                );
             }
         }
         if p.yookassa.is_some() && self.currency() != Currency::Rub {
-            bad("payments.yookassa", format!("YooKassa is set up for RUB here; the shop sells in {}", self.currency()));
+            bad(
+                "payments.yookassa",
+                format!(
+                    "YooKassa is set up for RUB here; the shop sells in {}",
+                    self.currency()
+                ),
+            );
         }
-        for (key, on) in [("payments.nowpayments", p.nowpayments.is_some()), ("payments.cryptobot", p.cryptobot.is_some())] {
-            if on && !matches!(self.currency(), Currency::Usd | Currency::Eur | Currency::Rub) {
-                bad(key, format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {}", self.currency()));
+        for (key, on) in [
+            ("payments.nowpayments", p.nowpayments.is_some()),
+            ("payments.cryptobot", p.cryptobot.is_some()),
+        ] {
+            if on
+                && !matches!(
+                    self.currency(),
+                    Currency::Usd | Currency::Eur | Currency::Rub
+                )
+            {
+                bad(
+                    key,
+                    format!(
+                        "prices crypto invoices in USD, EUR or RUB; the shop sells in {}",
+                        self.currency()
+                    ),
+                );
             }
         }
     }

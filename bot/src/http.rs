@@ -29,7 +29,12 @@ fn callback_of(headers: &HeaderMap, query: Vec<(String, String)>, body: Bytes) -
     Callback {
         headers: headers
             .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+            .filter_map(|(n, v)| {
+                Some((
+                    n.as_str().to_ascii_lowercase(),
+                    v.to_str().ok()?.to_string(),
+                ))
+            })
             .collect(),
         query,
         body: body.to_vec(),

@@ -8,21 +8,21 @@ use teloxide::types::{
     InputFile, ParseMode, TransactionPartner, TransactionPartnerUserKind, UserId,
 };
 use teloxide::{ApiError, RequestError};
+use vpnshop_core::card_to_card;
 use vpnshop_core::customers::{self, Customer, Language};
+use vpnshop_core::gateways;
+use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ids::{CustomerId, OrderId, PaymentId};
+use vpnshop_core::jobs::{self, NewJob};
 use vpnshop_core::jobs::{Job, JobError, Runner};
 use vpnshop_core::ledger;
+use vpnshop_core::money::Currency;
 use vpnshop_core::money::Money;
 use vpnshop_core::notices::{self, Notice};
 use vpnshop_core::orders::{self, PROVISION_JOB};
+use vpnshop_core::payments;
 use vpnshop_core::provisioning::{self, Outcome, ProvisionError};
 use vpnshop_core::rewards::{self, ReferralReward};
-use vpnshop_core::card_to_card;
-use vpnshop_core::gateways;
-use vpnshop_core::ids::TelegramId;
-use vpnshop_core::jobs::{self, NewJob};
-use vpnshop_core::money::Currency;
-use vpnshop_core::payments;
 use vpnshop_core::stars;
 use vpnshop_core::subscriptions;
 use vpnshop_core::tickets;
@@ -78,7 +78,10 @@ async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
     )
     .await?;
     if credited > 0 {
-        tracing::info!(credited, "reconciliation credited payments whose callback never came");
+        tracing::info!(
+            credited,
+            "reconciliation credited payments whose callback never came"
+        );
     }
     if let Err(e) = reconcile_stars(&bot, &ctx).await {
         tracing::warn!(error = %e, "cannot reconcile Telegram Stars transactions");
@@ -115,8 +118,12 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), RequestError> {
         .await;
         match recorded {
             Ok(stars::Settled::AlreadyRecorded) => {}
-            Ok(other) => tracing::info!(outcome = ?other, "a Stars payment was found by reconciliation"),
-            Err(e) => tracing::warn!(error = %e, "cannot record a Stars payment found by reconciliation"),
+            Ok(other) => {
+                tracing::info!(outcome = ?other, "a Stars payment was found by reconciliation")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a Stars payment found by reconciliation")
+            }
         }
     }
     Ok(())
@@ -134,7 +141,11 @@ async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
         let mut send = bot
             .send_message(
                 ChatId(staff),
-                tr_with(lang, "receipt.reminder", &[("id", &r.id.to_string()), ("minutes", &minutes)]),
+                tr_with(
+                    lang,
+                    "receipt.reminder",
+                    &[("id", &r.id.to_string()), ("minutes", &minutes)],
+                ),
             )
             .parse_mode(ParseMode::Html);
         if let Some(m) = r.staff_message_id {
@@ -355,13 +366,18 @@ async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let lang = lang_of(ctx, &customer);
     let credit = payments::credit_of(&row)
         .unwrap_or_else(|| money_of(row.amount_minor, &row.currency, ctx.currency));
-    let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
+    let balance =
+        ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
     let order = match row.order_id {
         Some(o) => orders::get(&ctx.db, OrderId::new(o)).await?,
         None => None,
     };
     let paid_here = order.as_ref().is_some_and(|o| {
-        o.paid_at.is_some() && !matches!(o.status.as_str(), "pending_payment" | "expired" | "cancelled")
+        o.paid_at.is_some()
+            && !matches!(
+                o.status.as_str(),
+                "pending_payment" | "expired" | "cancelled"
+            )
     });
     let key = match (&order, paid_here) {
         (None, _) => "payment.received_wallet",
@@ -374,7 +390,10 @@ async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
         &[
             ("amount", &text::money(lang, credit)),
             ("balance", &text::money(lang, balance)),
-            ("order", &row.order_id.map(|o| o.to_string()).unwrap_or_default()),
+            (
+                "order",
+                &row.order_id.map(|o| o.to_string()).unwrap_or_default(),
+            ),
         ],
     );
     bot.send_message(chat_of(&customer), body)
@@ -393,7 +412,10 @@ async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     if let Some(staff) = ctx.sales.staff_chat {
         let l = ctx.default_language;
         let details = payments::details_of(&row);
-        let reported = match (details["reported_minor"].as_i64(), details["reported_currency"].as_str()) {
+        let reported = match (
+            details["reported_minor"].as_i64(),
+            details["reported_currency"].as_str(),
+        ) {
             (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
             _ => "?".into(),
         };
@@ -403,8 +425,18 @@ async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
             &[
                 ("id", &row.id.to_string()),
                 ("provider", &row.provider),
-                ("customer", &format!("{} (<code>{}</code>)", escape(&customer.first_name), customer.telegram_id)),
-                ("asked", &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency))),
+                (
+                    "customer",
+                    &format!(
+                        "{} (<code>{}</code>)",
+                        escape(&customer.first_name),
+                        customer.telegram_id
+                    ),
+                ),
+                (
+                    "asked",
+                    &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency)),
+                ),
                 ("reported", &reported),
             ],
         );
@@ -445,7 +477,13 @@ async fn receipt_rejected(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
         lang,
         "receipt.rejected_customer",
         &[
-            ("amount", &text::money(lang, money_of(row.amount_minor, &row.currency, ctx.currency))),
+            (
+                "amount",
+                &text::money(
+                    lang,
+                    money_of(row.amount_minor, &row.currency, ctx.currency),
+                ),
+            ),
             ("reason", &escape(r.reason.as_deref().unwrap_or(""))),
         ],
     );

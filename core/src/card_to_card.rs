@@ -222,8 +222,14 @@ pub async fn open(
         now,
     )
     .await?;
-    payments::attach_reference(&txn, checkout.payment, &checkout.payment.to_string(), None, now)
-        .await?;
+    payments::attach_reference(
+        &txn,
+        checkout.payment,
+        &checkout.payment.to_string(),
+        None,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(Transfer { checkout, card })
 }
@@ -248,9 +254,7 @@ pub async fn submit(
     let row = payments::get(&txn, payment)
         .await?
         .filter(|p| {
-            p.provider == PROVIDER
-                && p.customer_id == customer.get()
-                && p.status == status::PENDING
+            p.provider == PROVIDER && p.customer_id == customer.get() && p.status == status::PENDING
         })
         .ok_or(CardError::NotYourTransfer)?;
     if receipts::Entity::find()
@@ -439,7 +443,17 @@ pub async fn approve(
     let by = Some(who.get());
     let outcome = if needs_two && r.status == SUBMITTED {
         let set = [(receipts::Column::FirstApprover, by.into())];
-        if !step(&txn, id, &[SUBMITTED], Condition::all(), HALF_APPROVED, &set, now).await? {
+        if !step(
+            &txn,
+            id,
+            &[SUBMITTED],
+            Condition::all(),
+            HALF_APPROVED,
+            &set,
+            now,
+        )
+        .await?
+        {
             return Err(decided(&txn, id).await);
         }
         Approval::NeedsSecond
@@ -499,7 +513,17 @@ pub async fn begin_reject(
     reviewer(db, who, id, "reject", now).await?;
     let txn = db.begin().await?;
     let set = [(receipts::Column::ClaimedBy, Some(who.get()).into())];
-    if !step(&txn, id, &[SUBMITTED, HALF_APPROVED], Condition::all(), REJECTING, &set, now).await? {
+    if !step(
+        &txn,
+        id,
+        &[SUBMITTED, HALF_APPROVED],
+        Condition::all(),
+        REJECTING,
+        &set,
+        now,
+    )
+    .await?
+    {
         return Err(decided(&txn, id).await);
     }
     let r = receipt(&txn, id).await?.ok_or(CardError::NoSuchReceipt)?;
@@ -519,7 +543,10 @@ pub async fn finish_reject(
     let txn = db.begin().await?;
     let set = [
         (receipts::Column::DecidedBy, Some(who.get()).into()),
-        (receipts::Column::Reason, Some(reason.trim().to_string()).into()),
+        (
+            receipts::Column::Reason,
+            Some(reason.trim().to_string()).into(),
+        ),
     ];
     let mine = Condition::all().add(receipts::Column::ClaimedBy.eq(who.get()));
     if !step(&txn, id, &[REJECTING], mine, REJECTED, &set, now).await? {

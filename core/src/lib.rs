@@ -4,8 +4,8 @@
 //! know nothing of Telegram. Time is passed in (`now`), so expiry and backoff are testable.
 pub mod clock;
 pub mod db;
-pub mod gateways;
 pub mod entities;
+pub mod gateways;
 pub mod ids;
 pub mod ledger;
 pub mod money;

@@ -197,7 +197,10 @@ impl Money {
             None => text.to_string(),
         };
         if trimmed.contains([',', ' ']) || trimmed.starts_with('-') {
-            return Err(MoneyError::Unparsable(text.to_string(), currency.exponent()));
+            return Err(MoneyError::Unparsable(
+                text.to_string(),
+                currency.exponent(),
+            ));
         }
         Money::parse(&trimmed, currency)
     }
@@ -239,9 +242,18 @@ mod tests {
         let rub = Money::new(10_050, Currency::Rub).unwrap();
         assert_eq!(rub.decimal(), "100.50");
         assert_eq!(Money::from_decimal("100.50", Currency::Rub).unwrap(), rub);
-        assert_eq!(Money::from_decimal("100.5000000", Currency::Rub).unwrap(), rub);
-        assert_eq!(Money::from_decimal("1.", Currency::Usd).unwrap().minor(), 100);
-        assert_eq!(Money::new(150_000, Currency::Irr).unwrap().decimal(), "150000");
+        assert_eq!(
+            Money::from_decimal("100.5000000", Currency::Rub).unwrap(),
+            rub
+        );
+        assert_eq!(
+            Money::from_decimal("1.", Currency::Usd).unwrap().minor(),
+            100
+        );
+        assert_eq!(
+            Money::new(150_000, Currency::Irr).unwrap().decimal(),
+            "150000"
+        );
         assert!(Money::from_decimal("100.505", Currency::Rub).is_err());
         assert!(Money::from_decimal("1,000", Currency::Usd).is_err());
         assert!(Money::from_decimal("-1", Currency::Usd).is_err());

@@ -131,7 +131,10 @@ pub async fn amount_due(
     if row.expires_at <= now {
         return Err(CheckoutError::QuoteExpired);
     }
-    let currency: Currency = row.currency.parse().map_err(|_| CheckoutError::NoSuchOrder)?;
+    let currency: Currency = row
+        .currency
+        .parse()
+        .map_err(|_| CheckoutError::NoSuchOrder)?;
     let balance = ledger::wallet_balance(db, customer, currency).await?;
     let rest = row.total_minor - balance.minor();
     if rest <= 0 {
@@ -311,7 +314,9 @@ pub enum Outcome {
     StillPending,
     MarkedFailed,
     /// Amount or currency differ from what was asked: staff were told, nothing provisioned.
-    Review { payment: PaymentId },
+    Review {
+        payment: PaymentId,
+    },
     /// No payment of ours has this reference.
     Unknown,
 }
@@ -361,8 +366,17 @@ pub async fn apply(
             let open = [status::PENDING, status::FAILED];
             if claim(&txn, &row, &open, status::REVIEW, now).await? {
                 let mut details = details_of(&row);
-                if let (Some(d), Report::Paid { amount_minor, currency } | Report::Underpaid { amount_minor, currency }) =
-                    (details.as_object_mut(), report)
+                if let (
+                    Some(d),
+                    Report::Paid {
+                        amount_minor,
+                        currency,
+                    }
+                    | Report::Underpaid {
+                        amount_minor,
+                        currency,
+                    },
+                ) = (details.as_object_mut(), report)
                 {
                     d.insert("reported_minor".into(), (*amount_minor).into());
                     d.insert("reported_currency".into(), currency.clone().into());
@@ -373,8 +387,14 @@ pub async fn apply(
                     .exec(&txn)
                     .await?;
                 let payment = PaymentId::new(row.id);
-                notices::enqueue(&txn, &Notice::PaymentReview { payment_id: payment }, now)
-                    .await?;
+                notices::enqueue(
+                    &txn,
+                    &Notice::PaymentReview {
+                        payment_id: payment,
+                    },
+                    now,
+                )
+                .await?;
                 Outcome::Review { payment }
             } else {
                 Outcome::AlreadySettled
@@ -411,7 +431,15 @@ pub async fn settle_in(
     row: &Payment,
     now: DateTime<Utc>,
 ) -> Result<Option<Credited>, LedgerError> {
-    if !claim(txn, row, &[status::PENDING, status::FAILED], status::PAID, now).await? {
+    if !claim(
+        txn,
+        row,
+        &[status::PENDING, status::FAILED],
+        status::PAID,
+        now,
+    )
+    .await?
+    {
         return Ok(None);
     }
     let credited = credit_and_pay(txn, row, now).await?;

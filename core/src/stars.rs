@@ -12,19 +12,18 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::entities::{customers, payments};
-use crate::payments as checkout;
 use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
 use crate::notices::{self, Notice};
 use crate::orders::{self, OrderStatus};
-use crate::payments::status::{PAID, PENDING, REFUND_DUE, REFUNDED};
+use crate::payments as checkout;
 use crate::payments::CheckoutError;
+use crate::payments::status::{PAID, PENDING, REFUND_DUE, REFUNDED};
 
 pub const PROVIDER: &str = "telegram_stars";
 /// Telegram's limit on one Stars invoice.
 pub const MAX_STARS: i64 = 10_000;
-
 
 /// What one Star is worth in the shop's currency (configured by the seller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

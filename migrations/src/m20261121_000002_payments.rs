@@ -56,11 +56,21 @@ impl MigrationTrait for Migration {
         .await?;
         for (name, cols) in [
             ("ix_receipts_file_unique_id", &["file_unique_id"][..]),
-            ("ix_receipts_status_created_at", &["status", "created_at"][..]),
-            ("ix_payments_provider_status_amount", &["provider", "status", "amount_minor"][..]),
+            (
+                "ix_receipts_status_created_at",
+                &["status", "created_at"][..],
+            ),
+            (
+                "ix_payments_provider_status_amount",
+                &["provider", "status", "amount_minor"][..],
+            ),
         ] {
             let mut i = Index::create();
-            i.name(name).table(if name.contains("payments") { "payments" } else { "receipts" });
+            i.name(name).table(if name.contains("payments") {
+                "payments"
+            } else {
+                "receipts"
+            });
             for c in cols {
                 i.col(*c);
             }

@@ -812,7 +812,10 @@ fn edit_caption(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
         .cloned()
         .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
     if previous.photo.is_none() {
-        return Err(err(400, "Bad Request: there is no caption in the message to edit"));
+        return Err(err(
+            400,
+            "Bad Request: there is no caption in the message to edit",
+        ));
     }
     if previous.text == caption && previous.buttons == buttons {
         return Err(err(400, "Bad Request: message is not modified"));
@@ -1168,7 +1171,12 @@ impl FakeUser {
             .iter()
             .flatten()
             .find(|(l, _)| l.contains(label))
-            .unwrap_or_else(|| panic!("no button {label:?}; buttons: {:?}", message.button_labels()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no button {label:?}; buttons: {:?}",
+                    message.button_labels()
+                )
+            })
             .1
             .clone();
         self.press_data_in_group(message.chat_id, message.message_id, &data)

@@ -51,7 +51,9 @@ async fn with_panel(app: &TestApp) -> FakeMarzban {
     )
     .await
     .unwrap();
-    panels::record_check(db, panel.id, None, t0()).await.unwrap();
+    panels::record_check(db, panel.id, None, t0())
+        .await
+        .unwrap();
     marzban
 }
 
@@ -79,7 +81,9 @@ async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
 /// The label of `key` in `lang`, without its emoji (buttons are found by what they contain).
 fn label(lang: Language, key: &str) -> String {
     let t = tr(lang, key);
-    t.split_once(' ').map(|(_, rest)| rest.to_string()).unwrap_or(t)
+    t.split_once(' ')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(t)
 }
 
 async fn wallet(app: &TestApp, telegram: i64, currency: Currency) -> i64 {
@@ -133,11 +137,22 @@ fn assert_never_logged(secrets: &[&str]) {
 }
 
 /// Wallet → Top up → a method → the amount: the bot's instructions.
-async fn top_up_via(u: &FakeUser, menu: &BotMessage, lang: Language, method: &str, amount: &str) -> BotMessage {
+async fn top_up_via(
+    u: &FakeUser,
+    menu: &BotMessage,
+    lang: Language,
+    method: &str,
+    amount: &str,
+) -> BotMessage {
     let w = press(u, menu, &label(lang, "menu.wallet")).await;
     let options = press(u, &w, &label(lang, "wallet.top_up")).await;
     let ask = press(u, &options, &label(lang, &format!("pay.method.{method}"))).await;
-    assert!(ask.text.contains(&tr(lang, &format!("pay.method.{method}"))), "{}", ask.text);
+    assert!(
+        ask.text
+            .contains(&tr(lang, &format!("pay.method.{method}"))),
+        "{}",
+        ask.text
+    );
     u.send(amount);
     u.next().await
 }
@@ -165,7 +180,9 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     plan_30d(db).await;
     let _panel = with_panel(&app).await;
     let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
-    card_to_card::add_card(db, &card, "علی رضایی", "ملی", t0()).await.unwrap();
+    card_to_card::add_card(db, &card, "علی رضایی", "ملی", t0())
+        .await
+        .unwrap();
     let staff = app.tg.group(STAFF_CHAT, "Staff");
     let admin = app.user(ADMIN, "Admin", Some("fa"));
     let fa = Language::Fa;
@@ -177,7 +194,12 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     assert!(how.text.contains("6037-9911-2233-4455"), "{}", how.text);
     assert!(how.text.contains("علی رضایی"), "{}", how.text);
     sara.send_photo(None);
-    assert!(sara.next().await.text.contains(&tr(fa, "pay.receipt_received")));
+    assert!(
+        sara.next()
+            .await
+            .text
+            .contains(&tr(fa, "pay.receipt_received"))
+    );
 
     let receipt = staff.next().await;
     assert!(receipt.photo.is_some(), "{receipt:?}");
@@ -191,7 +213,11 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
         Some(tr(fa, "receipt.not_allowed").as_str())
     );
     assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 0);
-    assert!(audit_actions(&app).await.contains(&"receipt.approve.denied".to_string()));
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"receipt.approve.denied".to_string())
+    );
 
     // The admin approves; a second press changes nothing.
     let q = admin.press_in_group(&receipt, "تأیید");
@@ -200,7 +226,11 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
         Some(tr(fa, "receipt.answer_approved").as_str())
     );
     let edited = staff.next().await;
-    assert!(edited.edited && edited.text.contains("تأیید شد توسط Admin"), "{}", edited.text);
+    assert!(
+        edited.edited && edited.text.contains("تأیید شد توسط Admin"),
+        "{}",
+        edited.text
+    );
     assert!(edited.buttons.is_empty());
     let credited = sara.next().await;
     assert!(credited.text.contains("200,001 تومان"), "{}", credited.text);
@@ -229,13 +259,28 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
         asked = staff.next().await;
     }
     assert_eq!(asked.reply_to, Some(receipt.message_id), "{asked:?}");
-    admin.reply_to(STAFF_CHAT, receipt.message_id, "واریزی با این مبلغ پیدا نشد");
+    admin.reply_to(
+        STAFF_CHAT,
+        receipt.message_id,
+        "واریزی با این مبلغ پیدا نشد",
+    );
     let told = reza.next().await;
-    assert!(told.text.contains("واریزی با این مبلغ پیدا نشد"), "{}", told.text);
-    let order = orders::of_customer(db, customers::by_telegram_id(db, TelegramId::new(reza.id)).await.unwrap().unwrap().customer_id())
-        .await
-        .unwrap()
-        .remove(0);
+    assert!(
+        told.text.contains("واریزی با این مبلغ پیدا نشد"),
+        "{}",
+        told.text
+    );
+    let order = orders::of_customer(
+        db,
+        customers::by_telegram_id(db, TelegramId::new(reza.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id(),
+    )
+    .await
+    .unwrap()
+    .remove(0);
     assert_eq!(order.state(), Some(OrderStatus::PendingPayment));
 
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
@@ -257,7 +302,10 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
             break;
         }
     }
-    assert!(seen.contains("/sub/"), "the subscription link arrives: {seen}");
+    assert!(
+        seen.contains("/sub/"),
+        "the subscription link arrives: {seen}"
+    );
     let order = orders::get(db, order.order_id()).await.unwrap().unwrap();
     assert_eq!(order.state(), Some(OrderStatus::Fulfilled));
     assert!(ledger::audit(db).await.unwrap().is_clean());
@@ -316,7 +364,10 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
             .unwrap()
     });
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert!(page.contains(&tr(Language::Fa, "web.paid")) || page.contains("✅"), "{page}");
+    assert!(
+        page.contains(&tr(Language::Fa, "web.paid")) || page.contains("✅"),
+        "{page}"
+    );
     tokio::time::sleep(Duration::from_millis(2_500)).await; // a reconciliation pass or two
     assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 50_000);
     let told = ivan.next().await;
@@ -331,7 +382,8 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
         v["object"]["status"] = "canceled".into();
     });
     assert_eq!(late.deliver().await, 200);
-    let foreign = early.tampered(|v| v["object"]["id"] = "2f000000-000f-5000-8000-000000000000".into());
+    let foreign =
+        early.tampered(|v| v["object"]["id"] = "2f000000-000f-5000-8000-000000000000".into());
     assert_eq!(foreign.deliver().await, 200);
     assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 50_000);
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
@@ -361,14 +413,22 @@ async fn zarinpal_in_persian_buys_a_plan_through_the_return_page() {
     let preview = press(&ali, &plans, "1 month").await;
     let how = press(&ali, &preview, &label(fa, "pay.method.zarinpal")).await;
     // The shop sells in toman; Zarinpal is asked in rial.
-    assert!(how.text.contains("1,500,000 ریال") || how.text.contains("1,500,000"), "{}", how.text);
+    assert!(
+        how.text.contains("1,500,000 ریال") || how.text.contains("1,500,000"),
+        "{}",
+        how.text
+    );
     assert!(pay_url(&how, fa).contains("/pg/StartPay/"));
     let authority = zp.authorities().pop().unwrap();
     zp.pay(&authority);
     let back = zp.last_callback().expect("the browser returns");
     assert_eq!(back.deliver().await, 200);
     assert_eq!(back.deliver().await, 200, "a reload of the return page");
-    assert_eq!(zp.verified_count(&authority), 2, "verified once, then answered 101");
+    assert_eq!(
+        zp.verified_count(&authority),
+        2,
+        "verified once, then answered 101"
+    );
     let mut seen = String::new();
     for _ in 0..3 {
         seen.push_str(&ali.next().await.text);
@@ -421,7 +481,11 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
     let forged = ipn.tampered(|v| v["price_amount"] = serde_json::json!(1250));
     assert_eq!(forged.deliver().await, 401);
     assert_eq!(wallet(&app, john.id, Currency::Usd).await, 0);
-    assert!(audit_actions(&app).await.contains(&"payment.callback.refused.nowpayments".to_string()));
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"payment.callback.refused.nowpayments".to_string())
+    );
     // The real one, twice, then a late "failed": credited once.
     assert_eq!(ipn.deliver_times(2).await, vec![200, 200]);
     wallet_reaches(&app, john.id, Currency::Usd, 1_250).await;
@@ -445,5 +509,11 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
     // Dropped: no fresh webhook is delivered at all.
     wallet_reaches(&app, john.id, Currency::Usd, 1_550).await;
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
-    assert_never_logged(&[NP_KEY, NP_IPN, NP_PASSWORD, CB_TOKEN, &ipn.header("x-nowpayments-sig").unwrap_or("none").to_string()]);
+    assert_never_logged(&[
+        NP_KEY,
+        NP_IPN,
+        NP_PASSWORD,
+        CB_TOKEN,
+        ipn.header("x-nowpayments-sig").unwrap_or("none"),
+    ]);
 }

@@ -30,15 +30,23 @@ fn rules() -> CardRules {
 }
 
 async fn staff_team(db: &DatabaseConnection) {
-    for (id, role) in [(FINANCE, Role::Finance), (ADMIN, Role::Admin), (SUPPORT, Role::Support)] {
-        staff::grant(db, TelegramId::new(id), role, None, t0()).await.unwrap();
+    for (id, role) in [
+        (FINANCE, Role::Finance),
+        (ADMIN, Role::Admin),
+        (SUPPORT, Role::Support),
+    ] {
+        staff::grant(db, TelegramId::new(id), role, None, t0())
+            .await
+            .unwrap();
     }
 }
 
 async fn a_card(db: &DatabaseConnection) {
     let number = CardNumber::parse("۶۰۳۷-۹۹۱۱-۲۲۳۳-۴۴۵۵").unwrap();
     assert_eq!(number.as_str(), "6037991122334455");
-    card_to_card::add_card(db, &number, "Ali Rezaei", "Melli", t0()).await.unwrap();
+    card_to_card::add_card(db, &number, "Ali Rezaei", "Melli", t0())
+        .await
+        .unwrap();
 }
 
 async fn pending_order(db: &DatabaseConnection, c: &vpnshop_core::customers::Customer) -> OrderId {
@@ -57,14 +65,25 @@ async fn pending_order(db: &DatabaseConnection, c: &vpnshop_core::customers::Cus
     )
     .await
     .unwrap();
-    orders::place(db, c.customer_id(), OrderKind::Purchase, &quote, None, Duration::minutes(30), t0())
-        .await
-        .unwrap()
-        .order_id()
+    orders::place(
+        db,
+        c.customer_id(),
+        OrderKind::Purchase,
+        &quote,
+        None,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap()
+    .order_id()
 }
 
 async fn wallet(db: &DatabaseConnection, c: &vpnshop_core::customers::Customer) -> i64 {
-    ledger::wallet_balance(db, c.customer_id(), Currency::Irt).await.unwrap().minor()
+    ledger::wallet_balance(db, c.customer_id(), Currency::Irt)
+        .await
+        .unwrap()
+        .minor()
 }
 
 async fn audit_rows(db: &DatabaseConnection, action: &str) -> usize {
@@ -83,10 +102,16 @@ async fn two_pending_transfers_of_one_price_get_different_amounts_and_cards_rota
     let db = &t.db;
     a_card(db).await;
     let second = CardNumber::parse("6219 8610 0000 0001").unwrap();
-    card_to_card::add_card(db, &second, "Sara Ahmadi", "Saman", t0()).await.unwrap();
+    card_to_card::add_card(db, &second, "Sara Ahmadi", "Saman", t0())
+        .await
+        .unwrap();
     let (a, b) = (customer(db, 1).await, customer(db, 2).await);
-    let ta = card_to_card::open(db, a.customer_id(), None, irt(150_000), &rules(), t0()).await.unwrap();
-    let tb = card_to_card::open(db, b.customer_id(), None, irt(150_000), &rules(), t0()).await.unwrap();
+    let ta = card_to_card::open(db, a.customer_id(), None, irt(150_000), &rules(), t0())
+        .await
+        .unwrap();
+    let tb = card_to_card::open(db, b.customer_id(), None, irt(150_000), &rules(), t0())
+        .await
+        .unwrap();
     assert_eq!(ta.checkout.charge, irt(150_001));
     assert_eq!(tb.checkout.charge, irt(150_002));
     assert_ne!(ta.card.id, tb.card.id, "cards are used in turn");
@@ -104,28 +129,54 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     a_card(db).await;
     let c = customer(db, 10).await;
     let order = pending_order(db, &c).await;
-    let due = payments::amount_due(db, order, c.customer_id(), t0()).await.unwrap();
-    let transfer = card_to_card::open(db, c.customer_id(), Some(order), due, &rules(), t0()).await.unwrap();
-    let submitted = card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), "file-1", "uniq-1", t0())
+    let due = payments::amount_due(db, order, c.customer_id(), t0())
         .await
         .unwrap();
+    let transfer = card_to_card::open(db, c.customer_id(), Some(order), due, &rules(), t0())
+        .await
+        .unwrap();
+    let submitted = card_to_card::submit(
+        db,
+        transfer.checkout.payment,
+        c.customer_id(),
+        "file-1",
+        "uniq-1",
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(submitted.duplicate_of, None);
     assert!(matches!(
-        card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), "file-1", "uniq-1", t0()).await,
+        card_to_card::submit(
+            db,
+            transfer.checkout.payment,
+            c.customer_id(),
+            "file-1",
+            "uniq-1",
+            t0()
+        )
+        .await,
         Err(CardError::AlreadySubmitted)
     ));
 
     // Support staff, and someone who is not staff at all, press a (forged) Approve: nothing.
     for who in [SUPPORT, STRANGER] {
-        let r = card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0()).await;
+        let r = card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0())
+            .await;
         assert!(matches!(r, Err(CardError::NotAllowed)), "{who}: {r:?}");
     }
     assert_eq!(audit_rows(db, "receipt.approve.denied").await, 2);
     assert_eq!(wallet(db, &c).await, 0);
 
-    let approved = card_to_card::approve(db, submitted.receipt, TelegramId::new(FINANCE), &rules(), t0())
-        .await
-        .unwrap();
+    let approved = card_to_card::approve(
+        db,
+        submitted.receipt,
+        TelegramId::new(FINANCE),
+        &rules(),
+        t0(),
+    )
+    .await
+    .unwrap();
     let Approval::Approved(credited) = approved else {
         panic!("one approver is enough below the limit: {approved:?}");
     };
@@ -133,15 +184,29 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     let o = orders::get(db, order).await.unwrap().unwrap();
     assert_eq!(o.state(), Some(OrderStatus::Paid));
     // The offset (a few toman) stays in the wallet: nothing the customer sent is lost.
-    assert_eq!(wallet(db, &c).await, transfer.checkout.charge.minor() - o.total_minor);
+    assert_eq!(
+        wallet(db, &c).await,
+        transfer.checkout.charge.minor() - o.total_minor
+    );
 
     // Pressing again, by anyone, changes nothing.
     for who in [FINANCE, ADMIN] {
-        let again = card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0()).await;
-        assert!(matches!(again, Err(CardError::AlreadyDecided(_))), "{again:?}");
+        let again =
+            card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0())
+                .await;
+        assert!(
+            matches!(again, Err(CardError::AlreadyDecided(_))),
+            "{again:?}"
+        );
     }
-    assert_eq!(wallet(db, &c).await, transfer.checkout.charge.minor() - o.total_minor);
-    let r = card_to_card::receipt(db, submitted.receipt).await.unwrap().unwrap();
+    assert_eq!(
+        wallet(db, &c).await,
+        transfer.checkout.charge.minor() - o.total_minor
+    );
+    let r = card_to_card::receipt(db, submitted.receipt)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.decided_by, Some(FINANCE));
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
@@ -153,15 +218,32 @@ async fn two_staff_pressing_approve_at_once_credit_once() {
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 11).await;
-    let transfer = card_to_card::open(db, c.customer_id(), None, irt(200_000), &rules(), t0()).await.unwrap();
-    let s = card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), "f", "u", t0()).await.unwrap();
-    let presses = (0..10).map(|i| {
-        let db = db.clone();
-        let who = if i % 2 == 0 { FINANCE } else { ADMIN };
-        async move { card_to_card::approve(&db, s.receipt, TelegramId::new(who), &rules(), t0()).await }
-    });
+    let transfer = card_to_card::open(db, c.customer_id(), None, irt(200_000), &rules(), t0())
+        .await
+        .unwrap();
+    let s = card_to_card::submit(
+        db,
+        transfer.checkout.payment,
+        c.customer_id(),
+        "f",
+        "u",
+        t0(),
+    )
+    .await
+    .unwrap();
+    let presses =
+        (0..10).map(|i| {
+            let db = db.clone();
+            let who = if i % 2 == 0 { FINANCE } else { ADMIN };
+            async move {
+                card_to_card::approve(&db, s.receipt, TelegramId::new(who), &rules(), t0()).await
+            }
+        });
     let results = futures::future::join_all(presses).await;
-    let wins = results.iter().filter(|r| matches!(r, Ok(Approval::Approved(_)))).count();
+    let wins = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Approval::Approved(_))))
+        .count();
     assert_eq!(wins, 1, "{results:?}");
     assert_eq!(wallet(db, &c).await, transfer.checkout.charge.minor());
     assert!(ledger::audit(db).await.unwrap().is_clean());
@@ -174,14 +256,29 @@ async fn a_large_receipt_needs_two_different_approvers() {
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 12).await;
-    let transfer = card_to_card::open(db, c.customer_id(), None, irt(2_000_000), &rules(), t0()).await.unwrap();
-    let s = card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), "f", "u", t0()).await.unwrap();
-    let first = card_to_card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0()).await.unwrap();
+    let transfer = card_to_card::open(db, c.customer_id(), None, irt(2_000_000), &rules(), t0())
+        .await
+        .unwrap();
+    let s = card_to_card::submit(
+        db,
+        transfer.checkout.payment,
+        c.customer_id(),
+        "f",
+        "u",
+        t0(),
+    )
+    .await
+    .unwrap();
+    let first = card_to_card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
+        .await
+        .unwrap();
     assert_eq!(first, Approval::NeedsSecond);
     assert_eq!(wallet(db, &c).await, 0);
     let same = card_to_card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
     assert!(matches!(same, Err(CardError::SameApprover)), "{same:?}");
-    let second = card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0()).await.unwrap();
+    let second = card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0())
+        .await
+        .unwrap();
     assert!(matches!(second, Approval::Approved(_)));
     assert_eq!(wallet(db, &c).await, transfer.checkout.charge.minor());
 }
@@ -193,25 +290,64 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 13).await;
-    let first = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0()).await.unwrap();
-    let s = card_to_card::submit(db, first.checkout.payment, c.customer_id(), "f", "same-photo", t0()).await.unwrap();
-    card_to_card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), t0()).await.unwrap();
-    // While FINANCE writes the reason, nobody else can approve or finish the rejection.
-    let approve = card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0()).await;
-    assert!(matches!(approve, Err(CardError::AlreadyDecided(_))), "{approve:?}");
-    let other = card_to_card::finish_reject(db, s.receipt, TelegramId::new(ADMIN), "no", t0()).await;
-    assert!(matches!(other, Err(CardError::AlreadyDecided(_))), "{other:?}");
-    let done = card_to_card::finish_reject(db, s.receipt, TelegramId::new(FINANCE), "No such transfer on 21 Nov", t0())
+    let first = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
+    let s = card_to_card::submit(
+        db,
+        first.checkout.payment,
+        c.customer_id(),
+        "f",
+        "same-photo",
+        t0(),
+    )
+    .await
+    .unwrap();
+    card_to_card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), t0())
+        .await
+        .unwrap();
+    // While FINANCE writes the reason, nobody else can approve or finish the rejection.
+    let approve =
+        card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0()).await;
+    assert!(
+        matches!(approve, Err(CardError::AlreadyDecided(_))),
+        "{approve:?}"
+    );
+    let other =
+        card_to_card::finish_reject(db, s.receipt, TelegramId::new(ADMIN), "no", t0()).await;
+    assert!(
+        matches!(other, Err(CardError::AlreadyDecided(_))),
+        "{other:?}"
+    );
+    let done = card_to_card::finish_reject(
+        db,
+        s.receipt,
+        TelegramId::new(FINANCE),
+        "No such transfer on 21 Nov",
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(done.reason.as_deref(), Some("No such transfer on 21 Nov"));
-    let p = payments::get(db, first.checkout.payment).await.unwrap().unwrap();
+    let p = payments::get(db, first.checkout.payment)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.status, status::FAILED);
 
-    let again = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0()).await.unwrap();
-    let flagged = card_to_card::submit(db, again.checkout.payment, c.customer_id(), "f2", "same-photo", t0())
+    let again = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
+    let flagged = card_to_card::submit(
+        db,
+        again.checkout.payment,
+        c.customer_id(),
+        "f2",
+        "same-photo",
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(flagged.duplicate_of, Some(s.receipt));
     assert_eq!(wallet(db, &c).await, 0);
 }
@@ -222,29 +358,79 @@ async fn unreviewed_receipts_are_reminded_never_approved() {
     let db = &t.db;
     a_card(db).await;
     let c = customer(db, 14).await;
-    let tr = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0()).await.unwrap();
-    card_to_card::submit(db, tr.checkout.payment, c.customer_id(), "f", "u", t0()).await.unwrap();
-    assert!(card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(29)).await.unwrap().is_empty());
-    assert_eq!(card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(31)).await.unwrap().len(), 1);
+    let tr = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+        .await
+        .unwrap();
+    card_to_card::submit(db, tr.checkout.payment, c.customer_id(), "f", "u", t0())
+        .await
+        .unwrap();
+    assert!(
+        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(29))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(31))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Not again until another half hour passed.
-    assert!(card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(40)).await.unwrap().is_empty());
-    assert_eq!(card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(62)).await.unwrap().len(), 1);
+    assert!(
+        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(40))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(62))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(wallet(db, &c).await, 0);
 }
 
 /// A gateway-style payment opened directly (as `gateways::checkout` does) with a reference.
-async fn gateway_payment(db: &DatabaseConnection, telegram: i64, reference: &str) -> (vpnshop_core::customers::Customer, payments::Checkout) {
+async fn gateway_payment(
+    db: &DatabaseConnection,
+    telegram: i64,
+    reference: &str,
+) -> (vpnshop_core::customers::Customer, payments::Checkout) {
     let c = customer(db, telegram).await;
     let rub = Money::new(50_000, Currency::Rub).unwrap();
-    let checkout = payments::open(db, "yookassa", c.customer_id(), None, rub, rub, serde_json::json!({}), t0())
-        .await
-        .unwrap();
-    payments::attach_reference(db, checkout.payment, reference, Some("https://pay.example/x"), t0()).await.unwrap();
+    let checkout = payments::open(
+        db,
+        "yookassa",
+        c.customer_id(),
+        None,
+        rub,
+        rub,
+        serde_json::json!({}),
+        t0(),
+    )
+    .await
+    .unwrap();
+    payments::attach_reference(
+        db,
+        checkout.payment,
+        reference,
+        Some("https://pay.example/x"),
+        t0(),
+    )
+    .await
+    .unwrap();
     (c, checkout)
 }
 
 fn paid_rub(minor: i64) -> Report {
-    Report::Paid { amount_minor: minor, currency: "RUB".into() }
+    Report::Paid {
+        amount_minor: minor,
+        currency: "RUB".into(),
+    }
 }
 
 #[tokio::test]
@@ -257,10 +443,20 @@ async fn two_hundred_concurrent_reports_of_one_payment_credit_once() {
         async move { payments::apply(&db, "yookassa", "yk-1", &paid_rub(50_000), t0()).await }
     });
     let outcomes = futures::future::join_all(reports).await;
-    let credited = outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Credited(_)))).count();
+    let credited = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Outcome::Credited(_))))
+        .count();
     assert_eq!(credited, 1);
-    assert!(outcomes.iter().all(|o| matches!(o, Ok(Outcome::Credited(_) | Outcome::AlreadySettled))), "{outcomes:?}");
-    let balance = ledger::wallet_balance(db, c.customer_id(), Currency::Rub).await.unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(Outcome::Credited(_) | Outcome::AlreadySettled))),
+        "{outcomes:?}"
+    );
+    let balance = ledger::wallet_balance(db, c.customer_id(), Currency::Rub)
+        .await
+        .unwrap();
     assert_eq!(balance, checkout.credit);
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
@@ -270,17 +466,52 @@ async fn a_late_failure_after_paid_changes_nothing_and_a_late_paid_after_failure
     let t = fresh_db().await;
     let db = &t.db;
     let (c, _) = gateway_payment(db, 21, "yk-2").await;
-    assert!(matches!(payments::apply(db, "yookassa", "yk-2", &paid_rub(50_000), t0()).await.unwrap(), Outcome::Credited(_)));
-    assert_eq!(payments::apply(db, "yookassa", "yk-2", &Report::Failed, t0()).await.unwrap(), Outcome::AlreadySettled);
-    let p = payments::by_reference(db, "yookassa", "yk-2").await.unwrap().unwrap();
+    assert!(matches!(
+        payments::apply(db, "yookassa", "yk-2", &paid_rub(50_000), t0())
+            .await
+            .unwrap(),
+        Outcome::Credited(_)
+    ));
+    assert_eq!(
+        payments::apply(db, "yookassa", "yk-2", &Report::Failed, t0())
+            .await
+            .unwrap(),
+        Outcome::AlreadySettled
+    );
+    let p = payments::by_reference(db, "yookassa", "yk-2")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.status, status::PAID);
-    assert_eq!(ledger::wallet_balance(db, c.customer_id(), Currency::Rub).await.unwrap().minor(), 50_000);
+    assert_eq!(
+        ledger::wallet_balance(db, c.customer_id(), Currency::Rub)
+            .await
+            .unwrap()
+            .minor(),
+        50_000
+    );
 
     // Expired first, then the money arrives after all (crypto does this): it is credited.
     let (c2, _) = gateway_payment(db, 22, "yk-3").await;
-    assert_eq!(payments::apply(db, "yookassa", "yk-3", &Report::Failed, t0()).await.unwrap(), Outcome::MarkedFailed);
-    assert!(matches!(payments::apply(db, "yookassa", "yk-3", &paid_rub(50_000), t0()).await.unwrap(), Outcome::Credited(_)));
-    assert_eq!(ledger::wallet_balance(db, c2.customer_id(), Currency::Rub).await.unwrap().minor(), 50_000);
+    assert_eq!(
+        payments::apply(db, "yookassa", "yk-3", &Report::Failed, t0())
+            .await
+            .unwrap(),
+        Outcome::MarkedFailed
+    );
+    assert!(matches!(
+        payments::apply(db, "yookassa", "yk-3", &paid_rub(50_000), t0())
+            .await
+            .unwrap(),
+        Outcome::Credited(_)
+    ));
+    assert_eq!(
+        ledger::wallet_balance(db, c2.customer_id(), Currency::Rub)
+            .await
+            .unwrap()
+            .minor(),
+        50_000
+    );
 }
 
 #[tokio::test]
@@ -288,15 +519,46 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
     let t = fresh_db().await;
     let db = &t.db;
     let (c, checkout) = gateway_payment(db, 23, "yk-4").await;
-    let under = payments::apply(db, "yookassa", "yk-4", &paid_rub(49_999), t0()).await.unwrap();
-    assert_eq!(under, Outcome::Review { payment: checkout.payment });
+    let under = payments::apply(db, "yookassa", "yk-4", &paid_rub(49_999), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        under,
+        Outcome::Review {
+            payment: checkout.payment
+        }
+    );
     // The right amount reported afterwards does not undo the review: staff decide.
-    assert_eq!(payments::apply(db, "yookassa", "yk-4", &paid_rub(50_000), t0()).await.unwrap(), Outcome::AlreadySettled);
+    assert_eq!(
+        payments::apply(db, "yookassa", "yk-4", &paid_rub(50_000), t0())
+            .await
+            .unwrap(),
+        Outcome::AlreadySettled
+    );
     let (_, _) = gateway_payment(db, 24, "yk-5").await;
-    let other_currency = Report::Paid { amount_minor: 50_000, currency: "USD".into() };
-    assert!(matches!(payments::apply(db, "yookassa", "yk-5", &other_currency, t0()).await.unwrap(), Outcome::Review { .. }));
-    assert_eq!(payments::apply(db, "yookassa", "nobody", &paid_rub(50_000), t0()).await.unwrap(), Outcome::Unknown);
-    assert_eq!(ledger::wallet_balance(db, c.customer_id(), Currency::Rub).await.unwrap().minor(), 0);
+    let other_currency = Report::Paid {
+        amount_minor: 50_000,
+        currency: "USD".into(),
+    };
+    assert!(matches!(
+        payments::apply(db, "yookassa", "yk-5", &other_currency, t0())
+            .await
+            .unwrap(),
+        Outcome::Review { .. }
+    ));
+    assert_eq!(
+        payments::apply(db, "yookassa", "nobody", &paid_rub(50_000), t0())
+            .await
+            .unwrap(),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        ledger::wallet_balance(db, c.customer_id(), Currency::Rub)
+            .await
+            .unwrap()
+            .minor(),
+        0
+    );
     let p = payments::get(db, checkout.payment).await.unwrap().unwrap();
     assert_eq!(p.status, status::REVIEW);
 }

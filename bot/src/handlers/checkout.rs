@@ -29,7 +29,12 @@ pub async fn offered(ctx: &Ctx) -> Result<Vec<Provider>, vpnshop_core::sea_orm::
         methods.push(Provider::Card);
     }
     if ctx.payments.urls.is_some() {
-        methods.extend(ctx.payments.online(ctx.currency).iter().map(|g| g.provider()));
+        methods.extend(
+            ctx.payments
+                .online(ctx.currency)
+                .iter()
+                .map(|g| g.provider()),
+        );
     }
     Ok(methods)
 }
@@ -85,22 +90,48 @@ pub async fn pay_order(
         Ok(d) => d,
         Err(CheckoutError::Db(e)) => return Err(e.into()),
         Err(CheckoutError::WalletCovers) => {
-            return say(bot, chat, tr(lang, "pay.wallet_covers"), keyboards::back_to_menu(lang))
-                .await;
+            return say(
+                bot,
+                chat,
+                tr(lang, "pay.wallet_covers"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
         }
         Err(CheckoutError::NotPending(_)) => {
-            return say(bot, chat, tr(lang, "checkout.already_paid"), keyboards::back_to_menu(lang))
-                .await;
+            return say(
+                bot,
+                chat,
+                tr(lang, "checkout.already_paid"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
         }
         Err(CheckoutError::QuoteExpired) => {
-            return say(bot, chat, tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))
-                .await;
+            return say(
+                bot,
+                chat,
+                tr(lang, "checkout.expired"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
         }
         Err(_) => return stale(bot, chat, lang).await,
     };
     let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
-    start(bot, chat, dialogue, ctx, customer, lang, Some(OrderId::new(order)), due, provider, what)
-        .await
+    start(
+        bot,
+        chat,
+        dialogue,
+        ctx,
+        customer,
+        lang,
+        Some(OrderId::new(order)),
+        due,
+        provider,
+        what,
+    )
+    .await
 }
 
 /// "Top up by …" pressed: ask how much.
@@ -174,7 +205,10 @@ pub async fn top_up_entered(
     };
     dialogue.update(State::Idle).await?;
     let what = tr(lang, "pay.for_top_up");
-    start(bot, chat, dialogue, ctx, customer, lang, None, amount, provider, what).await
+    start(
+        bot, chat, dialogue, ctx, customer, lang, None, amount, provider, what,
+    )
+    .await
 }
 
 /// Opens the payment and tells the customer how to pay it.
@@ -242,10 +276,12 @@ async fn start(
         &ctx.db,
         gateway,
         urls,
-        customer.customer_id(),
-        order,
-        amount,
-        description,
+        gateways::Purchase {
+            customer: customer.customer_id(),
+            order,
+            credit: amount,
+            description,
+        },
         now,
     )
     .await
@@ -276,10 +312,22 @@ async fn start(
             say(bot, chat, body, keyboard).await
         }
         Err(PayError::Gateway(_)) => {
-            say(bot, chat, tr(lang, "pay.gateway_down"), keyboards::back_to_menu(lang)).await
+            say(
+                bot,
+                chat,
+                tr(lang, "pay.gateway_down"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
         }
         Err(PayError::Currency(_)) | Err(PayError::Checkout(CheckoutError::BadAmount)) => {
-            say(bot, chat, tr(lang, "pay.not_this_way"), keyboards::back_to_menu(lang)).await
+            say(
+                bot,
+                chat,
+                tr(lang, "pay.not_this_way"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
         }
         Err(PayError::Checkout(CheckoutError::Db(e))) => Err(e.into()),
         Err(PayError::Checkout(_)) => stale(bot, chat, lang).await,
@@ -335,7 +383,13 @@ pub async fn receipt(
 ) -> HandlerResult {
     let chat = msg.chat.id;
     let Some(photo) = msg.photo().and_then(|sizes| sizes.last()) else {
-        return say(bot, chat, tr(lang, "pay.send_photo"), keyboards::back_to_menu(lang)).await;
+        return say(
+            bot,
+            chat,
+            tr(lang, "pay.send_photo"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
     };
     let payment = match payment {
         Some(p) => Some(PaymentId::new(p)),
@@ -344,7 +398,13 @@ pub async fn receipt(
             .map(|p| PaymentId::new(p.id)),
     };
     let Some(payment) = payment else {
-        return say(bot, chat, tr(lang, "hint.unknown"), keyboards::main_menu(lang)).await;
+        return say(
+            bot,
+            chat,
+            tr(lang, "hint.unknown"),
+            keyboards::main_menu(lang),
+        )
+        .await;
     };
     let submitted = card_to_card::submit(
         &ctx.db,

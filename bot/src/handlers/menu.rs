@@ -5,8 +5,8 @@ use teloxide::prelude::*;
 use vpnshop_core::customers::{Customer, Language};
 
 use super::{
-    ChatDialogue, Ctx, apologize, buy, checkout, guides, help, invite, language, language_of, points,
-    registered, show, stale, subscriptions, support, trial, wallet,
+    ChatDialogue, Ctx, apologize, buy, checkout, guides, help, invite, language, language_of,
+    points, registered, show, stale, subscriptions, support, trial, wallet,
 };
 use crate::callback::Action;
 use crate::errors::HandlerResult;
@@ -139,7 +139,9 @@ pub async fn on_callback(
         Action::PayVia(o, p) => {
             checkout::pay_order(&bot, chat, &dialogue, &ctx, &customer, lang, o, p).await
         }
-        Action::TopUpVia(p) => checkout::ask_top_up(&bot, chat, edit, &dialogue, &ctx, lang, p).await,
+        Action::TopUpVia(p) => {
+            checkout::ask_top_up(&bot, chat, edit, &dialogue, &ctx, lang, p).await
+        }
         Action::CheckPayment(p) => checkout::check(&bot, chat, &ctx, &customer, lang, p).await,
         // Staff-chat buttons do nothing in a private chat.
         Action::ReceiptApprove(_) | Action::ReceiptReject(_) => stale(&bot, chat, lang).await,

@@ -39,7 +39,11 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
                 .as_deref()
                 .map(|u| format!(" @{}", escape(u)))
                 .unwrap_or_default();
-            format!("{}{handle} (<code>{}</code>)", escape(&c.first_name), c.telegram_id)
+            format!(
+                "{}{handle} (<code>{}</code>)",
+                escape(&c.first_name),
+                c.telegram_id
+            )
         })
         .unwrap_or_default();
     let amount = payment
@@ -75,7 +79,11 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
     );
     if let Some(first) = r.duplicate_of {
         body.push('\n');
-        body.push_str(&tr_with(lang, "receipt.duplicate", &[("first", &first.to_string())]));
+        body.push_str(&tr_with(
+            lang,
+            "receipt.duplicate",
+            &[("first", &first.to_string())],
+        ));
     }
     if ctx
         .payments
@@ -154,9 +162,11 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
                 Ok(outcome) => {
                     let r = card_to_card::receipt(&ctx.db, id).await?;
                     let note = match outcome {
-                        Approval::NeedsSecond => {
-                            tr_with(lang, "receipt.first_approval", &[("who", &name_of(&q.from))])
-                        }
+                        Approval::NeedsSecond => tr_with(
+                            lang,
+                            "receipt.first_approval",
+                            &[("who", &name_of(&q.from))],
+                        ),
                         Approval::Approved(_) => {
                             tr_with(lang, "receipt.approved_by", &[("who", &name_of(&q.from))])
                         }
@@ -227,32 +237,31 @@ pub async fn reason_reply(bot: &Bot, msg: &Message, ctx: &Ctx) -> Result<bool, B
     let lang = ctx.default_language;
     let who = TelegramId::new(from.id.0 as i64);
     let reason = msg.text().unwrap_or_default().trim();
-    let key = if r.status != card_to_card::receipt_status::REJECTING
-        || r.claimed_by != Some(who.get())
-    {
-        "receipt.not_rejecting"
-    } else if reason.is_empty() || reason.chars().count() > 500 {
-        "receipt.reason_bad"
-    } else {
-        match card_to_card::finish_reject(&ctx.db, r.id, who, reason, ctx.clock.now()).await {
-            Ok(done) => {
-                let note = tr_with(
-                    lang,
-                    "receipt.rejected_by",
-                    &[("who", &name_of(from)), ("reason", &escape(reason))],
-                );
-                refresh(bot, ctx, msg.chat.id, &done, note).await?;
-                "receipt.reject_done"
+    let key =
+        if r.status != card_to_card::receipt_status::REJECTING || r.claimed_by != Some(who.get()) {
+            "receipt.not_rejecting"
+        } else if reason.is_empty() || reason.chars().count() > 500 {
+            "receipt.reason_bad"
+        } else {
+            match card_to_card::finish_reject(&ctx.db, r.id, who, reason, ctx.clock.now()).await {
+                Ok(done) => {
+                    let note = tr_with(
+                        lang,
+                        "receipt.rejected_by",
+                        &[("who", &name_of(from)), ("reason", &escape(reason))],
+                    );
+                    refresh(bot, ctx, msg.chat.id, &done, note).await?;
+                    "receipt.reject_done"
+                }
+                Err(e) => {
+                    let text = refusal(lang, &e)?;
+                    bot.send_message(msg.chat.id, text)
+                        .reply_parameters(ReplyParameters::new(msg.id))
+                        .await?;
+                    return Ok(true);
+                }
             }
-            Err(e) => {
-                let text = refusal(lang, &e)?;
-                bot.send_message(msg.chat.id, text)
-                    .reply_parameters(ReplyParameters::new(msg.id))
-                    .await?;
-                return Ok(true);
-            }
-        }
-    };
+        };
     bot.send_message(msg.chat.id, tr(lang, key))
         .reply_parameters(ReplyParameters::new(msg.id))
         .await?;

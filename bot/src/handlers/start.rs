@@ -7,8 +7,8 @@ use teloxide::types::ParseMode;
 use vpnshop_core::customers;
 
 use super::{
-    ChatDialogue, Ctx, State, apologize, buy, checkout, help, language, language_of, menu, registered,
-    subscriptions, support, wallet,
+    ChatDialogue, Ctx, State, apologize, buy, checkout, help, language, language_of, menu,
+    registered, subscriptions, support, wallet,
 };
 use crate::errors::HandlerResult;
 use crate::keyboards;
@@ -117,8 +117,17 @@ async fn route(
                 checkout::receipt(bot, msg, dialogue, ctx, customer, lang, Some(payment)).await
             }
             State::EnteringTopUp { method } => {
-                checkout::top_up_entered(bot, chat, dialogue, ctx, customer, lang, &method, msg.text())
-                    .await
+                checkout::top_up_entered(
+                    bot,
+                    chat,
+                    dialogue,
+                    ctx,
+                    customer,
+                    lang,
+                    &method,
+                    msg.text(),
+                )
+                .await
             }
             // The step stays where it was; the customer gets a short hint.
             State::ChoosingLanguage => {

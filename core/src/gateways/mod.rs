@@ -157,7 +157,10 @@ pub struct Urls {
 
 impl Urls {
     pub fn notify(&self, provider: Provider) -> String {
-        format!("{}/pay/{provider}/notify", self.public_base.trim_end_matches('/'))
+        format!(
+            "{}/pay/{provider}/notify",
+            self.public_base.trim_end_matches('/')
+        )
     }
 
     pub fn return_to(&self, provider: Provider, payment: PaymentId) -> String {
@@ -171,16 +174,30 @@ impl Urls {
 /// Opens a payment of `credit` (an order's due rest or a top-up) at `gateway` and returns it with
 /// the URL to pay at. When the provider cannot be reached the payment is marked failed: the
 /// customer picks another way, and nothing was taken.
+/// What a customer wants to pay through a gateway.
+#[derive(Clone, Debug)]
+pub struct Purchase {
+    pub customer: CustomerId,
+    /// The order whose rest this pays; `None`: a wallet top-up.
+    pub order: Option<OrderId>,
+    /// What the wallet is credited, in the shop's currency.
+    pub credit: Money,
+    pub description: String,
+}
+
 pub async fn checkout(
     db: &DatabaseConnection,
     gateway: &dyn Gateway,
     urls: &Urls,
-    customer: CustomerId,
-    order: Option<OrderId>,
-    credit: Money,
-    description: String,
+    purchase: Purchase,
     now: DateTime<Utc>,
 ) -> Result<(Checkout, String), PayError> {
+    let Purchase {
+        customer,
+        order,
+        credit,
+        description,
+    } = purchase;
     let charge = gateway
         .charge_for(credit)
         .ok_or(PayError::Currency(credit.currency()))?;

@@ -46,7 +46,11 @@ pub fn canonical_json(v: &Value) -> String {
         }
         Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(canonical_json).collect::<Vec<_>>().join(",")
+            items
+                .iter()
+                .map(canonical_json)
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         other => other.to_string(),
     }
@@ -56,7 +60,8 @@ pub fn canonical_json(v: &Value) -> String {
 fn report_of(p: &Value) -> Option<Report> {
     let amount = || {
         let currency = p["price_currency"].as_str()?.to_ascii_uppercase();
-        let money = Money::from_decimal(&text_of(&p["price_amount"])?, currency.parse().ok()?).ok()?;
+        let money =
+            Money::from_decimal(&text_of(&p["price_amount"])?, currency.parse().ok()?).ok()?;
         Some((money.minor(), currency))
     };
     Some(match p["payment_status"].as_str()? {
@@ -156,7 +161,11 @@ impl Gateway for NowPayments {
         let resp = self
             .http
             .get(self.url("payment/"))
-            .query(&[("invoiceId", invoice.as_str()), ("limit", "100"), ("page", "0")])
+            .query(&[
+                ("invoiceId", invoice.as_str()),
+                ("limit", "100"),
+                ("page", "0"),
+            ])
             .header("x-api-key", self.api_key.expose_secret())
             .bearer_auth(token)
             .send()
@@ -177,7 +186,9 @@ impl Gateway for NowPayments {
             })
             .unwrap_or_default();
         let paid = reports.iter().find(|r| matches!(r, Report::Paid { .. }));
-        let partial = reports.iter().find(|r| matches!(r, Report::Underpaid { .. }));
+        let partial = reports
+            .iter()
+            .find(|r| matches!(r, Report::Underpaid { .. }));
         Ok(match (paid, partial) {
             (Some(r), _) | (None, Some(r)) => r.clone(),
             _ if !reports.is_empty() && reports.iter().all(|r| *r == Report::Failed) => {
@@ -193,8 +204,9 @@ impl Gateway for NowPayments {
             .ok_or(Rejected::MissingSignature)?;
         let body: Value = serde_json::from_slice(&callback.body)
             .map_err(|_| Rejected::Malformed("not JSON".into()))?;
-        let mut mac = Hmac::<Sha512>::new_from_slice(self.ipn_secret.expose_secret().trim().as_bytes())
-            .map_err(|_| Rejected::BadSignature)?;
+        let mut mac =
+            Hmac::<Sha512>::new_from_slice(self.ipn_secret.expose_secret().trim().as_bytes())
+                .map_err(|_| Rejected::BadSignature)?;
         mac.update(canonical_json(&body).as_bytes());
         if !mac_matches(mac, sig) {
             return Err(Rejected::BadSignature);

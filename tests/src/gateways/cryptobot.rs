@@ -509,7 +509,7 @@ fn handle(
         Ok(p) => p,
         Err(r) => return r,
     };
-    match call(&mut *s, &p) {
+    match call(&mut s, &p) {
         Ok(result) => ok(result),
         Err(r) => r,
     }
