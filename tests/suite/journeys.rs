@@ -3,22 +3,19 @@
 //! topping up, renewing with carry-over, adding traffic, support tickets answered from the staff
 //! chat, and every stale, forged or doubled press changing nothing.
 use chrono::{Duration, Utc};
-use marzban_client::PanelOptions;
-use secrecy::SecretString;
 use vpnshop_core::catalog::{self, NewPlan};
 use vpnshop_core::customers;
 use vpnshop_core::ids::{CustomerId, TelegramId};
 use vpnshop_core::ledger;
 use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
-use vpnshop_core::panels::{self, NewPanel};
 use vpnshop_core::promo::{self, Discount, NewPromo};
 use vpnshop_core::provisioning;
 use vpnshop_tests::app::{TestApp, spawn_app_with};
-use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
+use vpnshop_tests::panels::marzban::FakeMarzban;
 use vpnshop_tests::telegram::{BotMessage, FakeUser, Payment};
 
-use crate::support::{irt, plan_30d, t0, top_up};
+use crate::support::{irt, marzban_for_germany, plan_30d, t0, top_up};
 
 const STAFF_CHAT: i64 = -1_001_234;
 const ADMIN: i64 = 9_000_000_001;
@@ -64,27 +61,7 @@ async fn open_shop() -> Shop {
     )
     .await
     .unwrap();
-    let marzban = FakeMarzban::start().await;
-    let (panel, _) = panels::add_panel(
-        db,
-        NewPanel {
-            name: "de-1".into(),
-            kind: marzban_client::PanelKind::Marzban,
-            base_url: marzban.url.clone(),
-            username: fake_marzban::USERNAME.into(),
-            secret: SecretString::from(fake_marzban::PASSWORD.to_string()),
-            proxy: None,
-            options: PanelOptions::default(),
-            location: "de".into(),
-            capacity: None,
-        },
-        t0(),
-    )
-    .await
-    .unwrap();
-    panels::record_check(db, panel.id, None, t0())
-        .await
-        .unwrap();
+    let marzban = marzban_for_germany(db).await;
     Shop { app, marzban }
 }
 

@@ -5,7 +5,6 @@
 //! NOWPayments and CryptoBot in English. No secret ever reaches the log.
 use std::time::Duration;
 
-use marzban_client::PanelOptions;
 use secrecy::SecretString;
 use vpnshop_bot::text::tr;
 use vpnshop_core::card_to_card::{self, CardNumber};
@@ -15,47 +14,18 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ledger;
 use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
-use vpnshop_core::panels::{self, NewPanel};
 use vpnshop_core::sea_orm::EntityTrait;
 use vpnshop_tests::app::{TestApp, logs, spawn_app_with};
 use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
 use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
 use vpnshop_tests::gateways::yookassa::FakeYooKassa;
 use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
-use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::support::{plan_30d, t0};
+use crate::support::{marzban_for_germany, plan_30d, t0};
 
 const STAFF_CHAT: i64 = -1_009_876;
 const ADMIN: i64 = 9_100_000_001;
-
-/// A panel for Germany so paid orders are provisioned.
-async fn with_panel(app: &TestApp) -> FakeMarzban {
-    let db = &app.db.db;
-    let marzban = FakeMarzban::start().await;
-    let (panel, _) = panels::add_panel(
-        db,
-        NewPanel {
-            name: "de-1".into(),
-            kind: marzban_client::PanelKind::Marzban,
-            base_url: marzban.url.clone(),
-            username: fake_marzban::USERNAME.into(),
-            secret: SecretString::from(fake_marzban::PASSWORD.to_string()),
-            proxy: None,
-            options: PanelOptions::default(),
-            location: "de".into(),
-            capacity: None,
-        },
-        t0(),
-    )
-    .await
-    .unwrap();
-    panels::record_check(db, panel.id, None, t0())
-        .await
-        .unwrap();
-    marzban
-}
 
 /// A customer who picked `lang` and sees the main menu.
 async fn at_menu(app: &TestApp, id: i64, name: &str, lang: Language) -> (FakeUser, BotMessage) {
@@ -178,7 +148,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     .await;
     let db = &app.db.db;
     plan_30d(db).await;
-    let _panel = with_panel(&app).await;
+    let _panel = marzban_for_germany(&app.db.db).await;
     let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
     card_to_card::add_card(db, &card, "علی رضایی", "ملی", t0())
         .await
@@ -405,7 +375,7 @@ async fn zarinpal_in_persian_buys_a_plan_through_the_return_page() {
     })
     .await;
     plan_30d(&app.db.db).await;
-    let _panel = with_panel(&app).await;
+    let _panel = marzban_for_germany(&app.db.db).await;
     let fa = Language::Fa;
     let (ali, menu) = at_menu(&app, 7_400_000_001, "علی", fa).await;
     let locations = press(&ali, &menu, &label(fa, "menu.buy")).await;

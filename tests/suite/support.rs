@@ -74,3 +74,32 @@ pub async fn plan_30d(db: &DatabaseConnection) -> Plan {
     .await
     .unwrap()
 }
+
+/// A healthy fake Marzban serving the `de` location, so paid orders there are provisioned.
+pub async fn marzban_for_germany(
+    db: &DatabaseConnection,
+) -> vpnshop_tests::panels::marzban::FakeMarzban {
+    use vpnshop_tests::panels::marzban::{self as fake, FakeMarzban};
+    let marzban = FakeMarzban::start().await;
+    let (panel, _) = vpnshop_core::panels::add_panel(
+        db,
+        vpnshop_core::panels::NewPanel {
+            name: "de-1".into(),
+            kind: marzban_client::PanelKind::Marzban,
+            base_url: marzban.url.clone(),
+            username: fake::USERNAME.into(),
+            secret: secrecy::SecretString::from(fake::PASSWORD.to_string()),
+            proxy: None,
+            options: marzban_client::PanelOptions::default(),
+            location: "de".into(),
+            capacity: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    vpnshop_core::panels::record_check(db, panel.id, None, t0())
+        .await
+        .unwrap();
+    marzban
+}
