@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use vpnshop_core::gateways::{self, Callback, CallbackError, Rejected};
 use vpnshop_core::ids::PaymentId;
-use vpnshop_core::payments::{Outcome, Provider, status};
+use vpnshop_core::payments::{self, Provider, status};
 
 use crate::handlers::Ctx;
 use crate::text::{escape, tr};
@@ -91,17 +91,19 @@ async fn return_page(
     };
     let checked =
         gateways::on_return(&ctx.db, gateway, PaymentId::new(payment), ctx.clock.now()).await;
-    let key = match checked {
+    match checked {
         Ok(None) => return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown")),
-        Ok(Some((_, Outcome::Credited(_)))) => "web.paid",
-        Ok(Some((row, Outcome::AlreadySettled))) if row.status != status::FAILED => "web.paid",
-        Ok(Some((_, Outcome::Review { .. }))) => "web.review",
-        Ok(Some((_, Outcome::MarkedFailed | Outcome::AlreadySettled))) => "web.failed",
-        Ok(Some((_, Outcome::StillPending | Outcome::Unknown))) => "web.pending",
-        Err(e) => {
-            tracing::warn!(provider, error = %e, "cannot check a returning payment");
-            "web.pending"
-        }
+        Ok(Some(_)) => {}
+        // The page still says where things stand; reconciliation finishes the check.
+        Err(e) => tracing::warn!(provider, error = %e, "cannot check a returning payment"),
+    }
+    // What the payment is now (whoever settled it: this check, a callback, reconciliation).
+    let now = payments::get(&ctx.db, PaymentId::new(payment)).await;
+    let key = match now.ok().flatten().map(|p| p.status).as_deref() {
+        Some(status::PAID) => "web.paid",
+        Some(status::REVIEW) => "web.review",
+        Some(status::FAILED) => "web.failed",
+        _ => "web.pending",
     };
     page(&ctx, StatusCode::OK, tr(lang, key))
 }

@@ -368,18 +368,7 @@ async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
         .unwrap_or_else(|| money_of(row.amount_minor, &row.currency, ctx.currency));
     let balance =
         ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
-    let order = match row.order_id {
-        Some(o) => orders::get(&ctx.db, OrderId::new(o)).await?,
-        None => None,
-    };
-    let paid_here = order.as_ref().is_some_and(|o| {
-        o.paid_at.is_some()
-            && !matches!(
-                o.status.as_str(),
-                "pending_payment" | "expired" | "cancelled"
-            )
-    });
-    let key = match (&order, paid_here) {
+    let key = match (row.order_id, payments::paid_its_order(&row)) {
         (None, _) => "payment.received_wallet",
         (Some(_), true) => "payment.received_order",
         (Some(_), false) => "payment.received_order_closed",

@@ -80,7 +80,7 @@ impl PaymentMethods {
         self.gateways
             .iter()
             .map(|g| g.as_ref())
-            .filter(|g| g.accepts(currency) && g.charge_for(Money::zero(currency)).is_some())
+            .filter(|g| g.accepts(currency))
             .collect()
     }
 

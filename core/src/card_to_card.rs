@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde_json::json;
 
@@ -313,24 +313,23 @@ pub async fn awaiting_receipt(
     db: &impl ConnectionTrait,
     customer: CustomerId,
 ) -> Result<Option<payments::Payment>, DbErr> {
-    let pending = payment_rows::Entity::find()
+    let with_receipt = receipts::Entity::find()
+        .select_only()
+        .column(receipts::Column::PaymentId)
+        .filter(receipts::Column::CustomerId.eq(customer.get()))
+        .into_query();
+    payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
         .filter(payment_rows::Column::CustomerId.eq(customer.get()))
         .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
         .order_by_desc(payment_rows::Column::Id)
-        .all(db)
-        .await?;
-    for p in pending {
-        let has = receipts::Entity::find()
-            .filter(receipts::Column::PaymentId.eq(p.id))
-            .one(db)
-            .await?
-            .is_some();
-        if !has {
-            return Ok(Some(p));
-        }
-    }
-    Ok(None)
+        .one(db)
+        .await
+}
+
+pub async fn card(db: &impl ConnectionTrait, id: i64) -> Result<Option<Card>, DbErr> {
+    cards::Entity::find_by_id(id).one(db).await
 }
 
 pub async fn receipt(db: &impl ConnectionTrait, id: i64) -> Result<Option<Receipt>, DbErr> {

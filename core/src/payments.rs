@@ -287,6 +287,11 @@ pub fn credit_of(payment: &Payment) -> Option<Money> {
     Money::new(details["credit_minor"].as_i64()?, currency).ok()
 }
 
+/// Whether a credited payment went on to pay its order (`false`: it stayed in the wallet).
+pub fn paid_its_order(payment: &Payment) -> bool {
+    details_of(payment)["order_paid"].as_bool().unwrap_or(false)
+}
+
 /// Where the customer pays, for a gateway payment.
 pub fn pay_url_of(payment: &Payment) -> Option<String> {
     details_of(payment)["pay_url"].as_str().map(str::to_string)
@@ -499,6 +504,15 @@ pub async fn credit_and_pay(
                 sp.rollback().await?;
             }
         }
+        let mut details = details_of(row);
+        if let Some(d) = details.as_object_mut() {
+            d.insert("order_paid".into(), order_paid.into());
+        }
+        payments::Entity::update_many()
+            .col_expr(payments::Column::Details, Some(details.to_string()).into())
+            .filter(payments::Column::Id.eq(row.id))
+            .exec(txn)
+            .await?;
     }
     Ok(Credited {
         payment,

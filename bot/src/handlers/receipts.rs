@@ -54,10 +54,8 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
         .map(|m| text::money(lang, m))
         .unwrap_or_default();
     let card = match r.card_id {
-        Some(id) => card_to_card::cards(&ctx.db)
+        Some(id) => card_to_card::card(&ctx.db, id)
             .await?
-            .into_iter()
-            .find(|c| c.id == id)
             .map(|c| format!("{} — {}", c.number, escape(&c.holder)))
             .unwrap_or_default(),
         None => String::new(),
