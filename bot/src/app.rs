@@ -171,7 +171,13 @@ pub async fn serve_with_clock(
     if let Err(e) = crate::notifier::schedule_sweep(&ctx).await {
         tracing::warn!(error = %e, "cannot schedule the payments sweep");
     }
-    let worker = format!("vpnshop-{}", std::process::id());
+    // Unique per start: in a container every process is pid 1, and a restarted bot must not
+    // pass for the one whose leases it is waiting out.
+    let worker = format!(
+        "vpnshop-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
     let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker);
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
     // Aborted with this future too: a serve task that is killed leaves no runner behind.

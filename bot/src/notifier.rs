@@ -89,44 +89,75 @@ async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
     remind_receipts(&bot, &ctx).await
 }
 
-/// Reads the bot's recent Stars transactions and records any payment whose `successful_payment`
-/// update was lost (recording is idempotent by charge id).
-async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), RequestError> {
+/// Reads the bot's Stars transactions that came since the last sweep (and are at least two
+/// minutes old) and records any payment
+/// whose `successful_payment` update was lost (recording is idempotent by charge id). Reading
+/// stops before a transaction that could not be recorded, so the next sweep tries it again.
+async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
     if ctx.sales.stars.is_none() {
         return Ok(());
     }
-    let page = bot.get_star_transactions().limit(100).await?;
-    for t in page.transactions {
-        let Some(TransactionPartner::User(user)) = &t.source else {
-            continue;
-        };
-        let TransactionPartnerUserKind::InvoicePayment(invoice) = &user.kind else {
-            continue;
-        };
-        let Some(payload) = invoice.invoice_payload.as_deref() else {
-            continue;
-        };
-        let recorded = stars::record_payment(
-            &ctx.db,
-            payload,
-            TelegramId::new(user.user.id.0 as i64),
-            "XTR",
-            i64::from(t.amount),
-            &t.id.0,
-            ctx.clock.now(),
-        )
-        .await;
-        match recorded {
-            Ok(stars::Settled::AlreadyRecorded) => {}
-            Ok(other) => {
-                tracing::info!(outcome = ?other, "a Stars payment was found by reconciliation")
+    const PAGE: u8 = 100;
+    let mut offset = stars::transactions_scanned(&ctx.db).await?;
+    loop {
+        let page = bot
+            .get_star_transactions()
+            .offset(offset)
+            .limit(PAGE)
+            .await
+            .map_err(|e| JobError::Retry(format!("getStarTransactions: {e}")))?;
+        // Recent ones are left to their `successful_payment` update, which answers in the
+        // customer's chat; reconciliation is for the updates that never came.
+        let settled_before = ctx.clock.now() - chrono::Duration::minutes(2);
+        let mut read = 0;
+        for t in &page.transactions {
+            if t.date > settled_before || !record_star_transaction(ctx, t).await {
+                break;
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record a Stars payment found by reconciliation")
-            }
+            read += 1;
+        }
+        offset += read;
+        stars::set_transactions_scanned(&ctx.db, offset, ctx.clock.now()).await?;
+        if read < page.transactions.len() as u32 || page.transactions.len() < usize::from(PAGE) {
+            return Ok(());
         }
     }
-    Ok(())
+}
+
+/// Records one Star transaction if it is an invoice payment from a user; false when it could
+/// not be recorded now.
+async fn record_star_transaction(ctx: &Ctx, t: &teloxide::types::StarTransaction) -> bool {
+    let Some(TransactionPartner::User(user)) = &t.source else {
+        return true;
+    };
+    let TransactionPartnerUserKind::InvoicePayment(invoice) = &user.kind else {
+        return true;
+    };
+    let Some(payload) = invoice.invoice_payload.as_deref() else {
+        return true;
+    };
+    let recorded = stars::record_payment(
+        &ctx.db,
+        payload,
+        TelegramId::new(user.user.id.0 as i64),
+        "XTR",
+        i64::from(t.amount),
+        &t.id.0,
+        stars::Seen::InTransactions,
+        ctx.clock.now(),
+    )
+    .await;
+    match recorded {
+        Ok(stars::Settled::AlreadyRecorded) => true,
+        Ok(other) => {
+            tracing::info!(outcome = ?other, "a Stars payment was found by reconciliation");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record a Stars payment found by reconciliation");
+            false
+        }
+    }
 }
 
 async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {

@@ -269,7 +269,18 @@ pub enum Settled {
     RefundDue { payment: PaymentId },
 }
 
+/// Where a Stars payment was learnt of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// The `successful_payment` update, in the customer's chat: the bot answers there.
+    InUpdate,
+    /// The bot's Star transactions, read by reconciliation: nobody is waiting for an answer,
+    /// so the customer's "payment received" message is queued with the credit.
+    InTransactions,
+}
+
 /// Records a `successful_payment`, once per charge id, and pays the invoice's order.
+#[allow(clippy::too_many_arguments)] // each is one field of Telegram's payment
 pub async fn record_payment(
     db: &DatabaseConnection,
     payload: &str,
@@ -277,6 +288,7 @@ pub async fn record_payment(
     currency: &str,
     total: i64,
     charge_id: &str,
+    found: Seen,
     now: DateTime<Utc>,
 ) -> Result<Settled, StarsError> {
     let txn = db.begin().await?;
@@ -329,6 +341,16 @@ pub async fn record_payment(
     };
     payment.provider_payment_id = Some(charge_id.to_string());
     let credited = checkout::credit_and_pay(&txn, &payment, now).await?;
+    if found == Seen::InTransactions {
+        notices::enqueue(
+            &txn,
+            &Notice::PaymentReceived {
+                payment_id: credited.payment,
+            },
+            now,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(Settled::Credited {
         customer: credited.customer,
@@ -437,5 +459,41 @@ pub async fn mark_refunded(
         .filter(payments::Column::Status.eq(REFUND_DUE))
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Where reconciliation has read up to in the bot's Star transactions. Telegram lists them
+/// oldest first and never changes a past one (a refund is a new one), so each sweep reads only
+/// what came after: a shop with years of Stars sales does not page through all of them.
+const SCANNED_KEY: &str = "stars.transactions_scanned";
+
+/// How many of the bot's Star transactions reconciliation has read so far.
+pub async fn transactions_scanned(db: &impl sea_orm::ConnectionTrait) -> Result<u32, DbErr> {
+    Ok(crate::entities::settings::Entity::find_by_id(SCANNED_KEY)
+        .one(db)
+        .await?
+        .and_then(|row| row.value.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Records that the first `n` Star transactions have been read (and each recorded).
+pub async fn set_transactions_scanned(
+    db: &impl sea_orm::ConnectionTrait,
+    n: u32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use crate::entities::settings;
+    settings::Entity::insert(settings::ActiveModel {
+        key: Set(SCANNED_KEY.to_string()),
+        value: Set(n.to_string()),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(settings::Column::Key)
+            .update_columns([settings::Column::Value, settings::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use vpnshop_bot::config::Settings;
+use vpnshop_core::clock::{Clock, SystemClock};
 
 use crate::db::{TestDb, fresh_db};
 use crate::telegram::{FakeTelegram, FakeUser};
@@ -18,13 +19,40 @@ pub struct TestApp {
     pub db: TestDb,
     /// The bot's own HTTP server (health, gateway callbacks and return pages).
     pub http: String,
-    task: tokio::task::JoinHandle<()>,
+    /// The bot's clock: real time, plus however far the test jumped ahead.
+    pub clock: Arc<JumpClock>,
+    /// The bot "process": a runtime of its own, so killing it stops every task it spawned
+    /// (handlers mid-way included), not just the top one.
+    process: Option<tokio::runtime::Runtime>,
     adjust: Adjust,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(process) = self.process.take() {
+            process.shutdown_background();
+        }
+        if !std::thread::panicking() {
+            let leaked = leaked();
+            assert!(leaked.is_empty(), "secrets reached the log: {leaked:#?}");
+        }
+    }
+}
+
+/// Wall-clock time plus an offset a test can only move forward: "an hour later" without
+/// waiting an hour, while timeouts and polling still run in real time.
+#[derive(Debug, Default)]
+pub struct JumpClock(Mutex<chrono::Duration>);
+
+impl JumpClock {
+    pub fn jump(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for JumpClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        SystemClock.now() + *self.0.lock().unwrap()
     }
 }
 
@@ -35,11 +63,44 @@ pub fn logs() -> String {
 
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
+/// Marks `secret` (a token, key, password or signature a fake or a test handed out) as
+/// something no log line may ever contain, for the rest of the suite. Every line logged is
+/// checked as it is written; a line with a secret fails the next `TestApp` to end (invariant 7:
+/// no secret in any log line during the whole suite). Strings under 8 characters are too
+/// common to tell anything and are ignored.
+pub fn never_log(secret: &str) {
+    if secret.chars().count() >= 8 {
+        SECRETS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .insert(secret.to_string());
+    }
+}
+
+/// Log lines that contained a secret, so far in this suite.
+pub fn leaked() -> Vec<String> {
+    LEAKS.get_or_init(Default::default).lock().unwrap().clone()
+}
+
+static SECRETS: OnceLock<Mutex<std::collections::BTreeSet<String>>> = OnceLock::new();
+static LEAKS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
 #[derive(Clone)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(buf);
+        for secret in SECRETS.get_or_init(Default::default).lock().unwrap().iter() {
+            if line.contains(secret.as_str()) {
+                LEAKS
+                    .get_or_init(Default::default)
+                    .lock()
+                    .unwrap()
+                    .push(line.trim_end().to_string());
+            }
+        }
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
@@ -49,6 +110,7 @@ impl Write for Capture {
 }
 
 fn capture_logs() {
+    never_log(TOKEN);
     let buffer = LOGS.get_or_init(Default::default).clone();
     let _ = tracing_subscriber::fmt()
         .with_env_filter("debug")
@@ -91,33 +153,48 @@ pub async fn spawn_app_with(adjust: impl Fn(&mut Settings) + Send + Sync + 'stat
         s.payments.public_url = Some(format!("http://127.0.0.1:{port}"));
         adjust(s);
     });
-    let task = start_bot(&tg, &db, &adjust).await;
+    let clock = Arc::new(JumpClock::default());
+    let process = start_bot(&tg, &db, &adjust, &clock).await;
     let mut settings = settings_for(&tg, &db);
     adjust(&mut settings);
     TestApp {
         tg,
         db,
         http: format!("http://{}", settings.http.listen),
-        task,
+        clock,
+        process: Some(process),
         adjust,
     }
 }
 
 type Adjust = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
-async fn start_bot(tg: &FakeTelegram, db: &TestDb, adjust: &Adjust) -> tokio::task::JoinHandle<()> {
+async fn start_bot(
+    tg: &FakeTelegram,
+    db: &TestDb,
+    adjust: &Adjust,
+    clock: &Arc<JumpClock>,
+) -> tokio::runtime::Runtime {
     let mut settings = settings_for(tg, db);
     adjust(&mut settings);
     let polls_before = tg.calls("getUpdates").len() + tg.calls("setWebhook").len();
-    let task = tokio::spawn(async move {
-        if let Err(e) = vpnshop_bot::app::serve(settings, std::future::pending()).await {
+    let clock: Arc<dyn Clock> = clock.clone();
+    let process = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the bot");
+    let task = process.spawn(async move {
+        if let Err(e) =
+            vpnshop_bot::app::serve_with_clock(settings, clock, std::future::pending()).await
+        {
             panic!("the bot did not start: {e}");
         }
     });
     // Ready once it polls for updates or has set its webhook.
     for _ in 0..500 {
         if tg.calls("getUpdates").len() + tg.calls("setWebhook").len() > polls_before {
-            return task;
+            return process;
         }
         assert!(!task.is_finished(), "the bot stopped while starting");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -129,9 +206,31 @@ impl TestApp {
     /// Kills the bot process (no graceful shutdown) and starts a new one on the same database
     /// and Telegram server, as a crash and a restart would.
     pub async fn restart(&mut self) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
-        self.task = start_bot(&self.tg, &self.db, &self.adjust).await;
+        self.kill().await;
+        self.start().await;
+    }
+
+    /// Kills the bot process (no graceful shutdown): whatever it was doing stops mid-way, its
+    /// HTTP server stops answering. The database and the fakes stay.
+    pub async fn kill(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.shutdown_background();
+        }
+        // Its listening socket closes as its tasks are dropped; wait until it has.
+        let addr = self.http.trim_start_matches("http://").to_string();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(&addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the killed bot still listens on {addr}");
+    }
+
+    /// Starts the bot again after `kill`.
+    pub async fn start(&mut self) {
+        assert!(self.process.is_none(), "the bot is already running");
+        self.process = Some(start_bot(&self.tg, &self.db, &self.adjust, &self.clock).await);
     }
 
     pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {

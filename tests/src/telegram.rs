@@ -105,6 +105,8 @@ struct Inner {
     charges: HashMap<String, i64>,
     /// Refunded charges as (user id, charge id), in order.
     refunds: Vec<(i64, String)>,
+    /// The bot's Star transactions, oldest first, as `getStarTransactions` returns them.
+    star_transactions: Vec<Value>,
 }
 
 impl Inner {
@@ -470,6 +472,7 @@ async fn handle(
         "sendinvoice" => send_invoice(&tg, &p).into_response(),
         "answerprecheckoutquery" => answer_pre_checkout_query(&tg, &p).into_response(),
         "refundstarpayment" => refund_star_payment(&tg, &p).into_response(),
+        "getstartransactions" => get_star_transactions(&tg, &p).into_response(),
         "answercallbackquery" => {
             let id = p["callback_query_id"]
                 .as_str()
@@ -982,8 +985,51 @@ fn refund_star_payment(tg: &FakeTelegram, p: &Value) -> Result<Response, Respons
     if inner.refunds.contains(&refund) {
         return Err(err(400, "Bad Request: CHARGE_ALREADY_REFUNDED"));
     }
+    let user = inner.known_chats.get(&refund.0).cloned();
+    let amount = inner
+        .star_transactions
+        .iter()
+        .find(|t| t["id"] == refund.1.as_str())
+        .map_or(0, |t| t["amount"].as_i64().unwrap_or(0));
+    inner.star_transactions.push(json!({
+        "id": refund.1,
+        "amount": amount,
+        "date": chrono::Utc::now().timestamp(),
+        "receiver": { "type": "user", "transaction_type": "invoice_payment",
+                      "user": user_of_chat(user, refund.0) },
+    }));
     inner.refunds.push(refund);
     Ok(ok(json!(true)))
+}
+
+/// A `User` for a private chat the fake knows (or a bare one).
+fn user_of_chat(chat: Option<Value>, id: i64) -> Value {
+    let first_name = chat
+        .as_ref()
+        .and_then(|c| c["first_name"].as_str())
+        .unwrap_or("user")
+        .to_string();
+    json!({ "id": id, "is_bot": false, "first_name": first_name })
+}
+
+/// `getStarTransactions`: `offset` transactions skipped, at most `limit` (1–100, default 100),
+/// in chronological order.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+fn get_star_transactions(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let offset = int(&p["offset"]).unwrap_or(0);
+    let limit = int(&p["limit"]).unwrap_or(100);
+    if offset < 0 || !(1..=100).contains(&limit) {
+        return Err(err(400, "Bad Request: invalid offset or limit"));
+    }
+    let inner = tg.inner.lock().unwrap();
+    let page: Vec<Value> = inner
+        .star_transactions
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .cloned()
+        .collect();
+    Ok(ok(json!({ "transactions": page })))
 }
 
 /// Waits for the next of the bot's messages in `chat_id` that `seen` has not counted: up to
@@ -1279,13 +1325,7 @@ impl FakeUser {
     /// its own it plays the race of one invoice paid twice (two devices, or a forward) where
     /// both pre-checkouts were approved before either payment arrived. Returns the charge id.
     pub fn complete_payment(&self, invoice: &Invoice) -> String {
-        let charge_id = format!("stxTEST{}", uuid::Uuid::new_v4().simple());
-        self.tg
-            .inner
-            .lock()
-            .unwrap()
-            .charges
-            .insert(charge_id.clone(), self.id);
+        let charge_id = self.charge(invoice);
         self.post(
             self.chat_json(),
             json!({ "successful_payment": {
@@ -1296,6 +1336,31 @@ impl FakeUser {
                 "provider_payment_charge_id": "",
             }}),
         );
+        charge_id
+    }
+
+    /// A payment Telegram took but whose `successful_payment` update the bot never received
+    /// (it was down past the update's 24 hours, or the update was lost): it exists only in
+    /// `getStarTransactions`. Returns the charge id.
+    pub async fn pay_without_update(&self, invoice: &Invoice) -> String {
+        self.pre_checkout(invoice)
+            .await
+            .expect("the bot accepts the pre-checkout");
+        self.charge(invoice)
+    }
+
+    /// Records the charge and its Star transaction.
+    fn charge(&self, invoice: &Invoice) -> String {
+        let charge_id = format!("stxTEST{}", uuid::Uuid::new_v4().simple());
+        let mut inner = self.tg.inner.lock().unwrap();
+        inner.charges.insert(charge_id.clone(), self.id);
+        inner.star_transactions.push(json!({
+            "id": charge_id,
+            "amount": invoice.total_amount,
+            "date": chrono::Utc::now().timestamp(),
+            "source": { "type": "user", "transaction_type": "invoice_payment",
+                        "user": self.sender_json(), "invoice_payload": invoice.payload },
+        }));
         charge_id
     }
 

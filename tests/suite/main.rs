@@ -8,6 +8,7 @@ mod ledger_story;
 mod orders_story;
 mod panel_admin_story;
 mod panel_contract;
+mod payment_crashes;
 mod payment_journeys;
 mod payments_story;
 mod provisioning_story;

@@ -22,61 +22,12 @@ use vpnshop_tests::gateways::yookassa::FakeYooKassa;
 use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::support::{marzban_for_germany, plan_30d, t0};
+use crate::support::{
+    at_menu, label, marzban_for_germany, plan_30d, press, t0, wallet, wallet_reaches,
+};
 
 const STAFF_CHAT: i64 = -1_009_876;
 const ADMIN: i64 = 9_100_000_001;
-
-/// A customer who picked `lang` and sees the main menu.
-async fn at_menu(app: &TestApp, id: i64, name: &str, lang: Language) -> (FakeUser, BotMessage) {
-    let u = app.user(id, name, Some(lang.code()));
-    u.send("/start");
-    let picker = u.next().await;
-    let label = match lang {
-        Language::Fa => "فارسی",
-        Language::Ru => "Русский",
-        Language::En => "English",
-    };
-    u.press(&picker, label);
-    u.next().await;
-    let menu = u.next().await;
-    (u, menu)
-}
-
-async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
-    u.press(m, label);
-    u.next().await
-}
-
-/// The label of `key` in `lang`, without its emoji (buttons are found by what they contain).
-fn label(lang: Language, key: &str) -> String {
-    let t = tr(lang, key);
-    t.split_once(' ')
-        .map(|(_, rest)| rest.to_string())
-        .unwrap_or(t)
-}
-
-async fn wallet(app: &TestApp, telegram: i64, currency: Currency) -> i64 {
-    let c = customers::by_telegram_id(&app.db.db, TelegramId::new(telegram))
-        .await
-        .unwrap()
-        .unwrap();
-    ledger::wallet_balance(&app.db.db, c.customer_id(), currency)
-        .await
-        .unwrap()
-        .minor()
-}
-
-/// Waits (up to 10 s) until the wallet holds `minor`.
-async fn wallet_reaches(app: &TestApp, telegram: i64, currency: Currency, minor: i64) {
-    for _ in 0..100 {
-        if wallet(app, telegram, currency).await == minor {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(wallet(app, telegram, currency).await, minor);
-}
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     audit_log::Entity::find()

@@ -1,11 +1,16 @@
 //! Small builders the stories share.
 use chrono::{DateTime, TimeZone, Utc};
+use std::time::Duration;
+use vpnshop_bot::text::tr;
 use vpnshop_core::catalog::{self, NewLocation, NewPlan, Plan};
+use vpnshop_core::customers::Language;
 use vpnshop_core::customers::{self, Contact, Customer};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ledger::{self, Memo, SystemAccount, TxKind};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::sea_orm::{DatabaseConnection, TransactionTrait};
+use vpnshop_tests::app::TestApp;
+use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
@@ -102,4 +107,55 @@ pub async fn marzban_for_germany(
         .await
         .unwrap();
     marzban
+}
+
+/// A customer who picked `lang` and sees the main menu.
+pub async fn at_menu(app: &TestApp, id: i64, name: &str, lang: Language) -> (FakeUser, BotMessage) {
+    let u = app.user(id, name, Some(lang.code()));
+    u.send("/start");
+    let picker = u.next().await;
+    let label = match lang {
+        Language::Fa => "فارسی",
+        Language::Ru => "Русский",
+        Language::En => "English",
+    };
+    u.press(&picker, label);
+    u.next().await;
+    let menu = u.next().await;
+    (u, menu)
+}
+
+pub async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
+    u.press(m, label);
+    u.next().await
+}
+
+/// The label of `key` in `lang`, without its emoji (buttons are found by what they contain).
+pub fn label(lang: Language, key: &str) -> String {
+    let t = tr(lang, key);
+    t.split_once(' ')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(t)
+}
+
+pub async fn wallet(app: &TestApp, telegram: i64, currency: Currency) -> i64 {
+    let c = customers::by_telegram_id(&app.db.db, TelegramId::new(telegram))
+        .await
+        .unwrap()
+        .unwrap();
+    ledger::wallet_balance(&app.db.db, c.customer_id(), currency)
+        .await
+        .unwrap()
+        .minor()
+}
+
+/// Waits (up to 10 s) until the wallet holds `minor`.
+pub async fn wallet_reaches(app: &TestApp, telegram: i64, currency: Currency, minor: i64) {
+    for _ in 0..100 {
+        if wallet(app, telegram, currency).await == minor {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(wallet(app, telegram, currency).await, minor);
 }

@@ -71,6 +71,7 @@ pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Han
         &paid.currency,
         i64::from(paid.total_amount),
         &paid.telegram_payment_charge_id.0,
+        stars::Seen::InUpdate,
         ctx.clock.now(),
     )
     .await;
@@ -102,9 +103,8 @@ pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Han
         Ok(Settled::RefundDue { .. }) => tr(lang, "stars.refunding"),
         Ok(Settled::AlreadyRecorded) => return Ok(()),
         Err(e) => {
-            // Telegram will not send this update again: the charge id is logged for staff, and
-            // the customer is told we are on it. (Reconciling Stars transactions with Telegram,
-            // issue 5, is what closes this gap for good.)
+            // Telegram will not send this update again, but the payment is in the bot's Star
+            // transactions: the payments sweep records it from there and tells the customer.
             tracing::error!(charge = %paid.telegram_payment_charge_id.0, error = %e, "a Stars payment could not be recorded");
             apologize(
                 &bot,

@@ -366,6 +366,7 @@ fn mark_paid(invoice: &mut Value, at: DateTime<Utc>) {
 
 impl FakeCryptoBot {
     pub async fn start(token: &str) -> FakeCryptoBot {
+        crate::app::never_log(token);
         let state = Arc::new(Mutex::new(Inner {
             token: token.to_string(),
             webhook_url: None,

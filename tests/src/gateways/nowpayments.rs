@@ -365,6 +365,9 @@ impl Payment {
 
 impl FakeNowPayments {
     pub async fn start(api_key: &str, ipn_secret: &str, email: &str, password: &str) -> Self {
+        for secret in [api_key, ipn_secret, password] {
+            crate::app::never_log(secret);
+        }
         let state = Arc::new(Mutex::new(Inner {
             api_key: api_key.to_string(),
             ipn_secret: ipn_secret.to_string(),
@@ -521,6 +524,7 @@ async fn auth(State(state): St, body: Bytes) -> Response {
         b64(claims.to_string().as_bytes()),
         random_alnum(43)
     );
+    crate::app::never_log(&token);
     s.tokens.push((token.clone(), now + Duration::minutes(5)));
     Json(json!({ "token": token })).into_response()
 }

@@ -362,6 +362,7 @@ fn cancel_with(p: &mut Payment, party: &str, reason: &str) {
 
 impl FakeYooKassa {
     pub async fn start(shop_id: &str, secret_key: &str) -> FakeYooKassa {
+        crate::app::never_log(secret_key);
         let state = Arc::new(Mutex::new(Inner {
             shop_id: shop_id.to_string(),
             secret_key: secret_key.to_string(),

@@ -132,6 +132,7 @@ impl FakeHiddify {
         let admin_path = format!("adm{}", &super::random_hex()[..12]);
         let client_path = format!("cli{}", &super::random_hex()[..12]);
         let api_key = uuid::Uuid::new_v4().to_string();
+        crate::app::never_log(&api_key);
         let state = Arc::new(Mutex::new(Inner {
             admin_path: admin_path.clone(),
             client_path: client_path.clone(),

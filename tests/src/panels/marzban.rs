@@ -126,6 +126,7 @@ fn valid_username(name: &str) -> bool {
 
 impl FakeMarzban {
     pub async fn start() -> FakeMarzban {
+        crate::app::never_log(PASSWORD);
         let state = Arc::new(Mutex::new(Inner {
             users: BTreeMap::new(),
             tokens: Vec::new(),
@@ -232,6 +233,7 @@ async fn token(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
         b64(claims.to_string().as_bytes()),
         random_hex()
     );
+    crate::app::never_log(&token);
     s.tokens.push(token.clone());
     axum::Json(json!({"access_token": token, "token_type": "bearer"})).into_response()
 }

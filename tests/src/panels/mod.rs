@@ -32,6 +32,8 @@ struct FaultState {
     apply_then_fail_next: u32,
     /// Spare reads (GET): faults hit only calls that change something.
     writes_only: bool,
+    /// Faults hit only calls whose path contains this (`/api/user`: not the login).
+    path_contains: Option<String>,
     calls: u64,
 }
 
@@ -70,15 +72,25 @@ impl Faults {
         self.0.lock().unwrap().writes_only = yes;
     }
 
+    /// Aim the faults at calls whose path contains `fragment`, letting the others through.
+    pub fn only_paths(&self, fragment: &str) {
+        self.0.lock().unwrap().path_contains = Some(fragment.to_string());
+    }
+
     /// Calls received so far.
     pub fn calls(&self) -> u64 {
         self.0.lock().unwrap().calls
     }
 
-    fn take(&self, method: &axum::http::Method) -> Fault {
+    fn take(&self, method: &axum::http::Method, path: &str) -> Fault {
         let mut s = self.0.lock().unwrap();
         s.calls += 1;
         if s.writes_only && method == axum::http::Method::GET {
+            return Fault::None;
+        }
+        if let Some(fragment) = &s.path_contains
+            && !path.contains(fragment.as_str())
+        {
             return Fault::None;
         }
         let take = |n: &mut u32| {
@@ -111,7 +123,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         )
             .into_response()
     };
-    match faults.take(request.method()) {
+    match faults.take(request.method(), request.uri().path()) {
         Fault::None => next.run(request).await,
         Fault::Fail => server_error(),
         Fault::Hang => {

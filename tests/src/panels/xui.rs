@@ -115,6 +115,7 @@ fn email_of(c: &Map<String, Value>) -> String {
 
 impl FakeXUi {
     pub async fn start() -> FakeXUi {
+        crate::app::never_log(PASSWORD);
         let base = format!("/xui{}/", &random_hex()[..6]);
         let default_client: Map<String, Value> = json!({
             "id": uuid::Uuid::new_v4().to_string(), "flow": "", "email": "owner-phone",
@@ -285,6 +286,7 @@ async fn route(State(state): St, request: Request) -> Response {
                 );
             }
             let session = random_hex();
+            crate::app::never_log(&session);
             s.sessions.insert(session.clone());
             let cookie = format!(
                 "3x-ui={session}; Path={}; Max-Age=21600; HttpOnly; SameSite=Lax",
