@@ -88,6 +88,11 @@ pub enum Action {
     /// Staff chat: approve or reject a card-to-card receipt.
     ReceiptApprove(i64),
     ReceiptReject(i64),
+    /// Staff chat: settle a payment in review (payment id): credit what arrived, credit in
+    /// full, or decline.
+    ReviewCreditReceived(i64),
+    ReviewCreditFull(i64),
+    ReviewDecline(i64),
 }
 
 impl Action {
@@ -131,6 +136,9 @@ impl Action {
             CheckPayment(p) => format!("pc:{p}"),
             ReceiptApprove(r) => format!("ra:{r}"),
             ReceiptReject(r) => format!("rr:{r}"),
+            ReviewCreditReceived(p) => format!("vr:{p}"),
+            ReviewCreditFull(p) => format!("vf:{p}"),
+            ReviewDecline(p) => format!("vd:{p}"),
         };
         debug_assert!(s.len() <= MAX_LEN);
         s
@@ -193,6 +201,9 @@ impl Action {
             ("pc", 1) => CheckPayment(id(0)?),
             ("ra", 1) => ReceiptApprove(id(0)?),
             ("rr", 1) => ReceiptReject(id(0)?),
+            ("vr", 1) => ReviewCreditReceived(id(0)?),
+            ("vf", 1) => ReviewCreditFull(id(0)?),
+            ("vd", 1) => ReviewDecline(id(0)?),
             _ => return None,
         };
         Some(action)
@@ -242,6 +253,9 @@ mod tests {
             CheckPayment(big),
             ReceiptApprove(big),
             ReceiptReject(big),
+            ReviewCreditReceived(big),
+            ReviewCreditFull(big),
+            ReviewDecline(big),
         ];
         all.extend(Provider::ALL.map(|p| PayVia(big, p)));
         all.extend(Provider::ALL.map(TopUpVia));

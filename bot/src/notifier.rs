@@ -27,7 +27,7 @@ use vpnshop_core::stars;
 use vpnshop_core::subscriptions;
 use vpnshop_core::tickets;
 
-use crate::handlers::{Ctx, guide_keyboard, send_qr};
+use crate::handlers::{Ctx, guide_keyboard, reviews, send_qr};
 use crate::keyboards;
 use crate::text::{self, escape, tr, tr_with};
 
@@ -253,6 +253,7 @@ async fn notice(bot: Bot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
         Notice::OrderRewards { order_id } => order_rewards(&bot, &ctx, order_id).await,
         Notice::PaymentReceived { payment_id } => payment_received(&bot, &ctx, payment_id).await,
         Notice::PaymentReview { payment_id } => payment_review(&bot, &ctx, payment_id).await,
+        Notice::PaymentDeclined { payment_id } => payment_declined(&bot, &ctx, payment_id).await,
         Notice::ReceiptToStaff { receipt_id } => receipt_to_staff(&bot, &ctx, receipt_id).await,
         Notice::ReceiptRejected { receipt_id } => receipt_rejected(&bot, &ctx, receipt_id).await,
     };
@@ -384,7 +385,8 @@ async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
     Ok(())
 }
 
-fn money_of(minor: i64, currency: &str, fallback: Currency) -> Money {
+/// An amount stored as minor units and a currency code (the shop's currency if unreadable).
+pub(crate) fn money_of(minor: i64, currency: &str, fallback: Currency) -> Money {
     let currency = currency.parse().unwrap_or(fallback);
     Money::new(minor, currency).unwrap_or(Money::zero(currency))
 }
@@ -430,44 +432,35 @@ async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let customer = customer_of(ctx, row.customer_id).await?;
     let lang = lang_of(ctx, &customer);
     if let Some(staff) = ctx.sales.staff_chat {
-        let l = ctx.default_language;
-        let details = payments::details_of(&row);
-        let reported = match (
-            details["reported_minor"].as_i64(),
-            details["reported_currency"].as_str(),
-        ) {
-            (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
-            _ => "?".into(),
-        };
-        let body = tr_with(
-            l,
-            "payment.review_staff",
-            &[
-                ("id", &row.id.to_string()),
-                ("provider", &row.provider),
-                (
-                    "customer",
-                    &format!(
-                        "{} (<code>{}</code>)",
-                        escape(&customer.first_name),
-                        customer.telegram_id
-                    ),
-                ),
-                (
-                    "asked",
-                    &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency)),
-                ),
-                ("reported", &reported),
-            ],
-        );
-        bot.send_message(ChatId(staff), body)
+        bot.send_message(ChatId(staff), reviews::staff_text(ctx, &row, &customer))
             .parse_mode(ParseMode::Html)
+            .reply_markup(reviews::decisions(ctx.default_language, &row))
             .await?;
     }
     bot.send_message(chat_of(&customer), tr(lang, "payment.review_customer"))
         .parse_mode(ParseMode::Html)
         .reply_markup(keyboards::back_to_menu(lang))
         .await?;
+    Ok(())
+}
+
+async fn payment_declined(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = customer_of(ctx, row.customer_id).await?;
+    let lang = lang_of(ctx, &customer);
+    bot.send_message(
+        chat_of(&customer),
+        tr_with(
+            lang,
+            "payment.declined_customer",
+            &[("id", &row.id.to_string())],
+        ),
+    )
+    .parse_mode(ParseMode::Html)
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod notices;
 pub mod orders;
 pub mod panels;
+pub mod payment_review;
 pub mod payments;
 pub mod points;
 pub mod promo;

@@ -30,6 +30,8 @@ pub enum Notice {
     PaymentReceived { payment_id: PaymentId },
     /// A payment came in for a different amount or currency: staff must decide.
     PaymentReview { payment_id: PaymentId },
+    /// Staff declined a payment in review: the customer hears it is not credited.
+    PaymentDeclined { payment_id: PaymentId },
     /// A card-to-card receipt to put before staff (with Approve / Reject).
     ReceiptToStaff { receipt_id: i64 },
     /// Staff rejected a receipt: the customer hears why.
@@ -50,6 +52,7 @@ impl Notice {
             Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
             Notice::PaymentReceived { payment_id } => format!("notice:payment:{payment_id}"),
             Notice::PaymentReview { payment_id } => format!("notice:review:{payment_id}"),
+            Notice::PaymentDeclined { payment_id } => format!("notice:declined:{payment_id}"),
             Notice::ReceiptToStaff { receipt_id } => format!("notice:receipt:{receipt_id}"),
             Notice::ReceiptRejected { receipt_id } => {
                 format!("notice:receipt_rejected:{receipt_id}")

@@ -75,6 +75,8 @@ pub mod status {
     pub const FAILED: &str = "failed";
     /// Paid, but not as asked (amount or currency differ): staff decide, nothing is provisioned.
     pub const REVIEW: &str = "review";
+    /// Staff declined a payment in review: nothing credited; it is returned at the gateway.
+    pub const DECLINED: &str = "declined";
     /// Money that must go back to the payer (Stars paid twice).
     pub const REFUND_DUE: &str = "refund_due";
     pub const REFUNDED: &str = "refunded";

@@ -311,6 +311,74 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
     assert_never_logged(&[YK_SECRET]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yookassa_payment_for_less_is_settled_by_staff_from_the_staff_chat() {
+    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
+    let yk_url = yk.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.shop.currency = "RUB".into();
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
+            shop_id: YK_SHOP.into(),
+            secret_key: SecretString::from(YK_SECRET),
+            api_url: yk_url.clone(),
+        });
+    })
+    .await;
+    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let staff = app.tg.group(STAFF_CHAT, "Staff");
+    let admin = app.user(ADMIN, "Admin", Some("fa"));
+    let (fa, ru) = (Language::Fa, Language::Ru);
+    let (olga, menu) = at_menu(&app, 7_300_000_002, "Ольга", ru).await;
+    top_up_via(&olga, &menu, ru, "yookassa", "500").await;
+    let id = yk.payment_ids().pop().unwrap();
+
+    // 400 ₽ arrive for 500 asked: nothing is credited; staff are asked, the customer told.
+    yk.pay_amount(&id, "400.00");
+    assert_eq!(yk.last_callback().unwrap().deliver().await, 200);
+    let waiting = olga.next().await;
+    assert!(
+        waiting.text.contains(&tr(ru, "payment.review_customer")),
+        "{}",
+        waiting.text
+    );
+    let review = staff.next().await;
+    // Staff read the shop's default language (Persian here).
+    assert!(review.text.contains("400.00 روبل"), "{}", review.text);
+    assert!(review.text.contains("500.00 روبل"), "{}", review.text);
+    assert_eq!(review.buttons.len(), 3, "{:?}", review.button_labels());
+    assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 0);
+
+    // The customer forges the staff button: refused.
+    let credit_received = review.buttons[0][0].1.clone();
+    let forged = olga.press_data_in_group(STAFF_CHAT, review.message_id, &credit_received);
+    assert_eq!(
+        answer(&app, &forged).await.as_deref(),
+        Some(tr(fa, "payment.review_not_allowed").as_str())
+    );
+    assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 0);
+
+    // The admin credits what arrived; a second press changes nothing.
+    let q = admin.press_in_group(&review, "400.00");
+    assert_eq!(
+        answer(&app, &q).await.as_deref(),
+        Some(tr(fa, "payment.review_answer_credited").as_str())
+    );
+    let decided = staff.next().await;
+    assert!(decided.edited && decided.buttons.is_empty(), "{decided:?}");
+    assert!(decided.text.contains("Admin"), "{}", decided.text);
+    let told = olga.next().await;
+    assert!(told.text.contains("400.00 ₽"), "{}", told.text);
+    let again = admin.press_data_in_group(STAFF_CHAT, review.message_id, &credit_received);
+    assert_eq!(
+        answer(&app, &again).await.as_deref(),
+        Some(tr(fa, "payment.review_already").as_str())
+    );
+    assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 40_000);
+    assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
+}
+
 const ZP_MERCHANT: &str = "1344b5d4-0048-11e8-94db-005056a205be";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -562,3 +562,152 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
     let p = payments::get(db, checkout.payment).await.unwrap().unwrap();
     assert_eq!(p.status, status::REVIEW);
 }
+
+#[tokio::test]
+async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
+    use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+    let t = fresh_db().await;
+    let db = &t.db;
+    staff_team(db).await;
+    let rub = |minor| Money::new(minor, Currency::Rub).unwrap();
+    let balance = |c: vpnshop_core::ids::CustomerId| async move {
+        ledger::wallet_balance(db, c, Currency::Rub)
+            .await
+            .unwrap()
+            .minor()
+    };
+
+    // 400 of 500 rubles arrived: finance credits what arrived, once, however often pressed.
+    let (c, short) = gateway_payment(db, 31, "yk-31").await;
+    payments::apply(db, "yookassa", "yk-31", &paid_rub(40_000), t0())
+        .await
+        .unwrap();
+    let row = payments::get(db, short.payment).await.unwrap().unwrap();
+    assert_eq!(payment_review::received_credit(&row), Some(rub(40_000)));
+
+    // Support staff and strangers are refused, and it is written down.
+    for who in [SUPPORT, STRANGER] {
+        let refused = payment_review::decide(
+            db,
+            short.payment,
+            TelegramId::new(who),
+            Decision::CreditFull,
+            t0(),
+        )
+        .await;
+        assert!(matches!(refused, Err(ReviewError::NotAllowed)), "{who}");
+    }
+    let denied = audit_log::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "payment.review.credit_full.denied")
+        .count();
+    assert_eq!(denied, 2);
+
+    let presses = futures::future::join_all((0..10).map(|i| {
+        let who = if i % 2 == 0 { FINANCE } else { ADMIN };
+        payment_review::decide(
+            db,
+            short.payment,
+            TelegramId::new(who),
+            Decision::CreditReceived,
+            t0(),
+        )
+    }))
+    .await;
+    let credited = presses
+        .iter()
+        .filter(|p| matches!(p, Ok(Settled::Credited(_))))
+        .count();
+    assert_eq!(credited, 1, "{presses:?}");
+    assert!(
+        presses
+            .iter()
+            .all(|p| matches!(p, Ok(_) | Err(ReviewError::AlreadyDecided(_))))
+    );
+    assert_eq!(balance(c.customer_id()).await, 40_000);
+    // A late, right-sized report or a decline afterwards changes nothing.
+    assert_eq!(
+        payments::apply(db, "yookassa", "yk-31", &paid_rub(50_000), t0())
+            .await
+            .unwrap(),
+        Outcome::AlreadySettled
+    );
+    assert!(matches!(
+        payment_review::decide(
+            db,
+            short.payment,
+            TelegramId::new(ADMIN),
+            Decision::Decline,
+            t0()
+        )
+        .await,
+        Err(ReviewError::AlreadyDecided(_))
+    ));
+    assert_eq!(balance(c.customer_id()).await, 40_000);
+
+    // Paid in another currency: nothing to scale; the admin credits in full.
+    let (c2, other) = gateway_payment(db, 32, "yk-32").await;
+    let usd = Report::Paid {
+        amount_minor: 550,
+        currency: "USD".into(),
+    };
+    payments::apply(db, "yookassa", "yk-32", &usd, t0())
+        .await
+        .unwrap();
+    let row = payments::get(db, other.payment).await.unwrap().unwrap();
+    assert_eq!(payment_review::received_credit(&row), None);
+    assert!(matches!(
+        payment_review::decide(
+            db,
+            other.payment,
+            TelegramId::new(ADMIN),
+            Decision::CreditReceived,
+            t0()
+        )
+        .await,
+        Err(ReviewError::NotComparable)
+    ));
+    assert!(matches!(
+        payment_review::decide(
+            db,
+            other.payment,
+            TelegramId::new(ADMIN),
+            Decision::CreditFull,
+            t0()
+        )
+        .await,
+        Ok(Settled::Credited(_))
+    ));
+    assert_eq!(balance(c2.customer_id()).await, 50_000);
+
+    // Declined: nothing credited, and reconciliation never brings it back to review.
+    let (c3, declined) = gateway_payment(db, 33, "yk-33").await;
+    payments::apply(db, "yookassa", "yk-33", &paid_rub(1_000), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        payment_review::decide(
+            db,
+            declined.payment,
+            TelegramId::new(FINANCE),
+            Decision::Decline,
+            t0()
+        )
+        .await
+        .unwrap(),
+        Settled::Declined
+    );
+    assert_eq!(
+        payments::apply(db, "yookassa", "yk-33", &paid_rub(1_000), t0())
+            .await
+            .unwrap(),
+        Outcome::AlreadySettled
+    );
+    let row = payments::get(db, declined.payment).await.unwrap().unwrap();
+    assert_eq!(row.status, status::DECLINED);
+    assert_eq!(balance(c3.customer_id()).await, 0);
+    assert!(ledger::audit(db).await.unwrap().is_clean());
+}

@@ -144,7 +144,11 @@ pub async fn on_callback(
         }
         Action::CheckPayment(p) => checkout::check(&bot, chat, &ctx, &customer, lang, p).await,
         // Staff-chat buttons do nothing in a private chat.
-        Action::ReceiptApprove(_) | Action::ReceiptReject(_) => stale(&bot, chat, lang).await,
+        Action::ReceiptApprove(_)
+        | Action::ReceiptReject(_)
+        | Action::ReviewCreditReceived(_)
+        | Action::ReviewCreditFull(_)
+        | Action::ReviewDecline(_) => stale(&bot, chat, lang).await,
     };
     if let Err(e) = result {
         apologize(&bot, chat, lang, &e).await;

@@ -9,6 +9,7 @@ mod menu;
 mod payments;
 mod points;
 mod receipts;
+pub mod reviews;
 mod start;
 mod subscriptions;
 mod support;
@@ -31,6 +32,7 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::money::Currency;
 use vpnshop_core::sea_orm::DatabaseConnection;
 
+use crate::callback::Action;
 use crate::config::Sales;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards;
@@ -93,7 +95,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                     ctx.sales.staff_chat.is_some()
                         && q.regular_message().map(|m| m.chat.id.0) == ctx.sales.staff_chat
                 })
-                .endpoint(receipts::on_staff_callback),
+                .endpoint(on_staff_button),
         )
         .branch(
             Update::filter_callback_query()
@@ -207,4 +209,16 @@ async fn apologize(bot: &Bot, chat: ChatId, lang: Language, error: &BotError) {
         .parse_mode(ParseMode::Html)
         .reply_markup(keyboards::back_to_menu(lang))
         .await;
+}
+
+/// A button pressed in the staff chat: a payment in review, or a card-to-card receipt.
+async fn on_staff_button(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
+    match q.data.as_deref().and_then(Action::decode) {
+        Some(
+            Action::ReviewCreditReceived(_)
+            | Action::ReviewCreditFull(_)
+            | Action::ReviewDecline(_),
+        ) => reviews::on_staff_callback(bot, q, ctx).await,
+        _ => receipts::on_staff_callback(bot, q, ctx).await,
+    }
 }

@@ -1,0 +1,160 @@
+//! Payments in review in the staff chat: the message says what was asked and what arrived, with
+//! buttons to credit what arrived, credit in full or decline. Core checks the presser's role and
+//! lets the first decision win; the message then says who decided and loses its buttons.
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, ParseMode};
+use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::ids::PaymentId;
+use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+use vpnshop_core::payments::{self, Payment};
+
+use super::Ctx;
+use crate::callback::Action;
+use crate::errors::{BotError, HandlerResult};
+use crate::keyboards::button;
+use crate::notifier::money_of;
+use crate::text::{self, escape, tr, tr_with};
+
+/// What staff read about a payment in review.
+pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
+    let l = ctx.default_language;
+    let details = payments::details_of(row);
+    let reported = match (
+        details["reported_minor"].as_i64(),
+        details["reported_currency"].as_str(),
+    ) {
+        (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
+        _ => "?".into(),
+    };
+    tr_with(
+        l,
+        "payment.review_staff",
+        &[
+            ("id", &row.id.to_string()),
+            ("provider", &row.provider),
+            (
+                "customer",
+                &format!(
+                    "{} (<code>{}</code>)",
+                    escape(&customer.first_name),
+                    customer.telegram_id
+                ),
+            ),
+            (
+                "asked",
+                &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency)),
+            ),
+            ("reported", &reported),
+        ],
+    )
+}
+
+/// The decisions open to staff; "credit what arrived" only when it arrived in the currency
+/// asked (otherwise there is nothing to scale).
+pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
+    let mut buttons = Vec::new();
+    if let Some(received) = payment_review::received_credit(row) {
+        buttons.push(button(
+            tr_with(
+                lang,
+                "payment.review_credit_received",
+                &[("amount", &text::money(lang, received))],
+            ),
+            Action::ReviewCreditReceived(row.id),
+        ));
+    }
+    if let Some(full) = payments::credit_of(row) {
+        buttons.push(button(
+            tr_with(
+                lang,
+                "payment.review_credit_full",
+                &[("amount", &text::money(lang, full))],
+            ),
+            Action::ReviewCreditFull(row.id),
+        ));
+    }
+    buttons.push(button(
+        tr(lang, "payment.review_decline"),
+        Action::ReviewDecline(row.id),
+    ));
+    InlineKeyboardMarkup::new(buttons.into_iter().map(|b| vec![b]))
+}
+
+/// A decision button pressed in the staff chat.
+pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
+    let lang = ctx.default_language;
+    let (payment, decision) = match q.data.as_deref().and_then(Action::decode) {
+        Some(Action::ReviewCreditReceived(p)) => (p, Decision::CreditReceived),
+        Some(Action::ReviewCreditFull(p)) => (p, Decision::CreditFull),
+        Some(Action::ReviewDecline(p)) => (p, Decision::Decline),
+        _ => {
+            bot.answer_callback_query(q.id.clone())
+                .text(tr(lang, "errors.stale_button"))
+                .await?;
+            return Ok(());
+        }
+    };
+    let who = vpnshop_core::ids::TelegramId::new(q.from.id.0 as i64);
+    let decided = payment_review::decide(
+        &ctx.db,
+        PaymentId::new(payment),
+        who,
+        decision,
+        ctx.clock.now(),
+    )
+    .await;
+    let name = escape(&q.from.first_name).into_owned();
+    let (answer, note) = match decided {
+        Ok(Settled::Credited(c)) => (
+            "payment.review_answer_credited",
+            Some(tr_with(
+                lang,
+                "payment.review_credited_by",
+                &[("amount", &text::money(lang, c.credit)), ("who", &name)],
+            )),
+        ),
+        Ok(Settled::Declined) => (
+            "payment.review_answer_declined",
+            Some(tr_with(
+                lang,
+                "payment.review_declined_by",
+                &[("who", &name)],
+            )),
+        ),
+        Err(ReviewError::NotAllowed) => ("payment.review_not_allowed", None),
+        Err(ReviewError::AlreadyDecided(_)) => ("payment.review_already", None),
+        Err(ReviewError::NotComparable) => ("payment.review_not_comparable", None),
+        Err(ReviewError::NoSuchPayment) => ("errors.stale_button", None),
+        Err(ReviewError::Ledger(e)) => return Err(BotError::Service(e.to_string())),
+    };
+    if let (Some(note), Some(message)) = (note, q.regular_message()) {
+        let row = payments::get(&ctx.db, PaymentId::new(payment)).await?;
+        let customer = match &row {
+            Some(r) => {
+                vpnshop_core::customers::by_id(
+                    &ctx.db,
+                    vpnshop_core::ids::CustomerId::new(r.customer_id),
+                )
+                .await?
+            }
+            None => None,
+        };
+        if let (Some(row), Some(customer)) = (row, customer) {
+            let body = format!("{}\n\n{note}", staff_text(&ctx, &row, &customer));
+            let edited = bot
+                .edit_message_text(message.chat.id, message.id, body)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(InlineKeyboardMarkup::default())
+                .await;
+            if let Err(e) = edited {
+                tracing::warn!(payment, error = %e, "cannot update the review in the staff chat");
+            }
+        }
+    }
+    bot.answer_callback_query(q.id.clone())
+        .text(tr(lang, answer))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Payments that arrived for another amount or currency than asked (status `review`) are
+//! settled by finance or admin staff from the staff chat: credit what really arrived, credit in
+//! full once they have checked the gateway's dashboard, or decline (the money goes back to the
+//! payer at the gateway, by hand). The role is checked here, at every press; the first decision
+//! wins and is recorded with who made it.
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+
+use crate::audit;
+use crate::entities::payments as rows;
+use crate::ids::{PaymentId, TelegramId};
+use crate::ledger::LedgerError;
+use crate::money::Money;
+use crate::notices::{self, Notice};
+use crate::payments::{self, Credited, Payment, credit_of, details_of, status};
+use crate::staff::{self, Role};
+
+/// What staff decided about a payment in review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Credit the wallet with what the provider reports (the asked credit scaled down).
+    CreditReceived,
+    /// Credit what was asked, in full.
+    CreditFull,
+    /// Credit nothing: the payer gets the money back at the gateway.
+    Decline,
+}
+
+impl Decision {
+    fn audit_action(self) -> &'static str {
+        match self {
+            Decision::CreditReceived => "payment.review.credit_received",
+            Decision::CreditFull => "payment.review.credit_full",
+            Decision::Decline => "payment.review.decline",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    Credited(Credited),
+    Declined,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("only finance or admin staff can settle payments")]
+    NotAllowed,
+    #[error("no such payment")]
+    NoSuchPayment,
+    /// Someone decided first (or it was never in review).
+    #[error("the payment is {0}, not in review")]
+    AlreadyDecided(String),
+    /// The provider reported another currency: there is no "received" amount to credit.
+    #[error("the amount received is in another currency")]
+    NotComparable,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<DbErr> for ReviewError {
+    fn from(e: DbErr) -> Self {
+        ReviewError::Ledger(e.into())
+    }
+}
+
+/// What the wallet gets for what really arrived: the asked credit times reported / asked,
+/// rounded down. `None` when the provider reported another currency or nothing usable.
+pub fn received_credit(p: &Payment) -> Option<Money> {
+    let details = details_of(p);
+    let reported = details["reported_minor"].as_i64()?;
+    if details["reported_currency"].as_str()? != p.currency || p.amount_minor <= 0 {
+        return None;
+    }
+    let credit = credit_of(p)?;
+    let scaled =
+        i128::from(credit.minor()) * i128::from(reported.max(0)) / i128::from(p.amount_minor);
+    let scaled = i64::try_from(scaled).ok().filter(|m| *m > 0)?;
+    Money::new(scaled, credit.currency()).ok()
+}
+
+/// Applies `decision` by `who` to `payment`, once.
+pub async fn decide(
+    db: &DatabaseConnection,
+    payment: PaymentId,
+    who: TelegramId,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> Result<Settled, ReviewError> {
+    let target = Some(format!("payment:{payment}"));
+    let allowed = staff::role_of(db, who)
+        .await?
+        .is_some_and(|r| r.allows(Role::Finance));
+    if !allowed {
+        let action = format!("{}.denied", decision.audit_action());
+        audit::record(db, Some(who), &action, target, String::new(), now).await?;
+        return Err(ReviewError::NotAllowed);
+    }
+    let txn = db.begin().await?;
+    let row = payments::get(&txn, payment)
+        .await?
+        .ok_or(ReviewError::NoSuchPayment)?;
+    if row.status != status::REVIEW {
+        return Err(ReviewError::AlreadyDecided(row.status));
+    }
+    let (to, credit) = match decision {
+        Decision::Decline => (status::DECLINED, None),
+        Decision::CreditFull => (status::PAID, credit_of(&row)),
+        Decision::CreditReceived => (
+            status::PAID,
+            Some(received_credit(&row).ok_or(ReviewError::NotComparable)?),
+        ),
+    };
+    // The first press wins: the move out of `review` is conditional.
+    let mut details = details_of(&row);
+    if let (Some(d), Some(credit)) = (details.as_object_mut(), credit) {
+        d.insert("credit_minor".into(), credit.minor().into());
+        d.insert("decided_by".into(), who.get().into());
+    }
+    let moved = rows::Entity::update_many()
+        .col_expr(rows::Column::Status, to.into())
+        .col_expr(rows::Column::Details, Some(details.to_string()).into())
+        .col_expr(rows::Column::UpdatedAt, now.into())
+        .filter(rows::Column::Id.eq(row.id))
+        .filter(rows::Column::Status.eq(status::REVIEW))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if moved != 1 {
+        return Err(ReviewError::AlreadyDecided("decided".into()));
+    }
+    let settled = match credit {
+        Some(credit) => {
+            let updated = payments::get(&txn, payment)
+                .await?
+                .ok_or(ReviewError::NoSuchPayment)?;
+            let credited = payments::credit_and_pay(&txn, &updated, now).await?;
+            debug_assert_eq!(credited.credit, credit);
+            notices::enqueue(
+                &txn,
+                &Notice::PaymentReceived {
+                    payment_id: payment,
+                },
+                now,
+            )
+            .await?;
+            Settled::Credited(credited)
+        }
+        None => {
+            notices::enqueue(
+                &txn,
+                &Notice::PaymentDeclined {
+                    payment_id: payment,
+                },
+                now,
+            )
+            .await?;
+            Settled::Declined
+        }
+    };
+    let note = match &settled {
+        Settled::Credited(c) => format!("credited {} {}", c.credit.minor(), c.credit.currency()),
+        Settled::Declined => "declined".into(),
+    };
+    audit::record(&txn, Some(who), decision.audit_action(), target, note, now).await?;
+    txn.commit().await?;
+    Ok(settled)
+}
