@@ -193,6 +193,7 @@ pub async fn open(
     now: DateTime<Utc>,
 ) -> Result<Transfer, CardError> {
     let txn = db.begin().await?;
+    serialize_offsets(&txn).await?;
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
     let taken: Vec<i64> = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
@@ -232,6 +233,24 @@ pub async fn open(
     .await?;
     txn.commit().await?;
     Ok(Transfer { checkout, card })
+}
+
+/// Two transfers opened at the same instant must not pick the same free offset. SQLite runs one
+/// write transaction at a time already; on PostgreSQL a transaction-scoped advisory lock makes
+/// opening transfers take turns (it is released at commit or rollback).
+async fn serialize_offsets(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+    use sea_orm::{DbBackend, Statement};
+    /// Any fixed number: the key of the card-offset lock ("card" in ASCII).
+    const OFFSET_LOCK: i64 = 0x6361_7264;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [OFFSET_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// A receipt put before staff; `duplicate_of` names an earlier receipt with the same photo.

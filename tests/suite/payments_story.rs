@@ -117,6 +117,24 @@ async fn two_pending_transfers_of_one_price_get_different_amounts_and_cards_rota
     assert_ne!(ta.card.id, tb.card.id, "cards are used in turn");
     // What is transferred, offset included, is what the wallet gets.
     assert_eq!(tb.checkout.credit, tb.checkout.charge);
+    // Twenty customers open a transfer of the same amount at the same instant: twenty amounts.
+    let mut many = Vec::new();
+    for i in 0..20 {
+        many.push(customer(db, 100 + i).await);
+    }
+    let same_rules = rules();
+    let opened =
+        futures::future::join_all(many.iter().map(|c| {
+            card_to_card::open(db, c.customer_id(), None, irt(150_000), &same_rules, t0())
+        }))
+        .await;
+    let mut charges: Vec<i64> = opened
+        .into_iter()
+        .map(|t| t.unwrap().checkout.charge.minor())
+        .collect();
+    charges.sort();
+    charges.dedup();
+    assert_eq!(charges.len(), 20, "{charges:?}");
     assert!(CardNumber::parse("6037 9911").is_none());
     assert!(CardNumber::parse("6037-9911-2233-445x").is_none());
 }
