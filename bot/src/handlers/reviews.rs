@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
-use vpnshop_core::customers::{Customer, Language};
-use vpnshop_core::ids::PaymentId;
+use vpnshop_core::customers::{self, Customer, Language};
+use vpnshop_core::ids::{CustomerId, PaymentId, TelegramId};
 use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
 use vpnshop_core::payments::{self, Payment};
 
@@ -96,7 +96,7 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
             return Ok(());
         }
     };
-    let who = vpnshop_core::ids::TelegramId::new(q.from.id.0 as i64);
+    let who = TelegramId::new(q.from.id.0 as i64);
     let decided = payment_review::decide(
         &ctx.db,
         PaymentId::new(payment),
@@ -132,13 +132,7 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
     if let (Some(note), Some(message)) = (note, q.regular_message()) {
         let row = payments::get(&ctx.db, PaymentId::new(payment)).await?;
         let customer = match &row {
-            Some(r) => {
-                vpnshop_core::customers::by_id(
-                    &ctx.db,
-                    vpnshop_core::ids::CustomerId::new(r.customer_id),
-                )
-                .await?
-            }
+            Some(r) => customers::by_id(&ctx.db, CustomerId::new(r.customer_id)).await?,
             None => None,
         };
         if let (Some(row), Some(customer)) = (row, customer) {
