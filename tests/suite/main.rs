@@ -10,6 +10,7 @@ mod panel_admin_story;
 mod panel_contract;
 mod payment_crashes;
 mod payment_journeys;
+mod payment_matrix;
 mod payments_story;
 mod provisioning_story;
 mod start_story;
