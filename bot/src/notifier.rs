@@ -99,6 +99,7 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
     }
     const PAGE: u8 = 100;
     let mut offset = stars::transactions_scanned(&ctx.db).await?;
+    let start = offset;
     loop {
         let page = bot
             .get_star_transactions()
@@ -117,7 +118,10 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
             read += 1;
         }
         offset += read;
-        stars::set_transactions_scanned(&ctx.db, offset, ctx.clock.now()).await?;
+        // Written only when it moved: most sweeps find nothing new.
+        if offset != start {
+            stars::set_transactions_scanned(&ctx.db, offset, ctx.clock.now()).await?;
+        }
         if read < page.transactions.len() as u32 || page.transactions.len() < usize::from(PAGE) {
             return Ok(());
         }

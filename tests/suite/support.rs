@@ -32,20 +32,36 @@ pub async fn customer(db: &DatabaseConnection, telegram_id: i64) -> Customer {
         .customer
 }
 
+/// Credits the wallet as an adjustment. The test writes through its own connection while the
+/// bot writes through another: on SQLite a transaction that read before the bot's commit is
+/// refused ("database is locked") instead of waiting, so it is tried again, as a second
+/// process on the same file must.
 pub async fn top_up(db: &DatabaseConnection, c: &Customer, amount: Money) {
-    let txn = db.begin().await.unwrap();
-    ledger::credit_wallet(
-        &txn,
-        c.customer_id(),
-        amount,
-        &SystemAccount::Adjustments,
-        TxKind::Adjustment,
-        Memo::default(),
-        t0(),
-    )
-    .await
-    .unwrap();
-    txn.commit().await.unwrap();
+    for attempt in 1.. {
+        let credited = async {
+            let txn = db.begin().await?;
+            ledger::credit_wallet(
+                &txn,
+                c.customer_id(),
+                amount,
+                &SystemAccount::Adjustments,
+                TxKind::Adjustment,
+                Memo::default(),
+                t0(),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok::<(), ledger::LedgerError>(())
+        }
+        .await;
+        match credited {
+            Ok(()) => return,
+            Err(e) if attempt < 20 && e.to_string().contains("database is locked") => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot top up: {e}"),
+        }
+    }
 }
 
 /// A location with one 30-day, 50 GB plan priced 150,000 toman.
