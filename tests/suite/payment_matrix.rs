@@ -4,7 +4,6 @@
 //! rubles; card to card and Zarinpal in toman — and end with a working subscription link.
 use secrecy::SecretString;
 use vpnshop_core::card_to_card::{self, CardNumber};
-use vpnshop_core::catalog::{self, NewLocation, NewPlan};
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
@@ -15,7 +14,9 @@ use vpnshop_tests::gateways::yookassa::FakeYooKassa;
 use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
 use vpnshop_tests::telegram::{BotMessage, FakeGroup, FakeUser};
 
-use crate::support::{at_menu, label, marzban_for_germany, plan_30d, press, t0, wallet_reaches};
+use crate::support::{
+    at_menu, label, marzban_for_germany, plan_30d, plan_30d_priced, press, t0, wallet_reaches,
+};
 
 const STAFF_CHAT: i64 = -1_005_550;
 const ADMIN: i64 = 9_200_000_001;
@@ -157,34 +158,7 @@ async fn open_shop(currency: &'static str) -> Shop {
     }
     let db = &app.db.db;
     if rubles {
-        let loc = catalog::add_location(
-            db,
-            NewLocation {
-                code: "de".into(),
-                name: "Germany".into(),
-                flag: "🇩🇪".into(),
-                sort_order: 0,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-        catalog::add_plan(
-            db,
-            NewPlan {
-                code: "m1".into(),
-                name: "1 month".into(),
-                location: Some(loc.location_id()),
-                duration_days: 30,
-                traffic_bytes: Some(50 << 30),
-                is_trial: false,
-                sort_order: 0,
-                prices: vec![Money::new(30_000, Currency::Rub).unwrap()],
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+        plan_30d_priced(db, vec![Money::new(30_000, Currency::Rub).unwrap()]).await;
     } else {
         plan_30d(db).await;
     }

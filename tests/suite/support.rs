@@ -66,6 +66,15 @@ pub async fn top_up(db: &DatabaseConnection, c: &Customer, amount: Money) {
 
 /// A location with one 30-day, 50 GB plan priced 150,000 toman.
 pub async fn plan_30d(db: &DatabaseConnection) -> Plan {
+    plan_30d_priced(
+        db,
+        vec![irt(150_000), Money::new(150, Currency::Xtr).unwrap()],
+    )
+    .await
+}
+
+/// The same Germany location and 30-day, 50 GB plan, at `prices`.
+pub async fn plan_30d_priced(db: &DatabaseConnection, prices: Vec<Money>) -> Plan {
     let loc = catalog::add_location(
         db,
         NewLocation {
@@ -88,7 +97,7 @@ pub async fn plan_30d(db: &DatabaseConnection) -> Plan {
             traffic_bytes: Some(50 << 30),
             is_trial: false,
             sort_order: 0,
-            prices: vec![irt(150_000), Money::new(150, Currency::Xtr).unwrap()],
+            prices,
         },
         t0(),
     )
