@@ -208,7 +208,20 @@ async fn check(settings: Settings) -> ExitCode {
     println!("✓ config is valid");
     let mut ok = true;
     match app::open_database(&settings).await {
-        Ok(_) => println!("✓ database.url: reachable and migrated"),
+        Ok(db) => {
+            println!("✓ database.url: reachable and migrated");
+            // Part of every panel account name and every gateway idempotency key.
+            match vpnshop_core::shop::identity(&db).await {
+                Ok(id) => println!(
+                    "✓ shop identity: {id} (panel accounts are named {}_<customer>_<subscription>)",
+                    id.account_tag(&settings.sales.account_prefix)
+                ),
+                Err(e) => {
+                    ok = false;
+                    eprintln!("✗ shop identity: {e}");
+                }
+            }
+        }
         Err(e) => {
             ok = false;
             eprintln!("✗ database.url: {e}");

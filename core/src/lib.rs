@@ -26,6 +26,7 @@ pub mod points;
 pub mod promo;
 pub mod provisioning;
 pub mod rewards;
+pub mod shop;
 pub mod staff;
 pub mod stars;
 pub mod subscriptions;

@@ -3,8 +3,12 @@
 //! name are saved before the panel is called, the panel call is create-or-get or sets an
 //! absolute value computed from what the database held before, and the order only moves
 //! forward. When the last attempt fails, the order is refunded to the wallet once.
+//!
+//! The account's name carries the shop's identity and the account its own key (both saved
+//! before the first panel call): an account of that name which does not carry the key was made
+//! by someone else, is never handed out, and the order is refunded at once.
 use chrono::{DateTime, TimeDelta, Utc};
-use marzban_client::{AccountName, AccountSpec, PanelError};
+use marzban_client::{AccountKey, AccountName, AccountRef, AccountSpec, PanelError};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
@@ -79,78 +83,100 @@ pub async fn provision(
     }
     match attempt(db, &row, account_prefix, now).await {
         Ok(sub) => Ok(Outcome::Fulfilled(sub)),
-        Err(reason) if last_attempt => {
-            refund(db, &row, &reason, now).await?;
-            Ok(Outcome::Refunded { reason })
+        Err(failure) if last_attempt || failure.give_up => {
+            refund(db, &row, &failure.reason, now).await?;
+            Ok(Outcome::Refunded {
+                reason: failure.reason,
+            })
         }
-        Err(reason) => Err(ProvisionError::Retry(reason)),
+        Err(failure) => Err(ProvisionError::Retry(failure.reason)),
     }
 }
 
-/// One try; `Err` is a reason to show staff.
+/// Why one try failed, in words for staff.
+struct Failure {
+    reason: String,
+    /// Trying again cannot help: refund now.
+    give_up: bool,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            reason: e.to_string(),
+            give_up: false,
+        }
+    }
+}
+
+/// One try.
 async fn attempt(
     db: &DatabaseConnection,
     order: &order_rows::Model,
     prefix: &str,
     now: DateTime<Utc>,
-) -> Result<SubscriptionId, String> {
+) -> Result<SubscriptionId, Failure> {
     let kind = match order.kind.as_str() {
         "purchase" => OrderKind::Purchase,
         "trial" => OrderKind::Trial,
         "renewal" => OrderKind::Renewal,
         "add_traffic" => OrderKind::AddTraffic,
-        other => return Err(format!("unknown order kind `{other}`")),
+        other => return Err(format!("unknown order kind `{other}`").into()),
     };
     let sub = match kind {
-        OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now)
-            .await
-            .map_err(|e| e.to_string())?,
+        OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now).await?,
         OrderKind::Renewal | OrderKind::AddTraffic => {
             let id = order
                 .subscription_id
                 .ok_or("the order names no subscription")?;
             subscriptions::Entity::find_by_id(id)
                 .one(db)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .ok_or("the subscription is gone")?
         }
     };
     let panel = panel_of(db, &sub).await?;
-    let client = marzban_client::connect(panel.config.clone()).map_err(|e| e.to_string())?;
-    let name = account_name(&sub)?;
-    let days = TimeDelta::days(i64::from(order.duration_days));
-    // Targets come from what the database held before this order, never from the panel, so
-    // a replay after the panel applied the change sets the same value again.
+    let client = marzban_client::connect(panel.config.clone())?;
+    let account = account_ref(&sub)?;
     let account = match kind {
         OrderKind::Purchase | OrderKind::Trial => {
+            let key = account
+                .key
+                .clone()
+                .ok_or("the subscription has no account key")?;
             let spec = AccountSpec {
-                name,
+                name: account.name,
                 data_limit_bytes: order.traffic_bytes.map(|b| b as u64),
-                expires_at: Some(sub.expires_at.unwrap_or(now + days)),
+                expires_at: Some(
+                    sub.expires_at
+                        .unwrap_or(now + TimeDelta::days(i64::from(order.duration_days))),
+                ),
                 note: format!("vpnshop customer {} order {}", order.customer_id, order.id),
+                key,
             };
             client.ensure_account(&spec).await
         }
-        OrderKind::Renewal => {
-            // Remaining days carry over, and the plan's traffic comes on top of what is unused.
-            let from = sub.expires_at.filter(|&at| at > now).unwrap_or(now);
-            let limit = renewed_limit(sub.traffic_limit_bytes, order.traffic_bytes);
-            match client.set_expiry(&name, Some(from + days)).await {
-                Ok(_) => client.set_data_limit(&name, limit.map(|b| b as u64)).await,
-                Err(e) => Err(e),
+        OrderKind::Renewal | OrderKind::AddTraffic => {
+            // The targets are computed once, from what the database held before this order,
+            // and kept on the order: a retry sets the same values again even after a usage
+            // refresh copied the panel's already-changed figures into the subscription.
+            let (expires_at, limit) = targets(db, order, &sub, kind, now).await?;
+            let limit = limit.map(|b| b as u64);
+            match kind {
+                OrderKind::Renewal => match client.set_expiry(&account, expires_at).await {
+                    Ok(_) => client.set_data_limit(&account, limit).await,
+                    Err(e) => Err(e),
+                },
+                _ => client.set_data_limit(&account, limit).await,
             }
         }
-        OrderKind::AddTraffic => {
-            let limit = sub
-                .traffic_limit_bytes
-                .map(|l| (l + order.traffic_bytes.unwrap_or(0)) as u64);
-            client.set_data_limit(&name, limit).await
-        }
     }
-    .map_err(|e| describe(&panel, &e))?;
+    .map_err(|e| Failure {
+        reason: describe(&panel, &e),
+        give_up: e == PanelError::NotOurs,
+    })?;
 
-    let txn = db.begin().await.map_err(|e| e.to_string())?;
+    let txn = db.begin().await?;
     let mut am = subscriptions::ActiveModel::from(sub.clone());
     am.status = Set(ACTIVE.into());
     am.expires_at = Set(account.expires_at);
@@ -162,23 +188,62 @@ async fn attempt(
         .or(sub.subscription_url.clone()));
     am.usage_synced_at = Set(Some(now));
     am.updated_at = Set(now);
-    am.update(&txn).await.map_err(|e| e.to_string())?;
+    am.update(&txn).await?;
     let id = OrderId::new(order.id);
-    if orders::transition(&txn, id, OrderStatus::Fulfilled, now)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    if orders::transition(&txn, id, OrderStatus::Fulfilled, now).await? {
         for notice in [
             Notice::Fulfilled { order_id: id },
             Notice::OrderRewards { order_id: id },
         ] {
-            notices::enqueue(&txn, &notice, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            notices::enqueue(&txn, &notice, now).await?;
         }
     }
-    txn.commit().await.map_err(|e| e.to_string())?;
+    txn.commit().await?;
     Ok(SubscriptionId::new(sub.id))
+}
+
+/// What a renewal or traffic pack sets the account to: stored on the order before the first
+/// panel call, then read from there by every retry.
+async fn targets(
+    db: &DatabaseConnection,
+    order: &order_rows::Model,
+    sub: &Subscription,
+    kind: OrderKind,
+    now: DateTime<Utc>,
+) -> Result<(Option<DateTime<Utc>>, Option<i64>), Failure> {
+    if order.target_set {
+        return Ok((order.target_expires_at, order.target_limit_bytes));
+    }
+    let (expires_at, limit) = match kind {
+        OrderKind::Renewal => {
+            // Remaining days carry over, and the plan's traffic comes on top of what is unused.
+            let from = sub.expires_at.filter(|&at| at > now).unwrap_or(now);
+            let days = TimeDelta::days(i64::from(order.duration_days));
+            (
+                Some(from + days),
+                renewed_limit(sub.traffic_limit_bytes, order.traffic_bytes),
+            )
+        }
+        _ => (
+            sub.expires_at,
+            sub.traffic_limit_bytes
+                .map(|l| l.saturating_add(order.traffic_bytes.unwrap_or(0))),
+        ),
+    };
+    // Only the first run writes them; a concurrent one reads what won.
+    order_rows::Entity::update_many()
+        .col_expr(order_rows::Column::TargetSet, true.into())
+        .col_expr(order_rows::Column::TargetExpiresAt, expires_at.into())
+        .col_expr(order_rows::Column::TargetLimitBytes, limit.into())
+        .filter(order_rows::Column::Id.eq(order.id))
+        .filter(order_rows::Column::TargetSet.eq(false))
+        .exec(db)
+        .await?;
+    let stored = order_rows::Entity::find_by_id(order.id)
+        .one(db)
+        .await?
+        .ok_or("the order is gone")?;
+    Ok((stored.target_expires_at, stored.target_limit_bytes))
 }
 
 /// The traffic limit after a renewal: unlimited stays unlimited; otherwise the plan's traffic
@@ -194,9 +259,19 @@ fn describe(panel: &Panel, e: &PanelError) -> String {
     format!("panel {}: {e}", panel.name)
 }
 
-fn account_name(sub: &Subscription) -> Result<AccountName, String> {
-    AccountName::from_panel(&sub.panel_account)
-        .ok_or_else(|| format!("`{}` is not an account name", sub.panel_account))
+/// The panel account a subscription stands for: its name and, for subscriptions made since keys
+/// are kept, its key.
+pub fn account_ref(sub: &Subscription) -> Result<AccountRef, String> {
+    let name = AccountName::from_panel(&sub.panel_account)
+        .ok_or_else(|| format!("`{}` is not an account name", sub.panel_account))?;
+    let key = match (&sub.account_uuid, &sub.account_sub_id) {
+        (Some(uuid), Some(sub_id)) => Some(
+            AccountKey::from_parts(uuid, sub_id)
+                .ok_or_else(|| format!("subscription {} has a malformed account key", sub.id))?,
+        ),
+        _ => None,
+    };
+    Ok(AccountRef { name, key })
 }
 
 async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, String> {
@@ -215,11 +290,20 @@ async fn new_subscription(
     now: DateTime<Utc>,
 ) -> Result<Subscription, String> {
     if let Some(id) = order.subscription_id {
-        return subscriptions::Entity::find_by_id(id)
+        let row = subscriptions::Entity::find_by_id(id)
             .one(db)
             .await
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the subscription is gone".to_string());
+            .ok_or_else(|| "the subscription is gone".to_string())?;
+        if row.account_uuid.is_some() {
+            return Ok(row);
+        }
+        // Saved before keys were kept and never provisioned: give it one now.
+        let key = AccountKey::generate();
+        let mut am = subscriptions::ActiveModel::from(row);
+        am.account_uuid = Set(Some(key.uuid().to_string()));
+        am.account_sub_id = Set(Some(key.sub_id().to_string()));
+        return am.update(db).await.map_err(|e| e.to_string());
     }
     let location = order.location_id.ok_or("the order names no location")?;
     let plan = order.plan_id.ok_or("the order names no plan")?;
@@ -227,6 +311,11 @@ async fn new_subscription(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "no enabled panel with room in this location".to_string())?;
+    let tag = crate::shop::identity(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .account_tag(prefix);
+    let key = AccountKey::generate();
     let txn = db.begin().await.map_err(|e| e.to_string())?;
     let placeholder = format!("pending_{}", order.id);
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
@@ -241,6 +330,8 @@ async fn new_subscription(
         expires_at: Set(Some(now + TimeDelta::days(i64::from(order.duration_days)))),
         subscription_url: Set(None),
         usage_synced_at: Set(None),
+        account_uuid: Set(Some(key.uuid().to_string())),
+        account_sub_id: Set(Some(key.sub_id().to_string())),
         updated_at: Set(now),
         created_at: Set(now),
         ..Default::default()
@@ -248,7 +339,7 @@ async fn new_subscription(
     .exec_with_returning(&txn)
     .await
     .map_err(|e| e.to_string())?;
-    let name = AccountName::derive(prefix, order.customer_id, row.id).map_err(|e| e.to_string())?;
+    let name = AccountName::derive(&tag, order.customer_id, row.id).map_err(|e| e.to_string())?;
     let mut am = subscriptions::ActiveModel::from(row);
     am.panel_account = Set(name.to_string());
     let row = am.update(&txn).await.map_err(|e| e.to_string())?;

@@ -1,7 +1,6 @@
 //! A customer's subscriptions: reading one they own, refreshing its usage from the panel when the
 //! stored figure is old, and pricing a renewal or extra traffic with a preview of the result.
 use chrono::{DateTime, Duration, TimeDelta, Utc};
-use marzban_client::AccountName;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 
 use crate::catalog;
@@ -64,13 +63,13 @@ pub async fn refresh_usage(
     let Some(panel) = panel_of(db, &sub).await? else {
         return Ok((sub, false));
     };
-    let (Some(name), Ok(client)) = (
-        AccountName::from_panel(&sub.panel_account),
+    let (Ok(account), Ok(client)) = (
+        provisioning::account_ref(&sub),
         marzban_client::connect(panel.config.clone()),
     ) else {
         return Ok((sub, false));
     };
-    match client.account(&name).await {
+    match client.account(&account).await {
         Ok(account) => {
             let mut am = subscriptions::ActiveModel::from(sub);
             am.used_bytes = Set(account.used_bytes as i64);

@@ -13,7 +13,7 @@ pub struct AccountName(String);
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AccountNameError {
     #[error(
-        "the shop prefix must be 1–8 lowercase letters or digits, starting with a letter; `{0}` is not"
+        "the shop prefix must be 1–16 lowercase letters or digits, starting with a letter; `{0}` is not"
     )]
     BadPrefix(String),
     #[error("`{0}` is longer than the 32 characters panels accept")]
@@ -25,14 +25,16 @@ pub enum AccountNameError {
 impl AccountName {
     pub const MAX_LEN: usize = 32;
 
-    /// The name for subscription `subscription` of customer `customer` in a shop with `prefix`.
+    /// The name for subscription `subscription` of customer `customer` in a shop with `prefix`
+    /// (the seller's prefix followed by the shop's own identity, so two shops, or a shop and
+    /// an earlier database of itself, never derive the same name).
     pub fn derive(
         prefix: &str,
         customer: i64,
         subscription: i64,
     ) -> Result<Self, AccountNameError> {
         let ok_prefix = !prefix.is_empty()
-            && prefix.len() <= 8
+            && prefix.len() <= 16
             && prefix.starts_with(|c: char| c.is_ascii_lowercase())
             && prefix
                 .chars()
@@ -92,6 +94,91 @@ impl fmt::Display for AccountName {
     }
 }
 
+/// The secrets the shop generates for one account before it first calls the panel, and keeps
+/// on the subscription: the client id (3x-UI's and Marzban's vless/vmess id, Hiddify's user
+/// uuid; trojan and shadowsocks passwords derive from it) and the subscription id. Keeping them
+/// means the shop never has to read a whole inbound to find them again, and an account found on
+/// a panel under the shop's name is the shop's only if it carries them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    uuid: uuid::Uuid,
+    sub_id: String,
+}
+
+impl AccountKey {
+    /// A fresh random key: 122 random bits of uuid and a 16-character subscription id.
+    pub fn generate() -> Self {
+        let sub_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+        AccountKey {
+            uuid: uuid::Uuid::new_v4(),
+            sub_id,
+        }
+    }
+
+    /// A key read back from the database; `None` when either part is not what
+    /// [`AccountKey::generate`] makes.
+    pub fn from_parts(uuid: &str, sub_id: &str) -> Option<Self> {
+        let uuid = uuid::Uuid::parse_str(uuid).ok()?;
+        let ok = !sub_id.is_empty()
+            && sub_id.len() <= 32
+            && sub_id.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then(|| AccountKey {
+            uuid,
+            sub_id: sub_id.to_string(),
+        })
+    }
+
+    pub fn uuid(&self) -> uuid::Uuid {
+        self.uuid
+    }
+
+    pub fn sub_id(&self) -> &str {
+        &self.sub_id
+    }
+
+    /// The password for protocols that take one instead of an id (trojan, shadowsocks):
+    /// derived from the uuid, so there is one secret to keep.
+    pub fn password(&self) -> String {
+        self.uuid.simple().to_string()
+    }
+}
+
+/// The key is the customer's VPN credential: never printed.
+impl fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccountKey(…)")
+    }
+}
+
+/// The account the shop means: its name and, for accounts made since keys are kept, its key.
+/// Without a key a client finds the account by name, as it did before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRef {
+    pub name: AccountName,
+    pub key: Option<AccountKey>,
+}
+
+impl AccountRef {
+    pub fn new(name: AccountName, key: AccountKey) -> Self {
+        AccountRef {
+            name,
+            key: Some(key),
+        }
+    }
+}
+
+impl From<AccountName> for AccountRef {
+    fn from(name: AccountName) -> Self {
+        AccountRef { name, key: None }
+    }
+}
+
+impl fmt::Display for AccountRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.name.fmt(f)
+    }
+}
+
 /// Whether the account can connect now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountStatus {
@@ -136,6 +223,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_round_trip_and_never_print() {
+        let key = AccountKey::generate();
+        let again = AccountKey::from_parts(&key.uuid().to_string(), key.sub_id()).unwrap();
+        assert_eq!(again, key);
+        assert_ne!(AccountKey::generate(), key);
+        assert_eq!(format!("{key:?}"), "AccountKey(…)");
+        assert!(
+            !format!(
+                "{:?}",
+                AccountRef::new(AccountName::derive("s", 1, 1).unwrap(), key.clone())
+            )
+            .contains(key.sub_id())
+        );
+        assert!(AccountKey::from_parts("not-a-uuid", "abc").is_none());
+        assert!(AccountKey::from_parts(&key.uuid().to_string(), "a/b").is_none());
+    }
+
+    #[test]
     fn names_are_derived_and_recognised() {
         let n = AccountName::derive("shop", 42, 7).unwrap();
         assert_eq!(n.as_str(), "shop_42_7");
@@ -171,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_bad_prefix_is_refused() {
-        for bad in ["", "Shop", "1shop", "sh-op", "toolongprefix"] {
+        for bad in ["", "Shop", "1shop", "sh-op", "muchtoolongprefix"] {
             assert!(
                 matches!(
                     AccountName::derive(bad, 1, 1),

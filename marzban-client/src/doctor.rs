@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{TimeDelta, Utc};
 
-use crate::account::AccountName;
+use crate::account::{AccountKey, AccountName};
 use crate::config::PanelConfig;
 use crate::error::PanelError;
 use crate::panel::{AccountSpec, PanelKind};
@@ -191,7 +191,9 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
         data_limit_bytes: Some(limit),
         expires_at: Some(Utc::now() + TimeDelta::days(1)),
         note: "vpnshop panel check: safe to delete".into(),
+        key: AccountKey::generate(),
     };
+    let target = spec.target();
     if let Err(e) = panel.ensure_account(&spec).await {
         lines.push(fail(
             format!("cannot create a test account: {e}"),
@@ -200,7 +202,7 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
         return lines;
     }
     lines.push(pass(format!("test account {name} created")));
-    match panel.account(&name).await {
+    match panel.account(&target).await {
         Ok(account) if account.data_limit_bytes == Some(limit) => {
             lines.push(pass("test account read back with its limit"));
             match &account.subscription_url {
@@ -232,8 +234,8 @@ pub async fn check(config: &PanelConfig) -> Vec<Check> {
             "check the panel's own log",
         )),
     }
-    match panel.delete(&name).await {
-        Ok(()) => match panel.account(&name).await {
+    match panel.delete(&target).await {
+        Ok(()) => match panel.account(&target).await {
             Err(PanelError::NotFound) => lines.push(pass("test account deleted")),
             _ => lines.push(fail(
                 format!("test account {name} is still there after deleting it"),

@@ -10,6 +10,12 @@ pub enum PanelError {
     NotFound,
     #[error("the account already exists on the panel")]
     AlreadyExists,
+    /// An account with the shop's name is on the panel, but it does not carry the key the shop
+    /// made for it: another shop, or an earlier database of this one, made it. Never adopted.
+    #[error(
+        "an account with this name is on the panel but the shop did not make it (another shop or an earlier database did)"
+    )]
+    NotOurs,
     /// The panel understood the request and said no, with its own words.
     #[error("the panel rejected the request: {message}")]
     Rejected { message: String },

@@ -2,7 +2,9 @@
 //! in GB floats (1024³ bytes) and expiry as a start date plus whole package days.
 //!
 //! Hiddify keys users by UUID and lets names repeat, so a replayed create must reuse the
-//! same UUID: it is derived from the API key and the account name, never random.
+//! same UUID: the shop's [`AccountKey`] carries it, kept on the subscription, so rotating the
+//! API key orphans nothing. Accounts made before keys were kept have a UUID derived from the
+//! API key and the name, and are still found that way.
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use reqwest::{Client, Method, StatusCode};
@@ -10,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::account::{Account, AccountName, AccountStatus};
+use crate::account::{Account, AccountName, AccountRef, AccountStatus};
 use crate::config::PanelConfig;
 use crate::error::PanelError;
 use crate::panel::{AccountPage, AccountSpec, Panel, PanelInfo, PanelKind};
@@ -88,9 +90,18 @@ impl Hiddify {
         })
     }
 
-    /// The account's UUID: the same for the same name and key, unguessable without the key
-    /// (it is the customer's VPN credential).
-    fn uuid_of(&self, name: &AccountName) -> String {
+    /// The account's UUID: the key's, or for an account made before keys were kept, the one
+    /// derived from the API key and the name.
+    fn uuid_of(&self, account: &AccountRef) -> String {
+        match &account.key {
+            Some(key) => key.uuid().hyphenated().to_string(),
+            None => self.derived_uuid(&account.name),
+        }
+    }
+
+    /// How accounts were keyed before the shop kept keys: the same for the same name and API
+    /// key, unguessable without the API key.
+    fn derived_uuid(&self, name: &AccountName) -> String {
         let mut hash = Sha256::new();
         hash.update(b"vpnshop-hiddify-user\0");
         hash.update(self.config.secret.expose_secret().as_bytes());
@@ -166,15 +177,17 @@ impl Hiddify {
         }
     }
 
-    /// The UUID the account really has: the derived one, or (for an account made under an
-    /// earlier API key) the one found by name.
-    async fn find(&self, name: &AccountName) -> Result<User, PanelError> {
-        let uuid = self.uuid_of(name);
+    /// The user behind `account`: the one with the key's UUID; for an account made before
+    /// keys were kept, the derived UUID or (made under an earlier API key) the one found by name.
+    async fn find(&self, account: &AccountRef) -> Result<User, PanelError> {
+        let uuid = self.uuid_of(account);
+        let name = &account.name;
         let reply = self
             .call(Method::GET, &format!("api/v2/admin/user/{uuid}/"), None)
             .await?;
         match reply.status {
             StatusCode::OK => reply.json(),
+            StatusCode::NOT_FOUND if account.key.is_some() => Err(PanelError::NotFound),
             StatusCode::NOT_FOUND => self
                 .all_users()
                 .await?
@@ -185,10 +198,14 @@ impl Hiddify {
         }
     }
 
-    async fn patch(&self, name: &AccountName, write: UserWrite<'_>) -> Result<Account, PanelError> {
+    async fn patch(
+        &self,
+        account: &AccountRef,
+        write: UserWrite<'_>,
+    ) -> Result<Account, PanelError> {
         let body = serde_json::to_value(&write).expect("plain struct");
         retrying(self.config.retry, || async {
-            let user = self.find(name).await?;
+            let user = self.find(account).await?;
             self.user_call(Method::PATCH, &user.uuid, Some(body.clone()))
                 .await
         })
@@ -304,7 +321,8 @@ impl Panel for Hiddify {
     }
 
     async fn ensure_account(&self, spec: &AccountSpec) -> Result<Account, PanelError> {
-        let uuid = self.uuid_of(&spec.name);
+        let target = spec.target();
+        let uuid = self.uuid_of(&target);
         let today = Utc::now().date_naive();
         let create = UserWrite {
             uuid: Some(&uuid),
@@ -325,9 +343,10 @@ impl Panel for Hiddify {
             match reply {
                 Ok(reply) if reply.status == StatusCode::OK => self.account_of(reply.json()?),
                 // "The user exists": an earlier try got through (Hiddify can even answer
-                // 500 after creating the user).
+                // 500 after creating the user). Only the shop knows the UUID, so a user with
+                // it is this account.
                 Ok(reply) => match error_of(&reply) {
-                    PanelError::AlreadyExists => self.account(&spec.name).await,
+                    PanelError::AlreadyExists => self.account(&target).await,
                     e => Err(e),
                 },
                 Err(e) => Err(e),
@@ -336,26 +355,26 @@ impl Panel for Hiddify {
         .await
     }
 
-    async fn account(&self, name: &AccountName) -> Result<Account, PanelError> {
+    async fn account(&self, account: &AccountRef) -> Result<Account, PanelError> {
         retrying(self.config.retry, || async {
-            self.account_of(self.find(name).await?)
+            self.account_of(self.find(account).await?)
         })
         .await
     }
 
     async fn set_expiry(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Account, PanelError> {
-        let user = retrying(self.config.retry, || self.find(name)).await?;
+        let user = retrying(self.config.retry, || self.find(account)).await?;
         let start = user
             .start_date
             .as_deref()
             .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .unwrap_or_else(|| Utc::now().date_naive());
         self.patch(
-            name,
+            account,
             UserWrite {
                 package_days: Some(package_days(start, expires_at)),
                 start_date: Some(start.format("%Y-%m-%d").to_string()),
@@ -367,11 +386,11 @@ impl Panel for Hiddify {
 
     async fn set_data_limit(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         limit_bytes: Option<u64>,
     ) -> Result<Account, PanelError> {
         self.patch(
-            name,
+            account,
             UserWrite {
                 usage_limit_GB: Some(bytes_to_gb(limit_bytes)),
                 ..Default::default()
@@ -380,9 +399,9 @@ impl Panel for Hiddify {
         .await
     }
 
-    async fn reset_usage(&self, name: &AccountName) -> Result<Account, PanelError> {
+    async fn reset_usage(&self, account: &AccountRef) -> Result<Account, PanelError> {
         self.patch(
-            name,
+            account,
             UserWrite {
                 current_usage_GB: Some(0.0),
                 ..Default::default()
@@ -391,9 +410,13 @@ impl Panel for Hiddify {
         .await
     }
 
-    async fn set_enabled(&self, name: &AccountName, enabled: bool) -> Result<Account, PanelError> {
+    async fn set_enabled(
+        &self,
+        account: &AccountRef,
+        enabled: bool,
+    ) -> Result<Account, PanelError> {
         self.patch(
-            name,
+            account,
             UserWrite {
                 enable: Some(enabled),
                 ..Default::default()
@@ -402,9 +425,9 @@ impl Panel for Hiddify {
         .await
     }
 
-    async fn delete(&self, name: &AccountName) -> Result<(), PanelError> {
+    async fn delete(&self, account: &AccountRef) -> Result<(), PanelError> {
         retrying(self.config.retry, || async {
-            let user = match self.find(name).await {
+            let user = match self.find(account).await {
                 Err(PanelError::NotFound) => return Ok(()),
                 other => other?,
             };

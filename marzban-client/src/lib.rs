@@ -10,7 +10,7 @@ pub mod panel;
 mod transport;
 pub mod xui;
 
-pub use account::{Account, AccountName, AccountNameError, AccountStatus};
+pub use account::{Account, AccountKey, AccountName, AccountNameError, AccountRef, AccountStatus};
 pub use config::{PanelConfig, PanelOptions, RetryPolicy};
 pub use error::PanelError;
 pub use panel::{AccountPage, AccountSpec, Panel, PanelInfo, PanelKind};

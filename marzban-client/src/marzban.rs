@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::account::{Account, AccountName, AccountStatus};
+use crate::account::{Account, AccountKey, AccountName, AccountRef, AccountStatus};
 use crate::config::PanelConfig;
 use crate::error::PanelError;
 use crate::panel::{AccountPage, AccountSpec, Panel, PanelInfo, PanelKind};
@@ -73,6 +73,20 @@ struct UserResponse {
     subscription_url: String,
     #[serde(default)]
     links: Vec<String>,
+    /// Per protocol, the settings Marzban keeps: `id` (vless, vmess) or `password`.
+    #[serde(default)]
+    proxies: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
+impl UserResponse {
+    /// Whether the user carries `key`: the id or password the shop gave it when it made it.
+    fn carries(&self, key: &AccountKey) -> bool {
+        let (id, password) = (key.uuid().to_string(), key.password());
+        self.proxies.values().any(|settings| {
+            settings.get("id").and_then(|v| v.as_str()) == Some(id.as_str())
+                || settings.get("password").and_then(|v| v.as_str()) == Some(password.as_str())
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -279,13 +293,38 @@ impl Marzban {
         Ok(protocols)
     }
 
-    async fn modify(&self, name: &AccountName, change: UserModify) -> Result<Account, PanelError> {
+    async fn modify(
+        &self,
+        account: &AccountRef,
+        change: UserModify,
+    ) -> Result<Account, PanelError> {
         let body = serde_json::to_value(&change).expect("plain struct");
-        let path = format!("api/user/{name}");
-        retrying(self.config.retry, || {
-            self.user_call(Method::PUT, &path, Some(body.clone()))
+        let path = format!("api/user/{}", account.name);
+        retrying(self.config.retry, || async {
+            self.check_ours(account).await?;
+            self.user_call(Method::PUT, &path, Some(body.clone())).await
         })
         .await
+    }
+
+    /// The user behind `account` as the panel has it.
+    async fn user(&self, account: &AccountRef) -> Result<UserResponse, PanelError> {
+        let reply = self
+            .call(Method::GET, &format!("api/user/{}", account.name), None)
+            .await?;
+        match reply.status {
+            StatusCode::OK => reply.json(),
+            _ => Err(error_of(&reply)),
+        }
+    }
+
+    /// Marzban keys users by name alone, so before changing one the shop checks that it carries
+    /// the shop's key (accounts made before keys were kept have none to check).
+    async fn check_ours(&self, account: &AccountRef) -> Result<(), PanelError> {
+        match &account.key {
+            Some(key) if !self.user(account).await?.carries(key) => Err(PanelError::NotOurs),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -360,7 +399,15 @@ impl Panel for Marzban {
     }
 
     async fn ensure_account(&self, spec: &AccountSpec) -> Result<Account, PanelError> {
-        let proxies = retrying(self.config.retry, || self.protocols()).await?;
+        let mut proxies = retrying(self.config.retry, || self.protocols()).await?;
+        // The shop's own credentials, so the user proves later that the shop made it.
+        for (protocol, settings) in &mut proxies {
+            let (field, value) = match protocol.as_str() {
+                "vless" | "vmess" => ("id", spec.key.uuid().to_string()),
+                _ => ("password", spec.key.password()),
+            };
+            settings.insert(field.into(), value.into());
+        }
         let create = UserCreate {
             username: spec.name.as_str(),
             proxies,
@@ -376,65 +423,85 @@ impl Panel for Marzban {
                 .user_call(Method::POST, "api/user", Some(body.clone()))
                 .await
             {
-                // An earlier try (or a replay) made it: create-or-get.
-                Err(PanelError::AlreadyExists) => self.account(&spec.name).await,
+                // An earlier try (or a replay) made it: create-or-get — but only a user
+                // carrying the shop's key is this account.
+                Err(PanelError::AlreadyExists) => {
+                    let user = self.user(&spec.target()).await?;
+                    if user.carries(&spec.key) {
+                        self.account_of(user)
+                    } else {
+                        Err(PanelError::NotOurs)
+                    }
+                }
                 other => other,
             }
         })
         .await
     }
 
-    async fn account(&self, name: &AccountName) -> Result<Account, PanelError> {
-        let path = format!("api/user/{name}");
-        retrying(self.config.retry, || {
-            self.user_call(Method::GET, &path, None)
+    async fn account(&self, account: &AccountRef) -> Result<Account, PanelError> {
+        retrying(self.config.retry, || async {
+            let user = self.user(account).await?;
+            match &account.key {
+                Some(key) if !user.carries(key) => Err(PanelError::NotOurs),
+                _ => self.account_of(user),
+            }
         })
         .await
     }
 
     async fn set_expiry(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Account, PanelError> {
         let change = UserModify {
             expire: Some(expires_at.map_or(0, |t| t.timestamp())),
             ..Default::default()
         };
-        self.modify(name, change).await
+        self.modify(account, change).await
     }
 
     async fn set_data_limit(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         limit_bytes: Option<u64>,
     ) -> Result<Account, PanelError> {
         let change = UserModify {
             data_limit: Some(limit_bytes.unwrap_or(0)),
             ..Default::default()
         };
-        self.modify(name, change).await
+        self.modify(account, change).await
     }
 
-    async fn reset_usage(&self, name: &AccountName) -> Result<Account, PanelError> {
-        let path = format!("api/user/{name}/reset");
-        retrying(self.config.retry, || {
-            self.user_call(Method::POST, &path, None)
+    async fn reset_usage(&self, account: &AccountRef) -> Result<Account, PanelError> {
+        let path = format!("api/user/{}/reset", account.name);
+        retrying(self.config.retry, || async {
+            self.check_ours(account).await?;
+            self.user_call(Method::POST, &path, None).await
         })
         .await
     }
 
-    async fn set_enabled(&self, name: &AccountName, enabled: bool) -> Result<Account, PanelError> {
+    async fn set_enabled(
+        &self,
+        account: &AccountRef,
+        enabled: bool,
+    ) -> Result<Account, PanelError> {
         let change = UserModify {
             status: Some(if enabled { "active" } else { "disabled" }),
             ..Default::default()
         };
-        self.modify(name, change).await
+        self.modify(account, change).await
     }
 
-    async fn delete(&self, name: &AccountName) -> Result<(), PanelError> {
-        let path = format!("api/user/{name}");
+    async fn delete(&self, account: &AccountRef) -> Result<(), PanelError> {
+        let path = format!("api/user/{}", account.name);
         retrying(self.config.retry, || async {
+            match self.check_ours(account).await {
+                Err(PanelError::NotFound) => return Ok(()),
+                other => other?,
+            }
             let reply = self.call(Method::DELETE, &path, None).await?;
             match reply.status {
                 StatusCode::OK => Ok(()),

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, AccountName};
+use crate::account::{Account, AccountKey, AccountName, AccountRef};
 use crate::error::PanelError;
 
 /// The panel software an account lives on.
@@ -42,6 +42,16 @@ pub struct AccountSpec {
     pub expires_at: Option<DateTime<Utc>>,
     /// A note the panel's admin sees (the customer's Telegram id, the order).
     pub note: String,
+    /// The credentials the shop made for this account; an existing account is adopted only
+    /// when it carries them.
+    pub key: AccountKey,
+}
+
+impl AccountSpec {
+    /// The account this spec makes, for the calls that follow.
+    pub fn target(&self) -> AccountRef {
+        AccountRef::new(self.name.clone(), self.key.clone())
+    }
 }
 
 /// One page of accounts, for bulk usage sync.
@@ -99,34 +109,36 @@ pub struct PanelInfo {
 pub trait Panel: Send + Sync {
     fn kind(&self) -> PanelKind;
 
-    /// Creates the account, or returns it as it is if it already exists: replaying this after a
-    /// timeout never makes a second account.
+    /// Creates the account, or returns it as it is if it already exists and carries the spec's
+    /// key: replaying this after a timeout never makes a second account, and an account of the
+    /// same name that someone else made is `NotOurs`, never handed out.
     async fn ensure_account(&self, spec: &AccountSpec) -> Result<Account, PanelError>;
 
     /// Reads one account; `NotFound` when there is none.
-    async fn account(&self, name: &AccountName) -> Result<Account, PanelError>;
+    async fn account(&self, account: &AccountRef) -> Result<Account, PanelError>;
 
     /// Sets when the account expires (`None`: never).
     async fn set_expiry(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Account, PanelError>;
 
     /// Sets the total traffic the account may use (`None`: unlimited).
     async fn set_data_limit(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         limit_bytes: Option<u64>,
     ) -> Result<Account, PanelError>;
 
     /// Sets used traffic back to zero.
-    async fn reset_usage(&self, name: &AccountName) -> Result<Account, PanelError>;
+    async fn reset_usage(&self, account: &AccountRef) -> Result<Account, PanelError>;
 
-    async fn set_enabled(&self, name: &AccountName, enabled: bool) -> Result<Account, PanelError>;
+    async fn set_enabled(&self, account: &AccountRef, enabled: bool)
+    -> Result<Account, PanelError>;
 
     /// Deletes the account; deleting one that is gone is not an error.
-    async fn delete(&self, name: &AccountName) -> Result<(), PanelError>;
+    async fn delete(&self, account: &AccountRef) -> Result<(), PanelError>;
 
     /// Accounts `offset..offset + limit` in a stable order, with usage.
     async fn list(&self, offset: u64, limit: u64) -> Result<AccountPage, PanelError>;
@@ -135,12 +147,16 @@ pub trait Panel: Send + Sync {
     async fn info(&self) -> Result<PanelInfo, PanelError>;
 
     /// Adds `extra` bytes to the limit, keeping what is unused (no-op on unlimited accounts).
-    async fn add_data(&self, name: &AccountName, extra_bytes: u64) -> Result<Account, PanelError> {
-        let current = self.account(name).await?;
+    async fn add_data(
+        &self,
+        account: &AccountRef,
+        extra_bytes: u64,
+    ) -> Result<Account, PanelError> {
+        let current = self.account(account).await?;
         match current.data_limit_bytes {
             None => Ok(current),
             Some(limit) => {
-                self.set_data_limit(name, Some(limit.saturating_add(extra_bytes)))
+                self.set_data_limit(account, Some(limit.saturating_add(extra_bytes)))
                     .await
             }
         }

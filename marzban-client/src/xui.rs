@@ -2,6 +2,12 @@
 //! HTTP 200 even on failure, clients keyed by email inside an inbound's `settings` JSON string,
 //! bytes and unix milliseconds. 3.x (CSRF tokens, a new clients API) is detected and refused
 //! with a clear message rather than half-working.
+//!
+//! Reading an inbound returns every client's settings, so this client avoids it: the shop
+//! chooses each client's uuid and subId itself (its [`AccountKey`]) and keeps them, reads one
+//! client's figures with `getClientTraffics/:email`, and reads the whole inbound only where
+//! the API leaves no other way — `updateClient` wants the full client, and an account made
+//! before keys were kept has to be found there once.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::{Client, Method, StatusCode};
@@ -9,9 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use tokio::sync::Mutex;
 
-use crate::account::{Account, AccountName, AccountStatus};
+use crate::account::{Account, AccountName, AccountRef, AccountStatus};
 use crate::config::PanelConfig;
 use crate::error::PanelError;
 use crate::panel::{AccountPage, AccountSpec, Panel, PanelInfo, PanelKind};
@@ -22,6 +29,9 @@ pub struct XUi {
     http: Client,
     /// `3x-ui=<value>`, ready for a `Cookie` header.
     session: Mutex<Option<SecretString>>,
+    /// Each inbound's protocol, which decides the field a client is keyed by. Inbounds do not
+    /// change protocol, so one read per inbound and process is enough.
+    protocols: std::sync::Mutex<HashMap<i64, String>>,
 }
 
 /// The envelope of every 3x-UI answer.
@@ -47,19 +57,32 @@ struct Inbound {
     client_stats: Option<Vec<ClientTraffic>>,
 }
 
-/// `xray.ClientTraffic`: usage counters kept apart from the client itself.
+/// `xray.ClientTraffic`: usage counters kept apart from the client itself, with copies of the
+/// client's limit, expiry and switch that 3x-UI keeps in step with its settings.
 #[derive(Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct ClientTraffic {
     inbound_id: i64,
     email: String,
+    #[serde(default = "yes")]
+    enable: bool,
     #[serde(default)]
     up: u64,
     #[serde(default)]
     down: u64,
+    /// Bytes; 0 = unlimited.
+    #[serde(default)]
+    total: i64,
+    /// Unix ms; 0 = never, negative = starts on first use.
+    #[serde(default)]
+    expiry_time: i64,
     /// Since 2.8; unix ms, 0 = never.
     #[serde(default)]
     last_online: i64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -88,6 +111,7 @@ impl XUi {
             http: transport::client(&config)?,
             config,
             session: Mutex::new(None),
+            protocols: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -237,52 +261,99 @@ impl XUi {
     }
 
     async fn inbound(&self, id: i64) -> Result<Inbound, PanelError> {
-        self.call_ok(Method::GET, &format!("panel/api/inbounds/get/{id}"), None)
+        let inbound: Inbound = self
+            .call_ok(Method::GET, &format!("panel/api/inbounds/get/{id}"), None)
             .await?
-            .ok_or(PanelError::NotFound)
+            .ok_or(PanelError::NotFound)?;
+        self.protocols
+            .lock()
+            .expect("not poisoned")
+            .insert(inbound.id, inbound.protocol.clone());
+        Ok(inbound)
     }
 
-    async fn find(&self, name: &AccountName) -> Result<Found, PanelError> {
-        let traffic: Option<ClientTraffic> = self
-            .call_ok(
-                Method::GET,
-                &format!("panel/api/inbounds/getClientTraffics/{name}"),
-                None,
-            )
-            .await?;
-        let inbound_id = match &traffic {
-            Some(t) => t.inbound_id,
-            None => return Err(PanelError::NotFound),
-        };
-        let inbound = self.inbound(inbound_id).await?;
+    /// The protocol of inbound `id`, read once per process.
+    async fn protocol(&self, id: i64) -> Result<String, PanelError> {
+        let known = self
+            .protocols
+            .lock()
+            .expect("not poisoned")
+            .get(&id)
+            .cloned();
+        match known {
+            Some(p) => Ok(p),
+            None => Ok(self.inbound(id).await?.protocol),
+        }
+    }
+
+    /// One client's figures by its email: `None` when the panel has no such client.
+    async fn traffic(&self, name: &AccountName) -> Result<Option<ClientTraffic>, PanelError> {
+        self.call_ok(
+            Method::GET,
+            &format!("panel/api/inbounds/getClientTraffics/{name}"),
+            None,
+        )
+        .await
+    }
+
+    /// The client as stored, read from its whole inbound: only for what needs every field.
+    async fn find(&self, account: &AccountRef) -> Result<Found, PanelError> {
+        let traffic = self
+            .traffic(&account.name)
+            .await?
+            .ok_or(PanelError::NotFound)?;
+        let inbound = self.inbound(traffic.inbound_id).await?;
         let client = clients_of(&inbound)?
             .into_iter()
-            .find(|c| email_of(c).eq_ignore_ascii_case(name.as_str()))
+            .find(|c| email_of(c).eq_ignore_ascii_case(account.name.as_str()))
             .ok_or(PanelError::NotFound)?;
+        if let Some(key) = &account.key
+            && client.get("id").and_then(Value::as_str) != Some(key.uuid().to_string().as_str())
+        {
+            return Err(PanelError::NotOurs);
+        }
         Ok(Found {
-            inbound_id,
+            inbound_id: inbound.id,
             protocol: inbound.protocol,
             client,
-            traffic,
+            traffic: Some(traffic),
         })
     }
 
-    async fn read(&self, name: &AccountName) -> Result<Account, PanelError> {
-        let found = self.find(name).await?;
-        self.account_of(&found.client, found.traffic.as_ref())
+    /// One account from its figures alone; the link comes from the subId the shop kept.
+    async fn read(&self, account: &AccountRef) -> Result<Account, PanelError> {
+        let traffic = self
+            .traffic(&account.name)
+            .await?
+            .ok_or(PanelError::NotFound)?;
+        let limit = u64::try_from(traffic.total).ok().filter(|&l| l > 0);
+        let used = traffic.up.saturating_add(traffic.down);
+        Ok(Account {
+            name: account.name.clone(),
+            status: status_of(traffic.enable, used, limit, traffic.expiry_time),
+            used_bytes: used,
+            data_limit_bytes: limit,
+            expires_at: expiry_of(traffic.expiry_time),
+            online_at: online_of(&traffic),
+            subscription_url: account
+                .key
+                .as_ref()
+                .and_then(|k| self.subscription_url(k.sub_id())),
+            links: Vec::new(),
+        })
     }
 
     /// Rewrites one client with `change` applied, keeping every other field as stored.
     async fn update(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         change: impl Fn(&mut Map<String, Value>),
     ) -> Result<Account, PanelError> {
         retrying(self.config.retry, || async {
-            let found = self.find(name).await?;
+            let found = self.find(account).await?;
             let mut client = found.client.clone();
             change(&mut client);
-            let key = key_of(&found.protocol, &client);
+            let key = key_of(&found.protocol, &found.client);
             let body = json!({
                 "id": found.inbound_id,
                 "settings": json!({ "clients": [client] }).to_string(),
@@ -293,9 +364,18 @@ impl XUi {
                 Some(&body),
             )
             .await?;
-            self.read(name).await
+            self.account_of(&client, found.traffic.as_ref())
         })
         .await
+    }
+
+    fn subscription_url(&self, sub_id: &str) -> Option<String> {
+        match &self.config.options.sub_base_url {
+            Some(base) if !sub_id.is_empty() => {
+                Some(format!("{}/{sub_id}", base.trim_end_matches('/')))
+            }
+            _ => None,
+        }
     }
 
     fn account_of(
@@ -315,41 +395,50 @@ impl XUi {
             .unwrap_or(true);
         let limit = u64::try_from(int("totalGB")).ok().filter(|&l| l > 0);
         let expiry_ms = int("expiryTime");
-        let expires_at = (expiry_ms > 0)
-            .then(|| DateTime::from_timestamp_millis(expiry_ms))
-            .flatten();
         let used = traffic.map_or(0, |t| t.up.saturating_add(t.down));
-        let status = if !enabled {
-            AccountStatus::Disabled
-        } else if limit.is_some_and(|l| used >= l) {
-            AccountStatus::Limited
-        } else if expires_at.is_some_and(|at| at <= Utc::now()) {
-            AccountStatus::Expired
-        } else if expiry_ms < 0 {
-            AccountStatus::OnHold
-        } else {
-            AccountStatus::Active
-        };
         let sub_id = client.get("subId").and_then(Value::as_str).unwrap_or("");
-        let subscription_url = match (&self.config.options.sub_base_url, sub_id) {
-            (Some(base), id) if !id.is_empty() => {
-                Some(format!("{}/{id}", base.trim_end_matches('/')))
-            }
-            _ => None,
-        };
         Ok(Account {
             name,
-            status,
+            status: status_of(enabled, used, limit, expiry_ms),
             used_bytes: used,
             data_limit_bytes: limit,
-            expires_at,
-            online_at: traffic
-                .filter(|t| t.last_online > 0)
-                .and_then(|t| DateTime::from_timestamp_millis(t.last_online)),
-            subscription_url,
+            expires_at: expiry_of(expiry_ms),
+            online_at: traffic.and_then(online_of),
+            subscription_url: self.subscription_url(sub_id),
             links: Vec::new(),
         })
     }
+}
+
+/// What a client's switch, usage, limit and expiry add up to. 3x-UI turns a client's switch
+/// off itself when it runs out of traffic or time, so "off" is read as the reason when there is
+/// one.
+fn status_of(enabled: bool, used: u64, limit: Option<u64>, expiry_ms: i64) -> AccountStatus {
+    let expired = expiry_of(expiry_ms).is_some_and(|at| at <= Utc::now());
+    let limited = limit.is_some_and(|l| used >= l);
+    if limited {
+        AccountStatus::Limited
+    } else if expired {
+        AccountStatus::Expired
+    } else if !enabled {
+        AccountStatus::Disabled
+    } else if expiry_ms < 0 {
+        AccountStatus::OnHold
+    } else {
+        AccountStatus::Active
+    }
+}
+
+fn expiry_of(ms: i64) -> Option<DateTime<Utc>> {
+    (ms > 0)
+        .then(|| DateTime::from_timestamp_millis(ms))
+        .flatten()
+}
+
+fn online_of(traffic: &ClientTraffic) -> Option<DateTime<Utc>> {
+    (traffic.last_online > 0)
+        .then(|| DateTime::from_timestamp_millis(traffic.last_online))
+        .flatten()
 }
 
 fn clients_of(inbound: &Inbound) -> Result<Vec<Map<String, Value>>, PanelError> {
@@ -402,16 +491,6 @@ fn error_of(msg: &str) -> PanelError {
     }
 }
 
-fn random_token(len: usize) -> String {
-    uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .chars()
-        .chain(uuid::Uuid::new_v4().simple().to_string().chars())
-        .take(len)
-        .collect()
-}
-
 #[async_trait]
 impl Panel for XUi {
     fn kind(&self) -> PanelKind {
@@ -420,9 +499,11 @@ impl Panel for XUi {
 
     async fn ensure_account(&self, spec: &AccountSpec) -> Result<Account, PanelError> {
         let inbound_id = self.inbound_id()?;
+        let password = spec.key.password();
         let client = json!({
-            "id": uuid::Uuid::new_v4().to_string(),
-            "password": random_token(24),
+            "id": spec.key.uuid().to_string(),
+            "password": password,
+            "auth": password,
             "flow": "",
             "email": spec.name.as_str(),
             "limitIp": 0,
@@ -430,7 +511,7 @@ impl Panel for XUi {
             "expiryTime": spec.expires_at.map_or(0, |t| t.timestamp_millis()),
             "enable": true,
             "tgId": 0,
-            "subId": random_token(16),
+            "subId": spec.key.sub_id(),
             "comment": spec.note,
             "reset": 0,
         });
@@ -438,30 +519,54 @@ impl Panel for XUi {
             "id": inbound_id,
             "settings": json!({ "clients": [client] }).to_string(),
         });
+        let target = spec.target();
         retrying(self.config.retry, || async {
             match self
                 .call_ok::<Value>(Method::POST, "panel/api/inbounds/addClient", Some(&body))
                 .await
             {
-                // Added now, or by an earlier try whose answer was lost: read it back.
-                Ok(_) | Err(PanelError::AlreadyExists) => self.read(&spec.name).await,
+                // Added now: it is what was sent, with nothing used yet.
+                Ok(_) => self.account_of(client.as_object().expect("an object"), None),
+                // Added by an earlier try whose answer was lost — or by someone else. Only a
+                // client carrying the shop's uuid is ours.
+                Err(PanelError::AlreadyExists) => {
+                    let holders: Vec<ClientTraffic> = self
+                        .call_ok(
+                            Method::GET,
+                            &format!(
+                                "panel/api/inbounds/getClientTrafficsById/{}",
+                                spec.key.uuid()
+                            ),
+                            None,
+                        )
+                        .await?
+                        .unwrap_or_default();
+                    if holders
+                        .iter()
+                        .any(|t| t.email.eq_ignore_ascii_case(spec.name.as_str()))
+                    {
+                        self.read(&target).await
+                    } else {
+                        Err(PanelError::NotOurs)
+                    }
+                }
                 Err(e) => Err(e),
             }
         })
         .await
     }
 
-    async fn account(&self, name: &AccountName) -> Result<Account, PanelError> {
-        retrying(self.config.retry, || self.read(name)).await
+    async fn account(&self, account: &AccountRef) -> Result<Account, PanelError> {
+        retrying(self.config.retry, || self.read(account)).await
     }
 
     async fn set_expiry(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Account, PanelError> {
         let ms = expires_at.map_or(0, |t| t.timestamp_millis());
-        self.update(name, |c| {
+        self.update(account, |c| {
             c.insert("expiryTime".into(), json!(ms));
         })
         .await
@@ -469,56 +574,84 @@ impl Panel for XUi {
 
     async fn set_data_limit(
         &self,
-        name: &AccountName,
+        account: &AccountRef,
         limit_bytes: Option<u64>,
     ) -> Result<Account, PanelError> {
         let total = limit_bytes.unwrap_or(0);
-        self.update(name, |c| {
+        self.update(account, |c| {
             c.insert("totalGB".into(), json!(total));
         })
         .await
     }
 
-    async fn reset_usage(&self, name: &AccountName) -> Result<Account, PanelError> {
+    async fn reset_usage(&self, account: &AccountRef) -> Result<Account, PanelError> {
+        let name = &account.name;
         retrying(self.config.retry, || async {
-            let found = self.find(name).await?;
+            let traffic = self.traffic(name).await?.ok_or(PanelError::NotFound)?;
             self.call_ok::<Value>(
                 Method::POST,
                 &format!(
                     "panel/api/inbounds/{}/resetClientTraffic/{name}",
-                    found.inbound_id
+                    traffic.inbound_id
                 ),
                 None,
             )
             .await?;
-            self.read(name).await
+            self.read(account).await
         })
         .await
     }
 
-    async fn set_enabled(&self, name: &AccountName, enabled: bool) -> Result<Account, PanelError> {
-        self.update(name, |c| {
+    async fn set_enabled(
+        &self,
+        account: &AccountRef,
+        enabled: bool,
+    ) -> Result<Account, PanelError> {
+        self.update(account, |c| {
             c.insert("enable".into(), json!(enabled));
         })
         .await
     }
 
-    async fn delete(&self, name: &AccountName) -> Result<(), PanelError> {
+    async fn delete(&self, account: &AccountRef) -> Result<(), PanelError> {
         retrying(self.config.retry, || async {
-            let found = match self.find(name).await {
-                Err(PanelError::NotFound) => return Ok(()),
-                other => other?,
+            let (inbound_id, key) = match &account.key {
+                // The shop knows the client's key: no need to read the inbound.
+                Some(k) => {
+                    let Some(traffic) = self.traffic(&account.name).await? else {
+                        return Ok(());
+                    };
+                    let protocol = self.protocol(traffic.inbound_id).await?;
+                    let key = match protocol.as_str() {
+                        "trojan" | "hysteria" | "hysteria2" => k.password(),
+                        "shadowsocks" => account.name.to_string(),
+                        _ => k.uuid().to_string(),
+                    };
+                    (traffic.inbound_id, key)
+                }
+                None => match self.find(account).await {
+                    Err(PanelError::NotFound) => return Ok(()),
+                    Err(e) => return Err(e),
+                    Ok(found) => (found.inbound_id, key_of(&found.protocol, &found.client)),
+                },
             };
-            let key = key_of(&found.protocol, &found.client);
             match self
                 .call_ok::<Value>(
                     Method::POST,
-                    &format!("panel/api/inbounds/{}/delClient/{key}", found.inbound_id),
+                    &format!("panel/api/inbounds/{inbound_id}/delClient/{key}"),
                     None,
                 )
                 .await
             {
-                Ok(_) | Err(PanelError::NotFound) => Ok(()),
+                Ok(_) => Ok(()),
+                // The client under the shop's name does not carry the shop's key.
+                Err(PanelError::NotFound) if account.key.is_some() => {
+                    match self.traffic(&account.name).await? {
+                        None => Ok(()),
+                        Some(_) => Err(PanelError::NotOurs),
+                    }
+                }
+                Err(PanelError::NotFound) => Ok(()),
                 Err(e) => Err(e),
             }
         })

@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_domain;
 mod m20261121_000002_payments;
+mod m20261130_000003_account_keys;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_domain::Migration),
             Box::new(m20261121_000002_payments::Migration),
+            Box::new(m20261130_000003_account_keys::Migration),
         ]
     }
 }

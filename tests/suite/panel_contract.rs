@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use marzban_client::{
-    AccountName, AccountSpec, AccountStatus, Panel, PanelConfig, PanelError, PanelKind, RetryPolicy,
+    AccountKey, AccountName, AccountRef, AccountSpec, AccountStatus, Panel, PanelConfig,
+    PanelError, PanelKind, RetryPolicy,
 };
 use secrecy::SecretString;
+use sha2::{Digest, Sha256};
 use vpnshop_tests::panels::Faults;
 use vpnshop_tests::panels::hiddify::FakeHiddify;
 use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
@@ -159,12 +161,26 @@ fn name(n: i64) -> AccountName {
     AccountName::derive("t", run, n).unwrap()
 }
 
+/// The key the shop keeps for `name`: one per name, as the subscription row keeps one, so
+/// every call in a test names the same account.
+fn key(name: &AccountName) -> AccountKey {
+    let digest = Sha256::digest(name.as_str().as_bytes());
+    let uuid = uuid::Builder::from_random_bytes(digest[..16].try_into().unwrap()).into_uuid();
+    AccountKey::from_parts(&uuid.to_string(), &hex::encode(&digest[16..24])).unwrap()
+}
+
+/// The account the shop means by `name`.
+fn acct(name: &AccountName) -> AccountRef {
+    AccountRef::new(name.clone(), key(name))
+}
+
 fn spec(name: &AccountName, gb: u64, days: i64) -> AccountSpec {
     AccountSpec {
         name: name.clone(),
         data_limit_bytes: Some(gb << 30),
         expires_at: Some(Utc::now() + TimeDelta::days(days)),
         note: "contract test".into(),
+        key: key(name),
     }
 }
 
@@ -209,7 +225,7 @@ pub async fn creating_twice_makes_one_account(s: Subject) {
             assert!(info.contains(&format!("total={}", 30u64 << 30)), "{info}");
         }
     }
-    s.panel.delete(&n).await.unwrap();
+    s.panel.delete(&acct(&n)).await.unwrap();
 }
 
 pub async fn an_account_lives_its_whole_life(s: Subject) {
@@ -218,12 +234,12 @@ pub async fn an_account_lives_its_whole_life(s: Subject) {
 
     // Renewed for 60 more days.
     let later = Utc::now() + TimeDelta::days(90);
-    let renewed = s.panel.set_expiry(&n, Some(later)).await.unwrap();
+    let renewed = s.panel.set_expiry(&acct(&n), Some(later)).await.unwrap();
     assert_expiry(s.panel.kind(), renewed.expires_at, later);
 
     // Used 4 GB, then bought 5 GB more: 6 GB unused + 5.
     let used = s.use_traffic(&n, 4 << 30);
-    let topped = s.panel.add_data(&n, 5 << 30).await.unwrap();
+    let topped = s.panel.add_data(&acct(&n), 5 << 30).await.unwrap();
     assert_eq!(topped.data_limit_bytes, Some(15 << 30));
     if used {
         assert_eq!(topped.used_bytes, 4 << 30);
@@ -231,17 +247,17 @@ pub async fn an_account_lives_its_whole_life(s: Subject) {
     }
 
     // A new period: usage back to zero.
-    let reset = s.panel.reset_usage(&n).await.unwrap();
+    let reset = s.panel.reset_usage(&acct(&n)).await.unwrap();
     assert_eq!(reset.used_bytes, 0);
     assert_eq!(reset.status, AccountStatus::Active);
 
-    let off = s.panel.set_enabled(&n, false).await.unwrap();
+    let off = s.panel.set_enabled(&acct(&n), false).await.unwrap();
     assert_eq!(off.status, AccountStatus::Disabled);
     assert_eq!(
-        s.panel.account(&n).await.unwrap().status,
+        s.panel.account(&acct(&n)).await.unwrap().status,
         AccountStatus::Disabled
     );
-    let on = s.panel.set_enabled(&n, true).await.unwrap();
+    let on = s.panel.set_enabled(&acct(&n), true).await.unwrap();
     assert_eq!(on.status, AccountStatus::Active);
     assert_eq!(
         on.data_limit_bytes,
@@ -250,41 +266,41 @@ pub async fn an_account_lives_its_whole_life(s: Subject) {
     );
 
     // Unlimited and never expiring are what they say.
-    let free = s.panel.set_data_limit(&n, None).await.unwrap();
+    let free = s.panel.set_data_limit(&acct(&n), None).await.unwrap();
     assert_eq!(free.data_limit_bytes, None);
-    let forever = s.panel.set_expiry(&n, None).await.unwrap();
+    let forever = s.panel.set_expiry(&acct(&n), None).await.unwrap();
     assert_eq!(forever.expires_at, None);
 
-    s.panel.delete(&n).await.unwrap();
-    assert_eq!(s.panel.account(&n).await, Err(PanelError::NotFound));
+    s.panel.delete(&acct(&n)).await.unwrap();
+    assert_eq!(s.panel.account(&acct(&n)).await, Err(PanelError::NotFound));
     // Deleting what is gone is not an error: a replayed delete job finishes.
-    s.panel.delete(&n).await.unwrap();
+    s.panel.delete(&acct(&n)).await.unwrap();
 }
 
 pub async fn used_up_traffic_shows_as_limited(s: Subject) {
     let n = name(3);
     s.panel.ensure_account(&spec(&n, 1, 30)).await.unwrap();
     if !s.use_traffic(&n, 1 << 30) {
-        s.panel.delete(&n).await.unwrap();
+        s.panel.delete(&acct(&n)).await.unwrap();
         return;
     }
-    let account = s.panel.account(&n).await.unwrap();
+    let account = s.panel.account(&acct(&n)).await.unwrap();
     assert_eq!(account.status, AccountStatus::Limited);
     assert_eq!(account.remaining_bytes(), Some(0));
     assert!(
         account.online_at.is_some(),
         "it was online when it used traffic"
     );
-    let topped = s.panel.add_data(&n, 2 << 30).await.unwrap();
+    let topped = s.panel.add_data(&acct(&n), 2 << 30).await.unwrap();
     assert_eq!(topped.status, AccountStatus::Active);
-    s.panel.delete(&n).await.unwrap();
+    s.panel.delete(&acct(&n)).await.unwrap();
 }
 
 pub async fn an_unknown_account_is_not_found(s: Subject) {
     let n = name(4);
-    assert_eq!(s.panel.account(&n).await, Err(PanelError::NotFound));
+    assert_eq!(s.panel.account(&acct(&n)).await, Err(PanelError::NotFound));
     assert_eq!(
-        s.panel.set_expiry(&n, None).await,
+        s.panel.set_expiry(&acct(&n), None).await,
         Err(PanelError::NotFound)
     );
 }
@@ -311,6 +327,7 @@ pub async fn paging_walks_every_account_once(s: Subject) {
                 data_limit_bytes: Some(1 << 30),
                 expires_at: None,
                 note: String::new(),
+                key: key(n),
             };
             let panel = &s.panel;
             async move { panel.ensure_account(&spec).await.unwrap() }
@@ -345,7 +362,7 @@ pub async fn paging_walks_every_account_once(s: Subject) {
     assert!(pages >= count / limit as i64);
     if s.is_real() {
         for n in &names {
-            s.panel.delete(n).await.unwrap();
+            s.panel.delete(&acct(n)).await.unwrap();
         }
     }
 }
@@ -372,25 +389,25 @@ pub async fn a_dead_session_is_renewed_mid_run(s: Subject) {
     let n = name(6);
     s.panel.ensure_account(&spec(&n, 2, 2)).await.unwrap();
     s.expire_sessions();
-    assert_eq!(s.panel.account(&n).await.unwrap().name, n);
+    assert_eq!(s.panel.account(&acct(&n)).await.unwrap().name, n);
     s.expire_sessions();
-    s.panel.set_enabled(&n, false).await.unwrap();
+    s.panel.set_enabled(&acct(&n), false).await.unwrap();
     s.expire_sessions();
-    s.panel.delete(&n).await.unwrap();
+    s.panel.delete(&acct(&n)).await.unwrap();
 }
 
 pub async fn timeouts_and_server_errors_are_retryable(s: Subject) {
     let n = name(7);
     s.panel.info().await.unwrap();
     s.faults().fail_next(100);
-    let err = s.panel.account(&n).await.unwrap_err();
+    let err = s.panel.account(&acct(&n)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
     assert!(matches!(err, PanelError::Unavailable { .. }));
     s.faults().fail_next(0);
 
     s.faults().hang_next(100);
     let started = std::time::Instant::now();
-    let err = s.panel.account(&n).await.unwrap_err();
+    let err = s.panel.account(&acct(&n)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -401,7 +418,7 @@ pub async fn timeouts_and_server_errors_are_retryable(s: Subject) {
     // The retries are bounded: three tries, not a hundred.
     s.faults().fail_next(100);
     let before = s.faults().calls();
-    let _ = s.panel.account(&n).await;
+    let _ = s.panel.account(&acct(&n)).await;
     assert!(
         s.faults().calls() - before <= 3,
         "{} calls",
@@ -417,7 +434,7 @@ pub async fn a_passing_hiccup_is_absorbed(s: Subject) {
     let account = s.panel.ensure_account(&spec(&n, 3, 3)).await.unwrap();
     assert_eq!(account.name, n);
     s.faults().hang_next(1);
-    assert_eq!(s.panel.account(&n).await.unwrap().name, n);
+    assert_eq!(s.panel.account(&acct(&n)).await.unwrap().name, n);
 }
 
 pub async fn a_create_lost_in_flight_makes_one_account(s: Subject) {
@@ -445,9 +462,37 @@ pub async fn a_create_lost_in_flight_makes_one_account(s: Subject) {
     let at = Utc::now() + TimeDelta::days(40);
     s.faults().only_writes(true);
     s.faults().apply_then_hang_next(1);
-    let renewed = s.panel.set_expiry(&a, Some(at)).await.unwrap();
+    let renewed = s.panel.set_expiry(&acct(&a), Some(at)).await.unwrap();
     assert_expiry(s.panel.kind(), renewed.expires_at, at);
     s.faults().only_writes(false);
+}
+
+/// Another shop — or an earlier database of this one — made an account with the very name the
+/// shop derives: create-or-get must never hand it to this shop's customer.
+pub async fn an_account_someone_else_made_is_never_adopted(s: Subject) {
+    let n = name(9);
+    s.add_foreign(n.as_str());
+    let result = s.panel.ensure_account(&spec(&n, 1, 1)).await;
+    match s.panel.kind() {
+        // Hiddify keys users by uuid and lets names repeat: the shop's own user is made beside
+        // the other one, and it is the one the shop reads back.
+        PanelKind::Hiddify => {
+            let mine = result.unwrap();
+            let url = mine.subscription_url.expect("a link");
+            assert!(url.contains(&key(&n).uuid().to_string()), "{url}");
+            assert_eq!(s.copies_of(&n).await, 2);
+        }
+        _ => assert_eq!(result, Err(PanelError::NotOurs)),
+    }
+    // Nothing the shop does to "its" account touches the other one.
+    if s.panel.kind() != PanelKind::Hiddify {
+        let theirs = acct(&n);
+        assert_eq!(
+            s.panel.set_enabled(&theirs, false).await,
+            Err(PanelError::NotOurs)
+        );
+        assert_eq!(s.panel.delete(&theirs).await, Err(PanelError::NotOurs));
+    }
 }
 
 /// The whole contract for each fake, one module per panel.
@@ -473,8 +518,36 @@ contract!(marzban, hiddify, xui => [
     paging_walks_every_account_once, wrong_credentials_are_unauthorized,
     the_panel_says_what_it_is, a_dead_session_is_renewed_mid_run,
     timeouts_and_server_errors_are_retryable, a_passing_hiccup_is_absorbed,
-    a_create_lost_in_flight_makes_one_account,
+    a_create_lost_in_flight_makes_one_account, an_account_someone_else_made_is_never_adopted,
 ]);
+
+/// A seller with thousands of clients on one 3x-UI inbound: creating, reading and resetting an
+/// account reads one client's figures, never the whole inbound with every client's settings.
+#[tokio::test]
+async fn xui_never_reads_a_whole_inbound_to_create_or_read_an_account() {
+    let s = Subject::xui().await;
+    let Fake::XUi(fake) = &s.fake else {
+        unreachable!()
+    };
+    let names: Vec<AccountName> = (100..140).map(name).collect();
+    for n in &names {
+        s.panel.ensure_account(&spec(n, 5, 30)).await.unwrap();
+    }
+    for n in &names {
+        fake.use_traffic(n.as_str(), 1 << 30);
+        let account = s.panel.account(&acct(n)).await.unwrap();
+        assert_eq!(account.used_bytes, 1 << 30);
+        assert_eq!(account.data_limit_bytes, Some(5 << 30));
+        assert!(account.subscription_url.unwrap().ends_with(key(n).sub_id()));
+        s.panel.reset_usage(&acct(n)).await.unwrap();
+    }
+    assert_eq!(fake.inbound_reads(), 0, "no whole inbound was read");
+    // Deleting needs the inbound's protocol: read once, then remembered.
+    for n in &names {
+        s.panel.delete(&acct(n)).await.unwrap();
+    }
+    assert_eq!(fake.inbound_reads(), 1);
+}
 
 /// The same contract against a real Hiddify; `.ci/run` runs these when it could start one.
 mod real_hiddify {
@@ -497,5 +570,6 @@ mod real_hiddify {
         wrong_credentials_are_unauthorized,
         the_panel_says_what_it_is,
         a_dead_session_is_renewed_mid_run,
+        an_account_someone_else_made_is_never_adopted,
     );
 }

@@ -729,3 +729,43 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
     assert_eq!(balance(c3.customer_id()).await, 0);
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
+
+/// A seller resets the database (or runs a second shop on the same YooKassa account): payment
+/// ids restart at 1, and YooKassa remembers idempotence keys for 24 hours. The new database's
+/// first top-up must open a payment of its own, never get the old shop's payment back.
+#[tokio::test]
+async fn a_second_shop_on_the_same_yookassa_account_opens_its_own_payments() {
+    use vpnshop_core::gateways::{self, Purchase, Urls, yookassa::YooKassa};
+    let fake = vpnshop_tests::gateways::yookassa::FakeYooKassa::start("123456", "live_key").await;
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let t = fresh_db().await;
+        let c = customer(&t.db, 7_000_000_001).await;
+        let yookassa = YooKassa {
+            shop_id: "123456".into(),
+            secret_key: "live_key".to_string().into(),
+            api_base: fake.url.clone(),
+            http: reqwest::Client::new(),
+        };
+        let (checkout, link) = gateways::checkout(
+            &t.db,
+            &yookassa,
+            &Urls {
+                public_base: "https://shop.example".into(),
+            },
+            Purchase {
+                customer: c.customer_id(),
+                order: None,
+                credit: Money::new(50_000, Currency::Rub).unwrap(),
+                description: "Wallet top-up".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(checkout.payment.get(), 1, "a fresh database starts at 1");
+        links.push(link);
+    }
+    assert_ne!(links[0], links[1], "each shop pays its own payment");
+    assert_eq!(fake.create_count(), 2);
+}

@@ -11,6 +11,8 @@ use vpnshop_core::orders::{self, OrderKind, OrderStatus, PointsRules, QuoteReque
 use vpnshop_core::panels::{self, NewPanel};
 use vpnshop_core::provisioning::{self, Outcome};
 use vpnshop_core::sea_orm::DatabaseConnection;
+use vpnshop_core::shop;
+use vpnshop_core::subscriptions;
 use vpnshop_tests::db::fresh_db;
 use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
 
@@ -105,7 +107,8 @@ async fn a_paid_order_becomes_one_account_and_a_replay_changes_nothing() {
     assert_eq!(s.status, "active");
     assert_eq!(s.traffic_limit_bytes, Some(50 << 30));
     assert_eq!(s.expires_at, Some(t0() + Duration::days(30)));
-    assert_eq!(s.panel_account, format!("vs_{}_{}", c.id, s.id));
+    let shop = shop::identity(&t.db).await.unwrap();
+    assert_eq!(s.panel_account, format!("vs{shop}_{}_{}", c.id, s.id));
     assert!(
         s.subscription_url
             .as_deref()
@@ -228,4 +231,123 @@ async fn a_location_without_a_panel_refunds_on_the_last_try() {
         .unwrap();
     assert!(matches!(outcome, Outcome::Refunded { .. }), "{outcome:?}");
     assert_eq!(balance(&t.db, &c).await, 200_000);
+}
+
+/// A seller reinstalls (or a second shop starts on the same panel): ids restart at 1, and the
+/// first customer of the new database must get an account of their own, not the old one.
+#[tokio::test]
+async fn a_second_shop_on_the_same_panel_never_hands_out_the_first_shops_account() {
+    let fake = FakeMarzban::start().await;
+    let first = fresh_db().await;
+    let second = fresh_db().await;
+    let mut accounts = Vec::new();
+    for t in [&first, &second] {
+        let (c, order) = paid_order(&t.db).await;
+        add_marzban(&t.db, &fake, "de").await;
+        let outcome = provisioning::provision(&t.db, order, PREFIX, false, t0())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Fulfilled(_)), "{outcome:?}");
+        let subs = provisioning::of_customer(&t.db, c.customer_id())
+            .await
+            .unwrap();
+        accounts.push(subs[0].panel_account.clone());
+    }
+    assert_ne!(accounts[0], accounts[1], "each shop names its own accounts");
+    assert_eq!(fake.user_count(), 2, "two customers, two accounts");
+    assert_ne!(
+        shop::identity(&first.db).await.unwrap(),
+        shop::identity(&second.db).await.unwrap()
+    );
+}
+
+/// An account with exactly the name the shop derives, made by someone else (a restored backup's
+/// twin, an operator's hand): provisioning stops at once, the customer gets the money back, and
+/// the other account is never touched or handed out.
+#[tokio::test]
+async fn an_account_the_shop_did_not_make_is_never_handed_out() {
+    let t = fresh_db().await;
+    let fake = FakeMarzban::start().await;
+    let (c, order) = paid_order(&t.db).await;
+    add_marzban(&t.db, &fake, "de").await;
+    let tag = shop::identity(&t.db).await.unwrap().account_tag(PREFIX);
+    fake.add_foreign(&format!("{tag}_{}_1", c.id));
+
+    let outcome = provisioning::provision(&t.db, order, PREFIX, false, t0())
+        .await
+        .unwrap();
+    let Outcome::Refunded { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("the shop did not make it"), "{reason}");
+    assert_eq!(status(&t.db, order).await, OrderStatus::Refunded);
+    assert_eq!(balance(&t.db, &c).await, 200_000, "the money is back");
+    assert_eq!(fake.user_count(), 1, "only the other account");
+}
+
+/// A renewal whose first try changed the panel and then failed, and a customer who opened the
+/// subscription in between (which copies the panel's figures): the retry still renews once.
+#[tokio::test]
+async fn a_renewal_retried_after_a_usage_refresh_is_applied_once() {
+    let t = fresh_db().await;
+    let fake = FakeMarzban::start().await;
+    let (c, order) = paid_order(&t.db).await;
+    add_marzban(&t.db, &fake, "de").await;
+    provisioning::provision(&t.db, order, PREFIX, false, t0())
+        .await
+        .unwrap();
+    let sub = provisioning::of_customer(&t.db, c.customer_id())
+        .await
+        .unwrap()
+        .remove(0);
+    top_up(&t.db, &c, irt(150_000)).await;
+    let (quote, preview) = subscriptions::quote_renewal(&t.db, &sub, Currency::Irt, t0())
+        .await
+        .unwrap();
+    assert_eq!(preview.expires_at, Some(t0() + Duration::days(60)));
+    let renewal = subscriptions::place(
+        &t.db,
+        &sub,
+        OrderKind::Renewal,
+        &quote,
+        Duration::minutes(30),
+        t0(),
+    )
+    .await
+    .unwrap();
+    orders::pay_with_wallet(&t.db, renewal.order_id(), c.customer_id(), t0())
+        .await
+        .unwrap();
+
+    // The new expiry reaches the panel, but every answer is lost.
+    fake.faults.only_writes(true);
+    fake.faults.only_paths("/api/user");
+    fake.faults.apply_then_fail_next(1_000);
+    assert!(
+        provisioning::provision(&t.db, renewal.order_id(), PREFIX, false, t0())
+            .await
+            .is_err()
+    );
+    fake.faults.apply_then_fail_next(0);
+    // The customer opens the subscription: the panel's new expiry is copied in.
+    let (refreshed, fresh) = subscriptions::refresh_usage(&t.db, sub, Duration::zero(), t0())
+        .await
+        .unwrap();
+    assert!(fresh);
+    assert_eq!(refreshed.expires_at, Some(t0() + Duration::days(60)));
+
+    let outcome = provisioning::provision(&t.db, renewal.order_id(), PREFIX, false, t0())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Fulfilled(_)), "{outcome:?}");
+    let renewed = provisioning::of_customer(&t.db, c.customer_id())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        renewed.expires_at,
+        Some(t0() + Duration::days(60)),
+        "30 days added once, not twice"
+    );
+    assert_eq!(renewed.traffic_limit_bytes, Some(100 << 30));
 }

@@ -28,6 +28,9 @@ pub struct Model {
     pub fulfilled_at: Option<DateTimeUtc>,
     pub failure: Option<String>,
     pub created_at: DateTimeUtc,
+    pub target_set: bool,
+    pub target_expires_at: Option<DateTimeUtc>,
+    pub target_limit_bytes: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

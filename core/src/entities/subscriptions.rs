@@ -17,6 +17,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub subscription_url: Option<String>,
     pub usage_synced_at: Option<DateTimeUtc>,
+    pub account_uuid: Option<String>,
+    pub account_sub_id: Option<String>,
     pub updated_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

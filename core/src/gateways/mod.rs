@@ -25,6 +25,10 @@ pub mod zarinpal;
 #[derive(Clone, Debug)]
 pub struct CreateRequest {
     pub payment: PaymentId,
+    /// A key the provider remembers to make creating idempotent: the shop's identity and the
+    /// payment, so a reset database or a second shop on the same provider account never reuses
+    /// one (YooKassa keeps them for 24 hours).
+    pub idempotence_key: String,
     pub charge: Money,
     pub description: String,
     /// Where the customer's browser comes back to.
@@ -213,7 +217,9 @@ pub async fn checkout(
         now,
     )
     .await?;
+    let shop = crate::shop::identity(db).await?;
     let req = CreateRequest {
+        idempotence_key: format!("vpnshop-{shop}-payment-{}", checkout.payment),
         payment: checkout.payment,
         charge,
         description,

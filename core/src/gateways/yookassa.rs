@@ -1,4 +1,4 @@
-//! YooKassa (API v3): payments are created with an `Idempotence-Key` derived from our payment id,
+//! YooKassa (API v3): payments are created with an `Idempotence-Key` made of the shop's identity and our payment id,
 //! so a create retried after a crash returns the same payment. Notifications are not signed:
 //! they only name a payment, which is re-fetched with `GET /payments/{id}` and acted on as the
 //! API says.
@@ -50,7 +50,7 @@ impl Gateway for YooKassa {
             .http
             .post(self.url("payments"))
             .basic_auth(&self.shop_id, Some(self.secret_key.expose_secret()))
-            .header("Idempotence-Key", format!("vpnshop-payment-{}", req.payment))
+            .header("Idempotence-Key", &req.idempotence_key)
             .json(&json!({
                 "amount": { "value": req.charge.decimal(), "currency": req.charge.currency().code() },
                 "capture": true,

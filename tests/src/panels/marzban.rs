@@ -392,11 +392,14 @@ async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(|(p, _)| {
-            (
-                p,
-                json!({"id": uuid::Uuid::new_v4().to_string(), "flow": ""}),
-            )
+        .map(|(p, given)| {
+            // `VLessSettings`/`VMessSettings`: the id sent, or a fresh uuid4 by default.
+            let id = given
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                .unwrap_or_else(uuid::Uuid::new_v4);
+            (p, json!({"id": id.to_string(), "flow": ""}))
         })
         .collect();
     let mut user = User {

@@ -36,6 +36,8 @@ struct Inner {
     sessions: HashSet<String>,
     inbounds: Vec<Inbound>,
     version3: bool,
+    /// Calls that returned whole inbounds (`get/:id`, `list`), each with every client.
+    inbound_reads: u64,
 }
 
 struct Inbound {
@@ -157,6 +159,7 @@ impl FakeXUi {
                 },
             ],
             version3: false,
+            inbound_reads: 0,
         }));
         let faults = Faults::default();
         let app = Router::new().fallback(route).with_state(state.clone());
@@ -195,6 +198,11 @@ impl FakeXUi {
             }
         }
         panic!("no such client {email}");
+    }
+
+    /// How many calls returned whole inbounds with every client's settings.
+    pub fn inbound_reads(&self) -> u64 {
+        self.state.lock().unwrap().inbound_reads
     }
 
     /// Clients on every inbound, the operator's own included.
@@ -329,12 +337,16 @@ async fn route(State(state): St, request: Request) -> Response {
                 "uptime": 1000, "loads": [0.1, 0.1, 0.1], "tcpCount": 10, "udpCount": 2,
             }),
         ),
-        (Method::GET, ["inbounds", "list"]) => msg(
-            true,
-            "",
-            Value::Array(s.inbounds.iter().map(Inbound::json).collect()),
-        ),
+        (Method::GET, ["inbounds", "list"]) => {
+            s.inbound_reads += 1;
+            msg(
+                true,
+                "",
+                Value::Array(s.inbounds.iter().map(Inbound::json).collect()),
+            )
+        }
         (Method::GET, ["inbounds", "get", id]) => {
+            s.inbound_reads += 1;
             match s.inbounds.iter().find(|i| id.parse() == Ok(i.id)) {
                 Some(i) => msg(true, "", i.json()),
                 None => failed("Obtain", "record not found").into_response(),
@@ -348,6 +360,26 @@ async fn route(State(state): St, request: Request) -> Response {
                 .find(|t| t.email.eq_ignore_ascii_case(email));
             // An unknown email is still a success, with no object.
             msg(true, "", t.map_or(Value::Null, Traffic::json))
+        }
+        (Method::GET, ["inbounds", "getClientTrafficsById", id]) => {
+            // Every client whose `id` field is this uuid, in any inbound.
+            let found: Vec<Value> = s
+                .inbounds
+                .iter()
+                .flat_map(|i| {
+                    i.clients
+                        .iter()
+                        .filter(|c| c.get("id").and_then(Value::as_str) == Some(*id))
+                        .filter_map(|c| {
+                            let email = email_of(c);
+                            i.stats
+                                .iter()
+                                .find(|t| t.email.eq_ignore_ascii_case(&email))
+                        })
+                })
+                .map(Traffic::json)
+                .collect();
+            msg(true, "", Value::Array(found))
         }
         (Method::POST, ["inbounds", "addClient"]) => add_client(&mut s, &fields(&headers, &body)),
         (Method::POST, ["inbounds", "updateClient", key]) => {

@@ -1,0 +1,49 @@
+//! Keys the shop keeps for every panel account, and the targets a renewal or traffic pack
+//! computes once, before its first panel call.
+//!
+//! - `subscriptions.account_uuid` / `account_sub_id`: the client id and subscription id the shop
+//!   generated for the account, so it never reads a whole 3x-UI inbound to find them, a rotated
+//!   Hiddify API key orphans nothing, and an account found under the shop's name is adopted only
+//!   when it carries them. Rows made before this migration have none.
+//! - `orders.target_set`, `target_expires_at`, `target_limit_bytes`: what a renewal or
+//!   add-traffic order sets the account to, written before the panel is first called, so a
+//!   retry after a usage refresh copied the panel's new figures never applies the order twice.
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        for column in [
+            ColumnDef::new("account_uuid").string_len(36).null().take(),
+            ColumnDef::new("account_sub_id")
+                .string_len(32)
+                .null()
+                .take(),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("subscriptions")
+                    .add_column(column)
+                    .take(),
+            )
+            .await?;
+        }
+        for column in [
+            boolean("target_set").default(false).take(),
+            timestamp_with_time_zone_null("target_expires_at"),
+            big_integer_null("target_limit_bytes"),
+        ] {
+            m.alter_table(Table::alter().table("orders").add_column(column).take())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, _m: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration("migrations are forward-only".into()))
+    }
+}
