@@ -70,6 +70,8 @@ pub struct CardSettings {
     pub second_approval_above: Option<String>,
     /// Unreviewed receipts are reminded to staff after this many minutes (and again as often).
     pub remind_minutes: i64,
+    /// A transfer with no receipt after this many minutes expires and frees its amount.
+    pub expire_minutes: i64,
 }
 
 impl Default for CardSettings {
@@ -78,6 +80,7 @@ impl Default for CardSettings {
             max_offset: "999".into(),
             second_approval_above: None,
             remind_minutes: 30,
+            expire_minutes: 24 * 60,
         }
     }
 }
@@ -632,6 +635,9 @@ impl Settings {
                 "payments.card.second_approval_above",
                 format!("`{a}` is not an amount in {}", self.currency()),
             );
+        }
+        if p.card.expire_minutes < 1 {
+            bad("payments.card.expire_minutes", "must be at least 1".into());
         }
         if p.card.remind_minutes < 1 {
             bad("payments.card.remind_minutes", "must be at least 1".into());

@@ -86,6 +86,10 @@ async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
     if let Err(e) = reconcile_stars(&bot, &ctx).await {
         tracing::warn!(error = %e, "cannot reconcile Telegram Stars transactions");
     }
+    let expired = card_to_card::expire_unreceipted(&ctx.db, &ctx.payments.card, now).await?;
+    if expired > 0 {
+        tracing::info!(expired, "card transfers with no receipt expired");
+    }
     remind_receipts(&bot, &ctx).await
 }
 

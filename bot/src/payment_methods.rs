@@ -70,6 +70,7 @@ impl PaymentMethods {
                 max_offset_minor: amount(&p.card.max_offset).map_or(0, Money::minor),
                 second_approval_above: p.card.second_approval_above.as_deref().and_then(amount),
                 remind_after: chrono::Duration::minutes(p.card.remind_minutes.max(1)),
+                expire_after: chrono::Duration::minutes(p.card.expire_minutes.max(1)),
             },
             reconcile_every: chrono::Duration::seconds(p.reconcile_seconds.max(1)),
         }

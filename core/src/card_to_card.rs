@@ -47,6 +47,9 @@ pub struct CardRules {
     pub second_approval_above: Option<Money>,
     /// Unreviewed receipts are reminded to staff after this long (and again as long again).
     pub remind_after: Duration,
+    /// A transfer that got no receipt in this long expires, freeing its unique amount for
+    /// someone else. A receipt sent up to as long again after that is still taken.
+    pub expire_after: Duration,
 }
 
 /// A card number as the customer must type it: 16 digits (Persian or Arabic digits accepted,
@@ -78,6 +81,10 @@ impl CardNumber {
 pub enum CardError {
     #[error("no card is set up for card-to-card payments")]
     NoCard,
+    /// Every amount from the price up to the largest offset is held by a pending transfer:
+    /// another would repeat one and staff could not tell them apart on the bank statement.
+    #[error("every distinguishable amount is taken by a pending transfer")]
+    NoFreeAmount,
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error("this payment is not a pending card transfer of yours")]
@@ -194,13 +201,17 @@ pub async fn open(
 ) -> Result<Transfer, CardError> {
     let txn = db.begin().await?;
     serialize_offsets(&txn).await?;
+    expire_unreceipted(&txn, rules, now).await?;
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
     let taken: Vec<i64> = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
         .filter(payment_rows::Column::Status.eq(status::PENDING))
         .filter(payment_rows::Column::Currency.eq(amount.currency().code()))
         .filter(payment_rows::Column::AmountMinor.gte(amount.minor()))
-        .filter(payment_rows::Column::AmountMinor.lte(amount.minor() + rules.max_offset_minor))
+        .filter(
+            payment_rows::Column::AmountMinor
+                .lte(amount.minor().saturating_add(rules.max_offset_minor)),
+        )
         .all(&txn)
         .await?
         .into_iter()
@@ -208,10 +219,17 @@ pub async fn open(
         .collect();
     let first = if rules.max_offset_minor > 0 { 1 } else { 0 };
     let offset = (first..=rules.max_offset_minor)
-        .find(|o| !taken.contains(&(amount.minor() + o)))
-        .unwrap_or(first);
-    let charge = Money::new(amount.minor() + offset, amount.currency())
-        .map_err(|_| CheckoutError::BadAmount)?;
+        .find(|o| {
+            amount
+                .minor()
+                .checked_add(*o)
+                .is_some_and(|a| !taken.contains(&a))
+        })
+        .ok_or(CardError::NoFreeAmount)?;
+    let charge = Money::new(offset, amount.currency())
+        .ok()
+        .and_then(|o| amount.checked_add(o))
+        .ok_or(CheckoutError::BadAmount)?;
     let checkout = payments::open(
         &txn,
         PROVIDER,
@@ -233,6 +251,29 @@ pub async fn open(
     .await?;
     txn.commit().await?;
     Ok(Transfer { checkout, card })
+}
+
+/// Transfers that got no receipt within `rules.expire_after` fail, so their amounts are free
+/// again. Returns how many expired.
+pub async fn expire_unreceipted(
+    db: &impl ConnectionTrait,
+    rules: &CardRules,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let with_receipt = receipts::Entity::find()
+        .select_only()
+        .column(receipts::Column::PaymentId)
+        .into_query();
+    Ok(payment_rows::Entity::update_many()
+        .col_expr(payment_rows::Column::Status, status::FAILED.into())
+        .col_expr(payment_rows::Column::UpdatedAt, now.into())
+        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::CreatedAt.lte(now - rules.expire_after))
+        .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// Two transfers opened at the same instant must not pick the same free offset. SQLite runs one
@@ -273,7 +314,9 @@ pub async fn submit(
     let row = payments::get(&txn, payment)
         .await?
         .filter(|p| {
-            p.provider == PROVIDER && p.customer_id == customer.get() && p.status == status::PENDING
+            p.provider == PROVIDER
+                && p.customer_id == customer.get()
+                && (p.status == status::PENDING || p.status == status::FAILED)
         })
         .ok_or(CardError::NotYourTransfer)?;
     if receipts::Entity::find()
@@ -290,6 +333,17 @@ pub async fn submit(
         .one(&txn)
         .await?
         .map(|r| r.id);
+    if row.status == status::FAILED {
+        // The transfer expired without a receipt (a failed card transfer has none otherwise):
+        // the customer may have paid late, so staff still decide it.
+        payment_rows::Entity::update_many()
+            .col_expr(payment_rows::Column::Status, status::PENDING.into())
+            .col_expr(payment_rows::Column::UpdatedAt, now.into())
+            .filter(payment_rows::Column::Id.eq(row.id))
+            .filter(payment_rows::Column::Status.eq(status::FAILED))
+            .exec(&txn)
+            .await?;
+    }
     let card_id = payments::details_of(&row)["card_id"].as_i64();
     let receipt = receipts::Entity::insert(receipts::ActiveModel {
         payment_id: Set(row.id),
@@ -326,11 +380,13 @@ pub async fn submit(
     })
 }
 
-/// The pending card transfer a customer would attach a photo to: their newest one without a
-/// receipt.
+/// The card transfer a customer would attach a photo to: their newest one without a receipt,
+/// pending, or expired for no longer than it was open (a late receipt still reaches staff).
 pub async fn awaiting_receipt(
     db: &impl ConnectionTrait,
     customer: CustomerId,
+    rules: &CardRules,
+    now: DateTime<Utc>,
 ) -> Result<Option<payments::Payment>, DbErr> {
     let with_receipt = receipts::Entity::find()
         .select_only()
@@ -340,7 +396,15 @@ pub async fn awaiting_receipt(
     payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
         .filter(payment_rows::Column::CustomerId.eq(customer.get()))
-        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(
+            Condition::any()
+                .add(payment_rows::Column::Status.eq(status::PENDING))
+                .add(
+                    Condition::all()
+                        .add(payment_rows::Column::Status.eq(status::FAILED))
+                        .add(payment_rows::Column::CreatedAt.gt(now - rules.expire_after * 2)),
+                ),
+        )
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
         .order_by_desc(payment_rows::Column::Id)
         .one(db)

@@ -47,6 +47,25 @@ impl Currency {
             Currency::Irr | Currency::Irt | Currency::Xtr => 0,
         }
     }
+
+    /// The largest amount one payment, top-up or price may be: far above any VPN sale, far
+    /// below where sums of them could overflow an `i64` of minor units.
+    pub fn max_amount(self) -> Money {
+        let minor = match self {
+            // 100 billion rial, 10 billion toman.
+            Currency::Irr => 100_000_000_000,
+            Currency::Irt => 10_000_000_000,
+            // 10 million roubles; a million dollars or euros (in cents).
+            Currency::Rub => 1_000_000_000,
+            Currency::Usd | Currency::Eur => 100_000_000,
+            // Telegram's own cap on one Stars payment is far lower.
+            Currency::Xtr => 1_000_000,
+        };
+        Money {
+            minor,
+            currency: self,
+        }
+    }
 }
 
 impl fmt::Display for Currency {
@@ -97,6 +116,15 @@ pub enum MoneyError {
     Unparsable(String, u32),
     #[error("the amount is too large")]
     Overflow,
+    /// Above [`Currency::max_amount`].
+    #[error("the amount is above the largest one allowed, {max}")]
+    TooLarge { max: Money },
+    /// Separators that could mean two different amounts (`1.000,50`, `9,9999`): refused, never
+    /// guessed.
+    #[error(
+        "`{0}` could be read two ways: write it without thousands separators, with a point for decimals"
+    )]
+    Ambiguous(String),
 }
 
 impl Money {
@@ -123,25 +151,59 @@ impl Money {
         self.minor == 0
     }
 
-    /// Parses what a person types: `150000`, `150,000`, `9.99`, `۱۵۰۰۰۰` (Persian digits).
+    /// Parses what a person types: `150000`, `150,000`, `9.99`, `۱۵۰۰۰۰` (Persian digits), and
+    /// for currencies with cents `99,90` (a single comma followed by at most the currency's
+    /// minor digits is the decimal separator, as Russian customers write it). Anything that
+    /// could be read two ways is refused with [`MoneyError::Ambiguous`], and anything above
+    /// the currency's [`Currency::max_amount`] with [`MoneyError::TooLarge`].
     pub fn parse(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let bad = || MoneyError::Unparsable(text.to_string(), currency.exponent());
+        let ambiguous = || MoneyError::Ambiguous(text.trim().to_string());
+        let exp = currency.exponent();
         let normalized: String = text
             .trim()
             .chars()
-            .filter(|c| !matches!(c, ',' | '_' | ' ' | '\u{066C}'))
+            .filter(|c| !matches!(c, '_' | ' ' | '\u{00A0}' | '\u{202F}'))
             .map(|c| match c {
                 '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
                 '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
                 '٫' => '.',
+                // The Arabic thousands separator.
+                '\u{066C}' => ',',
                 c => c,
             })
             .collect();
-        let (whole, frac) = match normalized.split_once('.') {
-            Some((w, f)) => (w, f),
-            None => (normalized.as_str(), ""),
+        let commas = normalized.matches(',').count();
+        let plain = if commas == 0 {
+            normalized
+        } else {
+            let (before_point, after_point) = match normalized.split_once('.') {
+                Some((w, f)) => (w, Some(f)),
+                None => (normalized.as_str(), None),
+            };
+            let groups: Vec<&str> = before_point.split(',').collect();
+            let thousands = !groups[0].is_empty()
+                && groups[0].len() <= 3
+                && groups[1..].iter().all(|g| g.len() == 3);
+            let decimal_comma = exp > 0
+                && commas == 1
+                && after_point.is_none()
+                && (1..=exp as usize).contains(&groups[1].len());
+            if after_point.is_some_and(|f| f.contains(',')) {
+                return Err(ambiguous());
+            }
+            match (thousands, decimal_comma) {
+                (true, false) => normalized.replace(',', ""),
+                (false, true) => normalized.replace(',', "."),
+                // `1,000` or `12,345` in a currency without cents is thousands only;
+                // `1,5` in one without cents, or `1,0000`, means nothing certain.
+                _ => return Err(ambiguous()),
+            }
         };
-        let exp = currency.exponent();
+        let (whole, frac) = match plain.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (plain.as_str(), ""),
+        };
         if whole.is_empty()
             || !whole.bytes().all(|b| b.is_ascii_digit())
             || !frac.bytes().all(|b| b.is_ascii_digit())
@@ -149,8 +211,11 @@ impl Money {
         {
             return Err(bad());
         }
+        let too_large = || MoneyError::TooLarge {
+            max: currency.max_amount(),
+        };
         let scale = 10i64.pow(exp);
-        let whole: i64 = whole.parse().map_err(|_| MoneyError::Overflow)?;
+        let whole: i64 = whole.parse().map_err(|_| too_large())?;
         let mut frac_minor: i64 = if frac.is_empty() {
             0
         } else {
@@ -162,8 +227,24 @@ impl Money {
         let minor = whole
             .checked_mul(scale)
             .and_then(|m| m.checked_add(frac_minor))
-            .ok_or(MoneyError::Overflow)?;
+            .filter(|&m| m <= currency.max_amount().minor)
+            .ok_or_else(too_large)?;
         Money::new(minor, currency)
+    }
+
+    /// `self + other`, `None` on another currency or past [`Currency::max_amount`]: every sum of
+    /// money the shop makes goes through here, so none can overflow.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        if self.currency != other.currency {
+            return None;
+        }
+        self.minor
+            .checked_add(other.minor)
+            .filter(|&m| m <= self.currency.max_amount().minor)
+            .map(|minor| Money {
+                minor,
+                currency: self.currency,
+            })
     }
 
     /// The amount as a provider writes it: `100.50`, `150000` (no separators).
@@ -277,8 +358,55 @@ mod tests {
         assert!(Money::parse("abc", Currency::Irt).is_err());
         assert_eq!(
             Money::parse("99999999999999999999", Currency::Irt),
-            Err(MoneyError::Overflow)
+            Err(MoneyError::TooLarge {
+                max: Currency::Irt.max_amount()
+            })
         );
+    }
+
+    #[test]
+    fn a_comma_is_a_decimal_separator_only_where_it_cannot_be_anything_else() {
+        let rub = |t: &str| Money::parse(t, Currency::Rub).map(Money::minor);
+        assert_eq!(rub("99,90"), Ok(9_990));
+        assert_eq!(rub("99,9"), Ok(9_990));
+        assert_eq!(rub("1,000"), Ok(100_000));
+        assert_eq!(rub("1,000.50"), Ok(100_050));
+        assert_eq!(rub("1,234,567"), Ok(123_456_700));
+        assert_eq!(rub("1 500,50"), Ok(150_050));
+        for unsure in ["1.000,50", "9,9999", "1,00,0", "1,000,5"] {
+            assert!(
+                matches!(rub(unsure), Err(MoneyError::Ambiguous(_))),
+                "{unsure}: {:?}",
+                rub(unsure)
+            );
+        }
+        let irt = |t: &str| Money::parse(t, Currency::Irt).map(Money::minor);
+        assert_eq!(irt("150,000"), Ok(150_000));
+        assert_eq!(irt("۱۵۰٬۰۰۰"), Ok(150_000));
+        assert!(matches!(irt("1,5"), Err(MoneyError::Ambiguous(_))));
+    }
+
+    #[test]
+    fn amounts_are_capped_per_currency_and_sums_never_overflow() {
+        let max = Currency::Usd.max_amount();
+        assert_eq!(Money::parse("1000000", Currency::Usd), Ok(max));
+        assert_eq!(
+            Money::parse("1000000.01", Currency::Usd),
+            Err(MoneyError::TooLarge { max })
+        );
+        assert_eq!(
+            Money::parse("9223372036854775807", Currency::Irr),
+            Err(MoneyError::TooLarge {
+                max: Currency::Irr.max_amount()
+            })
+        );
+        let one = Money::new(1, Currency::Usd).unwrap();
+        assert_eq!(max.checked_add(one), None);
+        assert_eq!(
+            one.checked_add(one),
+            Some(Money::new(2, Currency::Usd).unwrap())
+        );
+        assert_eq!(one.checked_add(Money::new(1, Currency::Rub).unwrap()), None);
     }
 
     #[test]

@@ -130,12 +130,8 @@ pub async fn evaluate(
     if promo.plan_id.is_some_and(|p| p != plan.get()) {
         return Err(PromoError::OtherPlan);
     }
-    let used = promo_uses::Entity::find()
-        .filter(promo_uses::Column::PromoCodeId.eq(promo.id))
-        .filter(promo_uses::Column::CustomerId.eq(customer.get()))
-        .count(db)
-        .await?;
-    if used >= Ord::max(promo.per_customer_limit, 1) as u64 {
+    let used = uses_by(db, promo.id, customer).await?;
+    if used >= i64::from(Ord::max(promo.per_customer_limit, 1)) {
         return Err(PromoError::AlreadyUsed);
     }
     let discount = match (promo.percent_off, promo.amount_off_minor, &promo.currency) {
@@ -152,8 +148,14 @@ pub async fn evaluate(
     Ok((promo, discount.clamp(0, price.minor())))
 }
 
-/// Records the use of a promo code by an order that is being paid. Fails (and the payment's
-/// transaction rolls back) if the code was used up meanwhile.
+/// Records the use of a promo code by an order that is being paid, checking every limit again
+/// inside the paying transaction: a preview only shows the discount, and two previews opened
+/// with one code must not both get it. Fails (and the payment's transaction rolls back) if the
+/// code was disabled, expired, used up or already used by this customer meanwhile.
+///
+/// The customer's uses are numbered, and `(code, customer, number)` is unique: two payments
+/// racing for the customer's last use both count the same uses, both try to write the same
+/// number, and only one can.
 pub async fn redeem(
     db: &impl ConnectionTrait,
     promo_id: i64,
@@ -161,6 +163,17 @@ pub async fn redeem(
     order: OrderId,
     now: DateTime<Utc>,
 ) -> Result<(), PromoError> {
+    let promo = by_id(db, promo_id)
+        .await?
+        .filter(|p| p.enabled)
+        .ok_or(PromoError::Unknown)?;
+    if promo.valid_until.is_some_and(|until| until <= now) {
+        return Err(PromoError::Expired);
+    }
+    let used = uses_by(db, promo_id, customer).await?;
+    if used >= i64::from(Ord::max(promo.per_customer_limit, 1)) {
+        return Err(PromoError::AlreadyUsed);
+    }
     let r = promo_codes::Entity::update_many()
         .col_expr(
             promo_codes::Column::Uses,
@@ -180,14 +193,39 @@ pub async fn redeem(
     if r.rows_affected != 1 {
         return Err(PromoError::UsedUp);
     }
-    promo_uses::Entity::insert(promo_uses::ActiveModel {
+    let inserted = promo_uses::Entity::insert(promo_uses::ActiveModel {
         promo_code_id: Set(promo_id),
         customer_id: Set(customer.get()),
         order_id: Set(order.get()),
+        use_no: Set(used + 1),
         created_at: Set(now),
         ..Default::default()
     })
     .exec_without_returning(db)
-    .await?;
-    Ok(())
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Err(PromoError::AlreadyUsed)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How many times `customer` has used the code.
+async fn uses_by(
+    db: &impl ConnectionTrait,
+    promo_id: i64,
+    customer: CustomerId,
+) -> Result<i64, DbErr> {
+    Ok(promo_uses::Entity::find()
+        .filter(promo_uses::Column::PromoCodeId.eq(promo_id))
+        .filter(promo_uses::Column::CustomerId.eq(customer.get()))
+        .count(db)
+        .await? as i64)
 }

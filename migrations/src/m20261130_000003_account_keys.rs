@@ -8,6 +8,9 @@
 //! - `orders.target_set`, `target_expires_at`, `target_limit_bytes`: what a renewal or
 //!   add-traffic order sets the account to, written before the panel is first called, so a
 //!   retry after a usage refresh copied the panel's new figures never applies the order twice.
+//! - `promo_uses.use_no`, unique with the code and the customer: two payments racing for a
+//!   customer's last use of a promo code cannot both record it. Existing uses are numbered in
+//!   the order they were made.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -40,6 +43,32 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table("orders").add_column(column).take())
                 .await?;
         }
+        m.alter_table(
+            Table::alter()
+                .table("promo_uses")
+                .add_column(big_integer("use_no").default(0))
+                .take(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared(
+                "UPDATE promo_uses SET use_no = (SELECT COUNT(*) FROM promo_uses AS earlier \
+                 WHERE earlier.promo_code_id = promo_uses.promo_code_id \
+                 AND earlier.customer_id = promo_uses.customer_id \
+                 AND earlier.id <= promo_uses.id)",
+            )
+            .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_promo_uses_code_customer_use")
+                .table("promo_uses")
+                .col("promo_code_id")
+                .col("customer_id")
+                .col("use_no")
+                .unique()
+                .take(),
+        )
+        .await?;
         Ok(())
     }
 

@@ -319,3 +319,84 @@ async fn points_expire_and_leave_the_ledger_balanced() {
     );
     let _ = jobs::backoff(1);
 }
+
+/// A once-per-customer code typed into two previews (two tabs, or a preview kept open while
+/// buying again): only the first payment gets the discount, even when both pay at once.
+#[tokio::test]
+async fn a_once_per_customer_promo_code_discounts_one_payment_only() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 9).await;
+    let plan = plan_30d(&t.db).await;
+    promo::add(
+        &t.db,
+        NewPromo {
+            code: "WELCOME".into(),
+            discount: Discount::Percent(50),
+            plan: None,
+            max_uses: None,
+            per_customer_limit: 1,
+            valid_until: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    top_up(&t.db, &c, irt(1_000_000)).await;
+    let req = QuoteRequest {
+        customer: c.customer_id(),
+        plan: plan.plan_id(),
+        currency: Currency::Irt,
+        promo_code: Some("welcome".into()),
+        points: 0,
+    };
+    // Six previews, all showing the discount before any is paid.
+    let mut orders_open = Vec::new();
+    for _ in 0..6 {
+        let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+        assert_eq!(quote.total, irt(75_000));
+        orders_open.push(place(&t.db, &c, &quote).await.order_id());
+    }
+    // Two paid one after the other: the second is refused with the reason.
+    orders::pay_with_wallet(&t.db, orders_open[0], c.customer_id(), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        orders::pay_with_wallet(&t.db, orders_open[1], c.customer_id(), t0()).await,
+        Err(OrderError::Promo(PromoError::AlreadyUsed))
+    ));
+    // A fresh customer races four payments of one code: one wins.
+    let d = customer(&t.db, 10).await;
+    top_up(&t.db, &d, irt(1_000_000)).await;
+    let req = QuoteRequest {
+        customer: d.customer_id(),
+        ..req
+    };
+    let mut racing = Vec::new();
+    for _ in 0..4 {
+        let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+        racing.push(place(&t.db, &d, &quote).await.order_id());
+    }
+    let paid = futures::future::join_all(
+        racing
+            .iter()
+            .map(|&o| orders::pay_with_wallet(&t.db, o, d.customer_id(), t0())),
+    )
+    .await
+    .into_iter()
+    .filter(Result::is_ok)
+    .count();
+    assert_eq!(paid, 1, "one discounted payment per customer");
+    for who in [&c, &d] {
+        assert_eq!(
+            ledger::wallet_balance(&t.db, who.customer_id(), Currency::Irt)
+                .await
+                .unwrap(),
+            irt(925_000),
+            "charged once"
+        );
+    }
+    assert_eq!(
+        ledger::audit(&t.db).await.unwrap(),
+        ledger::Audit::default()
+    );
+}

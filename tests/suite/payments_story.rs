@@ -26,6 +26,7 @@ fn rules() -> CardRules {
         max_offset_minor: 999,
         second_approval_above: Some(irt(1_000_000)),
         remind_after: Duration::minutes(30),
+        expire_after: Duration::hours(24),
     }
 }
 
@@ -768,4 +769,95 @@ async fn a_second_shop_on_the_same_yookassa_account_opens_its_own_payments() {
     }
     assert_ne!(links[0], links[1], "each shop pays its own payment");
     assert_eq!(fake.create_count(), 2);
+}
+
+/// Staff match card transfers by their unique amounts. A transfer nobody sent a receipt for
+/// expires and frees its amount; when every amount is held, a new transfer is refused rather
+/// than given a repeated one; a receipt sent late still reaches staff.
+#[tokio::test]
+async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
+    let t = fresh_db().await;
+    let db = &t.db;
+    a_card(db).await;
+    let tight = CardRules {
+        max_offset_minor: 2,
+        ..rules()
+    };
+    let (a, b, c) = (
+        customer(db, 1).await,
+        customer(db, 2).await,
+        customer(db, 3).await,
+    );
+    let ta = card_to_card::open(db, a.customer_id(), None, irt(150_000), &tight, t0())
+        .await
+        .unwrap();
+    card_to_card::open(db, b.customer_id(), None, irt(150_000), &tight, t0())
+        .await
+        .unwrap();
+    // Both distinguishable amounts are held: a third would repeat one.
+    assert!(matches!(
+        card_to_card::open(db, c.customer_id(), None, irt(150_000), &tight, t0()).await,
+        Err(CardError::NoFreeAmount)
+    ));
+    // A day later neither sent a receipt: both expired, and the amounts are free again.
+    let later = t0() + Duration::hours(25);
+    let tc = card_to_card::open(db, c.customer_id(), None, irt(150_000), &tight, later)
+        .await
+        .unwrap();
+    assert_eq!(tc.checkout.charge, irt(150_001));
+    let first = payments::get(db, ta.checkout.payment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.status, status::FAILED);
+
+    // The first customer had paid after all, and sends the receipt late: staff still see it.
+    let waiting = card_to_card::awaiting_receipt(db, a.customer_id(), &tight, later)
+        .await
+        .unwrap()
+        .expect("the expired transfer still takes its receipt");
+    assert_eq!(waiting.id, ta.checkout.payment.get());
+    card_to_card::submit(
+        db,
+        ta.checkout.payment,
+        a.customer_id(),
+        "f-late",
+        "u-late",
+        later,
+    )
+    .await
+    .unwrap();
+    let first = payments::get(db, ta.checkout.payment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.status, status::PENDING, "back before staff");
+    // Far later, an old expired transfer no longer catches stray photos.
+    assert!(
+        card_to_card::awaiting_receipt(db, b.customer_id(), &tight, t0() + Duration::days(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A customer types an absurd amount for a card top-up: refused before anything is opened,
+/// and no sum of money can overflow.
+#[tokio::test]
+async fn a_huge_card_top_up_is_refused_not_overflowed() {
+    let t = fresh_db().await;
+    let db = &t.db;
+    a_card(db).await;
+    let c = customer(db, 1).await;
+    assert!(matches!(
+        Money::parse("9223372036854775807", Currency::Irt),
+        Err(vpnshop_core::money::MoneyError::TooLarge { .. })
+    ));
+    // Even an amount that got past parsing cannot overflow the offset.
+    let near_max = Money::new(i64::MAX - 1, Currency::Irt).unwrap();
+    assert!(
+        card_to_card::open(db, c.customer_id(), None, near_max, &rules(), t0())
+            .await
+            .is_err()
+    );
 }

@@ -8,7 +8,7 @@ use vpnshop_core::card_to_card::{self, CardError};
 use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::gateways::{self, PayError};
 use vpnshop_core::ids::{OrderId, PaymentId};
-use vpnshop_core::money::Money;
+use vpnshop_core::money::{Money, MoneyError};
 use vpnshop_core::payments::{self, CheckoutError, Outcome, Provider};
 
 use super::{ChatDialogue, Ctx, State, say, show, stale};
@@ -189,18 +189,20 @@ pub async fn top_up_entered(
     };
     let amount = match input.map(|t| Money::parse(t, ctx.currency)) {
         Some(Ok(m)) if m.minor() > 0 => m,
-        _ => {
-            return say(
-                bot,
-                chat,
-                tr_with(
+        refused => {
+            let example = text::money(lang, example_amount(ctx));
+            let refusal = match refused {
+                Some(Err(MoneyError::TooLarge { max })) => {
+                    tr_with(lang, "pay.too_large", &[("max", &text::money(lang, max))])
+                }
+                Some(Err(MoneyError::Ambiguous(typed))) => tr_with(
                     lang,
-                    "pay.bad_amount",
-                    &[("example", &text::money(lang, example_amount(ctx)))],
+                    "pay.ambiguous_amount",
+                    &[("typed", &escape(&typed)), ("example", &example)],
                 ),
-                keyboards::back_to_menu(lang),
-            )
-            .await;
+                _ => tr_with(lang, "pay.bad_amount", &[("example", &example)]),
+            };
+            return say(bot, chat, refusal, keyboards::back_to_menu(lang)).await;
         }
     };
     dialogue.update(State::Idle).await?;
@@ -239,6 +241,15 @@ async fn start(
         let transfer = match transfer {
             Ok(t) => t,
             Err(CardError::NoCard) => return stale(bot, chat, lang).await,
+            Err(CardError::NoFreeAmount) => {
+                return say(
+                    bot,
+                    chat,
+                    tr(lang, "pay.card_busy"),
+                    keyboards::back_to_menu(lang),
+                )
+                .await;
+            }
             Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
         };
         dialogue
@@ -393,9 +404,14 @@ pub async fn receipt(
     };
     let payment = match payment {
         Some(p) => Some(PaymentId::new(p)),
-        None => card_to_card::awaiting_receipt(&ctx.db, customer.customer_id())
-            .await?
-            .map(|p| PaymentId::new(p.id)),
+        None => card_to_card::awaiting_receipt(
+            &ctx.db,
+            customer.customer_id(),
+            &ctx.payments.card,
+            ctx.clock.now(),
+        )
+        .await?
+        .map(|p| PaymentId::new(p.id)),
     };
     let Some(payment) = payment else {
         return say(

@@ -11,6 +11,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub order_id: i64,
     pub created_at: DateTimeUtc,
+    /// The customer's 1st, 2nd, … use of the code; unique per code and customer.
+    pub use_no: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
