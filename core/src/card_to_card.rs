@@ -99,6 +99,9 @@ pub enum CardError {
     AlreadyDecided(String),
     #[error("the second approval must come from someone else")]
     SameApprover,
+    /// Staff never decide their own payments, whatever their role.
+    #[error("nobody may decide a receipt for their own payment")]
+    OwnPayment,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -477,7 +480,20 @@ async fn reviewer(
         .await?;
         return Err(CardError::NotAllowed);
     }
-    receipt(db, id).await?.ok_or(CardError::NoSuchReceipt)
+    let r = receipt(db, id).await?.ok_or(CardError::NoSuchReceipt)?;
+    if crate::customers::is_telegram_user(db, CustomerId::new(r.customer_id), who).await? {
+        audit::record(
+            db,
+            Some(who),
+            &format!("receipt.{action}.denied"),
+            Some(format!("receipt:{id}")),
+            "their own payment".into(),
+            now,
+        )
+        .await?;
+        return Err(CardError::OwnPayment);
+    }
+    Ok(r)
 }
 
 /// Moves a receipt from one of `from` to `to`, setting `set`; whether this call did it.

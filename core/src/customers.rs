@@ -132,6 +132,18 @@ pub async fn by_id(db: &impl ConnectionTrait, id: CustomerId) -> Result<Option<C
     customers::Entity::find_by_id(id.get()).one(db).await
 }
 
+/// Whether `customer` is the Telegram user `who`: how staff are kept from deciding their own
+/// payments.
+pub async fn is_telegram_user(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+    who: TelegramId,
+) -> Result<bool, DbErr> {
+    Ok(by_id(db, customer)
+        .await?
+        .is_some_and(|c| c.telegram_id == who.get()))
+}
+
 pub async fn by_referral_code(
     db: &impl ConnectionTrait,
     code: &str,

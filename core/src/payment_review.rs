@@ -2,13 +2,14 @@
 //! settled by finance or admin staff from the staff chat: credit what really arrived, credit in
 //! full once they have checked the gateway's dashboard, or decline (the money goes back to the
 //! payer at the gateway, by hand). The role is checked here, at every press; the first decision
-//! wins and is recorded with who made it.
+//! wins and is recorded with who made it. Nobody decides their own payment, and a credit above
+//! the card-to-card second-approval limit needs two different people, as a receipt does.
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::audit;
 use crate::entities::payments as rows;
-use crate::ids::{PaymentId, TelegramId};
+use crate::ids::{CustomerId, PaymentId, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
@@ -27,6 +28,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    fn code(self) -> &'static str {
+        match self {
+            Decision::CreditReceived => "credit_received",
+            Decision::CreditFull => "credit_full",
+            Decision::Decline => "decline",
+        }
+    }
+
     fn audit_action(self) -> &'static str {
         match self {
             Decision::CreditReceived => "payment.review.credit_received",
@@ -40,6 +49,9 @@ impl Decision {
 pub enum Settled {
     Credited(Credited),
     Declined,
+    /// The credit is above the second-approval limit: recorded as the first approval, and
+    /// someone else must press the same decision.
+    NeedsSecond,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +66,10 @@ pub enum ReviewError {
     /// The provider reported another currency: there is no "received" amount to credit.
     #[error("the amount received is in another currency")]
     NotComparable,
+    #[error("nobody may decide their own payment")]
+    OwnPayment,
+    #[error("the second approval must come from someone else")]
+    SameApprover,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -79,12 +95,14 @@ pub fn received_credit(p: &Payment) -> Option<Money> {
     Money::new(scaled, credit.currency()).ok()
 }
 
-/// Applies `decision` by `who` to `payment`, once.
+/// Applies `decision` by `who` to `payment`, once. A credit above `second_approval_above`
+/// takes two different people pressing the same decision.
 pub async fn decide(
     db: &DatabaseConnection,
     payment: PaymentId,
     who: TelegramId,
     decision: Decision,
+    second_approval_above: Option<Money>,
     now: DateTime<Utc>,
 ) -> Result<Settled, ReviewError> {
     let target = Some(format!("payment:{payment}"));
@@ -103,6 +121,20 @@ pub async fn decide(
     if row.status != status::REVIEW {
         return Err(ReviewError::AlreadyDecided(row.status));
     }
+    if crate::customers::is_telegram_user(&txn, CustomerId::new(row.customer_id), who).await? {
+        let action = format!("{}.denied", decision.audit_action());
+        audit::record(
+            &txn,
+            Some(who),
+            &action,
+            target,
+            "their own payment".into(),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(ReviewError::OwnPayment);
+    }
     let (to, credit) = match decision {
         Decision::Decline => (status::DECLINED, None),
         Decision::CreditFull => (status::PAID, credit_of(&row)),
@@ -111,6 +143,45 @@ pub async fn decide(
             Some(received_credit(&row).ok_or(ReviewError::NotComparable)?),
         ),
     };
+    let needs_two = credit.is_some_and(|c| {
+        second_approval_above
+            .is_some_and(|limit| limit.currency() == c.currency() && c.minor() > limit.minor())
+    });
+    let first = details_of(&row);
+    let first_approver = first["first_approver"].as_i64();
+    let seconds_it =
+        first_approver.is_some() && first["first_decision"].as_str() == Some(decision.code());
+    if needs_two && seconds_it && first_approver == Some(who.get()) {
+        return Err(ReviewError::SameApprover);
+    }
+    if needs_two && !seconds_it {
+        // The first of two approvals: recorded on the payment, which stays in review. The
+        // update is conditional on what was read, so two first presses at once record one.
+        let mut details = first.clone();
+        if let Some(d) = details.as_object_mut() {
+            d.insert("first_approver".into(), who.get().into());
+            d.insert("first_decision".into(), decision.code().into());
+        }
+        let recorded = rows::Entity::update_many()
+            .col_expr(rows::Column::Details, Some(details.to_string()).into())
+            .col_expr(rows::Column::UpdatedAt, now.into())
+            .filter(rows::Column::Id.eq(row.id))
+            .filter(rows::Column::Status.eq(status::REVIEW))
+            .filter(match &row.details {
+                Some(d) => rows::Column::Details.eq(d.clone()),
+                None => rows::Column::Details.is_null(),
+            })
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if recorded != 1 {
+            return Err(ReviewError::AlreadyDecided("being decided".into()));
+        }
+        let action = format!("{}.first", decision.audit_action());
+        audit::record(&txn, Some(who), &action, target, String::new(), now).await?;
+        txn.commit().await?;
+        return Ok(Settled::NeedsSecond);
+    }
     // The first press wins: the move out of `review` is conditional.
     let mut details = details_of(&row);
     if let (Some(d), Some(credit)) = (details.as_object_mut(), credit) {
@@ -161,6 +232,7 @@ pub async fn decide(
     let note = match &settled {
         Settled::Credited(c) => format!("credited {} {}", c.credit.minor(), c.credit.currency()),
         Settled::Declined => "declined".into(),
+        Settled::NeedsSecond => unreachable!("returned above"),
     };
     audit::record(&txn, Some(who), decision.audit_action(), target, note, now).await?;
     txn.commit().await?;

@@ -611,6 +611,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             short.payment,
             TelegramId::new(who),
             Decision::CreditFull,
+            None,
             t0(),
         )
         .await;
@@ -632,6 +633,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             short.payment,
             TelegramId::new(who),
             Decision::CreditReceived,
+            None,
             t0(),
         )
     }))
@@ -660,6 +662,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             short.payment,
             TelegramId::new(ADMIN),
             Decision::Decline,
+            None,
             t0()
         )
         .await,
@@ -684,6 +687,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             other.payment,
             TelegramId::new(ADMIN),
             Decision::CreditReceived,
+            None,
             t0()
         )
         .await,
@@ -695,6 +699,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             other.payment,
             TelegramId::new(ADMIN),
             Decision::CreditFull,
+            None,
             t0()
         )
         .await,
@@ -713,6 +718,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
             declined.payment,
             TelegramId::new(FINANCE),
             Decision::Decline,
+            None,
             t0()
         )
         .await
@@ -860,4 +866,103 @@ async fn a_huge_card_top_up_is_refused_not_overflowed() {
             .await
             .is_err()
     );
+}
+
+/// A finance member who also buys from the shop cannot approve their own receipt or settle
+/// their own payment in review; a review credit above the second-approval limit needs two
+/// different people, as a receipt does.
+#[tokio::test]
+async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two() {
+    use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+    let t = fresh_db().await;
+    let db = &t.db;
+    staff_team(db).await;
+    a_card(db).await;
+
+    // The finance member tops up by card and tries to approve the receipt themself.
+    let me = customer(db, FINANCE).await;
+    let transfer = card_to_card::open(db, me.customer_id(), None, irt(200_000), &rules(), t0())
+        .await
+        .unwrap();
+    let r = card_to_card::submit(
+        db,
+        transfer.checkout.payment,
+        me.customer_id(),
+        "f",
+        "u",
+        t0(),
+    )
+    .await
+    .unwrap();
+    let own = card_to_card::approve(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
+    assert!(matches!(own, Err(CardError::OwnPayment)), "{own:?}");
+    assert!(matches!(
+        card_to_card::begin_reject(db, r.receipt, TelegramId::new(FINANCE), t0()).await,
+        Err(CardError::OwnPayment)
+    ));
+    assert_eq!(wallet(db, &me).await, 0, "nothing credited");
+    assert_eq!(audit_rows(db, "receipt.approve.denied").await, 1);
+    // Someone else decides it.
+    card_to_card::approve(db, r.receipt, TelegramId::new(ADMIN), &rules(), t0())
+        .await
+        .unwrap();
+
+    // Their own gateway payment in review: refused too.
+    let limit = Some(Money::new(30_000, Currency::Rub).unwrap());
+    let (_, mine) = gateway_payment(db, FINANCE, "yk-own").await;
+    payments::apply(db, "yookassa", "yk-own", &paid_rub(45_000), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        payment_review::decide(
+            db,
+            mine.payment,
+            TelegramId::new(FINANCE),
+            Decision::CreditFull,
+            limit,
+            t0()
+        )
+        .await,
+        Err(ReviewError::OwnPayment)
+    ));
+
+    // Someone else's 500 ₽ in review, above the 300 ₽ limit: the first press only records.
+    let (c, theirs) = gateway_payment(db, 77, "yk-big").await;
+    payments::apply(db, "yookassa", "yk-big", &paid_rub(45_000), t0())
+        .await
+        .unwrap();
+    let decide = |who: i64, decision| {
+        payment_review::decide(
+            db,
+            theirs.payment,
+            TelegramId::new(who),
+            decision,
+            limit,
+            t0(),
+        )
+    };
+    assert!(matches!(
+        decide(ADMIN, Decision::CreditFull).await,
+        Ok(Settled::NeedsSecond)
+    ));
+    let balance = || async {
+        ledger::wallet_balance(db, c.customer_id(), Currency::Rub)
+            .await
+            .unwrap()
+            .minor()
+    };
+    assert_eq!(balance().await, 0);
+    assert!(matches!(
+        decide(ADMIN, Decision::CreditFull).await,
+        Err(ReviewError::SameApprover)
+    ));
+    assert!(matches!(
+        decide(FINANCE, Decision::CreditFull).await,
+        Ok(Settled::Credited(_))
+    ));
+    assert_eq!(balance().await, 50_000, "credited once, in full");
+    assert!(matches!(
+        decide(ADMIN, Decision::CreditFull).await,
+        Err(ReviewError::AlreadyDecided(_))
+    ));
 }

@@ -217,6 +217,7 @@ fn refusal(lang: Language, e: &CardError) -> Result<String, BotError> {
         CardError::NotAllowed => "receipt.not_allowed",
         CardError::AlreadyDecided(_) => "receipt.already_decided",
         CardError::SameApprover => "receipt.same_approver",
+        CardError::OwnPayment => "receipt.own_payment",
         CardError::NoSuchReceipt => "errors.stale_button",
         other => return Err(BotError::Service(other.to_string())),
     };

@@ -102,6 +102,7 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
         PaymentId::new(payment),
         who,
         decision,
+        ctx.payments.card.second_approval_above,
         ctx.clock.now(),
     )
     .await;
@@ -123,6 +124,9 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
                 &[("who", &name)],
             )),
         ),
+        Ok(Settled::NeedsSecond) => ("payment.review_needs_second", None),
+        Err(ReviewError::OwnPayment) => ("payment.review_own", None),
+        Err(ReviewError::SameApprover) => ("receipt.same_approver", None),
         Err(ReviewError::NotAllowed) => ("payment.review_not_allowed", None),
         Err(ReviewError::AlreadyDecided(_)) => ("payment.review_already", None),
         Err(ReviewError::NotComparable) => ("payment.review_not_comparable", None),
