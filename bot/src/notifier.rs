@@ -102,7 +102,9 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
         return Ok(());
     }
     const PAGE: u8 = 100;
-    let mut offset = stars::transactions_scanned(&ctx.db).await?;
+    let Some(mut offset) = stars::transactions_scanned(&ctx.db).await? else {
+        return start_at_the_end(bot, ctx).await;
+    };
     let start = offset;
     loop {
         let page = bot
@@ -130,6 +132,31 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
             return Ok(());
         }
     }
+}
+
+/// A database that never read the bot's Star transactions starts after the last one: what came
+/// before (a bot moved to vpnshop, a restored backup's past) is not this database's to settle.
+async fn start_at_the_end(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
+    const PAGE: u8 = 100;
+    let mut end = 0u32;
+    loop {
+        let page = bot
+            .get_star_transactions()
+            .offset(end)
+            .limit(PAGE)
+            .await
+            .map_err(|e| JobError::Retry(format!("getStarTransactions: {e}")))?;
+        end += page.transactions.len() as u32;
+        if page.transactions.len() < usize::from(PAGE) {
+            break;
+        }
+    }
+    tracing::info!(
+        transactions = end,
+        "Stars reconciliation starts after the bot's existing transactions"
+    );
+    stars::set_transactions_scanned(&ctx.db, end, ctx.clock.now()).await?;
+    Ok(())
 }
 
 /// Records one Star transaction if it is an invoice payment from a user; false when it could

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use crate::audit;
 use crate::entities::{customers, payments};
 use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
 use crate::ledger::LedgerError;
@@ -20,6 +21,7 @@ use crate::orders::{self, OrderStatus};
 use crate::payments as checkout;
 use crate::payments::CheckoutError;
 use crate::payments::status::{PAID, PENDING, REFUND_DUE, REFUNDED};
+use crate::shop::ShopId;
 
 pub const PROVIDER: &str = "telegram_stars";
 /// Telegram's limit on one Stars invoice.
@@ -78,8 +80,6 @@ pub enum StarsError {
     BadAmount,
     #[error("the Stars rate is in {rate}, the order in {order}")]
     CurrencyMismatch { rate: Currency, order: String },
-    #[error("invoice payload `{0}` is not ours")]
-    UnknownInvoice(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -104,15 +104,44 @@ impl From<DbErr> for StarsError {
     }
 }
 
-fn payload_of(payment: PaymentId) -> String {
-    format!("stars:{payment}")
+/// An invoice payload names the shop and the payment: `stars:<shop>:<payment>`. A bot moved
+/// to vpnshop, a token shared with another service, or a database restored elsewhere all see
+/// Star payments this shop never made; only payloads with its own identity are its.
+fn payload_of(shop: &ShopId, payment: PaymentId) -> String {
+    format!("stars:{shop}:{payment}")
 }
 
-fn payment_of(payload: &str) -> Option<PaymentId> {
-    payload
-        .strip_prefix("stars:")
-        .and_then(|id| id.parse().ok())
-        .map(PaymentId::new)
+/// Whose payload this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Payload {
+    /// Made by this shop.
+    Ours(PaymentId),
+    /// `stars:<payment>`, as invoices were made before payloads named the shop: taken only for
+    /// a pending invoice it matches exactly, never refunded.
+    Legacy(PaymentId),
+    /// Someone else's.
+    Foreign,
+}
+
+impl Payload {
+    fn read(shop: &ShopId, payload: &str) -> Payload {
+        let Some(rest) = payload.strip_prefix("stars:") else {
+            return Payload::Foreign;
+        };
+        let id = |s: &str| s.parse().ok().map(PaymentId::new);
+        match rest.split_once(':') {
+            Some((tag, n)) if tag == shop.as_str() => id(n).map_or(Payload::Foreign, Payload::Ours),
+            Some(_) => Payload::Foreign,
+            None => id(rest).map_or(Payload::Foreign, Payload::Legacy),
+        }
+    }
+
+    fn payment(self) -> Option<PaymentId> {
+        match self {
+            Payload::Ours(p) | Payload::Legacy(p) => Some(p),
+            Payload::Foreign => None,
+        }
+    }
 }
 
 async fn open_invoice(
@@ -145,9 +174,10 @@ async fn open_invoice(
     .exec_with_returning(db)
     .await?;
     let payment = PaymentId::new(row.id);
+    let shop = crate::shop::identity(db).await?;
     Ok(Invoice {
         payment,
-        payload: payload_of(payment),
+        payload: payload_of(&shop, payment),
         stars,
         credit,
         order,
@@ -208,7 +238,8 @@ pub async fn pre_checkout(
     total: i64,
     now: DateTime<Utc>,
 ) -> Result<Result<(), Refusal>, DbErr> {
-    let Some((payment, customer)) = invoice_row(db, payload).await? else {
+    let shop = crate::shop::identity(db).await?;
+    let Some((payment, customer)) = invoice_row(db, Payload::read(&shop, payload)).await? else {
         return Ok(Err(Refusal::Unknown));
     };
     if customer.telegram_id != payer.get() {
@@ -233,9 +264,9 @@ pub async fn pre_checkout(
 
 async fn invoice_row(
     db: &impl sea_orm::ConnectionTrait,
-    payload: &str,
+    payload: Payload,
 ) -> Result<Option<(payments::Model, customers::Model)>, DbErr> {
-    let Some(id) = payment_of(payload) else {
+    let Some(id) = payload.payment() else {
         return Ok(None);
     };
     let Some(payment) = payments::Entity::find_by_id(id.get())
@@ -267,6 +298,10 @@ pub enum Settled {
     /// A second payment of one invoice, or one that does not match it: it goes back to the
     /// payer through a queued refund.
     RefundDue { payment: PaymentId },
+    /// Not a payment of this shop's invoices (another service's, a previous bot's, a database
+    /// restored elsewhere), or paid by someone who is not a customer: audited and left alone,
+    /// never refunded.
+    Skipped,
 }
 
 /// Where a Stars payment was learnt of.
@@ -300,7 +335,9 @@ pub async fn record_payment(
     if seen.is_some() {
         return Ok(Settled::AlreadyRecorded);
     }
-    let invoice = invoice_row(&txn, payload).await?;
+    let shop = crate::shop::identity(&txn).await?;
+    let ours = Payload::read(&shop, payload);
+    let invoice = invoice_row(&txn, ours).await?;
     let payer_customer = match &invoice {
         Some((_, c)) if c.telegram_id == payer.get() => Some(c.id),
         _ => customers::Entity::find()
@@ -334,10 +371,30 @@ pub async fn record_payment(
         _ => false,
     };
     let Some((mut payment, _)) = invoice.filter(|_| claimed) else {
-        let refund =
-            refund_due(&txn, payer, payer_customer, payload, total, charge_id, now).await?;
+        let settled = match (ours, payer_customer) {
+            // The shop's own invoice paid twice, or not as issued: the payer gets it back.
+            (Payload::Ours(_), Some(customer)) => {
+                refund_due(&txn, payer, customer, payload, total, charge_id, now).await?
+            }
+            _ => {
+                audit::record(
+                    &txn,
+                    Some(payer),
+                    "stars.payment.skipped",
+                    Some(format!("stars:{charge_id}")),
+                    format!(
+                        "{total} {currency}, payload `{}`: not an invoice of this shop's that \
+                         a customer paid",
+                        payload.chars().take(64).collect::<String>()
+                    ),
+                    now,
+                )
+                .await?;
+                Settled::Skipped
+            }
+        };
         txn.commit().await?;
-        return Ok(refund);
+        return Ok(settled);
     };
     payment.provider_payment_id = Some(charge_id.to_string());
     let credited = checkout::credit_and_pay(&txn, &payment, now).await?;
@@ -364,15 +421,12 @@ pub async fn record_payment(
 async fn refund_due(
     txn: &sea_orm::DatabaseTransaction,
     payer: TelegramId,
-    payer_customer: Option<i64>,
+    customer: i64,
     payload: &str,
     total: i64,
     charge_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Settled, StarsError> {
-    let Some(customer) = payer_customer else {
-        return Err(StarsError::UnknownInvoice(payload.to_string()));
-    };
     let inserted = payments::Entity::insert(payments::ActiveModel {
         customer_id: Set(customer),
         order_id: Set(None),
@@ -467,13 +521,16 @@ pub async fn mark_refunded(
 /// what came after: a shop with years of Stars sales does not page through all of them.
 const SCANNED_KEY: &str = "stars.transactions_scanned";
 
-/// How many of the bot's Star transactions reconciliation has read so far.
-pub async fn transactions_scanned(db: &impl sea_orm::ConnectionTrait) -> Result<u32, DbErr> {
+/// How many of the bot's Star transactions reconciliation has read so far; `None` for a
+/// database that never read any, which starts at the end of what the bot has (payments from
+/// before this database are not its own).
+pub async fn transactions_scanned(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Option<u32>, DbErr> {
     Ok(crate::entities::settings::Entity::find_by_id(SCANNED_KEY)
         .one(db)
         .await?
-        .and_then(|row| row.value.parse().ok())
-        .unwrap_or(0))
+        .and_then(|row| row.value.parse().ok()))
 }
 
 /// Records that the first `n` Star transactions have been read (and each recorded).

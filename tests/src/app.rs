@@ -143,8 +143,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with the settings adjusted first (webhook mode, another currency, …).
 pub async fn spawn_app_with(adjust: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
+    spawn_app_after(|_| {}, adjust).await
+}
+
+/// `spawn_app_with` on a Telegram that already has a past (`before` adds it): a bot that sold
+/// before it was moved to vpnshop.
+pub async fn spawn_app_after(
+    before: impl FnOnce(&FakeTelegram),
+    adjust: impl Fn(&mut Settings) + Send + Sync + 'static,
+) -> TestApp {
     capture_logs();
     let tg = FakeTelegram::start(TOKEN).await;
+    before(&tg);
     let db = fresh_db().await;
     // One port for the app's whole life, so a restart keeps its address.
     let port = free_port();

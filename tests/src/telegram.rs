@@ -270,6 +270,24 @@ impl FakeTelegram {
     }
 
     /// Star payments the bot refunded, as (user id, telegram_payment_charge_id), in order.
+    /// A Stars payment the bot received that vpnshop never invoiced (a previous bot's sale,
+    /// another service on the same token): a charge and its Star transaction. Returns the
+    /// charge id.
+    pub fn star_payment_from_elsewhere(&self, user_id: i64, amount: i64, payload: &str) -> String {
+        let charge_id = format!("stxELSE{}", uuid::Uuid::new_v4().simple());
+        let mut inner = self.inner.lock().unwrap();
+        inner.charges.insert(charge_id.clone(), user_id);
+        inner.star_transactions.push(json!({
+            "id": charge_id,
+            "amount": amount,
+            "date": chrono::Utc::now().timestamp(),
+            "source": { "type": "user", "transaction_type": "invoice_payment",
+                        "user": { "id": user_id, "is_bot": false, "first_name": "someone" },
+                        "invoice_payload": payload },
+        }));
+        charge_id
+    }
+
     pub fn refunds(&self) -> Vec<(i64, String)> {
         self.inner.lock().unwrap().refunds.clone()
     }

@@ -11,7 +11,7 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ledger;
 use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, Order, OrderStatus};
-use vpnshop_tests::app::{TestApp, spawn_app_with};
+use vpnshop_tests::app::{TestApp, spawn_app_after, spawn_app_with};
 use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
@@ -271,8 +271,83 @@ async fn stars_whose_payment_update_never_came_are_found_in_the_star_transaction
         vpnshop_core::stars::transactions_scanned(&app.db.db)
             .await
             .unwrap(),
-        2,
+        Some(2),
         "each transaction read once, not every sweep from the start"
     );
+    assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
+}
+
+/// Waits (generously: the machine may be busy) until reconciliation has read `n` transactions.
+async fn scanned_reaches(app: &TestApp, n: u32) {
+    for _ in 0..600 {
+        if vpnshop_core::stars::transactions_scanned(&app.db.db)
+            .await
+            .unwrap()
+            == Some(n)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("reconciliation never read {n} transactions");
+}
+
+/// A seller moves a bot that sold Stars before to vpnshop. Its earlier payments are not the
+/// shop's: the new database starts after them. A later payment the shop never invoiced (another
+/// service on the token, or by someone who is no customer) is skipped and written down, never
+/// refunded, and reconciliation carries on past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stars_the_shop_never_invoiced_are_skipped_never_refunded() {
+    let app = spawn_app_after(
+        |tg| {
+            // The old bot's sales, one with a payload that looks like the shop's own.
+            tg.star_payment_from_elsewhere(7_600_000_010, 500, "stars:1");
+            tg.star_payment_from_elsewhere(7_600_000_011, 250, "premium-month");
+            tg.star_payment_from_elsewhere(7_600_000_012, 100, "stars:zz9zz:4");
+        },
+        |s| {
+            s.payments.reconcile_seconds = 1;
+            s.sales.stars_rate = Some("1,000".into());
+            s.sales.stars_top_up = vec![100, 350];
+        },
+    )
+    .await;
+    scanned_reaches(&app, 3).await;
+
+    // A customer pays as usual.
+    let fa = Language::Fa;
+    let (sara, menu) = at_menu(&app, 7_600_000_013, "سارا", fa).await;
+    let options = top_up_menu(&sara, &menu).await;
+    let invoice = press(&sara, &options, "100 ⭐").await.invoice.unwrap();
+    sara.pay(&invoice).await;
+    assert!(sara.next().await.text.contains("100,000"));
+
+    // Then the other service sells again on the same token, once to Sara herself.
+    app.tg
+        .star_payment_from_elsewhere(7_600_000_011, 250, "premium-month");
+    app.tg.star_payment_from_elsewhere(sara.id, 50, "stars:2");
+    app.clock.jump(chrono::Duration::minutes(3));
+    scanned_reaches(&app, 6).await;
+    // And the shop's own sales are still found after them.
+    let invoice = press(&sara, &top_up_menu(&sara, &menu).await, "350 ⭐")
+        .await
+        .invoice
+        .unwrap();
+    sara.pay_without_update(&invoice).await;
+    app.clock.jump(chrono::Duration::minutes(3));
+    assert!(sara.next().await.text.contains("350,000"));
+    scanned_reaches(&app, 7).await;
+
+    assert!(app.tg.refunds().is_empty(), "nothing refunded");
+    assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 450_000);
+    use vpnshop_core::sea_orm::EntityTrait;
+    let skipped = vpnshop_core::entities::audit_log::Entity::find()
+        .all(&app.db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "stars.payment.skipped")
+        .count();
+    assert_eq!(skipped, 2, "each foreign payment written down once");
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
 }

@@ -101,7 +101,7 @@ pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Han
             &[("amount", &text::money(lang, credit))],
         ),
         Ok(Settled::RefundDue { .. }) => tr(lang, "stars.refunding"),
-        Ok(Settled::AlreadyRecorded) => return Ok(()),
+        Ok(Settled::AlreadyRecorded | Settled::Skipped) => return Ok(()),
         Err(e) => {
             // Telegram will not send this update again, but the payment is in the bot's Star
             // transactions: the payments sweep records it from there and tells the customer.
