@@ -304,8 +304,11 @@ pub fn pay_url_of(payment: &Payment) -> Option<String> {
 pub enum Report {
     /// Paid: `amount_minor` in `currency` as the provider counts them.
     Paid { amount_minor: i64, currency: String },
-    /// Paid less than asked (crypto "partially paid").
+    /// Paid less than asked (crypto "partially paid"): what arrived, in the invoice's currency.
     Underpaid { amount_minor: i64, currency: String },
+    /// Paid less than asked, in an amount that cannot be put in the invoice's currency exactly:
+    /// what arrived, in words for staff ("0.00008 BTC of 0.0002 BTC").
+    UnderpaidUnscaled { arrived: String },
     /// Not paid yet.
     Pending,
     /// Failed, expired or cancelled.
@@ -369,7 +372,7 @@ pub async fn apply(
                 None => Outcome::AlreadySettled,
             }
         }
-        Report::Paid { .. } | Report::Underpaid { .. } => {
+        Report::Paid { .. } | Report::Underpaid { .. } | Report::UnderpaidUnscaled { .. } => {
             let open = [status::PENDING, status::FAILED];
             if claim(&txn, &row, &open, status::REVIEW, now).await? {
                 let mut details = details_of(&row);
@@ -387,6 +390,11 @@ pub async fn apply(
                 {
                     d.insert("reported_minor".into(), (*amount_minor).into());
                     d.insert("reported_currency".into(), currency.clone().into());
+                }
+                if let (Some(d), Report::UnderpaidUnscaled { arrived }) =
+                    (details.as_object_mut(), report)
+                {
+                    d.insert("reported_text".into(), arrived.clone().into());
                 }
                 payments::Entity::update_many()
                     .col_expr(payments::Column::Details, Some(details.to_string()).into())

@@ -26,7 +26,14 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
         details["reported_currency"].as_str(),
     ) {
         (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
-        _ => "?".into(),
+        _ => match details["reported_text"].as_str() {
+            Some(arrived) => tr_with(
+                l,
+                "payment.review_unscaled",
+                &[("arrived", &escape(arrived))],
+            ),
+            None => "?".into(),
+        },
     };
     tr_with(
         l,

@@ -26,34 +26,94 @@ pub struct NowPayments {
     pub http: reqwest::Client,
 }
 
-/// The JSON NOWPayments signs: keys sorted at every level, no spaces.
-pub fn canonical_json(v: &Value) -> String {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        Value::String(k.clone()),
-                        canonical_json(&map[k.as_str()])
-                    )
-                })
-                .collect();
-            format!("{{{}}}", fields.join(","))
+/// The JSON NOWPayments signs: the body with keys sorted at every level and no spaces, every
+/// number, string and literal kept exactly as it arrived. NOWPayments signs what JavaScript's
+/// `JSON.stringify` writes, which differs from a re-serialization here for small and large
+/// numbers (`0.0000075`, not `7.5e-6`), so values are never parsed and written again.
+pub fn canonical_json(body: &str) -> Result<String, serde_json::Error> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    let text = body.trim();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            // Keys compare as JavaScript's `sort()` does for the ASCII keys NOWPayments uses.
+            let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text)?;
+            let mut out = String::from("{");
+            for (i, (key, value)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(key)?);
+                out.push(':');
+                out.push_str(&canonical_json(value.get())?);
+            }
+            out.push('}');
+            Ok(out)
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            let items = items
                 .iter()
-                .map(canonical_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        other => other.to_string(),
+                .map(|v| canonical_json(v.get()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(format!("[{}]", items.join(",")))
+        }
+        // A number, string, `true`, `false` or `null`: as it arrived (checked to be JSON).
+        _ => {
+            let _: &RawValue = serde_json::from_str(text)?;
+            Ok(text.to_string())
+        }
     }
+}
+
+/// An exact decimal as JSON writes it (`10`, `0.0000075`, `7.5e-6`): `mantissa / 10^scale`.
+fn exact(text: &str) -> Option<(i128, u32)> {
+    let (base, exp) = match text.trim().split_once(['e', 'E']) {
+        Some((b, e)) => (b, e.parse::<i32>().ok()?),
+        None => (text.trim(), 0),
+    };
+    let (whole, frac) = base.split_once('.').unwrap_or((base, ""));
+    if whole.starts_with('-') || !(whole.chars().chain(frac.chars())).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mantissa: i128 = format!("{whole}{frac}").parse().ok()?;
+    let scale = i32::try_from(frac.len()).ok()? - exp;
+    if scale >= 0 {
+        Some((mantissa, u32::try_from(scale).ok().filter(|s| *s <= 30)?))
+    } else {
+        Some((
+            mantissa.checked_mul(10i128.checked_pow(scale.unsigned_abs())?)?,
+            0,
+        ))
+    }
+}
+
+/// What a partial payment is worth in the invoice's currency, rounded down to its minor unit:
+/// NOWPayments' own `actually_paid_at_fiat` when it gives one, else the invoice's price scaled
+/// by the share of the coin amount that arrived. `None` when neither can be worked out exactly.
+fn arrived_in_fiat(p: &Value) -> Option<(i64, String)> {
+    let code = p["price_currency"].as_str()?.to_ascii_uppercase();
+    let currency: crate::money::Currency = code.parse().ok()?;
+    let minor_digits = currency.exponent();
+    let ten = |n: u32| 10i128.checked_pow(n);
+    let minor = match text_of(&p["actually_paid_at_fiat"]).and_then(|t| exact(&t)) {
+        Some((m, s)) if m > 0 => m.checked_mul(ten(minor_digits)?)? / ten(s)?,
+        _ => {
+            let (price, ps) = exact(&text_of(&p["price_amount"])?)?;
+            let (paid, ys) = exact(&text_of(&p["actually_paid"])?)?;
+            let (asked, as_) = exact(&text_of(&p["pay_amount"])?)?;
+            if asked <= 0 {
+                return None;
+            }
+            // price × paid / asked, in minor units.
+            let top = price
+                .checked_mul(paid)?
+                .checked_mul(ten(as_.checked_add(minor_digits)?)?)?;
+            let bottom = asked.checked_mul(ten(ps.checked_add(ys)?)?)?;
+            top / bottom
+        }
+    };
+    Some((i64::try_from(minor).ok()?, code))
 }
 
 /// What a payment status means for the shop.
@@ -72,13 +132,29 @@ fn report_of(p: &Value) -> Option<Report> {
                 currency,
             }
         }
-        "partially_paid" => {
-            let (amount_minor, currency) = amount()?;
-            Report::Underpaid {
+        // What arrived, not what was asked: in the invoice's currency when it can be worked out
+        // exactly, otherwise said in the coin that arrived.
+        "partially_paid" => match arrived_in_fiat(p) {
+            Some((amount_minor, currency)) => Report::Underpaid {
                 amount_minor,
                 currency,
-            }
-        }
+            },
+            None => Report::UnderpaidUnscaled {
+                arrived: format!(
+                    "{} {} of {} {}",
+                    text_of(&p["actually_paid"]).unwrap_or_else(|| "?".into()),
+                    p["pay_currency"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_ascii_uppercase(),
+                    text_of(&p["pay_amount"]).unwrap_or_else(|| "?".into()),
+                    p["pay_currency"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_ascii_uppercase(),
+                ),
+            },
+        },
         "failed" | "expired" | "refunded" => Report::Failed,
         _ => Report::Pending,
     })
@@ -186,9 +262,12 @@ impl Gateway for NowPayments {
             })
             .unwrap_or_default();
         let paid = reports.iter().find(|r| matches!(r, Report::Paid { .. }));
-        let partial = reports
-            .iter()
-            .find(|r| matches!(r, Report::Underpaid { .. }));
+        let partial = reports.iter().find(|r| {
+            matches!(
+                r,
+                Report::Underpaid { .. } | Report::UnderpaidUnscaled { .. }
+            )
+        });
         Ok(match (paid, partial) {
             (Some(r), _) | (None, Some(r)) => r.clone(),
             _ if !reports.is_empty() && reports.iter().all(|r| *r == Report::Failed) => {
@@ -202,12 +281,15 @@ impl Gateway for NowPayments {
         let sig = callback
             .header("x-nowpayments-sig")
             .ok_or(Rejected::MissingSignature)?;
-        let body: Value = serde_json::from_slice(&callback.body)
-            .map_err(|_| Rejected::Malformed("not JSON".into()))?;
+        let text = std::str::from_utf8(&callback.body)
+            .map_err(|_| Rejected::Malformed("not UTF-8".into()))?;
+        let signed = canonical_json(text).map_err(|_| Rejected::Malformed("not JSON".into()))?;
+        let body: Value =
+            serde_json::from_str(text).map_err(|_| Rejected::Malformed("not JSON".into()))?;
         let mut mac =
             Hmac::<Sha512>::new_from_slice(self.ipn_secret.expose_secret().trim().as_bytes())
                 .map_err(|_| Rejected::BadSignature)?;
-        mac.update(canonical_json(&body).as_bytes());
+        mac.update(signed.as_bytes());
         if !mac_matches(mac, sig) {
             return Err(Rejected::BadSignature);
         }
@@ -222,20 +304,92 @@ impl Gateway for NowPayments {
 mod tests {
     use super::*;
 
+    /// $4 of a $10 invoice arrived: staff are told $4.00, not the price.
+    #[test]
+    fn a_partial_payment_reports_what_arrived() {
+        let partial = |extra: Value| {
+            let mut p = json!({
+                "payment_status": "partially_paid", "price_amount": 10, "price_currency": "usd",
+                "pay_amount": 0.0002, "actually_paid": 0.00008, "pay_currency": "btc",
+            });
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            report_of(&p)
+        };
+        assert_eq!(
+            partial(json!({})),
+            Some(Report::Underpaid {
+                amount_minor: 400,
+                currency: "USD".into()
+            })
+        );
+        // NOWPayments' own fiat figure wins when it gives one.
+        assert_eq!(
+            partial(json!({ "actually_paid_at_fiat": 3.999 })),
+            Some(Report::Underpaid {
+                amount_minor: 399,
+                currency: "USD".into()
+            })
+        );
+        // Exponent notation, as a re-serialized number may be written.
+        assert_eq!(exact("7.5e-6"), Some((75, 7)));
+        assert_eq!(exact("1.5e3"), Some((1500, 0)));
+        // An invoice in a currency the shop does not count in cannot be scaled: say what came.
+        assert_eq!(
+            partial(json!({ "price_currency": "gbp" })),
+            Some(Report::UnderpaidUnscaled {
+                arrived: "0.00008 BTC of 0.0002 BTC".into()
+            })
+        );
+    }
+
     /// The vector computed with NOWPayments' own Node sample (recursive key sort).
     #[test]
     fn signs_like_nowpayments() {
         let body = r#"{"payment_status":"finished","payment_id":123456789,"price_amount":1,"price_currency":"usd","pay_amount":15,"actually_paid":15,"pay_currency":"trx","order_id":"ord-1","invoice_id":null,"fee":{"withdrawalFee":0,"serviceFee":0,"depositFee":0.09853637216235617,"currency":"btc"}}"#;
-        let v: Value = serde_json::from_str(body).unwrap();
         assert_eq!(
-            canonical_json(&v),
+            canonical_json(body).unwrap(),
             r#"{"actually_paid":15,"fee":{"currency":"btc","depositFee":0.09853637216235617,"serviceFee":0,"withdrawalFee":0},"invoice_id":null,"order_id":"ord-1","pay_amount":15,"pay_currency":"trx","payment_id":123456789,"payment_status":"finished","price_amount":1,"price_currency":"usd"}"#
         );
         let mut mac = Hmac::<Sha512>::new_from_slice(b"ipn_test_secret").unwrap();
-        mac.update(canonical_json(&v).as_bytes());
+        mac.update(canonical_json(body).unwrap().as_bytes());
         assert_eq!(
             hex::encode(mac.finalize().into_bytes()),
             "0a83644b95de0ae443d90a16845a60876dd9099e0a641242de20b87bbcd830b2dda7fbd123fe48f3cef6c6a3d9fbd17f0493e5e057019db025768acd304a225a"
         );
+    }
+
+    /// A real IPN for a small deposit: a fee of 0.00000075 BTC and an amount past 2^53. Body
+    /// and signature made by Node (`JSON.stringify` of NOWPayments' recursive key sort, then
+    /// `crypto.createHmac('sha512', secret)`), as NOWPayments makes them.
+    #[test]
+    fn small_and_huge_numbers_are_signed_as_they_arrived() {
+        let body = r#"{"payment_id":5077125051,"payment_status":"finished","pay_address":"0xd1cDE08A07cD25adEbEd35c3867a59228C09B606","price_amount":10,"price_currency":"usd","pay_amount":0.0000075,"actually_paid":0.0000075,"pay_currency":"btc","order_id":"vpnshop-7","order_description":"Wallet top-up","purchase_id":"5837122679","created_at":"2026-11-30T06:00:00.000Z","updated_at":"2026-11-30T06:10:00.000Z","outcome_amount":12345678901234567000,"outcome_currency":"usdttrc20","invoice_id":4522625843,"fee":{"currency":"btc","depositFee":7.5e-7,"withdrawalFee":0,"serviceFee":0}}"#;
+        let node_sig = "f4fe36a6dfa84b5297ec148ec1fc3e27bbf92bddeb03029793fcf6b889953bd189e7d3082a461e8a1843e4a32a955c018dbda43227e437796322b7512e85f727";
+        let gateway = NowPayments {
+            api_key: SecretString::from("k".to_string()),
+            ipn_secret: SecretString::from("ipn_test_secret".to_string()),
+            email: String::new(),
+            password: SecretString::from(String::new()),
+            api_base: "http://127.0.0.1:9".into(),
+            http: reqwest::Client::new(),
+        };
+        let callback = Callback {
+            headers: vec![("x-nowpayments-sig".into(), node_sig.into())],
+            body: body.as_bytes().to_vec(),
+            ..Callback::default()
+        };
+        let claim = gateway.authenticate(&callback, Utc::now());
+        assert!(matches!(claim, Ok(Claim::Signed { .. })), "{claim:?}");
+        // The same body with one digit changed is refused.
+        let forged = Callback {
+            body: body.replace("0.0000075", "0.0000076").into_bytes(),
+            ..callback
+        };
+        assert!(matches!(
+            gateway.authenticate(&forged, Utc::now()),
+            Err(Rejected::BadSignature)
+        ));
     }
 }
