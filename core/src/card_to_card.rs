@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 
@@ -202,7 +202,7 @@ pub async fn open(
     rules: &CardRules,
     now: DateTime<Utc>,
 ) -> Result<Transfer, CardError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     serialize_offsets(&txn).await?;
     expire_unreceipted(&txn, rules, now).await?;
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
@@ -313,7 +313,7 @@ pub async fn submit(
     file_unique_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Submitted, CardError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let row = payments::get(&txn, payment)
         .await?
         .filter(|p| {
@@ -531,7 +531,7 @@ pub async fn approve(
     now: DateTime<Utc>,
 ) -> Result<Approval, CardError> {
     let r = reviewer(db, who, id, "approve", now).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let payment = payments::get(&txn, PaymentId::new(r.payment_id))
         .await?
         .ok_or(CardError::NoSuchReceipt)?;
@@ -609,7 +609,7 @@ pub async fn begin_reject(
     now: DateTime<Utc>,
 ) -> Result<Receipt, CardError> {
     reviewer(db, who, id, "reject", now).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let set = [(receipts::Column::ClaimedBy, Some(who.get()).into())];
     if !step(
         &txn,
@@ -638,7 +638,7 @@ pub async fn finish_reject(
     now: DateTime<Utc>,
 ) -> Result<Receipt, CardError> {
     let r = reviewer(db, who, id, "reject", now).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let set = [
         (receipts::Column::DecidedBy, Some(who.get()).into()),
         (

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 
 use crate::entities::{locations, plan_prices, plans};
@@ -151,7 +151,7 @@ pub async fn add_plan(
     if !new.is_trial && new.prices.is_empty() {
         return Err(CatalogError::NoPrice);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     if plans::Entity::find()
         .filter(plans::Column::Code.eq(&code))
         .one(&txn)
@@ -200,7 +200,7 @@ async fn set_price_in(db: &impl ConnectionTrait, plan: PlanId, price: Money) -> 
 
 /// Sets (or replaces) the plan's price in that price's currency.
 pub async fn set_price(db: &DatabaseConnection, plan: PlanId, price: Money) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     set_price_in(&txn, plan, price).await?;
     txn.commit().await
 }
@@ -377,7 +377,7 @@ pub async fn edit_plan(
     if edit.duration_days.is_some_and(|d| d < 1) {
         return Err(CatalogError::NoDuration);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut am = plans::ActiveModel::from(plan);
     if let Some(v) = edit.name {
         am.name = Set(v);

@@ -1,7 +1,11 @@
 //! Opening the database (SQLite file or PostgreSQL) and bringing its schema up to date.
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use vpnshop_migrations::{Migrator, MigratorTrait};
 
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +16,8 @@ pub enum DbOpenError {
     Connect(#[source] DbErr),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] DbErr),
+    #[error("cannot create the database file {path}: {error}")]
+    CreateFile { path: String, error: std::io::Error },
 }
 
 /// Opens the database at `url`. A SQLite file is created on first use.
@@ -31,6 +37,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
             "?mode=rwc"
         });
     }
+    if sqlite && let Some(path) = sqlite_path(&url) {
+        create_private(&path)?;
+    }
     let mut options = ConnectOptions::new(url);
     options
         .connect_timeout(Duration::from_secs(5))
@@ -38,21 +47,68 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
         .sqlx_logging(false);
     if sqlite {
         options.max_connections(1).min_connections(1);
+        // Set on every connection the pool opens, so a reconnect keeps them. WAL lets readers
+        // in other processes (backups, `vpnshop` admin commands) work beside the bot; the busy
+        // timeout makes a writer wait for another process's write instead of failing.
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     } else {
         options.max_connections(16);
     }
-    let db = Database::connect(options)
+    Database::connect(options)
         .await
-        .map_err(DbOpenError::Connect)?;
-    if sqlite {
-        // WAL lets readers in other processes (backups, `vpnshop` admin commands) work beside the bot.
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-        )
-        .await
-        .map_err(DbOpenError::Connect)?;
+        .map_err(DbOpenError::Connect)
+}
+
+/// The file a `sqlite:` URL names, unless it is in memory.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
+}
+
+/// Creates the SQLite file readable by its owner only (it holds panel credentials and the
+/// customers' data); SQLite gives its WAL and shared-memory files the same permissions.
+fn create_private(path: &std::path::Path) -> Result<(), DbOpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return Ok(());
     }
-    Ok(db)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(|_| ())
+        .or_else(|e| match e.kind() {
+            // Made meanwhile by another process: fine.
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(DbOpenError::CreateFile {
+                path: path.display().to_string(),
+                error: e,
+            }),
+        })
+}
+
+/// Starts a transaction that writes. On SQLite it takes the write lock at `BEGIN IMMEDIATE`:
+/// a default (deferred) transaction that read first fails at once with "database is locked"
+/// when another process (an admin's `vpnshop` command) wrote meanwhile, whatever the busy
+/// timeout; an immediate one waits its turn instead.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
 }
 
 /// Applies every pending migration.

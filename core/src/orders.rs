@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -369,7 +369,7 @@ pub async fn pay_with_wallet(
     customer: CustomerId,
     now: DateTime<Utc>,
 ) -> Result<Order, OrderError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     pay_with_wallet_in(&txn, id, customer, now).await?;
     txn.commit().await?;
     get(db, id).await?.ok_or(OrderError::NotFound)

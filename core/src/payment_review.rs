@@ -5,7 +5,7 @@
 //! wins and is recorded with who made it. Nobody decides their own payment, and a credit above
 //! the card-to-card second-approval limit needs two different people, as a receipt does.
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::audit;
 use crate::entities::payments as rows;
@@ -114,7 +114,7 @@ pub async fn decide(
         audit::record(db, Some(who), &action, target, String::new(), now).await?;
         return Err(ReviewError::NotAllowed);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let row = payments::get(&txn, payment)
         .await?
         .ok_or(ReviewError::NoSuchPayment)?;

@@ -350,7 +350,7 @@ pub async fn apply(
     report: &Report,
     now: DateTime<Utc>,
 ) -> Result<Outcome, LedgerError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let Some(row) = by_reference(&txn, provider, reference).await? else {
         return Ok(Outcome::Unknown);
     };

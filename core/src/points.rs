@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use crate::entities::points_lots;
@@ -180,7 +180,7 @@ pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u
         .await?;
     let mut expired = 0;
     for lot in due {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin(db).await?;
         let r = points_lots::Entity::update_many()
             .col_expr(points_lots::Column::Remaining, 0i64.into())
             .filter(points_lots::Column::Id.eq(lot.id))

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use marzban_client::{AccountKey, AccountName, AccountRef, AccountSpec, PanelError};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use crate::entities::{orders as order_rows, subscriptions};
@@ -176,7 +176,7 @@ async fn attempt(
         give_up: e == PanelError::NotOurs,
     })?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut am = subscriptions::ActiveModel::from(sub.clone());
     am.status = Set(ACTIVE.into());
     am.expires_at = Set(account.expires_at);
@@ -316,7 +316,7 @@ async fn new_subscription(
         .map_err(|e| e.to_string())?
         .account_tag(prefix);
     let key = AccountKey::generate();
-    let txn = db.begin().await.map_err(|e| e.to_string())?;
+    let txn = crate::db::begin(db).await.map_err(|e| e.to_string())?;
     let placeholder = format!("pending_{}", order.id);
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
         customer_id: Set(order.customer_id),
@@ -366,7 +366,7 @@ async fn refund(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ProvisionError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let id = OrderId::new(order.id);
     if !orders::transition(&txn, id, OrderStatus::Refunded, now).await? {
         return Ok(());

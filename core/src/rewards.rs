@@ -2,10 +2,7 @@
 //! referred customer's first paid order is fulfilled, granted once (ledger idempotency keys)
 //! and taken back if that order is refunded.
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::entities::{customers, ledger_transactions, orders as order_rows};
 use crate::ids::{CustomerId, OrderId, TransactionId};
@@ -76,7 +73,7 @@ pub async fn grant_for_order(
         return Ok(Granted::default());
     }
     let customer = CustomerId::new(row.customer_id);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut granted = Granted::default();
     let expires = rules.points_expire_after.map(|d| now + d);
     if let Some((per, pts)) = rules

@@ -5,10 +5,7 @@
 //! a payment that can no longer buy its order is never lost: it stays in the wallet.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::audit;
@@ -326,7 +323,7 @@ pub async fn record_payment(
     found: Seen,
     now: DateTime<Utc>,
 ) -> Result<Settled, StarsError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let seen = payments::Entity::find()
         .filter(payments::Column::Provider.eq(PROVIDER))
         .filter(payments::Column::ProviderPaymentId.eq(charge_id))

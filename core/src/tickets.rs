@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::entities::{ticket_messages, tickets};
@@ -110,7 +109,7 @@ pub async fn open(
         .body
         .as_deref()
         .map(|b| b.chars().take(60).collect::<String>());
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let ticket = tickets::Entity::insert(tickets::ActiveModel {
         customer_id: Set(customer.get()),
         status: Set(OPEN.into()),
@@ -154,7 +153,7 @@ pub async fn customer_writes(
     if t.status != OPEN {
         return Err(TicketError::Closed);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     add_message(&txn, t.id, CUSTOMER, telegram, writing, now).await?;
     txn.commit().await?;
     Ok(t)
@@ -184,7 +183,7 @@ pub async fn staff_answers(
     if t.status != OPEN {
         return Err(TicketError::Closed);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     add_message(&txn, t.id, STAFF, staff, writing, now).await?;
     txn.commit().await?;
     Ok(Some(t))

@@ -2,10 +2,7 @@
 //! the same order and job as a purchase.
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::catalog;
 use crate::entities::{customers, orders as order_rows};
@@ -93,7 +90,7 @@ pub async fn take(
         Some(l) if panels::with_room(db, l, false).await?.is_some() => l,
         _ => return Err(TrialError::NoRoom),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     if has_bought(&txn, customer).await? {
         return Err(TrialError::AlreadyBought);
     }

@@ -400,3 +400,59 @@ async fn a_once_per_customer_promo_code_discounts_one_payment_only() {
         ledger::Audit::default()
     );
 }
+
+/// An admin runs `vpnshop` commands (another process, another connection to the same file)
+/// while customers buy: every purchase goes through, none gets "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_while_customers_buy_break_nothing() {
+    let t = fresh_db().await;
+    let plan = plan_30d(&t.db).await;
+    let admin = vpnshop_core::db::open(&t.url).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // What `vpnshop location add` and `vpnshop card add` do.
+                let new = vpnshop_core::catalog::NewLocation {
+                    code: format!("x{n}"),
+                    name: "Somewhere".into(),
+                    flag: "🏳".into(),
+                    sort_order: 0,
+                };
+                vpnshop_core::catalog::add_location(&admin, new, t0())
+                    .await
+                    .expect("the admin's command is not refused either");
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        buyers.push(customer(&t.db, 500 + i).await);
+    }
+    for c in &buyers {
+        top_up(&t.db, c, irt(150_000)).await;
+        let req = QuoteRequest {
+            customer: c.customer_id(),
+            plan: plan.plan_id(),
+            currency: Currency::Irt,
+            promo_code: None,
+            points: 0,
+        };
+        let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
+        let order = place(&t.db, c, &quote).await;
+        orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
+            .await
+            .expect("the purchase is never refused because the admin wrote");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.await.unwrap();
+    assert!(writes > 0, "the admin really wrote meanwhile");
+    assert_eq!(
+        ledger::audit(&t.db).await.unwrap(),
+        ledger::Audit::default()
+    );
+}

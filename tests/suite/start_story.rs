@@ -315,3 +315,26 @@ async fn when_the_database_fails_the_customer_gets_an_apology_not_an_error() {
     );
     assert_eq!(sorry.button_labels(), vec!["⬅️ Back to menu"]);
 }
+
+/// The SQLite file holds panel credentials and every customer's data: only its owner may read
+/// it, from the moment it is created.
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vpnshop-perm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shop.db");
+    let db = vpnshop_core::db::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    vpnshop_core::shop::identity(&db).await.unwrap();
+    for file in ["shop.db", "shop.db-wal"] {
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+    }
+    drop(db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
