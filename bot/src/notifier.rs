@@ -11,8 +11,8 @@ use teloxide::{ApiError, RequestError};
 use vpnshop_core::card_to_card;
 use vpnshop_core::customers::{self, Customer, Language};
 use vpnshop_core::gateways;
-use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ids::{CustomerId, OrderId, PaymentId};
+use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::jobs::{self, NewJob};
 use vpnshop_core::jobs::{Job, JobError, Runner};
 use vpnshop_core::ledger;
@@ -669,7 +669,11 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
             .await?
         }
     };
-    tickets::posted_to_staff(&ctx.db, m.id, posted.id.0 as i64).await?;
+    let post = StaffPost {
+        chat: posted.chat.id.0,
+        message: i64::from(posted.id.0),
+    };
+    tickets::posted_to_staff(&ctx.db, m.id, post).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::entities::{cards, payments as payment_rows, receipts};
-use crate::ids::{CustomerId, OrderId, PaymentId, TelegramId};
+use crate::ids::{CustomerId, OrderId, PaymentId, StaffPost, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
@@ -425,10 +425,11 @@ pub async fn receipt(db: &impl ConnectionTrait, id: i64) -> Result<Option<Receip
 /// The receipt shown by this staff-chat message.
 pub async fn by_staff_message(
     db: &impl ConnectionTrait,
-    message_id: i64,
+    post: StaffPost,
 ) -> Result<Option<Receipt>, DbErr> {
     receipts::Entity::find()
-        .filter(receipts::Column::StaffMessageId.eq(message_id))
+        .filter(receipts::Column::StaffChatId.eq(post.chat))
+        .filter(receipts::Column::StaffMessageId.eq(post.message))
         .one(db)
         .await
 }
@@ -437,10 +438,11 @@ pub async fn by_staff_message(
 pub async fn set_staff_message(
     db: &impl ConnectionTrait,
     id: i64,
-    message_id: i64,
+    post: StaffPost,
 ) -> Result<(), DbErr> {
     receipts::Entity::update_many()
-        .col_expr(receipts::Column::StaffMessageId, Some(message_id).into())
+        .col_expr(receipts::Column::StaffChatId, Some(post.chat).into())
+        .col_expr(receipts::Column::StaffMessageId, Some(post.message).into())
         .filter(receipts::Column::Id.eq(id))
         .exec(db)
         .await?;

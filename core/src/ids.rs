@@ -41,3 +41,12 @@ id_type!(PaymentId);
 id_type!(AccountId);
 id_type!(TransactionId);
 id_type!(JobId);
+
+/// A message in a staff chat: the chat and the message id. Message ids repeat from chat to
+/// chat, so a staff reply is matched on both — after the staff chat changes, a reply in the new
+/// one can never reach the customer of an old post with the same number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StaffPost {
+    pub chat: i64,
+    pub message: i64,
+}

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::{ticket_messages, tickets};
-use crate::ids::{CustomerId, TelegramId};
+use crate::ids::{CustomerId, StaffPost, TelegramId};
 use crate::notices::{self, Notice};
 
 pub use ticket_messages::Model as TicketMessage;
@@ -163,16 +163,12 @@ pub async fn customer_writes(
 /// customer. `Ok(None)` when that post is not a ticket's.
 pub async fn staff_answers(
     db: &DatabaseConnection,
-    replied_to: i64,
+    replied_to: StaffPost,
     staff: TelegramId,
     writing: Writing,
     now: DateTime<Utc>,
 ) -> Result<Option<Ticket>, TicketError> {
-    let Some(post) = ticket_messages::Entity::find()
-        .filter(ticket_messages::Column::StaffChatMessageId.eq(replied_to))
-        .one(db)
-        .await?
-    else {
+    let Some(post) = post_of(db, replied_to).await? else {
         return Ok(None);
     };
     let writing = writing.checked()?;
@@ -193,12 +189,13 @@ pub async fn staff_answers(
 pub async fn posted_to_staff(
     db: &DatabaseConnection,
     message: i64,
-    staff_chat_message_id: i64,
+    post: StaffPost,
 ) -> Result<(), DbErr> {
     ticket_messages::Entity::update_many()
+        .col_expr(ticket_messages::Column::StaffChatId, Some(post.chat).into())
         .col_expr(
             ticket_messages::Column::StaffChatMessageId,
-            Some(staff_chat_message_id).into(),
+            Some(post.message).into(),
         )
         .filter(ticket_messages::Column::Id.eq(message))
         .exec(db)
@@ -265,13 +262,18 @@ pub async fn messages(
 }
 
 /// Whether a staff-chat post shows a ticket message.
-pub async fn is_staff_post(
+pub async fn is_staff_post(db: &DatabaseConnection, post: StaffPost) -> Result<bool, DbErr> {
+    Ok(post_of(db, post).await?.is_some())
+}
+
+/// The ticket message a staff-chat post shows, matched on chat and message.
+async fn post_of(
     db: &DatabaseConnection,
-    staff_chat_message_id: i64,
-) -> Result<bool, DbErr> {
-    Ok(ticket_messages::Entity::find()
-        .filter(ticket_messages::Column::StaffChatMessageId.eq(staff_chat_message_id))
+    post: StaffPost,
+) -> Result<Option<ticket_messages::Model>, DbErr> {
+    ticket_messages::Entity::find()
+        .filter(ticket_messages::Column::StaffChatId.eq(post.chat))
+        .filter(ticket_messages::Column::StaffChatMessageId.eq(post.message))
         .one(db)
-        .await?
-        .is_some())
+        .await
 }

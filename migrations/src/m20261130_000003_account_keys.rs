@@ -11,6 +11,9 @@
 //! - `promo_uses.use_no`, unique with the code and the customer: two payments racing for a
 //!   customer's last use of a promo code cannot both record it. Existing uses are numbered in
 //!   the order they were made.
+//! - `receipts.staff_chat_id`, `ticket_messages.staff_chat_id`: staff-chat message ids repeat
+//!   from chat to chat, so a staff reply is matched on the chat too (indexed, with the customer
+//!   lookups receipts lacked).
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -58,6 +61,35 @@ impl MigrationTrait for Migration {
                  AND earlier.id <= promo_uses.id)",
             )
             .await?;
+        for table in ["receipts", "ticket_messages"] {
+            m.alter_table(
+                Table::alter()
+                    .table(table)
+                    .add_column(big_integer_null("staff_chat_id"))
+                    .take(),
+            )
+            .await?;
+        }
+        for (name, table, cols) in [
+            (
+                "ix_receipts_staff_post",
+                "receipts",
+                &["staff_chat_id", "staff_message_id"][..],
+            ),
+            ("ix_receipts_customer_id", "receipts", &["customer_id"][..]),
+            (
+                "ix_ticket_messages_staff_post",
+                "ticket_messages",
+                &["staff_chat_id", "staff_chat_message_id"][..],
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(table);
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index.take()).await?;
+        }
         m.create_index(
             Index::create()
                 .name("ux_promo_uses_code_customer_use")

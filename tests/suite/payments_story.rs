@@ -966,3 +966,88 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
         Err(ReviewError::AlreadyDecided(_))
     ));
 }
+
+/// The seller moves staff to a new group: message numbers start again there, so a staff reply
+/// in the new group must never land on a receipt or ticket posted in the old one.
+#[tokio::test]
+async fn staff_replies_are_matched_in_their_own_chat() {
+    use vpnshop_core::ids::StaffPost;
+    use vpnshop_core::tickets::{self, Writing};
+    let t = fresh_db().await;
+    let db = &t.db;
+    staff_team(db).await;
+    a_card(db).await;
+    let (old_chat, new_chat) = (-100_111, -100_222);
+    let c = customer(db, 21).await;
+    let transfer = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+        .await
+        .unwrap();
+    let r = card_to_card::submit(
+        db,
+        transfer.checkout.payment,
+        c.customer_id(),
+        "f",
+        "u",
+        t0(),
+    )
+    .await
+    .unwrap();
+    let in_old = StaffPost {
+        chat: old_chat,
+        message: 42,
+    };
+    let same_number_in_new = StaffPost {
+        chat: new_chat,
+        message: 42,
+    };
+    card_to_card::set_staff_message(db, r.receipt, in_old)
+        .await
+        .unwrap();
+    assert_eq!(
+        card_to_card::by_staff_message(db, in_old)
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(r.receipt)
+    );
+    assert!(
+        card_to_card::by_staff_message(db, same_number_in_new)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let ticket = tickets::open(
+        db,
+        c.customer_id(),
+        TelegramId::new(21),
+        Writing {
+            body: Some("my VPN is slow".into()),
+            photo_file_id: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let first = tickets::messages(db, ticket.id, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    tickets::posted_to_staff(db, first.id, in_old)
+        .await
+        .unwrap();
+    let answer = |post| {
+        tickets::staff_answers(
+            db,
+            post,
+            TelegramId::new(SUPPORT),
+            Writing {
+                body: Some("try another server".into()),
+                photo_file_id: None,
+            },
+            t0(),
+        )
+    };
+    assert!(answer(same_number_in_new).await.unwrap().is_none());
+    assert_eq!(answer(in_old).await.unwrap().map(|t| t.id), Some(ticket.id));
+}

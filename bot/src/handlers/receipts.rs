@@ -7,7 +7,7 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
 use vpnshop_core::card_to_card::{self, Approval, CardError, Receipt};
 use vpnshop_core::customers::{self, Language};
-use vpnshop_core::ids::{CustomerId, PaymentId, TelegramId};
+use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost, TelegramId};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments;
 
@@ -110,7 +110,11 @@ pub async fn post(bot: &Bot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(
         .parse_mode(ParseMode::Html)
         .reply_markup(decision_keyboard(ctx.default_language, r.id))
         .await?;
-    card_to_card::set_staff_message(&ctx.db, r.id, sent.id.0 as i64).await?;
+    let post = StaffPost {
+        chat: sent.chat.id.0,
+        message: i64::from(sent.id.0),
+    };
+    card_to_card::set_staff_message(&ctx.db, r.id, post).await?;
     Ok(())
 }
 
@@ -230,7 +234,11 @@ pub async fn reason_reply(bot: &Bot, msg: &Message, ctx: &Ctx) -> Result<bool, B
     let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
         return Ok(false);
     };
-    let Some(r) = card_to_card::by_staff_message(&ctx.db, reply_to.id.0 as i64).await? else {
+    let post = StaffPost {
+        chat: msg.chat.id.0,
+        message: i64::from(reply_to.id.0),
+    };
+    let Some(r) = card_to_card::by_staff_message(&ctx.db, post).await? else {
         return Ok(false);
     };
     let lang = ctx.default_language;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, MessageId};
 use vpnshop_core::customers::{Customer, Language};
-use vpnshop_core::ids::TelegramId;
+use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
@@ -222,12 +222,16 @@ pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResu
     }
     let staff_id = TelegramId::new(from.id.0 as i64);
     let lang = ctx.default_language;
+    let post = StaffPost {
+        chat: msg.chat.id.0,
+        message: i64::from(reply_to.id.0),
+    };
     let allowed = staff::role_of(&ctx.db, staff_id)
         .await?
         .is_some_and(|r| r.allows(Role::Support));
     if !allowed {
         // Authority comes from the staff table, never from being in the chat.
-        let is_ticket = tickets::is_staff_post(&ctx.db, reply_to.id.0 as i64).await?;
+        let is_ticket = tickets::is_staff_post(&ctx.db, post).await?;
         if is_ticket {
             bot.send_message(msg.chat.id, tr(lang, "support.staff_only"))
                 .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
@@ -242,14 +246,7 @@ pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResu
             .and_then(|s| s.last())
             .map(|p| p.file.id.0.clone()),
     };
-    let answer = tickets::staff_answers(
-        &ctx.db,
-        reply_to.id.0 as i64,
-        staff_id,
-        writing,
-        ctx.clock.now(),
-    )
-    .await;
+    let answer = tickets::staff_answers(&ctx.db, post, staff_id, writing, ctx.clock.now()).await;
     let key = match answer {
         Ok(None) => return Ok(()),
         Ok(Some(_)) => "support.staff_sent",

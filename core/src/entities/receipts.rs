@@ -18,6 +18,7 @@ pub struct Model {
     pub claimed_by: Option<i64>,
     pub reason: Option<String>,
     pub staff_message_id: Option<i64>,
+    pub staff_chat_id: Option<i64>,
     pub reminded_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

@@ -12,6 +12,7 @@ pub struct Model {
     pub body: Option<String>,
     pub photo_file_id: Option<String>,
     pub staff_chat_message_id: Option<i64>,
+    pub staff_chat_id: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 
