@@ -5,8 +5,10 @@ COPY . .
 RUN cargo build --release -p vpnshop-bot
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tini && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/vpnshop /usr/local/bin/vpnshop
 WORKDIR /data
-ENTRYPOINT ["vpnshop"]
+# tini as PID 1 forwards `docker stop`'s SIGTERM to vpnshop, which stops taking updates, lets
+# the running job finish (run.shutdown_seconds) and gives its jobs back before exiting.
+ENTRYPOINT ["tini", "--", "vpnshop"]
 CMD ["run"]

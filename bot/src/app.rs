@@ -178,10 +178,10 @@ pub async fn serve_with_clock(
         std::process::id(),
         chrono::Utc::now().timestamp_micros()
     );
-    let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker);
+    let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker.clone());
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
     // Aborted with this future too: a serve task that is killed leaves no runner behind.
-    let _jobs = AbortOnDrop(tokio::spawn(async move {
+    let mut jobs = AbortOnDrop(tokio::spawn(async move {
         runner
             .run(Duration::from_millis(500), async {
                 let _ = jobs_stopped.await;
@@ -189,6 +189,7 @@ pub async fn serve_with_clock(
             .await;
     }));
     let http = crate::http::router(ctx.clone());
+    let db_for_release = db.clone();
     let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dependencies(ctx, storage))
@@ -246,6 +247,22 @@ pub async fn serve_with_clock(
                 .await;
         }
     }
+    // Updates have stopped: the job running now may finish, then every lease is given back so
+    // the next process starts at once instead of waiting the lease out.
+    let grace = Duration::from_secs(settings.run.shutdown_seconds);
+    if tokio::time::timeout(grace, &mut jobs.0).await.is_err() {
+        jobs.0.abort();
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "a job was still running at shutdown; it was stopped and will run again"
+        );
+    }
+    match vpnshop_core::jobs::release_all(&db_for_release, &worker, chrono::Utc::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "jobs given back for the next process"),
+        Err(e) => tracing::warn!(error = %e, "cannot give jobs back; their leases will run out"),
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -258,7 +275,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Registers the webhook with Telegram and builds its route.
+/// Registers the webhook with Telegram and builds its route. Every process sets the same URL
+/// and secret, so starting another one (a rolling deploy, a second replica) changes nothing,
+/// and none deletes the webhook when it stops: the others keep receiving updates.
 async fn webhook(
     bot: &Bot,
     settings: &Settings,
@@ -287,16 +306,22 @@ async fn webhook(
         .listen
         .parse()
         .map_err(|_| bad("http.listen", "is not an address like 0.0.0.0:8443"))?;
-    let mut options = webhooks::Options::new(address, url);
-    if let Some(secret) = &settings.telegram.webhook_secret {
-        options = options.secret_token(secret.expose_secret().to_string());
-    }
-    let (listener, stopped, router) = webhooks::axum_to_router(bot.clone(), options)
+    let secret = settings
+        .telegram
+        .webhook_secret
+        .as_ref()
+        .map(|s| s.expose_secret().to_string())
+        .ok_or_else(|| bad("telegram.webhook_secret", "is required in webhook mode"))?;
+    bot.set_webhook(url.clone())
+        .secret_token(secret.clone())
+        .drop_pending_updates(false)
         .await
         .map_err(|e| StartError::BotApi {
             api_url: settings.telegram.api_url.clone(),
             reason: format!("cannot set the webhook: {e}"),
         })?;
+    let options = webhooks::Options::new(address, url).secret_token(secret);
+    let (listener, stopped, router) = webhooks::axum_no_setup(options);
     Ok((listener, stopped, router))
 }
 

@@ -27,6 +27,24 @@ pub struct Settings {
     pub points: PointsSettings,
     pub referral: ReferralSettings,
     pub payments: PaymentsSettings,
+    pub run: RunSettings,
+}
+
+/// How the process behaves as a whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSettings {
+    /// On SIGTERM or Ctrl-C: how long the job running then may take to finish before it is
+    /// stopped and given back for the next process (replay-safe, so nothing is done twice).
+    pub shutdown_seconds: u64,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            shutdown_seconds: 20,
+        }
+    }
 }
 
 /// How customers pay besides the wallet and Stars. A gateway is offered only when its section
@@ -237,7 +255,8 @@ pub struct TelegramSettings {
     pub mode: UpdateMode,
     /// The public https URL Telegram posts updates to (webhook mode), path included.
     pub webhook_url: Option<String>,
-    /// The secret Telegram sends with every webhook call; random per start when unset.
+    /// The secret Telegram sends with every webhook call; required in webhook mode, and the
+    /// same for every process, so processes behind one load balancer accept each other's posts.
     pub webhook_secret: Option<SecretString>,
     /// An HTTP or SOCKS5 proxy for reaching the Bot API (`socks5://127.0.0.1:1080`).
     pub proxy: Option<SecretString>,
@@ -462,6 +481,18 @@ impl Settings {
                     format!("`{}` is not an address like 0.0.0.0:8443", self.http.listen),
                 );
             }
+            if self.telegram.webhook_secret.is_none() {
+                bad(
+                    "telegram.webhook_secret",
+                    format!(
+                        "webhook mode needs a secret shared by every process (e.g. `openssl rand -hex 32`), in {}",
+                        env_name("telegram.webhook_secret")
+                    ),
+                );
+            }
+        }
+        if !(1..=600).contains(&self.run.shutdown_seconds) {
+            bad("run.shutdown_seconds", "must be 1–600".into());
         }
         if let Some(secret) = &self.telegram.webhook_secret {
             let s = secret.expose_secret();

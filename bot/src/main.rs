@@ -169,8 +169,11 @@ fn init_logging(settings: &Settings) {
         format!("{},sea_orm_migration=warn", settings.log.level)
     };
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // `init()` also bridges the `log` crate, which teloxide, sqlx and reqwest write to: without
+    // it their errors vanish. Colour codes only on a terminal, never in a file or journald.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if settings.log.format == "json" {
         builder.json().init();
@@ -180,8 +183,23 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn run(settings: Settings) -> ExitCode {
+    // `docker stop` and systemd send SIGTERM; a terminal sends Ctrl-C. Both stop the same way.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
         tracing::info!("stopping");
     };
     match app::serve(settings, shutdown).await {

@@ -224,6 +224,34 @@ pub async fn complete(
     Ok(r.rows_affected == 1)
 }
 
+/// Gives back every job `worker` holds, as a process that is stopping does: each is due again
+/// at once for the next process, and the attempt it was leased for is not counted (it never
+/// ran to an end). Jobs are replay-safe, so one stopped half-way is simply run again.
+pub async fn release_all(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    Ok(jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, QUEUED.into())
+        .col_expr(jobs::Column::LeasedBy, Option::<String>::None.into())
+        .col_expr(
+            jobs::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(jobs::Column::RunAt, now.into())
+        .col_expr(
+            jobs::Column::Attempts,
+            Expr::col(jobs::Column::Attempts).sub(1),
+        )
+        .col_expr(jobs::Column::UpdatedAt, now.into())
+        .filter(jobs::Column::Status.eq(RUNNING))
+        .filter(jobs::Column::LeasedBy.eq(worker))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// What happens to a job after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
@@ -336,6 +364,13 @@ impl Runner {
 
     /// Leases one batch and runs it. Returns how many jobs ran.
     pub async fn tick(&self) -> Result<usize, DbErr> {
+        self.tick_until(&std::sync::atomic::AtomicBool::new(false))
+            .await
+    }
+
+    /// [`Runner::tick`], stopping between two jobs once `stopping` is set; the jobs of the batch
+    /// not run yet are given back.
+    async fn tick_until(&self, stopping: &std::sync::atomic::AtomicBool) -> Result<usize, DbErr> {
         let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         if kinds.is_empty() {
             return Ok(0);
@@ -352,6 +387,10 @@ impl Runner {
         .await?;
         let n = leased.len();
         for job in leased {
+            if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                release_all(&self.db, &self.worker, self.clock.now()).await?;
+                return Ok(n);
+            }
             let Some(handler) = self.handlers.get(&job.kind).cloned() else {
                 continue;
             };
@@ -372,23 +411,40 @@ impl Runner {
         Ok(n)
     }
 
-    /// Runs until `shutdown` resolves, polling every `idle` when there is nothing to do.
+    /// Runs until `shutdown` resolves, polling every `idle` when there is nothing to do. Once it
+    /// resolves, the job running then is finished and the rest of its batch given back.
     pub async fn run(self, idle: std::time::Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let ran = match self.tick().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "job runner cannot reach the database");
-                    0
-                }
-            };
-            if ran == 0 {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(idle) => {}
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stopping = AtomicBool::new(false);
+        let watch = async {
+            shutdown.await;
+            stopping.store(true, Ordering::Relaxed);
+        };
+        let work = async {
+            while !stopping.load(Ordering::Relaxed) {
+                let ran = match self.tick_until(&stopping).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "job runner cannot reach the database");
+                        0
+                    }
+                };
+                if ran == 0 {
+                    tokio::time::sleep(idle).await;
                 }
             }
+        };
+        tokio::pin!(watch);
+        tokio::pin!(work);
+        // Once stopping, the running job (or the idle wait, at most `idle`) ends first.
+        tokio::select! {
+            _ = &mut work => {}
+            _ = &mut watch => work.await,
         }
+    }
+
+    /// The worker name this runner leases jobs under.
+    pub fn worker(&self) -> &str {
+        &self.worker
     }
 }

@@ -23,14 +23,22 @@ pub struct TestApp {
     pub clock: Arc<JumpClock>,
     /// The bot "process": a runtime of its own, so killing it stops every task it spawned
     /// (handlers mid-way included), not just the top one.
-    process: Option<tokio::runtime::Runtime>,
+    process: Option<Process>,
     adjust: Adjust,
+}
+
+/// A running bot: its runtime, the signal that stops it gracefully (SIGTERM's stand-in), and
+/// the task that ends when it has stopped.
+struct Process {
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(process) = self.process.take() {
-            process.shutdown_background();
+            process.runtime.shutdown_background();
         }
         if !std::thread::panicking() {
             let leaked = leaked();
@@ -184,7 +192,7 @@ async fn start_bot(
     db: &TestDb,
     adjust: &Adjust,
     clock: &Arc<JumpClock>,
-) -> tokio::runtime::Runtime {
+) -> Process {
     let mut settings = settings_for(tg, db);
     adjust(&mut settings);
     let polls_before = tg.calls("getUpdates").len() + tg.calls("setWebhook").len();
@@ -194,17 +202,23 @@ async fn start_bot(
         .enable_all()
         .build()
         .expect("a runtime for the bot");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = process.spawn(async move {
-        if let Err(e) =
-            vpnshop_bot::app::serve_with_clock(settings, clock, std::future::pending()).await
-        {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = vpnshop_bot::app::serve_with_clock(settings, clock, shutdown).await {
             panic!("the bot did not start: {e}");
         }
     });
     // Ready once it polls for updates or has set its webhook.
     for _ in 0..500 {
         if tg.calls("getUpdates").len() + tg.calls("setWebhook").len() > polls_before {
-            return process;
+            return Process {
+                runtime: process,
+                stop,
+                served: task,
+            };
         }
         assert!(!task.is_finished(), "the bot stopped while starting");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -224,7 +238,7 @@ impl TestApp {
     /// HTTP server stops answering. The database and the fakes stay.
     pub async fn kill(&mut self) {
         if let Some(process) = self.process.take() {
-            process.shutdown_background();
+            process.runtime.shutdown_background();
         }
         // Its listening socket closes as its tasks are dropped; wait until it has.
         let addr = self.http.trim_start_matches("http://").to_string();
@@ -237,7 +251,22 @@ impl TestApp {
         panic!("the killed bot still listens on {addr}");
     }
 
-    /// Starts the bot again after `kill`.
+    /// Stops the bot as SIGTERM does (`docker stop`): no more updates, the running job may
+    /// finish, its jobs are given back. Waits (generously) until it has stopped.
+    pub async fn stop(&mut self) {
+        let Some(process) = self.process.take() else {
+            return;
+        };
+        let _ = process.stop.send(());
+        let stopped = tokio::time::timeout(Duration::from_secs(120), process.served).await;
+        process.runtime.shutdown_background();
+        assert!(
+            matches!(stopped, Ok(Ok(()))),
+            "the bot did not stop gracefully"
+        );
+    }
+
+    /// Starts the bot again after `kill` or `stop`.
     pub async fn start(&mut self) {
         assert!(self.process.is_none(), "the bot is already running");
         self.process = Some(start_bot(&self.tg, &self.db, &self.adjust, &self.clock).await);

@@ -41,6 +41,7 @@ async fn open_shop() -> Shop {
         s.points.earn_per = Some("10,000".into());
         s.points.value = Some("1,000".into());
         s.referral.reward_wallet = Some("10,000".into());
+        s.run.shutdown_seconds = 1;
     })
     .await;
     let db = &app.db.db;
@@ -825,4 +826,56 @@ async fn in_persian_a_customer_takes_the_trial_buys_with_wallet_and_stars_and_ge
         answer.text
     );
     assert!(answer.text.contains("Streisand"), "{}", answer.text);
+}
+
+/// `docker stop` while an account is being made on a panel that hangs: the bot stops within
+/// its grace time and gives the job back (the attempt not counted), and the next process makes
+/// the account at once instead of waiting five minutes for the lease to run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
+    use vpnshop_core::entities::jobs;
+    use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let mut shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_030, "John", "en").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(150_000)).await;
+    shop.marzban.faults.only_paths("/api/user");
+    shop.marzban.faults.hang_next(100_000);
+    let preview = to_preview(&john, &menu, "Buy a subscription").await;
+    assert!(
+        press(&john, &preview, "from wallet")
+            .await
+            .text
+            .contains("✅ Paid!")
+    );
+    let provision = || async {
+        jobs::Entity::find()
+            .filter(jobs::Column::Kind.eq("provision"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while provision().await.status != "running" {
+        assert!(tokio::time::Instant::now() < deadline, "never leased");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    shop.app.stop().await;
+    let job = provision().await;
+    assert_eq!(job.status, "queued", "given back");
+    assert_eq!(job.leased_by, None);
+    assert_eq!(job.attempts, 0, "the interrupted attempt is not counted");
+
+    shop.marzban.faults.hang_next(0);
+    shop.app.start().await;
+    let ready = john.next().await;
+    assert!(ready.text.contains("ready"), "{}", ready.text);
+    assert_eq!(shop.marzban.user_count(), 1);
 }

@@ -252,7 +252,7 @@ async fn in_webhook_mode_telegram_posts_updates_and_forged_posts_are_refused() {
         .local_addr()
         .unwrap()
         .port();
-    let app = vpnshop_tests::app::spawn_app_with(move |s| {
+    let mut app = vpnshop_tests::app::spawn_app_with(move |s| {
         s.telegram.mode = vpnshop_bot::config::UpdateMode::Webhook;
         s.telegram.webhook_url = Some(format!("http://127.0.0.1:{port}/telegram/hook"));
         s.telegram.webhook_secret = Some("s3cret-hook".to_string().into());
@@ -287,6 +287,39 @@ async fn in_webhook_mode_telegram_posts_updates_and_forged_posts_are_refused() {
     assert!(health.status().is_success());
     u.next().await; // the menu after choosing the language
     u.expect_silence().await;
+
+    // A rolling deploy: the process stops (as on SIGTERM) and another starts. Nobody deletes
+    // the webhook, the new one sets the same URL and secret, and updates keep coming.
+    app.stop().await;
+    assert!(
+        app.tg.calls("deleteWebhook").is_empty(),
+        "not deleted on stop"
+    );
+    app.start().await;
+    assert!(app.tg.calls("deleteWebhook").is_empty(), "never deleted");
+    assert_eq!(
+        app.tg.webhook(),
+        Some((url.clone(), Some("s3cret-hook".to_string())))
+    );
+    u.send("/help");
+    assert!(!u.next().await.text.is_empty());
+}
+
+/// Webhook mode with no shared secret would give every process a random one of its own: the
+/// configuration is refused, naming the key.
+#[test]
+fn webhook_mode_without_a_secret_is_refused() {
+    let mut settings = vpnshop_bot::config::Settings::default();
+    settings.telegram.token = Some("123:abc".to_string().into());
+    settings.telegram.mode = vpnshop_bot::config::UpdateMode::Webhook;
+    settings.telegram.webhook_url = Some("https://shop.example/hook".into());
+    let problems = settings.validate();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "telegram.webhook_secret" && p.message.contains("secret")),
+        "{problems:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
