@@ -394,7 +394,21 @@ impl Runner {
             let Some(handler) = self.handlers.get(&job.kind).cloned() else {
                 continue;
             };
-            let outcome = handler(job.clone()).await;
+            // A panicking job is a failed attempt like any other: it must not take the runner
+            // (and every later notice and provisioning) down with it.
+            let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(handler(
+                job.clone(),
+            )))
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(job = job.id, kind = %job.kind, panic = %what, "a job panicked");
+                Err(JobError::Retry(format!("the job panicked: {what}")))
+            });
             let now = self.clock.now();
             match outcome {
                 Ok(()) => {

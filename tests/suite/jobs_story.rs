@@ -209,3 +209,45 @@ async fn the_runner_dispatches_by_kind_and_retries_failures() {
     );
     assert_eq!(*calls.lock().unwrap(), 2);
 }
+
+/// A job whose code panics (a bug, a bad payload): that attempt fails like any other, the
+/// runner keeps going, and the next job still runs.
+#[tokio::test]
+async fn a_panicking_job_is_one_failed_attempt_and_the_runner_goes_on() {
+    let t = fresh_db().await;
+    let clock = Arc::new(vpnshop_core::clock::ManualClock::new(t0()));
+    let runner = jobs::Runner::new(t.db.clone(), clock.clone(), "r")
+        .handle("buggy", |_job| async {
+            if true {
+                panic!("index out of bounds");
+            }
+            Ok(())
+        })
+        .handle("fine", |_job| async { Ok(()) });
+    let buggy = jobs::enqueue(&t.db, NewJob::new("buggy", json!({}), t0()), t0())
+        .await
+        .unwrap();
+    let fine = jobs::enqueue(
+        &t.db,
+        NewJob::new("fine", json!({}), t0()).at(t0() + Duration::seconds(1)),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(runner.tick().await.unwrap(), 1);
+    let failed = jobs::get(&t.db, buggy).await.unwrap().unwrap();
+    assert_eq!(failed.status, jobs::QUEUED, "retried later");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("panicked: index out of bounds")
+    );
+    clock.advance(Duration::seconds(2));
+    runner.tick().await.unwrap();
+    assert_eq!(
+        jobs::get(&t.db, fine).await.unwrap().unwrap().status,
+        jobs::DONE
+    );
+}

@@ -6,6 +6,7 @@ mod help;
 mod invite;
 mod language;
 mod menu;
+mod panics;
 mod payments;
 mod points;
 mod receipts;
@@ -73,7 +74,7 @@ pub use receipts::post as post_receipt;
 pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
 
 pub fn schema() -> UpdateHandler<BotError> {
-    dptree::entry()
+    panics::guard()
         .branch(
             Update::filter_message()
                 .branch(
