@@ -22,7 +22,7 @@ use vpnshop_core::notices::{self, Notice};
 use vpnshop_core::orders::{self, PROVISION_JOB};
 use vpnshop_core::payments;
 use vpnshop_core::provisioning::{self, Outcome, ProvisionError};
-use vpnshop_core::rewards::{self, ReferralReward};
+use vpnshop_core::rewards;
 use vpnshop_core::stars;
 use vpnshop_core::subscriptions;
 use vpnshop_core::tickets;
@@ -310,7 +310,13 @@ async fn notice(bot: Bot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
         Notice::StarsRefund { payment_id } => stars_refund(&bot, &ctx, payment_id).await,
         Notice::TicketToStaff { message_id } => ticket_to_staff(&bot, &ctx, message_id).await,
         Notice::TicketToCustomer { message_id } => ticket_to_customer(&bot, &ctx, message_id).await,
-        Notice::OrderRewards { order_id } => order_rewards(&bot, &ctx, order_id).await,
+        Notice::OrderRewards { order_id } => order_rewards(&ctx, order_id).await,
+        Notice::ReferralRewarded {
+            referrer,
+            wallet,
+            points,
+            ..
+        } => referral_rewarded(&bot, &ctx, referrer, wallet, points).await,
         Notice::PaymentReceived { payment_id } => payment_received(&bot, &ctx, payment_id).await,
         Notice::PaymentReview { payment_id } => payment_review(&bot, &ctx, payment_id).await,
         Notice::PaymentDeclined { payment_id } => payment_declined(&bot, &ctx, payment_id).await,
@@ -723,25 +729,34 @@ async fn ticket_to_customer(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
     Ok(())
 }
 
-async fn order_rewards(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
-    let granted = rewards::grant_for_order(&ctx.db, order_id, &ctx.sales.rewards, ctx.clock.now())
+/// Grants what the order earned; the referrer hears of theirs through a notice of its own,
+/// queued with the grant.
+async fn order_rewards(ctx: &Ctx, order_id: OrderId) -> Sent {
+    rewards::grant_for_order(&ctx.db, order_id, &ctx.sales.rewards, ctx.clock.now())
         .await
         .map_err(|e| JobError::Retry(e.to_string()))?;
-    if let Some((referrer, reward)) = granted.referral {
-        let customer = customer_of(ctx, referrer.get()).await?;
-        let lang = lang_of(ctx, &customer);
-        let what = match reward {
-            ReferralReward::Wallet(m) => text::money(lang, m),
-            ReferralReward::Points(n) => {
-                tr_with(lang, "units.points", &[("points", &n.to_string())])
-            }
-        };
-        bot.send_message(
-            chat_of(&customer),
-            tr_with(lang, "notice.referral_reward", &[("reward", &what)]),
-        )
-        .parse_mode(ParseMode::Html)
-        .await?;
-    }
+    Ok(())
+}
+
+async fn referral_rewarded(
+    bot: &Bot,
+    ctx: &Ctx,
+    referrer: CustomerId,
+    wallet: Option<Money>,
+    points: Option<i64>,
+) -> Sent {
+    let customer = customer_of(ctx, referrer.get()).await?;
+    let lang = lang_of(ctx, &customer);
+    let what = match (wallet, points) {
+        (Some(m), _) => text::money(lang, m),
+        (None, Some(n)) => tr_with(lang, "units.points", &[("points", &n.to_string())]),
+        (None, None) => return Ok(()),
+    };
+    bot.send_message(
+        chat_of(&customer),
+        tr_with(lang, "notice.referral_reward", &[("reward", &what)]),
+    )
+    .parse_mode(ParseMode::Html)
+    .await?;
     Ok(())
 }

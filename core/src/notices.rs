@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{OrderId, PaymentId};
+use crate::ids::{CustomerId, OrderId, PaymentId};
 use crate::jobs::{self, NewJob};
+use crate::money::Money;
 
 /// The job kind every notice is queued under.
 pub const JOB: &str = "notice";
@@ -26,6 +27,14 @@ pub enum Notice {
     TicketToCustomer { message_id: i64 },
     /// Rewards for a fulfilled order: purchase points, and the referrer's reward.
     OrderRewards { order_id: OrderId },
+    /// The referrer was rewarded for `referred`'s first purchase: queued with the reward
+    /// itself, so a failed send is retried even though granting again would find nothing new.
+    ReferralRewarded {
+        referrer: CustomerId,
+        referred: CustomerId,
+        wallet: Option<Money>,
+        points: Option<i64>,
+    },
     /// A gateway or card payment was credited: the customer hears what happened to it.
     PaymentReceived { payment_id: PaymentId },
     /// A payment came in for a different amount or currency: staff must decide.
@@ -50,6 +59,7 @@ impl Notice {
                 format!("notice:ticket_customer:{message_id}")
             }
             Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
+            Notice::ReferralRewarded { referred, .. } => format!("notice:referral:{referred}"),
             Notice::PaymentReceived { payment_id } => format!("notice:payment:{payment_id}"),
             Notice::PaymentReview { payment_id } => format!("notice:review:{payment_id}"),
             Notice::PaymentDeclined { payment_id } => format!("notice:declined:{payment_id}"),

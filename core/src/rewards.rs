@@ -124,6 +124,21 @@ pub async fn grant_for_order(
                 points::earn(&txn, referrer, n, expires, memo, now).await?;
             }
         }
+        let (wallet, points) = match reward {
+            ReferralReward::Wallet(m) => (Some(m), None),
+            ReferralReward::Points(n) => (None, Some(n)),
+        };
+        crate::notices::enqueue(
+            &txn,
+            &crate::notices::Notice::ReferralRewarded {
+                referrer,
+                referred: customer,
+                wallet,
+                points,
+            },
+            now,
+        )
+        .await?;
         granted.referral = Some((referrer, reward));
     }
     txn.commit().await?;

@@ -95,6 +95,8 @@ struct Inner {
     callback_answers: HashMap<String, Option<String>>,
     /// Answer the next N sends with 429 Too Many Requests.
     throttle_next: u32,
+    /// Sends to these chats still to fail with 502, as Telegram does on a bad day.
+    failing_chats: HashMap<i64, u32>,
     /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
     webhook: Option<Webhook>,
     /// Photos by file_id: those the bot uploaded and those users sent, which the bot may reuse.
@@ -290,6 +292,11 @@ impl FakeTelegram {
 
     pub fn refunds(&self) -> Vec<(i64, String)> {
         self.inner.lock().unwrap().refunds.clone()
+    }
+
+    /// Makes the next `n` sends to `chat_id` fail with 502 Bad Gateway (nothing delivered).
+    pub fn fail_next_sends_to(&self, chat_id: i64, n: u32) {
+        self.inner.lock().unwrap().failing_chats.insert(chat_id, n);
     }
 
     /// Makes the next `n` message sends fail with 429 and `retry_after: 1`.
@@ -696,6 +703,12 @@ fn admit(inner: &mut Inner, chat_id: i64) -> Result<Value, Response> {
         .get(&chat_id)
         .cloned()
         .ok_or_else(|| err(400, "Bad Request: chat not found"))?;
+    if let Some(n) = inner.failing_chats.get_mut(&chat_id)
+        && *n > 0
+    {
+        *n -= 1;
+        return Err(err(502, "Bad Gateway"));
+    }
     if inner.throttle_next > 0 {
         inner.throttle_next -= 1;
         return Err((
@@ -1384,7 +1397,17 @@ impl FakeUser {
 
     /// Waits (up to 10 s) for the next message the bot sends or edits in this chat.
     pub async fn next(&self) -> BotMessage {
-        next_in(&self.tg, self.id, &self.seen, Some(Duration::from_secs(10))).await
+        next_in(&self.tg, self.id, &self.seen, Some(Duration::from_secs(30))).await
+    }
+
+    /// The next message the bot sent or edited in this chat, if there is one already.
+    pub fn try_next(&self) -> Option<BotMessage> {
+        let events = self.tg.events_for(self.id);
+        let mut seen = self.seen.lock().unwrap();
+        (events.len() > *seen).then(|| {
+            *seen += 1;
+            events[*seen - 1].clone()
+        })
     }
 
     /// Waits, without limit, for the next message the bot sends or edits in this chat.

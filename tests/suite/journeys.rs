@@ -631,13 +631,27 @@ async fn a_referrer_is_rewarded_once_when_the_friend_first_buys() {
         .unwrap()
         .unwrap();
     top_up(&db, &c, irt(300_000)).await;
+    // Telegram fails the first message to Sara: her reward message must still come.
+    shop.app.tg.fail_next_sends_to(sara.id, 1);
     for _ in 0..2 {
         let preview = to_preview(&ali, &menu, "Buy a subscription").await;
         press(&ali, &preview, "from wallet").await;
         assert!(ali.next().await.text.contains("is ready"));
         ali.next().await; // QR
     }
-    let reward = sara.next().await;
+    // The failed send is retried after its backoff, which the clock jumps over.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let reward = loop {
+        if let Some(m) = sara.try_next() {
+            break m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reward message never came"
+        );
+        shop.app.clock.jump(Duration::minutes(1));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert!(
         reward.text.contains("You earned 10,000 toman"),
         "{}",
