@@ -199,6 +199,8 @@ pub const ALL_KEYS: &[&str] = &[
     "notice.trial_ready",
     "pay.ask_amount",
     "pay.bad_amount",
+    "pay.check_unreachable",
+    "pay.declined",
     "pay.too_large",
     "pay.ambiguous_amount",
     "pay.card_busy",

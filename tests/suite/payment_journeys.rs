@@ -506,3 +506,52 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
         ipn.header("x-nowpayments-sig").unwrap_or("none"),
     ]);
 }
+
+/// "I have paid" answers from what really happened to the payment: never "confirmed" for one
+/// staff declined, never "nothing was charged" when the gateway merely could not be asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i_have_paid_answers_from_the_payments_real_state() {
+    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
+    let yk_url = yk.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.shop.currency = "RUB".into();
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
+            shop_id: YK_SHOP.into(),
+            secret_key: SecretString::from(YK_SECRET),
+            api_url: yk_url.clone(),
+        });
+    })
+    .await;
+    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let staff = app.tg.group(STAFF_CHAT, "Staff");
+    let admin = app.user(ADMIN, "Admin", Some("fa"));
+    let ru = Language::Ru;
+    let (olga, menu) = at_menu(&app, 7_300_000_009, "Ольга", ru).await;
+    let how = top_up_via(&olga, &menu, ru, "yookassa", "500").await;
+    let id = yk.payment_ids().pop().unwrap();
+
+    // She says she paid, but YooKassa cannot be asked right now.
+    yk.faults.fail_next(1_000);
+    let unsure = press(&olga, &how, &tr(ru, "pay.check")).await;
+    assert_eq!(unsure.text, tr(ru, "pay.check_unreachable"));
+    assert!(
+        !unsure.text.contains("не списаны"),
+        "never 'nothing was charged'"
+    );
+    yk.faults.fail_next(0);
+
+    // Only 400 ₽ of 500 really arrived, and staff decline it.
+    yk.pay_amount(&id, "400.00");
+    assert_eq!(yk.last_callback().unwrap().deliver().await, 200);
+    olga.next().await; // "staff are checking it"
+    let review = staff.next().await;
+    let decline = review.buttons[2][0].1.clone();
+    admin.press_data_in_group(STAFF_CHAT, review.message_id, &decline);
+    staff.next().await; // the post names who declined
+    olga.next().await; // "not credited"
+    let answer = press(&olga, &how, &tr(ru, "pay.check")).await;
+    assert_eq!(answer.text, tr(ru, "pay.declined"), "not 'confirmed'");
+    assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 0);
+}

@@ -9,7 +9,7 @@ use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::gateways::{self, PayError};
 use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
-use vpnshop_core::payments::{self, CheckoutError, Outcome, Provider};
+use vpnshop_core::payments::{self, CheckoutError, Provider};
 
 use super::{ChatDialogue, Ctx, State, say, show, stale};
 use crate::callback::Action;
@@ -360,21 +360,38 @@ pub async fn check(
     let Some(row) = row else {
         return stale(bot, chat, lang).await;
     };
-    let key = match row.status.as_str() {
-        payments::status::PAID => "pay.confirmed",
-        payments::status::REVIEW => "pay.in_review",
-        _ => {
-            let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
-            let Some(gateway) = gateway else {
-                return stale(bot, chat, lang).await;
-            };
-            match gateways::check_one(&ctx.db, gateway, &row, ctx.clock.now()).await {
-                Ok(Outcome::Credited(_) | Outcome::AlreadySettled) => "pay.confirmed",
-                Ok(Outcome::Review { .. }) => "pay.in_review",
-                Ok(Outcome::MarkedFailed) => "pay.failed",
-                Ok(Outcome::StillPending | Outcome::Unknown) => "pay.not_yet",
-                Err(gateways::CallbackError::Gateway(_)) => "pay.gateway_down",
-                Err(gateways::CallbackError::Db(e)) => return Err(e.into()),
+    // Only a payment still open can change by asking the gateway; the answer then comes from
+    // the payment's own state, never from what the check returned.
+    let open = [payments::status::PENDING, payments::status::FAILED];
+    let key = if open.contains(&row.status.as_str()) {
+        let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
+        let Some(gateway) = gateway else {
+            return stale(bot, chat, lang).await;
+        };
+        match gateways::check_one(&ctx.db, gateway, &row, ctx.clock.now()).await {
+            Ok(_) => None,
+            // Nothing is known: it may well be paid, so never "nothing was charged".
+            Err(gateways::CallbackError::Gateway(_)) => Some("pay.check_unreachable"),
+            Err(gateways::CallbackError::Db(e)) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let key = match key {
+        Some(key) => key,
+        None => {
+            let now = payments::get(&ctx.db, PaymentId::new(payment))
+                .await?
+                .map(|p| p.status)
+                .unwrap_or_default();
+            match now.as_str() {
+                payments::status::PAID => "pay.confirmed",
+                payments::status::REVIEW => "pay.in_review",
+                payments::status::FAILED => "pay.failed",
+                payments::status::DECLINED
+                | payments::status::REFUND_DUE
+                | payments::status::REFUNDED => "pay.declined",
+                _ => "pay.not_yet",
             }
         }
     };
