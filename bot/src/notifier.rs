@@ -11,7 +11,7 @@ use teloxide::{ApiError, RequestError};
 use vpnshop_core::card_to_card;
 use vpnshop_core::customers::{self, Customer, Language};
 use vpnshop_core::gateways;
-use vpnshop_core::ids::{CustomerId, OrderId, PaymentId};
+use vpnshop_core::ids::{CustomerId, OrderId, PaymentId, SubscriptionId};
 use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::jobs::{self, NewJob};
 use vpnshop_core::jobs::{Job, JobError, Runner};
@@ -35,10 +35,26 @@ use crate::text::{self, escape, tr, tr_with};
 pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let (b, c) = (bot.clone(), ctx.clone());
     let (b2, c2) = (bot.clone(), ctx.clone());
+    let c3 = ctx.clone();
     Runner::new(ctx.db.clone(), ctx.clock.clone(), worker)
         .handle(PROVISION_JOB, move |job| provision(c.clone(), job))
         .handle(notices::JOB, move |job| notice(b.clone(), ctx.clone(), job))
         .handle(SWEEP_JOB, move |job| sweep(b2.clone(), c2.clone(), job))
+        .handle(provisioning::DISABLE_JOB, move |job| {
+            disable_refunded(c3.clone(), job)
+        })
+}
+
+/// Turns off the panel account of a refunded purchase, if one was made.
+async fn disable_refunded(ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let Some(id) = payload["subscription_id"].as_i64() else {
+        return Err(JobError::Permanent("no subscription_id".into()));
+    };
+    provisioning::disable_refunded(&ctx.db, SubscriptionId::new(id))
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))
 }
 
 /// The recurring payments sweep: reconciliation with every gateway, Telegram Stars included,

@@ -424,9 +424,51 @@ async fn refund(
             .filter(subscriptions::Column::Id.eq(sub))
             .exec(&txn)
             .await?;
+        // A try whose answer was lost may have made the account after all: the customer got
+        // the money back, so it must not keep working. Done by a job, as the panel may be down.
+        crate::jobs::enqueue(
+            &txn,
+            crate::jobs::NewJob::new(
+                DISABLE_JOB,
+                serde_json::json!({ "subscription_id": sub }),
+                now,
+            )
+            .dedupe(format!("{DISABLE_JOB}:{sub}")),
+            now,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The job that turns off the panel account of a refunded purchase, if it exists.
+pub const DISABLE_JOB: &str = "disable_refunded_account";
+
+/// Turns off the account a refunded purchase may have made. An account that was never made, or
+/// that is not the shop's, is left alone; a panel that does not answer is tried again later.
+pub async fn disable_refunded(
+    db: &DatabaseConnection,
+    subscription: SubscriptionId,
+) -> Result<(), ProvisionError> {
+    let Some(sub) = subscriptions::Entity::find_by_id(subscription.get())
+        .one(db)
+        .await?
+        .filter(|s| s.status == FAILED)
+    else {
+        return Ok(());
+    };
+    let Ok(account) = account_ref(&sub) else {
+        // Never got a name: nothing was asked of any panel.
+        return Ok(());
+    };
+    let panel = panel_of(db, &sub).await.map_err(ProvisionError::Retry)?;
+    let client = marzban_client::connect(panel.config.clone())
+        .map_err(|e| ProvisionError::Retry(e.to_string()))?;
+    match client.set_enabled(&account, false).await {
+        Ok(_) | Err(PanelError::NotFound | PanelError::NotOurs) => Ok(()),
+        Err(e) => Err(ProvisionError::Retry(describe(&panel, &e))),
+    }
 }
 
 /// The customer's subscriptions, newest first (failed ones left out).

@@ -351,3 +351,68 @@ async fn a_renewal_retried_after_a_usage_refresh_is_applied_once() {
     );
     assert_eq!(renewed.traffic_limit_bytes, Some(100 << 30));
 }
+
+/// The panel made the account but every answer was lost, and the order was refunded on its
+/// last try: the customer has the money back, so the account is turned off by a job.
+#[tokio::test]
+async fn a_refunded_purchase_leaves_no_working_account_behind() {
+    use vpnshop_core::entities::jobs;
+    use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let t = fresh_db().await;
+    let fake = FakeMarzban::start().await;
+    let (c, order) = paid_order(&t.db).await;
+    add_marzban(&t.db, &fake, "de").await;
+    fake.faults.fail_next(u32::MAX);
+    assert!(
+        provisioning::provision(&t.db, order, PREFIX, false, t0())
+            .await
+            .is_err()
+    );
+    // What the lost call did: the account exists, with the subscription's own key.
+    let sub = vpnshop_core::entities::subscriptions::Entity::find()
+        .filter(vpnshop_core::entities::subscriptions::Column::CustomerId.eq(c.id))
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let account = provisioning::account_ref(&sub).unwrap();
+    let panel = panels::panel(&t.db, vpnshop_core::ids::PanelId::new(sub.panel_id))
+        .await
+        .unwrap()
+        .unwrap();
+    let client = marzban_client::connect(panel.config.clone()).unwrap();
+    fake.faults.fail_next(0);
+    client
+        .ensure_account(&marzban_client::AccountSpec {
+            name: account.name.clone(),
+            data_limit_bytes: Some(50 << 30),
+            expires_at: None,
+            note: String::new(),
+            key: account.key.clone().unwrap(),
+        })
+        .await
+        .unwrap();
+    fake.faults.fail_next(u32::MAX);
+    let outcome = provisioning::provision(&t.db, order, PREFIX, true, t0())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Refunded { .. }), "{outcome:?}");
+    let job = jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq(provisioning::DISABLE_JOB))
+        .one(&t.db)
+        .await
+        .unwrap()
+        .expect("a job to turn the account off");
+    assert_eq!(job.status, "queued");
+
+    // The job's work, once the panel answers: the account is off; running it again is fine.
+    fake.faults.fail_next(0);
+    let sub_id = vpnshop_core::ids::SubscriptionId::new(sub.id);
+    provisioning::disable_refunded(&t.db, sub_id).await.unwrap();
+    provisioning::disable_refunded(&t.db, sub_id).await.unwrap();
+    assert_eq!(
+        client.account(&account).await.unwrap().status,
+        marzban_client::AccountStatus::Disabled
+    );
+    assert_eq!(balance(&t.db, &c).await, 200_000);
+}
