@@ -6,6 +6,8 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::lenient;
 use serde::Deserialize;
 use vpnshop_core::customers::Language;
 use vpnshop_core::money::{Currency, Money};
@@ -83,8 +85,10 @@ impl Default for PaymentsSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct CardSettings {
     /// The most added to an amount to make pending transfers distinguishable (`"999"`); `"0"`: none.
+    #[serde(deserialize_with = "lenient::text")]
     pub max_offset: String,
     /// Receipts above this amount need two different approvers; unset: one is enough.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub second_approval_above: Option<String>,
     /// Unreviewed receipts are reminded to staff after this many minutes (and again as often).
     pub remind_minutes: i64,
@@ -106,6 +110,7 @@ impl Default for CardSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZarinpalSettings {
+    #[serde(deserialize_with = "lenient::secret")]
     pub merchant_id: SecretString,
     /// What Zarinpal is asked in: `IRR` (its default) or `IRT`.
     #[serde(default = "irr")]
@@ -117,7 +122,9 @@ pub struct ZarinpalSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YooKassaSettings {
+    #[serde(deserialize_with = "lenient::text")]
     pub shop_id: String,
+    #[serde(deserialize_with = "lenient::secret")]
     pub secret_key: SecretString,
     #[serde(default = "yookassa_api")]
     pub api_url: String,
@@ -126,10 +133,13 @@ pub struct YooKassaSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NowPaymentsSettings {
+    #[serde(deserialize_with = "lenient::secret")]
     pub api_key: SecretString,
+    #[serde(deserialize_with = "lenient::secret")]
     pub ipn_secret: SecretString,
     /// The account login: reconciliation lists an invoice's payments with it.
     pub email: String,
+    #[serde(deserialize_with = "lenient::secret")]
     pub password: SecretString,
     #[serde(default = "nowpayments_api")]
     pub api_url: String,
@@ -139,6 +149,7 @@ pub struct NowPaymentsSettings {
 #[serde(deny_unknown_fields)]
 pub struct CryptoBotSettings {
     /// The Crypto Pay app token (from @CryptoBot → Crypto Pay → My Apps).
+    #[serde(deserialize_with = "lenient::secret")]
     pub token: SecretString,
     #[serde(default = "cryptobot_api")]
     pub api_url: String,
@@ -166,16 +177,19 @@ fn cryptobot_api() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct SalesSettings {
     /// The code of the plan given as the free trial (one per customer); unset: no trial.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub trial_plan: Option<String>,
     /// How long a quote (and its unpaid order) holds its price, in minutes.
     pub quote_minutes: i64,
     /// What one Telegram Star is worth in the shop's currency; unset: Stars are not accepted.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub stars_rate: Option<String>,
     /// The Stars amounts offered for a wallet top-up.
     pub stars_top_up: Vec<i64>,
     /// Extra-traffic packs offered for a subscription, in GB; empty: none.
     pub traffic_packs_gb: Vec<i64>,
     /// The price of one GB of extra traffic.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub traffic_price_per_gb: Option<String>,
     /// Usage shown in "my subscriptions" is read from the panel when older than this (minutes).
     pub usage_max_age_minutes: i64,
@@ -203,9 +217,11 @@ impl Default for SalesSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct PointsSettings {
     /// Customers earn `earn_points` for every full `earn_per` paid (an amount); unset: none.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub earn_per: Option<String>,
     pub earn_points: i64,
     /// What one point takes off a price at checkout (an amount); unset: points are not spent.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub value: Option<String>,
     /// At most this share of a price may be paid with points.
     pub max_share_percent: u8,
@@ -230,6 +246,7 @@ impl Default for PointsSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ReferralSettings {
     /// A wallet credit (an amount), or …
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub reward_wallet: Option<String>,
     /// … points. Set one of the two, or neither for no reward.
     pub reward_points: Option<i64>,
@@ -249,6 +266,7 @@ pub enum UpdateMode {
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramSettings {
     /// The token @BotFather gave. Best set through `VPNSHOP__TELEGRAM__TOKEN`.
+    #[serde(default, deserialize_with = "lenient::opt_secret")]
     pub token: Option<SecretString>,
     /// The Bot API server: Telegram's, a local `telegram-bot-api`, or a test double.
     pub api_url: String,
@@ -257,8 +275,10 @@ pub struct TelegramSettings {
     pub webhook_url: Option<String>,
     /// The secret Telegram sends with every webhook call; required in webhook mode, and the
     /// same for every process, so processes behind one load balancer accept each other's posts.
+    #[serde(default, deserialize_with = "lenient::opt_secret")]
     pub webhook_secret: Option<SecretString>,
     /// An HTTP or SOCKS5 proxy for reaching the Bot API (`socks5://127.0.0.1:1080`).
+    #[serde(default, deserialize_with = "lenient::opt_secret")]
     pub proxy: Option<SecretString>,
 }
 
@@ -266,6 +286,7 @@ pub struct TelegramSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://vpnshop.db` (the default; created on first run) or `postgres://user:pass@host/db`.
+    #[serde(deserialize_with = "lenient::secret")]
     pub url: SecretString,
 }
 
@@ -379,6 +400,22 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Keys whose values are secrets: never echoed in an error.
+fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    matches!(
+        last,
+        "token"
+            | "secret_key"
+            | "api_key"
+            | "ipn_secret"
+            | "password"
+            | "merchant_id"
+            | "webhook_secret"
+            | "proxy"
+    ) || key == "database.url"
+}
+
 fn env_name(key: &str) -> String {
     format!(
         "{ENV_PREFIX}{}",
@@ -417,10 +454,13 @@ fn load_from(path: &Path, env: Env) -> Result<Settings, Vec<Problem>> {
                         _ => String::new(),
                     })
                     .unwrap_or_default();
-                Problem {
-                    key,
-                    message: format!("{}{source}", e.kind),
-                }
+                // figment's own messages quote the value; a secret's is never repeated.
+                let message = if is_secret_key(&key) {
+                    format!("has a value of the wrong kind (not shown: it is a secret){source}")
+                } else {
+                    format!("{}{source}", e.kind)
+                };
+                Problem { key, message }
             })
             .collect()
     })
@@ -905,6 +945,43 @@ mod tests {
         assert_eq!(
             keys,
             vec!["telegram.token", "shop.default_language", "shop.currency"]
+        );
+    }
+
+    /// What sellers write without quotes, in the file or the environment: numbers where text is
+    /// expected. They are taken as the text they stand for.
+    #[test]
+    fn numbers_are_accepted_where_text_is_expected() {
+        let f = write(&format!(
+            "[telegram]\ntoken = \"{TOKEN}\"\n[sales]\nstars_rate = 1500\n\
+             [payments.card]\nmax_offset = 0\n\
+             [payments.yookassa]\nshop_id = 123456\nsecret_key = 987654321\n"
+        ));
+        let s = load_from(&f.0, no_env()).unwrap();
+        assert_eq!(s.sales.stars_rate.as_deref(), Some("1500"));
+        assert_eq!(s.payments.card.max_offset, "0");
+        let yk = s.payments.yookassa.as_ref().unwrap();
+        assert_eq!(yk.shop_id, "123456");
+        assert_eq!(yk.secret_key.expose_secret(), "987654321");
+    }
+
+    /// A secret of the wrong kind is named, never repeated.
+    #[test]
+    fn a_secrets_value_is_never_echoed() {
+        let f = write("[payments.cryptobot]\ntoken = true\n");
+        let problems = load_from(&f.0, no_env()).unwrap_err();
+        assert_eq!(problems[0].key, "payments.cryptobot.token");
+        assert!(
+            !problems[0].message.contains("true"),
+            "{}",
+            problems[0].message
+        );
+        let f = write("[payments.zarinpal]\nmerchant_id = [4242]\n");
+        let problems = load_from(&f.0, no_env()).unwrap_err();
+        assert!(
+            !problems[0].message.contains("4242"),
+            "{}",
+            problems[0].message
         );
     }
 

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod handlers;
 pub mod http;
 pub mod keyboards;
+mod lenient;
 pub mod notifier;
 pub mod panel_admin;
 pub mod payment_methods;

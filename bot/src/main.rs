@@ -104,6 +104,18 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(problems) => return report(&problems),
     };
+    let command = cli.command.unwrap_or(Command::Run);
+    // Every command checks the whole configuration first; only those that talk to Telegram
+    // need its token.
+    let needs_telegram = matches!(command, Command::Run | Command::Check);
+    let problems: Vec<Problem> = settings
+        .validate()
+        .into_iter()
+        .filter(|p| needs_telegram || p.key != "telegram.token")
+        .collect();
+    if !problems.is_empty() {
+        return report(&problems);
+    }
     init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -116,7 +128,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Run) {
+        match command {
             Command::Run => run(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Check => check(settings).await,
