@@ -244,7 +244,7 @@ async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
     let due = card_to_card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
     let lang = ctx.default_language;
     for r in due {
-        let minutes = (now - r.created_at).num_minutes().to_string();
+        let minutes = text::count(lang, (now - r.created_at).num_minutes(), "minutes");
         let mut send = bot
             .send_message(
                 ChatId(staff),
@@ -765,7 +765,7 @@ async fn referral_rewarded(
     let lang = lang_of(ctx, &customer);
     let what = match (wallet, points) {
         (Some(m), _) => text::money(lang, m),
-        (None, Some(n)) => tr_with(lang, "units.points", &[("points", &n.to_string())]),
+        (None, Some(n)) => text::count(lang, n, "points"),
         (None, None) => return Ok(()),
     };
     bot.send_message(

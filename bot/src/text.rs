@@ -85,6 +85,31 @@ pub fn usage_bar(used: i64, limit: Option<i64>) -> String {
     format!("{}{} {percent}%", "▰".repeat(full), "▱".repeat(10 - full))
 }
 
+/// `n` of something in the language's plural form: "1 day", "3 days"; "1 день", "3 дня",
+/// "5 дней"; "۳ روز" (Persian has one form after numbers). `what` names a `count.<what>`
+/// section with `one`, `few`, `many` and `other` forms.
+pub fn count(lang: Language, n: i64, what: &str) -> String {
+    tr_with(
+        lang,
+        &format!("count.{what}.{}", plural_form(lang, n)),
+        &[("n", &n.to_string())],
+    )
+}
+
+/// The CLDR plural category of a whole number.
+fn plural_form(lang: Language, n: i64) -> &'static str {
+    let n = n.unsigned_abs();
+    match lang {
+        Language::En if n == 1 => "one",
+        Language::En | Language::Fa => "other",
+        Language::Ru => match (n % 10, n % 100) {
+            (1, m) if m != 11 => "one",
+            (2..=4, m) if !(12..=14).contains(&m) => "few",
+            _ => "many",
+        },
+    }
+}
+
 /// Whole days left until `at` (0 when past).
 pub fn days_left(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     ((at - now).num_hours().max(0) + 23) / 24
@@ -103,6 +128,18 @@ pub fn cut(s: &str, max: usize) -> String {
 
 /// Every key the code uses, so a test can check that each exists in each locale.
 pub const ALL_KEYS: &[&str] = &[
+    "count.days.one",
+    "count.days.few",
+    "count.days.many",
+    "count.days.other",
+    "count.points.one",
+    "count.points.few",
+    "count.points.many",
+    "count.points.other",
+    "count.minutes.one",
+    "count.minutes.few",
+    "count.minutes.many",
+    "count.minutes.other",
     "buy.location_gone",
     "buy.no_locations",
     "buy.no_plans",
@@ -347,7 +384,6 @@ pub const ALL_KEYS: &[&str] = &[
     "units.forever",
     "units.gb",
     "units.mb",
-    "units.points",
     "units.unlimited",
     "wallet.balance",
     "wallet.history_title",
@@ -433,6 +469,24 @@ mod tests {
             checked > 100,
             "only {checked} keys found: the scan is broken"
         );
+    }
+
+    #[test]
+    fn counts_take_the_languages_plural_forms() {
+        let c = |lang, n| count(lang, n, "days");
+        assert_eq!(c(Language::En, 1), "1 day");
+        assert_eq!(c(Language::En, 3), "3 days");
+        assert_eq!(c(Language::En, 0), "0 days");
+        assert_eq!(c(Language::Ru, 1), "1 день");
+        assert_eq!(c(Language::Ru, 21), "21 день");
+        assert_eq!(c(Language::Ru, 3), "3 дня");
+        assert_eq!(c(Language::Ru, 24), "24 дня");
+        assert_eq!(c(Language::Ru, 5), "5 дней");
+        assert_eq!(c(Language::Ru, 11), "11 дней");
+        assert_eq!(c(Language::Ru, 12), "12 дней");
+        assert_eq!(c(Language::Fa, 1), "1 روز");
+        assert_eq!(count(Language::Ru, 2, "points"), "2 балла");
+        assert_eq!(count(Language::En, 1, "minutes"), "1 minute");
     }
 
     #[test]

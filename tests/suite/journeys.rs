@@ -794,7 +794,7 @@ async fn in_persian_a_customer_takes_the_trial_buys_with_wallet_and_stars_and_ge
     maryam.send("/buy");
     let locations = maryam.next().await;
     let plans = press(&maryam, &locations, "Germany").await;
-    assert!(plans.button_labels()[0].contains("30 روزه · 50 گیگابایت · 150,000 تومان"));
+    assert!(plans.button_labels()[0].contains("30 روز · 50 گیگابایت · 150,000 تومان"));
     let preview = press(&maryam, &plans, "1 month").await;
     let invoice = press(&maryam, &preview, "کیف پول 50,000 تومان + 100 استارز")
         .await

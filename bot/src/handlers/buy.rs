@@ -59,7 +59,7 @@ pub fn plan_terms(lang: Language, days: i32, traffic: Option<i64>) -> String {
         lang,
         "buy.terms",
         &[
-            ("days", &days.to_string()),
+            ("days", &text::count(lang, i64::from(days), "days")),
             ("traffic", &text::traffic(lang, traffic)),
         ],
     )

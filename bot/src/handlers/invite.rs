@@ -41,9 +41,11 @@ pub async fn show_invite(
             "invite.reward_wallet",
             &[("amount", &text::money(lang, m))],
         ),
-        Some(ReferralReward::Points(n)) => {
-            tr_with(lang, "invite.reward_points", &[("points", &n.to_string())])
-        }
+        Some(ReferralReward::Points(n)) => tr_with(
+            lang,
+            "invite.reward_points",
+            &[("points", &text::count(lang, n, "points"))],
+        ),
         None => tr(lang, "invite.no_reward"),
     });
     show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await

@@ -21,7 +21,11 @@ pub async fn show_points(
 ) -> HandlerResult {
     let now = ctx.clock.now();
     let have = points::balance(&ctx.db, customer.customer_id(), now).await?;
-    let mut body = tr_with(lang, "points.balance", &[("points", &have.to_string())]);
+    let mut body = tr_with(
+        lang,
+        "points.balance",
+        &[("points", &text::count(lang, have, "points"))],
+    );
     let money = |minor: i64| {
         text::money(
             lang,
@@ -49,7 +53,10 @@ pub async fn show_points(
         body.push_str(&tr_with(
             lang,
             "points.per_purchase",
-            &[("points", &pts.to_string()), ("amount", &money(per))],
+            &[
+                ("points", &text::count(lang, pts, "points")),
+                ("amount", &money(per)),
+            ],
         ));
     }
     if let Some(ReferralReward::Points(n)) = ctx.sales.rewards.referral {
@@ -57,7 +64,7 @@ pub async fn show_points(
         body.push_str(&tr_with(
             lang,
             "points.per_referral",
-            &[("points", &n.to_string())],
+            &[("points", &text::count(lang, n, "points"))],
         ));
     }
     if ctx.sales.rewards.points_per_paid.is_none()
@@ -71,7 +78,7 @@ pub async fn show_points(
         body.push_str(&tr_with(
             lang,
             "points.expiry",
-            &[("days", &d.num_days().to_string())],
+            &[("days", &text::count(lang, d.num_days(), "days"))],
         ));
     }
     show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await

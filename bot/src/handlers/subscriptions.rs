@@ -78,7 +78,7 @@ pub fn summary(
             lang,
             "subs.days_left",
             &[
-                ("days", &text::days_left(at, now).to_string()),
+                ("days", &text::count(lang, text::days_left(at, now), "days")),
                 ("date", &text::date(at)),
             ],
         ),
