@@ -36,11 +36,14 @@ pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let (b, c) = (bot.clone(), ctx.clone());
     let (b2, c2) = (bot.clone(), ctx.clone());
     let c3 = ctx.clone();
+    // Each kind has its own lane: a slow panel or a long sweep never holds up the others.
     Runner::new(ctx.db.clone(), ctx.clock.clone(), worker)
-        .handle(PROVISION_JOB, move |job| provision(c.clone(), job))
-        .handle(notices::JOB, move |job| notice(b.clone(), ctx.clone(), job))
-        .handle(SWEEP_JOB, move |job| sweep(b2.clone(), c2.clone(), job))
-        .handle(provisioning::DISABLE_JOB, move |job| {
+        .handle_parallel(PROVISION_JOB, 8, move |job| provision(c.clone(), job))
+        .handle_parallel(notices::JOB, 8, move |job| {
+            notice(b.clone(), ctx.clone(), job)
+        })
+        .handle_parallel(SWEEP_JOB, 1, move |job| sweep(b2.clone(), c2.clone(), job))
+        .handle_parallel(provisioning::DISABLE_JOB, 2, move |job| {
             disable_refunded(c3.clone(), job)
         })
 }

@@ -329,13 +329,41 @@ impl From<DbErr> for JobError {
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(Job) -> HandlerFuture + Send + Sync>;
 
-/// Runs leased jobs through the handler registered for their kind.
+/// Keeps a leased job's lease alive while it runs: false when it was lost meanwhile (it ran
+/// out and another worker took the job).
+pub async fn extend_lease(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    worker: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let r = jobs::Entity::update_many()
+        .col_expr(jobs::Column::LeaseUntil, Some(until).into())
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// How many jobs of a kind one process runs at once unless told otherwise.
+const DEFAULT_PARALLEL: usize = 4;
+
+/// The handler for one kind of job, and how many of them may run at once.
+#[derive(Clone)]
+struct Lane {
+    handler: Handler,
+    parallel: usize,
+}
+
+/// Runs leased jobs through the handler registered for their kind. Each kind has a lane of its
+/// own with its own bound, so a slow sweep never holds up provisioning or notices; each job has
+/// its own lease, taken just before it runs and kept alive while it runs.
 #[derive(Clone)]
 pub struct Runner {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     worker: String,
-    handlers: HashMap<String, Handler>,
+    lanes: HashMap<String, Lane>,
     lease_for: Duration,
     batch: u64,
 }
@@ -346,32 +374,52 @@ impl Runner {
             db,
             clock,
             worker: worker.into(),
-            handlers: HashMap::new(),
+            lanes: HashMap::new(),
             lease_for: Duration::minutes(5),
             batch: 16,
         }
     }
 
-    pub fn handle<F, Fut>(mut self, kind: &str, f: F) -> Self
+    /// Registers `f` for `kind`, up to four at once in this process.
+    pub fn handle<F, Fut>(self, kind: &str, f: F) -> Self
     where
         F: Fn(Job) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.handlers
-            .insert(kind.to_string(), Arc::new(move |job| Box::pin(f(job))));
+        self.handle_parallel(kind, DEFAULT_PARALLEL, f)
+    }
+
+    /// Registers `f` for `kind`, up to `parallel` at once in this process.
+    pub fn handle_parallel<F, Fut>(mut self, kind: &str, parallel: usize, f: F) -> Self
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.lanes.insert(
+            kind.to_string(),
+            Lane {
+                handler: Arc::new(move |job| Box::pin(f(job))),
+                parallel: parallel.max(1),
+            },
+        );
         self
     }
 
-    /// Leases one batch and runs it. Returns how many jobs ran.
-    pub async fn tick(&self) -> Result<usize, DbErr> {
-        self.tick_until(&std::sync::atomic::AtomicBool::new(false))
-            .await
+    /// How long a lease lasts before it must be renewed (renewed every third of it).
+    pub fn lease_for(mut self, lease_for: Duration) -> Self {
+        self.lease_for = lease_for;
+        self
     }
 
-    /// [`Runner::tick`], stopping between two jobs once `stopping` is set; the jobs of the batch
-    /// not run yet are given back.
-    async fn tick_until(&self, stopping: &std::sync::atomic::AtomicBool) -> Result<usize, DbErr> {
-        let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+    /// The kinds this runner handles.
+    pub fn kinds(&self) -> Vec<&str> {
+        self.lanes.keys().map(String::as_str).collect()
+    }
+
+    /// Leases one batch of every kind and runs it, one job after another. Returns how many jobs
+    /// ran. (What tests step through; [`Runner::run`] is what a process runs.)
+    pub async fn tick(&self) -> Result<usize, DbErr> {
+        let kinds = self.kinds();
         if kinds.is_empty() {
             return Ok(0);
         }
@@ -387,78 +435,167 @@ impl Runner {
         .await?;
         let n = leased.len();
         for job in leased {
-            if stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                release_all(&self.db, &self.worker, self.clock.now()).await?;
-                return Ok(n);
-            }
-            let Some(handler) = self.handlers.get(&job.kind).cloned() else {
-                continue;
-            };
-            // A panicking job is a failed attempt like any other: it must not take the runner
-            // (and every later notice and provisioning) down with it.
-            let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(handler(
-                job.clone(),
-            )))
-            .await
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(job = job.id, kind = %job.kind, panic = %what, "a job panicked");
-                Err(JobError::Retry(format!("the job panicked: {what}")))
-            });
-            let now = self.clock.now();
-            match outcome {
-                Ok(()) => {
-                    complete(&self.db, JobId::new(job.id), &self.worker, now).await?;
-                }
-                Err(e) => {
-                    let permanent = matches!(e, JobError::Permanent(_));
-                    let fate =
-                        fail(&self.db, &job, &self.worker, &e.to_string(), permanent, now).await?;
-                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
-                }
-            }
+            self.run_one(job).await?;
         }
         Ok(n)
     }
 
-    /// Runs until `shutdown` resolves, polling every `idle` when there is nothing to do. Once it
-    /// resolves, the job running then is finished and the rest of its batch given back.
+    /// Runs one leased job to its end: the lease is checked first and renewed while the job
+    /// runs; a panic is one failed attempt.
+    async fn run_one(&self, job: Job) -> Result<(), DbErr> {
+        let Some(lane) = self.lanes.get(&job.kind) else {
+            return Ok(());
+        };
+        let id = JobId::new(job.id);
+        // Taken a moment ago, but a busy process may have waited: never run a lost lease.
+        if !extend_lease(
+            &self.db,
+            id,
+            &self.worker,
+            self.clock.now() + self.lease_for,
+        )
+        .await?
+        {
+            return Ok(());
+        }
+        let heartbeat = {
+            let (db, clock, worker, lease_for) = (
+                self.db.clone(),
+                self.clock.clone(),
+                self.worker.clone(),
+                self.lease_for,
+            );
+            let every = (lease_for / 3)
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(60))
+                .max(std::time::Duration::from_millis(100));
+            // Stopped with this job however it ends, dropped mid-way included.
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match extend_lease(&db, id, &worker, clock.now() + lease_for).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!(job = id.get(), error = %e, "cannot renew a lease")
+                        }
+                    }
+                }
+            }))
+        };
+        // A panicking job is a failed attempt like any other: it must not take the runner
+        // (and every later notice and provisioning) down with it.
+        let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe((lane
+            .handler)(
+            job.clone()
+        )))
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(job = job.id, kind = %job.kind, panic = %what, "a job panicked");
+            Err(JobError::Retry(format!("the job panicked: {what}")))
+        });
+        drop(heartbeat);
+        let now = self.clock.now();
+        match outcome {
+            Ok(()) => {
+                complete(&self.db, id, &self.worker, now).await?;
+            }
+            Err(e) => {
+                let permanent = matches!(e, JobError::Permanent(_));
+                let fate =
+                    fail(&self.db, &job, &self.worker, &e.to_string(), permanent, now).await?;
+                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every lane until `shutdown` resolves, each polling every `idle` when it has nothing
+    /// to do. Once it resolves, no new job is leased and the running ones are let finish
+    /// (whoever awaits this bounds how long; dropping it stops them, and their leases are then
+    /// given back with [`release_all`]).
     pub async fn run(self, idle: std::time::Duration, shutdown: impl Future<Output = ()>) {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let stopping = AtomicBool::new(false);
-        let watch = async {
-            shutdown.await;
-            stopping.store(true, Ordering::Relaxed);
-        };
-        let work = async {
-            while !stopping.load(Ordering::Relaxed) {
-                let ran = match self.tick_until(&stopping).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::error!(error = %e, "job runner cannot reach the database");
-                        0
+        let this = Arc::new(self);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut lanes = tokio::task::JoinSet::new();
+        for (kind, lane) in &this.lanes {
+            lanes.spawn(
+                this.clone()
+                    .lane(kind.clone(), lane.parallel, idle, stopping.clone()),
+            );
+        }
+        shutdown.await;
+        stopping.store(true, Ordering::Relaxed);
+        while lanes.join_next().await.is_some() {}
+    }
+
+    /// One kind's loop: lease as many as there are free places, run each in its own task.
+    async fn lane(
+        self: Arc<Self>,
+        kind: String,
+        parallel: usize,
+        idle: std::time::Duration,
+        stopping: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        use std::sync::atomic::Ordering;
+        let mut running = tokio::task::JoinSet::new();
+        while !stopping.load(Ordering::Relaxed) {
+            while running.try_join_next().is_some() {}
+            let free = parallel.saturating_sub(running.len());
+            if free == 0 {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                }
+                continue;
+            }
+            let leased = lease(
+                &self.db,
+                &self.worker,
+                &[kind.as_str()],
+                free as u64,
+                self.lease_for,
+                self.clock.now(),
+            )
+            .await;
+            match leased {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        let this = self.clone();
+                        running.spawn(async move {
+                            if let Err(e) = this.run_one(job).await {
+                                tracing::error!(error = %e, "job runner cannot reach the database");
+                            }
+                        });
                     }
-                };
-                if ran == 0 {
+                }
+                Ok(_) => tokio::time::sleep(idle).await,
+                Err(e) => {
+                    tracing::error!(kind = %kind, error = %e, "job runner cannot reach the database");
                     tokio::time::sleep(idle).await;
                 }
             }
-        };
-        tokio::pin!(watch);
-        tokio::pin!(work);
-        // Once stopping, the running job (or the idle wait, at most `idle`) ends first.
-        tokio::select! {
-            _ = &mut work => {}
-            _ = &mut watch => work.await,
         }
+        while running.join_next().await.is_some() {}
     }
 
     /// The worker name this runner leases jobs under.
     pub fn worker(&self) -> &str {
         &self.worker
+    }
+}
+
+/// A spawned task that ends when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

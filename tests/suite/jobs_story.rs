@@ -251,3 +251,83 @@ async fn a_panicking_job_is_one_failed_attempt_and_the_runner_goes_on() {
         jobs::DONE
     );
 }
+
+/// Two processes on one database, provisioning against a slow panel (each job outlives the
+/// lease it started with) while a long payments sweep runs: every job runs exactly once, and
+/// provisioning is never stuck behind the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_with_a_slow_panel_run_each_job_once_and_a_sweep_holds_nothing_up() {
+    let t = fresh_db().await;
+    let clock: Arc<dyn vpnshop_core::clock::Clock> = Arc::new(vpnshop_core::clock::SystemClock);
+    let now = chrono::Utc::now();
+    let ran: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let sweep_done: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let process = |name: &str| {
+        let (ran, sweep_done) = (ran.clone(), sweep_done.clone());
+        jobs::Runner::new(t.db.clone(), clock.clone(), name)
+            // A lease of two seconds, renewed while the job runs: each "panel call" takes 3 s.
+            .lease_for(Duration::seconds(2))
+            .handle_parallel("provision", 4, move |job| {
+                let ran = ran.clone();
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    ran.lock().unwrap().push(job.id);
+                    Ok(())
+                }
+            })
+            .handle_parallel("payments_sweep", 1, move |_job| {
+                let sweep_done = sweep_done.clone();
+                async move {
+                    // Asking gateways about 500 abandoned checkouts.
+                    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+                    *sweep_done.lock().unwrap() = Some(std::time::Instant::now());
+                    Ok(())
+                }
+            })
+    };
+    jobs::enqueue(&t.db, NewJob::new("payments_sweep", json!({}), now), now)
+        .await
+        .unwrap();
+    let mut ids = HashSet::new();
+    for i in 0..12 {
+        let id = jobs::enqueue(&t.db, NewJob::new("provision", json!({ "n": i }), now), now)
+            .await
+            .unwrap();
+        ids.insert(id.get());
+    }
+    let (stop_a, stopped_a) = tokio::sync::oneshot::channel::<()>();
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let a = tokio::spawn(
+        process("process-a").run(std::time::Duration::from_millis(100), async {
+            let _ = stopped_a.await;
+        }),
+    );
+    let b = tokio::spawn(
+        process("process-b").run(std::time::Duration::from_millis(100), async {
+            let _ = stopped_b.await;
+        }),
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while ran.lock().unwrap().len() < ids.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "provisioning never finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let provisioned = std::time::Instant::now();
+    // Let a lost lease show itself, if any: the other process would run the job again.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let _ = (stop_a.send(()), stop_b.send(()));
+    let _ = tokio::join!(a, b);
+
+    let ran = ran.lock().unwrap().clone();
+    assert_eq!(ran.len(), ids.len(), "no job ran twice: {ran:?}");
+    assert_eq!(ran.iter().copied().collect::<HashSet<_>>(), ids);
+    let sweep_done = sweep_done.lock().unwrap().expect("the sweep ran");
+    assert!(
+        provisioned < sweep_done,
+        "provisioning did not wait for the sweep"
+    );
+}
