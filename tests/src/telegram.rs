@@ -1325,7 +1325,7 @@ impl FakeUser {
             "total_amount": invoice.total_amount,
             "invoice_payload": invoice.payload,
         }}));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let answer = self.tg.inner.lock().unwrap().pre_checkouts[&id].clone();
             if let Some(answer) = answer {
@@ -1395,7 +1395,7 @@ impl FakeUser {
         charge_id
     }
 
-    /// Waits (up to 10 s) for the next message the bot sends or edits in this chat.
+    /// Waits (up to 30 s) for the next message the bot sends or edits in this chat.
     pub async fn next(&self) -> BotMessage {
         next_in(&self.tg, self.id, &self.seen, Some(Duration::from_secs(30))).await
     }
@@ -1417,7 +1417,7 @@ impl FakeUser {
 
     /// Waits for the answer to a button press.
     pub async fn answer_to(&self, query_id: &str) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(a) = self.tg.callback_answer(query_id) {
                 return a;
@@ -1447,13 +1447,13 @@ pub struct FakeGroup {
 }
 
 impl FakeGroup {
-    /// Waits (up to 10 s) for the next message the bot sends or edits in this group.
+    /// Waits (up to 30 s) for the next message the bot sends or edits in this group.
     pub async fn next(&self) -> BotMessage {
         next_in(
             &self.tg,
             self.chat_id,
             &self.seen,
-            Some(Duration::from_secs(10)),
+            Some(Duration::from_secs(30)),
         )
         .await
     }

@@ -410,7 +410,7 @@ pub async fn timeouts_and_server_errors_are_retryable(s: Subject) {
     let err = s.panel.account(&acct(&n)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(30),
         "gave up in bounded time"
     );
     s.faults().hang_next(0);
