@@ -51,6 +51,7 @@ impl PaymentMethods {
                 password: n.password.clone(),
                 api_base: n.api_url.clone(),
                 http: http.clone(),
+                session: Default::default(),
             }));
         }
         if let Some(c) = &p.cryptobot {

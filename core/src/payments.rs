@@ -256,6 +256,45 @@ pub async fn by_reference(
 
 /// Pending payments of `provider` opened before `before` (and not older than `since`), oldest
 /// first: what reconciliation asks the provider about.
+/// The open payments of `provider` reconciliation should ask about now, at most `cap`: each is
+/// asked again after a quarter of its age (at least a minute, at most an hour), so a fresh
+/// checkout is checked often and a day-old abandoned one hourly; the longest unasked come first.
+pub async fn due_for_check(
+    db: &impl ConnectionTrait,
+    provider: &str,
+    since: DateTime<Utc>,
+    before: DateTime<Utc>,
+    cap: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<Payment>, DbErr> {
+    let mut due: Vec<Payment> = pending(db, provider, since, before)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            let every = ((now - p.created_at) / 4)
+                .clamp(chrono::Duration::minutes(1), chrono::Duration::hours(1));
+            p.checked_at.is_none_or(|at| now - at >= every)
+        })
+        .collect();
+    due.sort_by_key(|p| (p.checked_at, p.id));
+    due.truncate(cap);
+    Ok(due)
+}
+
+/// Records that reconciliation asked about `payment` now.
+pub async fn mark_checked(
+    db: &impl ConnectionTrait,
+    payment: PaymentId,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    payments::Entity::update_many()
+        .col_expr(payments::Column::CheckedAt, Some(now).into())
+        .filter(payments::Column::Id.eq(payment.get()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn pending(
     db: &impl ConnectionTrait,
     provider: &str,

@@ -11,6 +11,8 @@
 //! - `promo_uses.use_no`, unique with the code and the customer: two payments racing for a
 //!   customer's last use of a promo code cannot both record it. Existing uses are numbered in
 //!   the order they were made.
+//! - `payments.checked_at`: when reconciliation last asked the gateway about a pending
+//!   payment, so old abandoned checkouts are asked less and less often.
 //! - `receipts.staff_chat_id`, `ticket_messages.staff_chat_id`: staff-chat message ids repeat
 //!   from chat to chat, so a staff reply is matched on the chat too (indexed, with the customer
 //!   lookups receipts lacked).
@@ -61,6 +63,13 @@ impl MigrationTrait for Migration {
                  AND earlier.id <= promo_uses.id)",
             )
             .await?;
+        m.alter_table(
+            Table::alter()
+                .table("payments")
+                .add_column(timestamp_with_time_zone_null("checked_at"))
+                .take(),
+        )
+        .await?;
         for table in ["receipts", "ticket_messages"] {
             m.alter_table(
                 Table::alter()

@@ -1051,3 +1051,130 @@ async fn staff_replies_are_matched_in_their_own_chat() {
     assert!(answer(same_number_in_new).await.unwrap().is_none());
     assert_eq!(answer(in_old).await.unwrap().map(|t| t.id), Some(ticket.id));
 }
+
+/// Reconciliation asks NOWPayments about many open invoices: it logs in once and reuses the
+/// token (NOWPayments' last five minutes), logging in again only when it is refused.
+#[tokio::test]
+async fn nowpayments_reconciliation_logs_in_once_not_once_per_invoice() {
+    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::gateways::{self, Purchase, Urls};
+    let fake = vpnshop_tests::gateways::nowpayments::FakeNowPayments::start(
+        "np-key",
+        "np-ipn",
+        "seller@shop.example",
+        "np-pass",
+    )
+    .await;
+    let t = fresh_db().await;
+    let np = NowPayments {
+        api_key: "np-key".to_string().into(),
+        ipn_secret: "np-ipn".to_string().into(),
+        email: "seller@shop.example".into(),
+        password: "np-pass".to_string().into(),
+        api_base: fake.url.clone(),
+        http: reqwest::Client::new(),
+        session: Session::default(),
+    };
+    let urls = Urls {
+        public_base: "https://shop.example".into(),
+    };
+    for i in 0..5 {
+        let c = customer(&t.db, 900 + i).await;
+        gateways::checkout(
+            &t.db,
+            &np,
+            &urls,
+            Purchase {
+                customer: c.customer_id(),
+                order: None,
+                credit: Money::new(1_000, Currency::Usd).unwrap(),
+                description: "Wallet top-up".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    }
+    let all: [&dyn gateways::Gateway; 1] = [&np];
+    let sweep = |minutes| {
+        gateways::reconcile(
+            &t.db,
+            &all,
+            Duration::zero(),
+            Duration::days(3),
+            t0() + Duration::minutes(minutes),
+        )
+    };
+    sweep(5).await.unwrap();
+    assert_eq!(fake.calls("/auth"), 1, "one login for five invoices");
+    sweep(10).await.unwrap();
+    assert_eq!(fake.calls("/auth"), 1, "the token is reused");
+    fake.expire_tokens();
+    sweep(15).await.unwrap();
+    assert_eq!(fake.calls("/auth"), 2, "a refused token is renewed once");
+}
+
+/// Sixty customers opened YooKassa checkouts and never paid. Each sweep asks about at most 50
+/// of them, the longest unasked first, and old ones are asked hourly instead of every sweep.
+#[tokio::test]
+async fn abandoned_checkouts_are_asked_about_less_and_less_and_never_all_at_once() {
+    use vpnshop_core::gateways::{self, Purchase, Urls, yookassa::YooKassa};
+    let fake = vpnshop_tests::gateways::yookassa::FakeYooKassa::start("123456", "live_key").await;
+    let t = fresh_db().await;
+    let yookassa = YooKassa {
+        shop_id: "123456".into(),
+        secret_key: "live_key".to_string().into(),
+        api_base: fake.url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let urls = Urls {
+        public_base: "https://shop.example".into(),
+    };
+    for i in 0..60 {
+        let c = customer(&t.db, 1_000 + i).await;
+        gateways::checkout(
+            &t.db,
+            &yookassa,
+            &urls,
+            Purchase {
+                customer: c.customer_id(),
+                order: None,
+                credit: Money::new(50_000, Currency::Rub).unwrap(),
+                description: "Wallet top-up".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    }
+    let all: [&dyn gateways::Gateway; 1] = [&yookassa];
+    let asked_at = |minutes| {
+        let before = fake.calls("/payments/");
+        let all = &all;
+        let t = &t;
+        let fake = &fake;
+        async move {
+            gateways::reconcile(
+                &t.db,
+                all,
+                Duration::zero(),
+                Duration::days(3),
+                t0() + Duration::minutes(minutes),
+            )
+            .await
+            .unwrap();
+            fake.calls("/payments/") - before
+        }
+    };
+    assert_eq!(asked_at(5).await, 50, "a cap per sweep");
+    assert_eq!(asked_at(5).await, 10, "then the ones not asked yet");
+    // A day later they are asked again, but then only hourly.
+    assert_eq!(asked_at(24 * 60).await, 50);
+    assert_eq!(asked_at(24 * 60 + 10).await, 10);
+    assert_eq!(
+        asked_at(24 * 60 + 20).await,
+        0,
+        "not due again within the hour"
+    );
+    assert_eq!(asked_at(24 * 60 + 70).await, 50);
+}

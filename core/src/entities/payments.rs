@@ -15,6 +15,7 @@ pub struct Model {
     pub currency: String,
     pub details: Option<String>,
     pub updated_at: DateTimeUtc,
+    pub checked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

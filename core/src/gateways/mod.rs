@@ -339,6 +339,10 @@ pub async fn on_return(
     Ok(Some((row, outcome)))
 }
 
+/// At most this many payments per gateway are asked about in one sweep; the rest wait for the
+/// next, longest unasked first.
+pub const CHECKS_PER_SWEEP: usize = 50;
+
 /// Asks each gateway about its payments still pending after `grace` (and younger than
 /// `horizon`): a lost callback, or a bot that was down for hours, still ends credited once.
 /// Returns how many were credited. One gateway being down does not stop the others.
@@ -352,8 +356,17 @@ pub async fn reconcile(
     let mut credited = 0;
     for gateway in gateways {
         let provider = gateway.provider();
-        let pending = payments::pending(db, provider.as_str(), now - horizon, now - grace).await?;
+        let pending = payments::due_for_check(
+            db,
+            provider.as_str(),
+            now - horizon,
+            now - grace,
+            CHECKS_PER_SWEEP,
+            now,
+        )
+        .await?;
         for payment in pending {
+            payments::mark_checked(db, PaymentId::new(payment.id), now).await?;
             match check_one(db, *gateway, &payment, now).await {
                 Ok(Outcome::Credited(_)) => credited += 1,
                 Ok(_) => {}

@@ -24,7 +24,17 @@ pub struct NowPayments {
     pub password: SecretString,
     pub api_base: String,
     pub http: reqwest::Client,
+    /// The login token, reused until shortly before NOWPayments lets it expire (5 minutes):
+    /// a sweep over many invoices logs in once, not once per invoice.
+    pub session: Session,
 }
+
+/// A NOWPayments login token and when it was issued.
+#[derive(Default)]
+pub struct Session(tokio::sync::Mutex<Option<(String, std::time::Instant)>>);
+
+/// How long a token is reused: NOWPayments' last five minutes, with a margin.
+const TOKEN_REUSE: std::time::Duration = std::time::Duration::from_secs(4 * 60);
 
 /// The JSON NOWPayments signs: the body with keys sorted at every level and no spaces, every
 /// number, string and literal kept exactly as it arrived. NOWPayments signs what JavaScript's
@@ -165,7 +175,25 @@ impl NowPayments {
         format!("{}/{path}", self.api_base.trim_end_matches('/'))
     }
 
+    /// The login token: the one in hand while it is fresh, else a new one.
     async fn token(&self) -> Result<String, GatewayError> {
+        let mut session = self.session.0.lock().await;
+        if let Some((token, issued)) = session.as_ref()
+            && issued.elapsed() < TOKEN_REUSE
+        {
+            return Ok(token.clone());
+        }
+        let token = self.login().await?;
+        *session = Some((token.clone(), std::time::Instant::now()));
+        Ok(token)
+    }
+
+    /// Forgets the token (NOWPayments refused it before its time).
+    async fn forget_token(&self) {
+        *self.session.0.lock().await = None;
+    }
+
+    async fn login(&self) -> Result<String, GatewayError> {
         let resp = self
             .http
             .post(self.url("auth"))
@@ -233,21 +261,30 @@ impl Gateway for NowPayments {
 
     async fn check(&self, payment: &Payment) -> Result<Report, GatewayError> {
         let invoice = payment.provider_payment_id.clone().unwrap_or_default();
-        let token = self.token().await?;
-        let resp = self
-            .http
-            .get(self.url("payment/"))
-            .query(&[
-                ("invoiceId", invoice.as_str()),
-                ("limit", "100"),
-                ("page", "0"),
-            ])
-            .header("x-api-key", self.api_key.expose_secret())
-            .bearer_auth(token)
-            .send()
+        let list = |token: String| {
+            self.http
+                .get(self.url("payment/"))
+                .query(&[
+                    ("invoiceId", invoice.as_str()),
+                    ("limit", "100"),
+                    ("page", "0"),
+                ])
+                .header("x-api-key", self.api_key.expose_secret())
+                .bearer_auth(token)
+                .send()
+        };
+        let resp = list(self.token().await?)
             .await
             .map_err(GatewayError::from_reqwest)?;
-        let (status, v) = json_of(resp).await?;
+        let (mut status, mut v) = json_of(resp).await?;
+        if status == 401 || status == 403 {
+            // The token ended early: log in again once.
+            self.forget_token().await;
+            let resp = list(self.token().await?)
+                .await
+                .map_err(GatewayError::from_reqwest)?;
+            (status, v) = json_of(resp).await?;
+        }
         if status != 200 {
             return Err(GatewayError::Refused(format!("list HTTP {status}")));
         }
@@ -374,6 +411,7 @@ mod tests {
             password: SecretString::from(String::new()),
             api_base: "http://127.0.0.1:9".into(),
             http: reqwest::Client::new(),
+            session: Session::default(),
         };
         let callback = Callback {
             headers: vec![("x-nowpayments-sig".into(), node_sig.into())],
