@@ -8,7 +8,7 @@ use vpnshop_core::customers::{self, Contact, Customer};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ledger::{self, Memo, SystemAccount, TxKind};
 use vpnshop_core::money::{Currency, Money};
-use vpnshop_core::sea_orm::{DatabaseConnection, TransactionTrait};
+use vpnshop_core::sea_orm::DatabaseConnection;
 use vpnshop_tests::app::TestApp;
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
@@ -33,35 +33,22 @@ pub async fn customer(db: &DatabaseConnection, telegram_id: i64) -> Customer {
 }
 
 /// Credits the wallet as an adjustment. The test writes through its own connection while the
-/// bot writes through another: on SQLite a transaction that read before the bot's commit is
-/// refused ("database is locked") instead of waiting, so it is tried again, as a second
-/// process on the same file must.
+/// bot writes through another, as a second process on the same file would: the write
+/// transaction waits its turn (`BEGIN IMMEDIATE`) instead of being refused.
 pub async fn top_up(db: &DatabaseConnection, c: &Customer, amount: Money) {
-    for attempt in 1.. {
-        let credited = async {
-            let txn = db.begin().await?;
-            ledger::credit_wallet(
-                &txn,
-                c.customer_id(),
-                amount,
-                &SystemAccount::Adjustments,
-                TxKind::Adjustment,
-                Memo::default(),
-                t0(),
-            )
-            .await?;
-            txn.commit().await?;
-            Ok::<(), ledger::LedgerError>(())
-        }
-        .await;
-        match credited {
-            Ok(()) => return,
-            Err(e) if attempt < 20 && e.to_string().contains("database is locked") => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("cannot top up: {e}"),
-        }
-    }
+    let txn = vpnshop_core::db::begin(db).await.unwrap();
+    ledger::credit_wallet(
+        &txn,
+        c.customer_id(),
+        amount,
+        &SystemAccount::Adjustments,
+        TxKind::Adjustment,
+        Memo::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
 }
 
 /// A location with one 30-day, 50 GB plan priced 150,000 toman.
