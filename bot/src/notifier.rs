@@ -35,7 +35,7 @@ use crate::text::{self, escape, tr, tr_with};
 pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let (b, c) = (bot.clone(), ctx.clone());
     let (b2, c2) = (bot.clone(), ctx.clone());
-    let c3 = ctx.clone();
+    let (c3, c4) = (ctx.clone(), ctx.clone());
     // Each kind has its own lane: a slow panel or a long sweep never holds up the others.
     Runner::new(ctx.db.clone(), ctx.clock.clone(), worker)
         .handle_parallel(PROVISION_JOB, 8, move |job| provision(c.clone(), job))
@@ -46,6 +46,22 @@ pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
         .handle_parallel(provisioning::DISABLE_JOB, 2, move |job| {
             disable_refunded(c3.clone(), job)
         })
+        .handle_parallel(subscriptions::REFRESH_JOB, 4, move |job| {
+            refresh_usage(c4.clone(), job)
+        })
+}
+
+/// Reads a subscription's figures from its panel; a panel that does not answer is left for the
+/// next time the customer looks (nothing is retried in a loop).
+async fn refresh_usage(ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let Some(id) = payload["subscription_id"].as_i64() else {
+        return Err(JobError::Permanent("no subscription_id".into()));
+    };
+    let id = SubscriptionId::new(id);
+    subscriptions::refresh(&ctx.db, id, ctx.sales.usage_max_age, ctx.clock.now()).await?;
+    Ok(())
 }
 
 /// Turns off the panel account of a refunded purchase, if one was made.

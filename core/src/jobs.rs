@@ -329,6 +329,22 @@ impl From<DbErr> for JobError {
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(Job) -> HandlerFuture + Send + Sync>;
 
+/// Whether a job of `kind` with exactly `payload` is waiting or running.
+pub async fn is_open(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    payload: &Value,
+) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    Ok(jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq(kind))
+        .filter(jobs::Column::Status.is_in([QUEUED, RUNNING]))
+        .filter(jobs::Column::Payload.eq(payload.to_string()))
+        .count(db)
+        .await?
+        > 0)
+}
+
 /// Keeps a leased job's lease alive while it runs: false when it was lost meanwhile (it ran
 /// out and another worker took the job).
 pub async fn extend_lease(

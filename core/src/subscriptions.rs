@@ -49,8 +49,79 @@ pub async fn owned(
         .ok_or(SubscriptionError::NotFound)
 }
 
+/// The job that reads a subscription's figures from its panel, so no handler waits on one.
+pub const REFRESH_JOB: &str = "refresh_usage";
+
+/// Queues a refresh of `sub`'s figures when they are older than `max_age`, unless one is
+/// already waiting or running: a customer pressing a hundred times queues one. Whether the
+/// figures are being refreshed.
+pub async fn request_refresh(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    if sub.status != ACTIVE || sub.usage_synced_at.is_some_and(|at| now - at < max_age) {
+        return Ok(false);
+    }
+    let payload = serde_json::json!({ "subscription_id": sub.id });
+    if !crate::jobs::is_open(db, REFRESH_JOB, &payload).await? {
+        crate::jobs::enqueue(
+            db,
+            crate::jobs::NewJob::new(REFRESH_JOB, payload, now).attempts(1),
+            now,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The refresh job's work: reads subscription `id`'s figures from its panel if still stale.
+pub async fn refresh(
+    db: &DatabaseConnection,
+    id: SubscriptionId,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if let Some(sub) = subscriptions::Entity::find_by_id(id.get()).one(db).await? {
+        refresh_usage(db, sub, max_age, now).await?;
+    }
+    Ok(())
+}
+
+/// Panels that failed lately: reads are not tried again until the pause is over, so a dead
+/// panel costs one timeout a minute, not one per customer who opens a subscription.
+mod breaker {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    use std::time::{Duration, Instant};
+
+    const PAUSE: Duration = Duration::from_secs(60);
+    static OPEN_UNTIL: LazyLock<Mutex<HashMap<i64, Instant>>> = LazyLock::new(Default::default);
+
+    pub fn is_open(panel: i64) -> bool {
+        OPEN_UNTIL
+            .lock()
+            .expect("not poisoned")
+            .get(&panel)
+            .is_some_and(|until| Instant::now() < *until)
+    }
+
+    pub fn failed(panel: i64) {
+        OPEN_UNTIL
+            .lock()
+            .expect("not poisoned")
+            .insert(panel, Instant::now() + PAUSE);
+    }
+
+    pub fn answered(panel: i64) {
+        OPEN_UNTIL.lock().expect("not poisoned").remove(&panel);
+    }
+}
+
 /// Reads usage, limit and expiry from the panel when the stored figure is older than
-/// `max_age`. A panel that cannot answer leaves the stored figure (returned with `false`).
+/// `max_age`. A panel that cannot answer (or failed within the last minute) leaves the stored
+/// figure (returned with `false`). Called from the refresh job, never from a handler.
 pub async fn refresh_usage(
     db: &DatabaseConnection,
     sub: Subscription,
@@ -63,6 +134,9 @@ pub async fn refresh_usage(
     let Some(panel) = panel_of(db, &sub).await? else {
         return Ok((sub, false));
     };
+    if breaker::is_open(panel.id.get()) {
+        return Ok((sub, false));
+    }
     let (Ok(account), Ok(client)) = (
         provisioning::account_ref(&sub),
         marzban_client::connect(panel.config.clone()),
@@ -71,6 +145,7 @@ pub async fn refresh_usage(
     };
     match client.account(&account).await {
         Ok(account) => {
+            breaker::answered(panel.id.get());
             let mut am = subscriptions::ActiveModel::from(sub);
             am.used_bytes = Set(account.used_bytes as i64);
             am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
@@ -83,6 +158,9 @@ pub async fn refresh_usage(
             Ok((am.update(db).await?, true))
         }
         Err(e) => {
+            if e.is_retryable() {
+                breaker::failed(panel.id.get());
+            }
             tracing::warn!(subscription = sub.id, error = %e, "usage not refreshed");
             Ok((sub, false))
         }

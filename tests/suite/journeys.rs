@@ -305,14 +305,22 @@ async fn a_persian_customer_tops_up_buys_renews_with_carry_over_and_adds_traffic
 
     // Add traffic: 4 GB used, 10 GB bought, the unused 96 GB kept → 106 GB left.
     shop.marzban.use_traffic(&sub.panel_account, 4 * GB);
-    sara.send("/subscriptions");
-    let list = sara.next().await;
-    let detail = press(&sara, &list, "#1").await;
-    assert!(
-        detail.text.contains("4 گیگابایت از 100 گیگابایت"),
-        "usage read from the panel: {}",
-        detail.text
-    );
+    // The figures are read from the panel by a job: the detail shows them once it has run.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let detail = loop {
+        sara.send("/subscriptions");
+        let list = sara.next().await;
+        let detail = press(&sara, &list, "#1").await;
+        if detail.text.contains("4 گیگابایت از 100 گیگابایت") {
+            break detail;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "usage never read from the panel: {}",
+            detail.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     let packs = press(&sara, &detail, "حجم اضافه").await;
     let preview = press(&sara, &packs, "10 گیگابایت").await;
     assert!(
@@ -892,4 +900,55 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     let ready = john.next().await;
     assert!(ready.text.contains("ready"), "{}", ready.text);
     assert_eq!(shop.marzban.user_count(), 1);
+}
+
+/// The panel hangs, and one customer presses their subscription a hundred times: every press is
+/// answered from what the database knows (the figures are read by a job), and another
+/// customer's /start is answered at once — nobody waits on the dead panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_panel_and_a_hundred_presses_hold_up_nobody() {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_040, "John", "en").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(150_000)).await;
+    let preview = to_preview(&john, &menu, "Buy a subscription").await;
+    press(&john, &preview, "from wallet").await;
+    assert!(john.next().await.text.contains("is ready"));
+    john.next().await; // QR
+    john.send("/subscriptions");
+    let list = john.next().await;
+    let open = list
+        .buttons
+        .iter()
+        .flatten()
+        .find(|(label, _)| label.contains("#1"))
+        .map(|(_, data)| data.clone())
+        .expect("a button for the subscription");
+
+    shop.marzban.faults.hang_next(100_000);
+    let presses: Vec<String> = (0..100)
+        .map(|_| john.press_data(list.message_id, &open))
+        .collect();
+    let started = std::time::Instant::now();
+    let ali = shop.app.user(7_100_000_041, "Ali", Some("en"));
+    ali.send("/start");
+    let picker = ali.next().await;
+    assert!(picker.text.contains("language"), "{}", picker.text);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "another customer waited {waited:?}"
+    );
+    // Every press of John's is answered too, none after a panel timeout.
+    for q in &presses {
+        john.answer_to(q).await;
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the presses waited on the panel"
+    );
 }

@@ -48,6 +48,8 @@ pub async fn list(
     let mut body = tr(lang, "subs.title");
     let mut items = Vec::new();
     for sub in subs {
+        // Stale figures are read again by a job, never here: the list shows their age.
+        subscriptions::request_refresh(&ctx.db, &sub, ctx.sales.usage_max_age, now).await?;
         let location = subscriptions::location_of(&ctx.db, &sub)
             .await?
             .map(|l| l.name)
@@ -84,7 +86,7 @@ pub fn summary(
         ),
         None => tr(lang, "units.forever"),
     };
-    tr_with(
+    let mut text = tr_with(
         lang,
         "subs.summary",
         &[
@@ -99,7 +101,31 @@ pub fn summary(
             ("total", &text::traffic(lang, sub.traffic_limit_bytes)),
             ("until", &until),
         ],
-    )
+    );
+    // Figures are only as fresh as the last read from the panel: say when that was.
+    if let Some(at) = sub.usage_synced_at {
+        text.push('\n');
+        text.push_str(&as_of(lang, at, now));
+    }
+    text
+}
+
+/// How old the figures are: "as of 12 minutes ago".
+pub fn as_of(
+    lang: Language,
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let minutes = (now - at).num_minutes();
+    if minutes < 1 {
+        tr(lang, "subs.as_of_now")
+    } else {
+        tr_with(
+            lang,
+            "subs.as_of",
+            &[("ago", &text::count(lang, minutes, "minutes"))],
+        )
+    }
 }
 
 /// The subscription if the presser owns it; otherwise they are told the button is stale.
@@ -134,16 +160,18 @@ pub async fn detail(
         return Ok(());
     };
     let now = ctx.clock.now();
-    let (sub, fresh) =
-        subscriptions::refresh_usage(&ctx.db, sub, ctx.sales.usage_max_age, now).await?;
+    // The figures the database has, said with their age; fresher ones are read by a job, so
+    // a slow or dead panel never holds up this chat (or, through teloxide's queues, others).
+    let refreshing =
+        subscriptions::request_refresh(&ctx.db, &sub, ctx.sales.usage_max_age, now).await?;
     let location = subscriptions::location_of(&ctx.db, &sub)
         .await?
         .map(|l| l.name)
         .unwrap_or_default();
     let mut body = summary(lang, &sub, &location, now);
-    if !fresh {
+    if refreshing {
         body.push('\n');
-        body.push_str(&tr(lang, "subs.stale_usage"));
+        body.push_str(&tr(lang, "subs.refreshing"));
     }
     if let Some(link) = &sub.subscription_url {
         body.push_str("\n\n");
