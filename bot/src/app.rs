@@ -167,7 +167,14 @@ pub async fn serve_with_clock(
         payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
             &settings,
         )),
+        staff: Arc::new(crate::staff_chat::StaffChat::new(
+            settings.shop.staff_chat_id,
+        )),
     });
+    // Card-to-card and support are offered only while the staff chat takes the bot's posts.
+    if let Err(problem) = ctx.staff.recheck(&bot).await {
+        tracing::error!(%problem, "card-to-card payments and support are off until the staff chat works");
+    }
     if let Err(e) = crate::notifier::schedule_sweep(&ctx).await {
         tracing::warn!(error = %e, "cannot schedule the payments sweep");
     }

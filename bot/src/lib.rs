@@ -15,5 +15,6 @@ pub mod notifier;
 pub mod panel_admin;
 pub mod payment_methods;
 pub mod qr;
+pub mod staff_chat;
 pub mod storage;
 pub mod text;

@@ -259,7 +259,23 @@ async fn check(settings: Settings) -> ExitCode {
     }
     match app::build_bot(&settings) {
         Ok(bot) => match app::whoami(&bot, &settings).await {
-            Ok(username) => println!("✓ telegram.token: accepted, the bot is @{username}"),
+            Ok(username) => {
+                println!("✓ telegram.token: accepted, the bot is @{username}");
+                // Receipts and tickets go there: card-to-card and support need it.
+                match settings.shop.staff_chat_id {
+                    None => println!(
+                        "! shop.staff_chat_id: {}",
+                        vpnshop_bot::staff_chat::Problem::NotSet
+                    ),
+                    Some(id) => match vpnshop_bot::staff_chat::verify(&bot, id).await {
+                        Ok(()) => println!("✓ shop.staff_chat_id: the bot can post in chat {id}"),
+                        Err(problem) => {
+                            ok = false;
+                            eprintln!("✗ shop.staff_chat_id: {problem}");
+                        }
+                    },
+                }
+            }
             Err(StartError::TokenRejected) => {
                 ok = false;
                 eprintln!(

@@ -118,6 +118,8 @@ async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
             "reconciliation credited payments whose callback never came"
         );
     }
+    // A staff chat fixed (or broken) since start-up is noticed here.
+    let _ = ctx.staff.recheck(&bot).await;
     if let Err(e) = reconcile_stars(&bot, &ctx).await {
         tracing::warn!(error = %e, "cannot reconcile Telegram Stars transactions");
     }

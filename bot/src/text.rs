@@ -348,6 +348,7 @@ pub const ALL_KEYS: &[&str] = &[
     "subs.qr",
     "subs.qr_caption",
     "subs.renew",
+    "support.unavailable",
     "subs.as_of",
     "subs.as_of_now",
     "subs.refreshing",

@@ -172,9 +172,14 @@ pub async fn spawn_app_after(
         adjust(s);
     });
     let clock = Arc::new(JumpClock::default());
-    let process = start_bot(&tg, &db, &adjust, &clock).await;
     let mut settings = settings_for(&tg, &db);
     adjust(&mut settings);
+    // The shop's staff group exists, with the bot in it, before the bot starts (a test may
+    // take the bot out of it with `remove_bot_from`).
+    if let Some(staff) = settings.shop.staff_chat_id {
+        tg.group(staff, "Shop staff");
+    }
+    let process = start_bot(&tg, &db, &adjust, &clock).await;
     TestApp {
         tg,
         db,

@@ -97,6 +97,8 @@ struct Inner {
     throttle_next: u32,
     /// Sends to these chats still to fail with 502, as Telegram does on a bad day.
     failing_chats: HashMap<i64, u32>,
+    /// Groups the bot was removed from (it may not post there any more).
+    left_groups: std::collections::HashSet<i64>,
     /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
     webhook: Option<Webhook>,
     /// Photos by file_id: those the bot uploaded and those users sent, which the bot may reuse.
@@ -294,6 +296,16 @@ impl FakeTelegram {
         self.inner.lock().unwrap().refunds.clone()
     }
 
+    /// The bot is removed from group `chat_id`, as an admin of the group might do.
+    pub fn remove_bot_from(&self, chat_id: i64) {
+        self.inner.lock().unwrap().left_groups.insert(chat_id);
+    }
+
+    /// The bot is added to group `chat_id` again.
+    pub fn readd_bot_to(&self, chat_id: i64) {
+        self.inner.lock().unwrap().left_groups.remove(&chat_id);
+    }
+
     /// Makes the next `n` sends to `chat_id` fail with 502 Bad Gateway (nothing delivered).
     pub fn fail_next_sends_to(&self, chat_id: i64, n: u32) {
         self.inner.lock().unwrap().failing_chats.insert(chat_id, n);
@@ -452,6 +464,41 @@ async fn handle(
             "can_connect_to_business": false, "has_main_web_app": false
         })),
         "setmycommands" | "setmydescription" => ok(json!(true)),
+        "getchat" => {
+            let id = int(&p["chat_id"]).unwrap_or(0);
+            let inner = tg.inner.lock().unwrap();
+            match inner.known_chats.get(&id) {
+                // A group the bot left is not visible to it any more.
+                Some(_) if inner.left_groups.contains(&id) => {
+                    err(403, "Forbidden: bot was kicked from the supergroup chat")
+                }
+                Some(chat) => {
+                    let mut full = chat.clone();
+                    full["accent_color_id"] = json!(0);
+                    full["max_reaction_count"] = json!(11);
+                    full["accepted_gift_types"] = json!({
+                        "unlimited_gifts": false, "limited_gifts": false,
+                        "unique_gifts": false, "premium_subscription": false
+                    });
+                    ok(full)
+                }
+                None => err(400, "Bad Request: chat not found"),
+            }
+        }
+        "getchatmember" => {
+            let chat = int(&p["chat_id"]).unwrap_or(0);
+            let user = int(&p["user_id"]).unwrap_or(0);
+            let inner = tg.inner.lock().unwrap();
+            if !inner.known_chats.contains_key(&chat) {
+                return err(400, "Bad Request: chat not found");
+            }
+            let status = if user == BOT_ID && inner.left_groups.contains(&chat) {
+                "left"
+            } else {
+                "member"
+            };
+            ok(json!({ "status": status, "user": bot_user() }))
+        }
         "setwebhook" => {
             let url = p["url"].as_str().unwrap_or_default().to_string();
             if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1")) {

@@ -15,7 +15,7 @@ use vpnshop_core::ledger;
 use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
 use vpnshop_core::sea_orm::EntityTrait;
-use vpnshop_tests::app::{TestApp, logs, spawn_app_with};
+use vpnshop_tests::app::{TestApp, logs, spawn_app_after, spawn_app_with};
 use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
 use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
 use vpnshop_tests::gateways::yookassa::FakeYooKassa;
@@ -554,4 +554,70 @@ async fn i_have_paid_answers_from_the_payments_real_state() {
     let answer = press(&olga, &how, &tr(ru, "pay.check")).await;
     assert_eq!(answer.text, tr(ru, "pay.declined"), "not 'confirmed'");
     assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 0);
+}
+
+/// The seller set a staff chat the bot was taken out of: `vpnshop check` and start-up say what
+/// to fix, and meanwhile customers are offered neither card-to-card nor support — a receipt or
+/// a question nobody would ever see. Once the bot is back in the group, the next sweep notices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_staff_chat_that_works_card_payments_and_support_are_not_offered() {
+    use vpnshop_bot::staff_chat::{self, Problem};
+    let app = spawn_app_after(
+        |tg| {
+            tg.group(STAFF_CHAT, "Staff");
+            tg.remove_bot_from(STAFF_CHAT);
+        },
+        |s| {
+            s.shop.staff_chat_id = Some(STAFF_CHAT);
+            s.payments.reconcile_seconds = 1;
+        },
+    )
+    .await;
+    let card = CardNumber::parse("6037 9911 2233 4455").unwrap();
+    card_to_card::add_card(&app.db.db, &card, "Ali Rezaei", "Melli", t0())
+        .await
+        .unwrap();
+    let bot =
+        vpnshop_bot::app::build_bot(&vpnshop_tests::app::settings_for(&app.tg, &app.db)).unwrap();
+    assert_eq!(
+        staff_chat::verify(&bot, STAFF_CHAT).await,
+        Err(Problem::NotMember(STAFF_CHAT))
+    );
+    assert_eq!(
+        staff_chat::verify(&bot, -100_999).await,
+        Err(Problem::NotFound(-100_999))
+    );
+    assert!(
+        Problem::NotFound(-100_999)
+            .to_string()
+            .contains("add the bot to the staff group")
+    );
+
+    let en = Language::En;
+    let (u, menu) = at_menu(&app, 7_300_000_020, "Dana", en).await;
+    let support = press(&u, &menu, &label(en, "menu.support")).await;
+    assert_eq!(support.text, tr(en, "support.unavailable"));
+    // A card is set up, but it was the only way to top up: there is none now.
+    u.send("/wallet");
+    let w = u.next().await;
+    assert!(
+        !w.button_labels().contains(&label(en, "wallet.top_up")),
+        "{:?}",
+        w.button_labels()
+    );
+
+    // The admin adds the bot back: within a sweep, support works again.
+    app.tg.group(STAFF_CHAT, "Staff");
+    app.tg.readd_bot_to(STAFF_CHAT);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        u.send("/support");
+        let answer = u.next().await;
+        if answer.text != tr(en, "support.unavailable") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never noticed");
+        app.clock.jump(chrono::Duration::seconds(5));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
 }

@@ -50,6 +50,8 @@ pub struct Ctx {
     pub bot_username: String,
     pub sales: Sales,
     pub payments: Arc<crate::payment_methods::PaymentMethods>,
+    /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
+    pub staff: Arc<crate::staff_chat::StaffChat>,
 }
 
 /// Where a chat is in a conversation. Stored in the database as JSON.

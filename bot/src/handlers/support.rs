@@ -23,6 +23,17 @@ pub async fn menu(
     customer: &Customer,
     lang: Language,
 ) -> HandlerResult {
+    if !ctx.staff.is_reachable() {
+        // Questions go to the staff chat: without one nobody would read them.
+        return super::show(
+            bot,
+            chat,
+            edit,
+            tr(lang, "support.unavailable"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
     let open = tickets::open_of(&ctx.db, customer.customer_id()).await?;
     let body = if open.is_empty() {
         tr(lang, "support.none_open")
@@ -57,6 +68,15 @@ pub async fn ask(
     lang: Language,
     ticket: Option<i64>,
 ) -> HandlerResult {
+    if !ctx.staff.is_reachable() {
+        return say(
+            bot,
+            chat,
+            tr(lang, "support.unavailable"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
     if let Some(id) = ticket {
         match tickets::owned(&ctx.db, id, customer.customer_id()).await {
             Ok(t) if t.status == tickets::OPEN => {}
