@@ -289,6 +289,19 @@ async fn check(settings: Settings) -> ExitCode {
         },
         Err(e) => return fail(e),
     }
+    // Every configured gateway, with a call that proves its keys, so a wrong one is found
+    // here and not by the first customer who pays.
+    let methods = vpnshop_bot::payment_methods::PaymentMethods::from_settings(&settings);
+    for gateway in methods.all() {
+        let name = gateway.provider();
+        match gateway.verify().await {
+            Ok(()) => println!("✓ payments.{name}: credentials accepted"),
+            Err(why) => {
+                ok = false;
+                eprintln!("✗ payments.{name}: {why}");
+            }
+        }
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -1178,3 +1178,88 @@ async fn abandoned_checkouts_are_asked_about_less_and_less_and_never_all_at_once
     );
     assert_eq!(asked_at(24 * 60 + 70).await, 50);
 }
+
+/// `vpnshop check` tries every configured gateway with a harmless authenticated call: right
+/// keys pass, and a wrong one is named with where to find the right one.
+#[tokio::test]
+async fn every_gateway_proves_its_keys_and_names_a_wrong_one() {
+    use vpnshop_core::gateways::Gateway;
+    use vpnshop_core::gateways::cryptobot::CryptoBot;
+    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::gateways::yookassa::YooKassa;
+    use vpnshop_core::gateways::zarinpal::Zarinpal;
+    use vpnshop_tests::gateways::{
+        cryptobot::FakeCryptoBot, nowpayments::FakeNowPayments, yookassa::FakeYooKassa,
+        zarinpal::FakeZarinpal,
+    };
+    let http = reqwest::Client::new();
+    let zp = FakeZarinpal::start("1344b5d4-0048-11e8-94db-005056a205be").await;
+    let yk = FakeYooKassa::start("123456", "live_key").await;
+    let np = FakeNowPayments::start("np-key", "np-ipn", "seller@shop.example", "np-pass").await;
+    let cb = FakeCryptoBot::start("12345:AAcryptotoken").await;
+    let zarinpal = |merchant: &str| Zarinpal {
+        merchant_id: merchant.to_string().into(),
+        currency: Currency::Irr,
+        api_base: zp.url.clone(),
+        http: http.clone(),
+    };
+    let yookassa = |secret: &str| YooKassa {
+        shop_id: "123456".into(),
+        secret_key: secret.to_string().into(),
+        api_base: yk.url.clone(),
+        http: http.clone(),
+    };
+    let nowpayments = |key: &str, password: &str| NowPayments {
+        api_key: key.to_string().into(),
+        ipn_secret: "np-ipn".to_string().into(),
+        email: "seller@shop.example".into(),
+        password: password.to_string().into(),
+        api_base: np.url.clone(),
+        http: http.clone(),
+        session: Session::default(),
+    };
+    let cryptobot = |token: &str| CryptoBot {
+        token: token.to_string().into(),
+        api_base: cb.url.clone(),
+        http: http.clone(),
+    };
+    assert_eq!(
+        zarinpal("1344b5d4-0048-11e8-94db-005056a205be")
+            .verify()
+            .await,
+        Ok(())
+    );
+    assert_eq!(yookassa("live_key").verify().await, Ok(()));
+    assert_eq!(nowpayments("np-key", "np-pass").verify().await, Ok(()));
+    assert_eq!(cryptobot("12345:AAcryptotoken").verify().await, Ok(()));
+
+    let wrong = [
+        (
+            zarinpal("00000000-0000-0000-0000-000000000000")
+                .verify()
+                .await,
+            "payments.zarinpal.merchant_id",
+        ),
+        (
+            yookassa("wrong_key").verify().await,
+            "payments.yookassa.shop_id or secret_key",
+        ),
+        (
+            nowpayments("np-key", "wrong-pass").verify().await,
+            "payments.nowpayments.email or password",
+        ),
+        (
+            nowpayments("wrong-key", "np-pass").verify().await,
+            "payments.nowpayments.api_key",
+        ),
+        (
+            cryptobot("12345:wrong").verify().await,
+            "payments.cryptobot.token",
+        ),
+    ];
+    for (outcome, key) in wrong {
+        let why = outcome.expect_err(key);
+        assert!(why.contains(key), "{why}");
+        assert!(!why.contains("wrong"), "a secret is never repeated: {why}");
+    }
+}

@@ -66,6 +66,16 @@ impl CryptoBot {
 
 #[async_trait::async_trait]
 impl Gateway for CryptoBot {
+    async fn verify(&self) -> Result<(), String> {
+        match self.call("getMe", serde_json::json!({})).await {
+            Ok(_) => Ok(()),
+            Err(GatewayError::Refused(why)) => Err(format!(
+                "payments.cryptobot.token was refused ({why}): copy the app token again from @CryptoBot → Crypto Pay → My Apps"
+            )),
+            Err(e) => Err(format!("Crypto Pay cannot be reached: {e}")),
+        }
+    }
+
     fn provider(&self) -> Provider {
         Provider::CryptoBot
     }

@@ -126,6 +126,10 @@ pub trait Gateway: Send + Sync {
     async fn check(&self, payment: &Payment) -> Result<Report, GatewayError>;
     /// Authenticates a callback.
     fn authenticate(&self, callback: &Callback, now: DateTime<Utc>) -> Result<Claim, Rejected>;
+
+    /// A harmless authenticated call, for `vpnshop check`: `Err` names the setting that is
+    /// wrong (or says the provider cannot be reached).
+    async fn verify(&self) -> Result<(), String>;
 }
 
 /// A shared HTTP client with a timeout on every call.

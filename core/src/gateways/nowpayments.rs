@@ -214,6 +214,41 @@ impl NowPayments {
 
 #[async_trait::async_trait]
 impl Gateway for NowPayments {
+    /// Logs in (email and password), then lists one payment (API key and token).
+    async fn verify(&self) -> Result<(), String> {
+        let token = match self.token().await {
+            Ok(t) => t,
+            Err(GatewayError::Refused(why)) => {
+                return Err(format!(
+                    "payments.nowpayments.email or password was refused ({why}): use the NOWPayments account login"
+                ));
+            }
+            Err(e) => return Err(format!("NOWPayments cannot be reached: {e}")),
+        };
+        let resp = self
+            .http
+            .get(self.url("payment/"))
+            .query(&[("limit", "1"), ("page", "0")])
+            .header("x-api-key", self.api_key.expose_secret())
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "NOWPayments cannot be reached: {}",
+                    GatewayError::from_reqwest(e)
+                )
+            })?;
+        match resp.status().as_u16() {
+            200 => Ok(()),
+            401 | 403 => Err(
+                "payments.nowpayments.api_key was refused: copy it from Store Settings → API keys"
+                    .into(),
+            ),
+            status => Err(format!("NOWPayments answered HTTP {status}")),
+        }
+    }
+
     fn provider(&self) -> Provider {
         Provider::NowPayments
     }

@@ -37,6 +37,30 @@ impl YooKassa {
 
 #[async_trait::async_trait]
 impl Gateway for YooKassa {
+    /// `GET /me`: which shop the credentials belong to.
+    async fn verify(&self) -> Result<(), String> {
+        let resp = self
+            .http
+            .get(self.url("me"))
+            .basic_auth(&self.shop_id, Some(self.secret_key.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "YooKassa cannot be reached: {}",
+                    GatewayError::from_reqwest(e)
+                )
+            })?;
+        match resp.status().as_u16() {
+            200 => Ok(()),
+            401 | 403 => Err(
+                "payments.yookassa.shop_id or secret_key was refused: copy both from the YooKassa merchant profile (Integration → API keys)"
+                    .into(),
+            ),
+            status => Err(format!("YooKassa answered HTTP {status}")),
+        }
+    }
+
     fn provider(&self) -> Provider {
         Provider::YooKassa
     }

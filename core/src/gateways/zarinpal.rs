@@ -56,6 +56,19 @@ impl Zarinpal {
 
 #[async_trait::async_trait]
 impl Gateway for Zarinpal {
+    /// Lists the unverified payments, which only the merchant may do.
+    async fn verify(&self) -> Result<(), String> {
+        match self.call("unVerified", serde_json::json!({})).await {
+            Ok(v) => match Self::code_of(&v) {
+                Ok(_) => Ok(()),
+                Err((code, message)) => Err(format!(
+                    "payments.zarinpal.merchant_id was refused ({code} {message}): copy the merchant id from your Zarinpal panel"
+                )),
+            },
+            Err(e) => Err(format!("Zarinpal cannot be reached: {e}")),
+        }
+    }
+
     fn provider(&self) -> Provider {
         Provider::Zarinpal
     }

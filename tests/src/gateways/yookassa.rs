@@ -377,6 +377,7 @@ impl FakeYooKassa {
         let faults = Faults::default();
         let log = CallLog::default();
         let app = Router::new()
+            .route("/v3/me", get(me))
             .route("/v3/payments", post(create))
             .route("/v3/payments/{id}", get(read))
             .route("/v3/payments/{id}/capture", post(capture_call))
@@ -488,6 +489,19 @@ async fn create(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
         Err(r) => return r,
     };
     s.once(&headers, "payments", &body, |s| s.create_payment(&body))
+}
+
+/// `GET /me`: the shop the credentials belong to.
+async fn me(State(state): St, headers: HeaderMap) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    Json(json!({
+        "account_id": s.shop_id, "test": true, "fiscalization_enabled": false,
+        "payment_methods": ["bank_card", "yoo_money", "sbp"], "status": "enabled",
+    }))
+    .into_response()
 }
 
 async fn read(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> Response {
