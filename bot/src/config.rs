@@ -94,6 +94,9 @@ pub struct CardSettings {
     pub remind_minutes: i64,
     /// A transfer with no receipt after this many minutes expires and frees its amount.
     pub expire_minutes: i64,
+    /// A rejection with no reason after this many minutes may be taken over or cancelled by
+    /// other finance staff.
+    pub reject_takeover_minutes: i64,
 }
 
 impl Default for CardSettings {
@@ -103,6 +106,7 @@ impl Default for CardSettings {
             second_approval_above: None,
             remind_minutes: 30,
             expire_minutes: 24 * 60,
+            reject_takeover_minutes: 30,
         }
     }
 }
@@ -705,6 +709,12 @@ impl Settings {
             bad(
                 "payments.card.second_approval_above",
                 format!("`{a}` is not an amount in {}", self.currency()),
+            );
+        }
+        if p.card.reject_takeover_minutes < 1 {
+            bad(
+                "payments.card.reject_takeover_minutes",
+                "must be at least 1".into(),
             );
         }
         if p.card.expire_minutes < 1 {

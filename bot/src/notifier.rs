@@ -265,6 +265,14 @@ async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
     let due = card_to_card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
     let lang = ctx.default_language;
     for r in due {
+        // No post staff can act on (it never arrived, or is in a chat no longer used): the
+        // reminder is the receipt itself again, with its buttons.
+        if r.staff_message_id.is_none() || r.staff_chat_id != Some(staff) {
+            if let Err(e) = crate::handlers::receipts::repost(bot, ctx, ChatId(staff), &r).await {
+                tracing::warn!(receipt = r.id, error = %e, "cannot post a receipt for staff");
+            }
+            continue;
+        }
         let minutes = text::count(lang, (now - r.created_at).num_minutes(), "minutes");
         let mut send = bot
             .send_message(

@@ -72,6 +72,7 @@ impl PaymentMethods {
                 second_approval_above: p.card.second_approval_above.as_deref().and_then(amount),
                 remind_after: chrono::Duration::minutes(p.card.remind_minutes.max(1)),
                 expire_after: chrono::Duration::minutes(p.card.expire_minutes.max(1)),
+                takeover_after: chrono::Duration::minutes(p.card.reject_takeover_minutes.max(1)),
             },
             reconcile_every: chrono::Duration::seconds(p.reconcile_seconds.max(1)),
         }

@@ -50,6 +50,9 @@ pub struct CardRules {
     /// A transfer that got no receipt in this long expires, freeing its unique amount for
     /// someone else. A receipt sent up to as long again after that is still taken.
     pub expire_after: Duration,
+    /// A rejection whose reason never came for this long may be taken over (Reject by someone
+    /// else) or cancelled (Approve), so a receipt is never stuck.
+    pub takeover_after: Duration,
 }
 
 /// A card number as the customer must type it: 16 digits (Persian or Arabic digits accepted,
@@ -532,7 +535,10 @@ pub async fn approve(
     rules: &CardRules,
     now: DateTime<Utc>,
 ) -> Result<Approval, CardError> {
-    let r = reviewer(db, who, id, "approve", now).await?;
+    let mut r = reviewer(db, who, id, "approve", now).await?;
+    if r.status == REJECTING {
+        r = cancel_stale_rejection(db, &r, who, rules, now).await?;
+    }
     let txn = crate::db::begin(db).await?;
     let payment = payments::get(&txn, PaymentId::new(r.payment_id))
         .await?
@@ -608,25 +614,72 @@ pub async fn begin_reject(
     db: &DatabaseConnection,
     id: i64,
     who: TelegramId,
+    rules: &CardRules,
     now: DateTime<Utc>,
 ) -> Result<Receipt, CardError> {
-    reviewer(db, who, id, "reject", now).await?;
+    let r = reviewer(db, who, id, "reject", now).await?;
     let txn = crate::db::begin(db).await?;
     let set = [(receipts::Column::ClaimedBy, Some(who.get()).into())];
-    if !step(
-        &txn,
-        id,
-        &[SUBMITTED, HALF_APPROVED],
-        Condition::all(),
-        REJECTING,
-        &set,
-        now,
-    )
-    .await?
-    {
+    // Someone else's rejection whose reason never came: this press takes it over.
+    let taking_over = r.status == REJECTING && r.claimed_by != Some(who.get());
+    let (from, extra) = if taking_over {
+        (
+            &[REJECTING][..],
+            Condition::all().add(receipts::Column::UpdatedAt.lte(now - rules.takeover_after)),
+        )
+    } else {
+        (&[SUBMITTED, HALF_APPROVED][..], Condition::all())
+    };
+    if !step(&txn, id, from, extra, REJECTING, &set, now).await? {
         return Err(decided(&txn, id).await);
     }
+    if taking_over {
+        audit::record(
+            &txn,
+            Some(who),
+            "receipt.reject.taken_over",
+            Some(format!("receipt:{id}")),
+            format!("from {}", r.claimed_by.unwrap_or_default()),
+            now,
+        )
+        .await?;
+    }
     let r = receipt(&txn, id).await?.ok_or(CardError::NoSuchReceipt)?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// An Approve press on a receipt someone began to reject and never gave a reason for within
+/// `rules.takeover_after`: the rejection is cancelled (audited) and the receipt is open again.
+/// Sooner than that, it is still theirs.
+async fn cancel_stale_rejection(
+    db: &DatabaseConnection,
+    r: &Receipt,
+    who: TelegramId,
+    rules: &CardRules,
+    now: DateTime<Utc>,
+) -> Result<Receipt, CardError> {
+    let txn = crate::db::begin(db).await?;
+    let set = [(receipts::Column::ClaimedBy, Option::<i64>::None.into())];
+    let back_to = if r.first_approver.is_some() {
+        HALF_APPROVED
+    } else {
+        SUBMITTED
+    };
+    let stale = Condition::all().add(receipts::Column::UpdatedAt.lte(now - rules.takeover_after));
+    if !step(&txn, r.id, &[REJECTING], stale, back_to, &set, now).await? {
+        return Err(decided(&txn, r.id).await);
+    }
+    audit::record(
+        &txn,
+        Some(who),
+        "receipt.reject.cancelled",
+        Some(format!("receipt:{}", r.id)),
+        format!("begun by {}", r.claimed_by.unwrap_or_default()),
+        now,
+    )
+    .await?;
+    let r = receipt(&txn, r.id).await?.ok_or(CardError::NoSuchReceipt)?;
     txn.commit().await?;
     Ok(r)
 }

@@ -621,3 +621,76 @@ async fn without_a_staff_chat_that_works_card_payments_and_support_are_not_offer
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
+
+/// Telegram kept failing the receipt's post to the staff chat until its job gave up. The next
+/// reminder posts the receipt itself again, photo and Approve / Reject included, and staff can
+/// decide it from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
+    use vpnshop_core::entities::jobs;
+    use vpnshop_core::sea_orm::sea_query::Expr;
+    use vpnshop_core::sea_orm::{ColumnTrait, QueryFilter};
+    let app = spawn_app_with(|s| {
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.payments.reconcile_seconds = 1;
+        s.payments.card.remind_minutes = 30;
+    })
+    .await;
+    let db = &app.db.db;
+    let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
+    card_to_card::add_card(db, &card, "Ali Rezaei", "Melli", t0())
+        .await
+        .unwrap();
+    let staff = app.tg.group(STAFF_CHAT, "Staff");
+    let admin = app.user(ADMIN, "Admin", Some("en"));
+    let en = Language::En;
+    let (sam, menu) = at_menu(&app, 7_200_000_050, "Sam", en).await;
+    top_up_via(&sam, &menu, en, "card", "200000").await;
+    app.tg.fail_next_sends_to(STAFF_CHAT, 1_000);
+    sam.send_photo(None);
+    assert!(
+        sam.next()
+            .await
+            .text
+            .contains(&tr(en, "pay.receipt_received"))
+    );
+    // The posting job fails and, as after its last attempt, gives up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let given_up = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, Expr::value("failed"))
+            .filter(jobs::Column::Kind.eq("notice"))
+            .filter(jobs::Column::Payload.contains("receipt_to_staff"))
+            .filter(jobs::Column::Attempts.gte(1))
+            .filter(jobs::Column::Status.eq("queued"))
+            .exec(db)
+            .await
+            .unwrap()
+            .rows_affected;
+        if given_up == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the post was never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.tg.fail_next_sends_to(STAFF_CHAT, 0);
+    staff.expect_silence().await;
+
+    // Half an hour later the reminder comes: the receipt itself, with its buttons.
+    app.clock.jump(chrono::Duration::minutes(31));
+    let again = staff.next().await;
+    assert!(again.photo.is_some(), "{again:?}");
+    assert!(again.text.contains("200,001"), "{}", again.text);
+    // Staff read the shop's default language (Persian).
+    let fa = Language::Fa;
+    let q = admin.press_in_group(&again, &label(fa, "receipt.approve"));
+    assert_eq!(
+        answer(&app, &q).await.as_deref(),
+        Some(tr(fa, "receipt.answer_approved").as_str())
+    );
+    wallet_reaches(&app, sam.id, Currency::Irt, 200_001).await;
+}

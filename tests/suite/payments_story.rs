@@ -27,6 +27,7 @@ fn rules() -> CardRules {
         second_approval_above: Some(irt(1_000_000)),
         remind_after: Duration::minutes(30),
         expire_after: Duration::hours(24),
+        takeover_after: Duration::minutes(30),
     }
 }
 
@@ -322,7 +323,7 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
     )
     .await
     .unwrap();
-    card_to_card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), t0())
+    card_to_card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
         .await
         .unwrap();
     // While FINANCE writes the reason, nobody else can approve or finish the rejection.
@@ -897,7 +898,7 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
     let own = card_to_card::approve(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
     assert!(matches!(own, Err(CardError::OwnPayment)), "{own:?}");
     assert!(matches!(
-        card_to_card::begin_reject(db, r.receipt, TelegramId::new(FINANCE), t0()).await,
+        card_to_card::begin_reject(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await,
         Err(CardError::OwnPayment)
     ));
     assert_eq!(wallet(db, &me).await, 0, "nothing credited");
@@ -1262,4 +1263,57 @@ async fn every_gateway_proves_its_keys_and_names_a_wrong_one() {
         assert!(why.contains(key), "{why}");
         assert!(!why.contains("wrong"), "a secret is never repeated: {why}");
     }
+}
+
+/// A finance member pressed Reject and went home without writing the reason. For half an hour
+/// the receipt is theirs; after that anyone else in finance may take the rejection over, or
+/// approve the receipt instead, and either is written down.
+#[tokio::test]
+async fn a_rejection_left_without_a_reason_is_taken_over_or_cancelled_by_someone_else() {
+    let t = fresh_db().await;
+    let db = &t.db;
+    staff_team(db).await;
+    a_card(db).await;
+    let receipt_of = |c: vpnshop_core::customers::Customer, n: &'static str| async move {
+        let transfer = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+            .await
+            .unwrap();
+        card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), n, n, t0())
+            .await
+            .unwrap()
+            .receipt
+    };
+    let first = receipt_of(customer(db, 31).await, "photo-1").await;
+    let second = receipt_of(customer(db, 32).await, "photo-2").await;
+    for r in [first, second] {
+        card_to_card::begin_reject(db, r, TelegramId::new(FINANCE), &rules(), t0())
+            .await
+            .unwrap();
+    }
+    let soon = t0() + Duration::minutes(10);
+    assert!(matches!(
+        card_to_card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), soon).await,
+        Err(CardError::AlreadyDecided(_))
+    ));
+    assert!(matches!(
+        card_to_card::approve(db, second, TelegramId::new(ADMIN), &rules(), soon).await,
+        Err(CardError::AlreadyDecided(_))
+    ));
+
+    let later = t0() + Duration::minutes(31);
+    let taken = card_to_card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), later)
+        .await
+        .unwrap();
+    assert_eq!(taken.claimed_by, Some(ADMIN));
+    card_to_card::finish_reject(db, first, TelegramId::new(ADMIN), "wrong amount", later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        card_to_card::approve(db, second, TelegramId::new(ADMIN), &rules(), later)
+            .await
+            .unwrap(),
+        Approval::Approved(_)
+    ));
+    assert_eq!(audit_rows(db, "receipt.reject.taken_over").await, 1);
+    assert_eq!(audit_rows(db, "receipt.reject.cancelled").await, 1);
 }

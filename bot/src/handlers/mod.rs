@@ -9,7 +9,7 @@ mod menu;
 mod panics;
 mod payments;
 mod points;
-mod receipts;
+pub mod receipts;
 pub mod reviews;
 mod start;
 mod subscriptions;

@@ -103,7 +103,13 @@ pub async fn post(bot: &Bot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(
     if r.staff_message_id.is_some() {
         return Ok(());
     }
-    let body = caption(ctx, &r).await?;
+    repost(bot, ctx, staff, &r).await
+}
+
+/// Posts the receipt (photo, caption, Approve / Reject) in the staff chat and remembers the new
+/// post: for a receipt whose post never arrived, or is in a staff chat no longer used.
+pub async fn repost(bot: &Bot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Result<(), BotError> {
+    let body = caption(ctx, r).await?;
     let sent = bot
         .send_photo(staff, InputFile::file_id(r.file_id.clone().into()))
         .caption(body)
@@ -185,7 +191,7 @@ pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> Han
             }
         }
         Some(Action::ReceiptReject(id)) => {
-            match card_to_card::begin_reject(&ctx.db, id, who, now).await {
+            match card_to_card::begin_reject(&ctx.db, id, who, &ctx.payments.card, now).await {
                 Ok(r) => {
                     if let Some(message) = r.staff_message_id {
                         bot.send_message(
