@@ -30,6 +30,33 @@ pub struct Settings {
     pub referral: ReferralSettings,
     pub payments: PaymentsSettings,
     pub run: RunSettings,
+    pub limits: LimitsSettings,
+}
+
+/// What one customer may have at once, so one person (or a script) cannot flood staff, the
+/// gateways or the card amounts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Open support tickets.
+    pub open_tickets: usize,
+    /// Gateway payments opened in the last day and not paid.
+    pub open_payments: usize,
+    /// Card transfers waiting for a receipt.
+    pub card_transfers: usize,
+    /// Promo codes that do not exist, typed in one hour.
+    pub promo_tries_per_hour: u64,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            open_tickets: 3,
+            open_payments: 5,
+            card_transfers: 2,
+            promo_tries_per_hour: 10,
+        }
+    }
 }
 
 /// How the process behaves as a whole.
@@ -389,6 +416,7 @@ pub struct Sales {
     pub points: PointsRules,
     pub rewards: RewardRules,
     pub staff_chat: Option<i64>,
+    pub limits: LimitsSettings,
 }
 
 /// One wrong key: where it is, what is wrong, and what to do.
@@ -841,6 +869,7 @@ impl Settings {
                 },
             },
             staff_chat: self.shop.staff_chat_id,
+            limits: self.limits.clone(),
         }
     }
 }

@@ -73,6 +73,7 @@ impl PaymentMethods {
                 remind_after: chrono::Duration::minutes(p.card.remind_minutes.max(1)),
                 expire_after: chrono::Duration::minutes(p.card.expire_minutes.max(1)),
                 takeover_after: chrono::Duration::minutes(p.card.reject_takeover_minutes.max(1)),
+                max_pending_per_customer: settings.limits.card_transfers.max(1),
             },
             reconcile_every: chrono::Duration::seconds(p.reconcile_seconds.max(1)),
         }

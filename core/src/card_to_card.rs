@@ -53,6 +53,9 @@ pub struct CardRules {
     /// A rejection whose reason never came for this long may be taken over (Reject by someone
     /// else) or cancelled (Approve), so a receipt is never stuck.
     pub takeover_after: Duration,
+    /// How many transfers one customer may have waiting for a receipt: each holds one of the
+    /// few distinguishable amounts.
+    pub max_pending_per_customer: usize,
 }
 
 /// A card number as the customer must type it: 16 digits (Persian or Arabic digits accepted,
@@ -84,6 +87,9 @@ impl CardNumber {
 pub enum CardError {
     #[error("no card is set up for card-to-card payments")]
     NoCard,
+    /// The customer already has `max_pending_per_customer` transfers waiting for receipts.
+    #[error("at most {0} card transfers may wait for a receipt at once")]
+    TooManyPending(usize),
     /// Every amount from the price up to the largest offset is held by a pending transfer:
     /// another would repeat one and staff could not tell them apart on the bank statement.
     #[error("every distinguishable amount is taken by a pending transfer")]
@@ -208,6 +214,21 @@ pub async fn open(
     let txn = crate::db::begin(db).await?;
     serialize_offsets(&txn).await?;
     expire_unreceipted(&txn, rules, now).await?;
+    let with_receipt = receipts::Entity::find()
+        .select_only()
+        .column(receipts::Column::PaymentId)
+        .into_query();
+    let waiting = payment_rows::Entity::find()
+        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::CustomerId.eq(customer.get()))
+        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
+        .all(&txn)
+        .await?
+        .len();
+    if waiting >= rules.max_pending_per_customer {
+        return Err(CardError::TooManyPending(rules.max_pending_per_customer));
+    }
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
     let taken: Vec<i64> = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))

@@ -281,6 +281,25 @@ pub async fn due_for_check(
     Ok(due)
 }
 
+/// How many payments `customer` has open at gateways (not card, not Stars) since `since`.
+pub async fn open_at_gateways(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+    since: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    payments::Entity::find()
+        .filter(payments::Column::CustomerId.eq(customer.get()))
+        .filter(payments::Column::Status.eq(status::PENDING))
+        .filter(
+            payments::Column::Provider
+                .is_not_in([crate::card_to_card::PROVIDER, crate::stars::PROVIDER]),
+        )
+        .filter(payments::Column::CreatedAt.gte(since))
+        .count(db)
+        .await
+}
+
 /// Records that reconciliation asked about `payment` now.
 pub async fn mark_checked(
     db: &impl ConnectionTrait,

@@ -229,3 +229,33 @@ async fn uses_by(
         .count(db)
         .await? as i64)
 }
+
+/// The audit action of a code that does not exist, typed by a customer.
+const MISS: &str = "promo.miss";
+
+/// Records that `who` typed a code that does not exist: guesses are counted, so codes cannot be
+/// found by trying many.
+pub async fn record_miss(
+    db: &impl ConnectionTrait,
+    who: crate::ids::TelegramId,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let code: String = code.chars().take(32).collect();
+    crate::audit::record(db, Some(who), MISS, None, code, now).await
+}
+
+/// How many codes that do not exist `who` typed since `since`.
+pub async fn misses_since(
+    db: &impl ConnectionTrait,
+    who: crate::ids::TelegramId,
+    since: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use crate::entities::audit_log;
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(MISS))
+        .filter(audit_log::Column::ActorTelegramId.eq(who.get()))
+        .filter(audit_log::Column::CreatedAt.gte(since))
+        .count(db)
+        .await
+}

@@ -32,6 +32,9 @@ pub enum TicketError {
     Empty,
     #[error("a ticket message is at most {MAX_BODY} characters")]
     TooLong,
+    /// The customer already has this many open tickets: one more is refused until one closes.
+    #[error("at most {0} open tickets at once")]
+    TooMany(usize),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -102,9 +105,13 @@ pub async fn open(
     customer: CustomerId,
     telegram: TelegramId,
     writing: Writing,
+    max_open: usize,
     now: DateTime<Utc>,
 ) -> Result<Ticket, TicketError> {
     let writing = writing.checked()?;
+    if open_of(db, customer).await?.len() >= max_open {
+        return Err(TicketError::TooMany(max_open));
+    }
     let subject = writing
         .body
         .as_deref()

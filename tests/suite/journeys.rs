@@ -952,3 +952,37 @@ async fn a_hanging_panel_and_a_hundred_presses_hold_up_nobody() {
         "the presses waited on the panel"
     );
 }
+
+/// Someone tries promo codes one after another hoping to hit a real one: after ten that do not
+/// exist in an hour, the bot asks them to wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_promo_codes_is_stopped_after_ten_misses_an_hour() {
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let (john, menu) = customer_at_menu(&shop, 7_100_000_050, "John", "en").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(&db, &c, irt(150_000)).await;
+    let preview = to_preview(&john, &menu, "Buy a subscription").await;
+    press(&john, &preview, "Promo code").await;
+    for n in 0..10 {
+        john.send(&format!("GUESS{n}"));
+        let answer = john.next().await;
+        assert!(
+            answer.text.contains("no such promo code"),
+            "{}",
+            answer.text
+        );
+    }
+    john.send("GUESS10");
+    let stopped = john.next().await;
+    assert_eq!(
+        stopped.text,
+        vpnshop_bot::text::tr(
+            vpnshop_core::customers::Language::En,
+            "promo.too_many_tries"
+        )
+    );
+}

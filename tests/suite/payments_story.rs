@@ -28,6 +28,7 @@ fn rules() -> CardRules {
         remind_after: Duration::minutes(30),
         expire_after: Duration::hours(24),
         takeover_after: Duration::minutes(30),
+        max_pending_per_customer: 2,
     }
 }
 
@@ -767,6 +768,7 @@ async fn a_second_shop_on_the_same_yookassa_account_opens_its_own_payments() {
                 credit: Money::new(50_000, Currency::Rub).unwrap(),
                 description: "Wallet top-up".into(),
             },
+            100,
             t0(),
         )
         .await
@@ -1026,6 +1028,7 @@ async fn staff_replies_are_matched_in_their_own_chat() {
             body: Some("my VPN is slow".into()),
             photo_file_id: None,
         },
+        3,
         t0(),
     )
     .await
@@ -1091,6 +1094,7 @@ async fn nowpayments_reconciliation_logs_in_once_not_once_per_invoice() {
                 credit: Money::new(1_000, Currency::Usd).unwrap(),
                 description: "Wallet top-up".into(),
             },
+            100,
             t0(),
         )
         .await
@@ -1143,6 +1147,7 @@ async fn abandoned_checkouts_are_asked_about_less_and_less_and_never_all_at_once
                 credit: Money::new(50_000, Currency::Rub).unwrap(),
                 description: "Wallet top-up".into(),
             },
+            100,
             t0(),
         )
         .await
@@ -1316,4 +1321,86 @@ async fn a_rejection_left_without_a_reason_is_taken_over_or_cancelled_by_someone
     ));
     assert_eq!(audit_rows(db, "receipt.reject.taken_over").await, 1);
     assert_eq!(audit_rows(db, "receipt.reject.cancelled").await, 1);
+}
+
+/// One customer cannot flood staff, gateways or the card amounts: open tickets, open gateway
+/// checkouts and card transfers waiting for receipts are capped per customer.
+#[tokio::test]
+async fn one_customer_cannot_open_tickets_checkouts_or_transfers_without_end() {
+    use vpnshop_core::gateways::{self, PayError, Purchase, Urls, yookassa::YooKassa};
+    use vpnshop_core::tickets::{self, TicketError, Writing};
+    let t = fresh_db().await;
+    let db = &t.db;
+    a_card(db).await;
+    let c = customer(db, 61).await;
+    let question = || Writing {
+        body: Some("hello?".into()),
+        photo_file_id: None,
+    };
+    for _ in 0..3 {
+        tickets::open(
+            db,
+            c.customer_id(),
+            TelegramId::new(61),
+            question(),
+            3,
+            t0(),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(matches!(
+        tickets::open(
+            db,
+            c.customer_id(),
+            TelegramId::new(61),
+            question(),
+            3,
+            t0()
+        )
+        .await,
+        Err(TicketError::TooMany(3))
+    ));
+
+    for _ in 0..2 {
+        card_to_card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0())
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        card_to_card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0()).await,
+        Err(CardError::TooManyPending(2))
+    ));
+
+    let fake = vpnshop_tests::gateways::yookassa::FakeYooKassa::start("123456", "live_key").await;
+    let yookassa = YooKassa {
+        shop_id: "123456".into(),
+        secret_key: "live_key".to_string().into(),
+        api_base: fake.url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let urls = Urls {
+        public_base: "https://shop.example".into(),
+    };
+    let open = |at| {
+        gateways::checkout(
+            db,
+            &yookassa,
+            &urls,
+            Purchase {
+                customer: c.customer_id(),
+                order: None,
+                credit: Money::new(50_000, Currency::Rub).unwrap(),
+                description: "Wallet top-up".into(),
+            },
+            5,
+            at,
+        )
+    };
+    for _ in 0..5 {
+        open(t0()).await.unwrap();
+    }
+    assert!(matches!(open(t0()).await, Err(PayError::TooManyPending(5))));
+    // A day later the old ones no longer count.
+    open(t0() + Duration::hours(25)).await.unwrap();
 }

@@ -11,7 +11,7 @@ use vpnshop_core::money::Money;
 use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
 use vpnshop_core::panels;
 use vpnshop_core::points;
-use vpnshop_core::promo::PromoError;
+use vpnshop_core::promo::{self, PromoError};
 use vpnshop_core::stars::{self, StarsError};
 use vpnshop_core::subscriptions::Preview;
 
@@ -593,6 +593,23 @@ pub async fn promo_entered(
         dialogue.update(State::Idle).await?;
         return Ok(());
     };
+    // Codes cannot be found by trying many: a few wrong ones an hour, then a pause.
+    let now = ctx.clock.now();
+    let tries = promo::misses_since(
+        &ctx.db,
+        customer.telegram(),
+        now - chrono::Duration::hours(1),
+    )
+    .await?;
+    if tries >= ctx.sales.limits.promo_tries_per_hour {
+        return say(
+            bot,
+            chat,
+            tr(lang, "promo.too_many_tries"),
+            keyboards::back_to_menu(lang),
+        )
+        .await;
+    }
     requote(
         bot,
         chat,
@@ -657,6 +674,11 @@ async fn requote(
     let mut quote = match orders::quote(&ctx.db, &req, &ctx.sales.points, now).await {
         Ok(q) => q,
         Err(OrderError::Promo(p)) if dialogue.is_some() => {
+            if p == PromoError::Unknown
+                && let Some(code) = &req.promo_code
+            {
+                promo::record_miss(&ctx.db, customer.telegram(), code, now).await?;
+            }
             // The step stays where it was: the customer can try another code.
             let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
                 tr(lang, "checkout.cancel"),

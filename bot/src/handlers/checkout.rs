@@ -252,6 +252,10 @@ async fn start(
                 )
                 .await;
             }
+            Err(CardError::TooManyPending(max)) => {
+                let body = tr_with(lang, "pay.card_too_many", &[("max", &max.to_string())]);
+                return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+            }
             Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
         };
         dialogue
@@ -295,6 +299,7 @@ async fn start(
             credit: amount,
             description,
         },
+        ctx.sales.limits.open_payments,
         now,
     )
     .await
@@ -332,6 +337,10 @@ async fn start(
                 keyboards::back_to_menu(lang),
             )
             .await
+        }
+        Err(PayError::TooManyPending(max)) => {
+            let body = tr_with(lang, "pay.too_many_open", &[("max", &max.to_string())]);
+            say(bot, chat, body, keyboards::back_to_menu(lang)).await
         }
         Err(PayError::Currency(_)) | Err(PayError::Checkout(CheckoutError::BadAmount)) => {
             say(

@@ -129,6 +129,7 @@ pub async fn written(
                 customer.customer_id(),
                 customer.telegram(),
                 writing,
+                ctx.sales.limits.open_tickets,
                 now,
             )
             .await
@@ -157,6 +158,11 @@ pub async fn written(
         Err(TicketError::Closed | TicketError::NotFound) => {
             dialogue.update(State::Idle).await?;
             "support.closed"
+        }
+        Err(TicketError::TooMany(max)) => {
+            dialogue.update(State::Idle).await?;
+            let body = tr_with(lang, "support.too_many", &[("max", &max.to_string())]);
+            return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
         }
         Err(TicketError::Db(e)) => return Err(e.into()),
     };
@@ -271,7 +277,9 @@ pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResu
         Ok(None) => return Ok(()),
         Ok(Some(_)) => "support.staff_sent",
         Err(TicketError::Closed) => "support.staff_closed",
-        Err(TicketError::Empty | TicketError::TooLong) => "support.staff_bad",
+        Err(TicketError::Empty | TicketError::TooLong | TicketError::TooMany(_)) => {
+            "support.staff_bad"
+        }
         Err(TicketError::NotFound) => return Ok(()),
         Err(TicketError::Db(e)) => return Err(BotError::Db(e)),
     };

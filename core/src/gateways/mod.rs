@@ -149,6 +149,9 @@ pub enum PayError {
     Gateway(#[from] GatewayError),
     #[error("this gateway cannot charge {0}")]
     Currency(Currency),
+    /// The customer has this many gateway payments open from the last day already.
+    #[error("at most {0} open payments at once")]
+    TooManyPending(usize),
 }
 
 impl From<DbErr> for PayError {
@@ -198,6 +201,7 @@ pub async fn checkout(
     gateway: &dyn Gateway,
     urls: &Urls,
     purchase: Purchase,
+    max_pending: usize,
     now: DateTime<Utc>,
 ) -> Result<(Checkout, String), PayError> {
     let Purchase {
@@ -206,6 +210,13 @@ pub async fn checkout(
         credit,
         description,
     } = purchase;
+    // Every open checkout is one more payment reconciliation asks about: a customer (or a
+    // script) cannot open them without end.
+    if payments::open_at_gateways(db, customer, now - chrono::Duration::days(1)).await?
+        >= max_pending as u64
+    {
+        return Err(PayError::TooManyPending(max_pending));
+    }
     let charge = gateway
         .charge_for(credit)
         .ok_or(PayError::Currency(credit.currency()))?;
