@@ -3,6 +3,7 @@
 //! A callback is answered 2xx only once its effect is committed; a refused one gets 4xx and
 //! changes nothing but the audit log; a gateway or database failure gets 5xx so it is retried.
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,12 +18,37 @@ use vpnshop_core::payments::{self, Provider, status};
 use crate::handlers::Ctx;
 use crate::text::{escape, tr};
 
+/// At most this many requests are served at once; more wait their turn for a few seconds, then
+/// get 503 (gateways retry).
+const MAX_IN_FLIGHT: usize = 64;
+const MAX_WAIT: Duration = Duration::from_secs(10);
+/// A request still unanswered after this gets 504 (its work is rolled back; a gateway retries).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub fn router(ctx: Arc<Ctx>) -> Router {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/pay/{provider}/notify", post(notify))
         .route("/pay/{provider}/return", get(return_page))
         .with_state(ctx)
+        .layer(axum::middleware::from_fn_with_state(in_flight, bounded))
+}
+
+/// A flood of requests (forged notices, a crawler on the return page) cannot pile up without
+/// end, and none hangs forever on a slow gateway.
+async fn bounded(
+    State(in_flight): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(Ok(_permit)) = tokio::time::timeout(MAX_WAIT, in_flight.acquire()).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+    }
 }
 
 fn callback_of(headers: &HeaderMap, query: Vec<(String, String)>, body: Bytes) -> Callback {
@@ -72,6 +98,8 @@ async fn notify(
 #[derive(serde::Deserialize)]
 struct ReturnQuery {
     payment: Option<i64>,
+    /// The payment's return token: without it the page knows nothing of the payment.
+    t: Option<String>,
 }
 
 /// Where the customer's browser lands after paying: the payment is checked with the gateway
@@ -89,8 +117,14 @@ async fn return_page(
     ) else {
         return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown"));
     };
-    let checked =
-        gateways::on_return(&ctx.db, gateway, PaymentId::new(payment), ctx.clock.now()).await;
+    let checked = gateways::on_return(
+        &ctx.db,
+        gateway,
+        PaymentId::new(payment),
+        q.t.as_deref(),
+        ctx.clock.now(),
+    )
+    .await;
     match checked {
         Ok(None) => return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown")),
         Ok(Some(_)) => {}
@@ -98,8 +132,15 @@ async fn return_page(
         Err(e) => tracing::warn!(provider, error = %e, "cannot check a returning payment"),
     }
     // What the payment is now (whoever settled it: this check, a callback, reconciliation).
-    let now = payments::get(&ctx.db, PaymentId::new(payment)).await;
-    let key = match now.ok().flatten().map(|p| p.status).as_deref() {
+    let now = payments::get(&ctx.db, PaymentId::new(payment))
+        .await
+        .ok()
+        .flatten()
+        .filter(|p| gateways::return_token_matches(p, q.t.as_deref()));
+    let Some(now) = now else {
+        return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown"));
+    };
+    let key = match Some(now.status).as_deref() {
         Some(status::PAID) => "web.paid",
         Some(status::REVIEW) => "web.review",
         Some(status::FAILED) => "web.failed",

@@ -274,15 +274,20 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
     assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 0);
 
     // Paid: the notice arrives 200 times at once, the browser returns, reconciliation runs.
+    let back = yk
+        .return_url(&id)
+        .expect("the return URL given at creation");
     yk.pay(&id);
     let notice = yk.last_callback().expect("a payment.succeeded notice");
+    // Without its token the page knows nothing, and asks YooKassa nothing.
+    let asked = yk.calls("/payments/");
+    let guessed = reqwest::get(format!("{}/pay/yookassa/return?payment=1", app.http))
+        .await
+        .unwrap();
+    assert_eq!(guessed.status(), 404);
+    assert_eq!(yk.calls("/payments/"), asked);
     let (statuses, page) = tokio::join!(notice.deliver_times(200), async {
-        reqwest::get(format!("{}/pay/yookassa/return?payment=1", app.http))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        reqwest::get(&back).await.unwrap().text().await.unwrap()
     });
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert!(

@@ -1404,3 +1404,54 @@ async fn one_customer_cannot_open_tickets_checkouts_or_transfers_without_end() {
     // A day later the old ones no longer count.
     open(t0() + Duration::hours(25)).await.unwrap();
 }
+
+/// A flood of forged notices must not fill the audit log: the first refusal of a minute is
+/// written with its reason, the rest of that minute as one count.
+#[tokio::test]
+async fn a_flood_of_forged_notices_writes_a_count_not_a_row_each() {
+    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::gateways::{self, Callback};
+    let t = fresh_db().await;
+    let np = NowPayments {
+        api_key: "k".to_string().into(),
+        ipn_secret: "np-ipn-flood".to_string().into(),
+        email: String::new(),
+        password: String::new().into(),
+        api_base: "http://127.0.0.1:9".into(),
+        http: reqwest::Client::new(),
+        session: Session::default(),
+    };
+    let forged = Callback {
+        headers: vec![("x-nowpayments-sig".into(), "00".repeat(64))],
+        body: br#"{"invoice_id":1,"payment_status":"finished"}"#.to_vec(),
+        ..Callback::default()
+    };
+    // Two minutes far from any other test's refusals.
+    let minute = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2031, 1, 1, 10, 0, 0).unwrap();
+    for second in 0..50 {
+        let at = minute + Duration::seconds(second);
+        assert!(
+            gateways::on_callback(&t.db, &np, &forged, at)
+                .await
+                .unwrap()
+                .is_err()
+        );
+    }
+    let next = minute + Duration::minutes(1);
+    assert!(
+        gateways::on_callback(&t.db, &np, &forged, next)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let rows: Vec<String> = audit_log::Entity::find()
+        .all(&t.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "payment.callback.refused.nowpayments")
+        .map(|r| r.details)
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[1].starts_with("49 more refused"), "{rows:?}");
+}

@@ -174,9 +174,12 @@ impl Urls {
         )
     }
 
-    pub fn return_to(&self, provider: Provider, payment: PaymentId) -> String {
+    /// The page the browser returns to: the payment and its unguessable return token, so
+    /// nobody can make the shop ask a gateway about (or show the state of) someone else's
+    /// payment by trying ids.
+    pub fn return_to(&self, provider: Provider, payment: PaymentId, token: &str) -> String {
         format!(
-            "{}/pay/{provider}/return?payment={payment}",
+            "{}/pay/{provider}/return?payment={payment}&t={token}",
             self.public_base.trim_end_matches('/')
         )
     }
@@ -221,6 +224,7 @@ pub async fn checkout(
         .charge_for(credit)
         .ok_or(PayError::Currency(credit.currency()))?;
     let provider = gateway.provider();
+    let return_token = uuid::Uuid::new_v4().simple().to_string();
     let checkout = payments::open(
         db,
         provider.as_str(),
@@ -228,7 +232,7 @@ pub async fn checkout(
         order,
         charge,
         credit,
-        serde_json::json!({}),
+        serde_json::json!({ RETURN_TOKEN: return_token }),
         now,
     )
     .await?;
@@ -238,7 +242,7 @@ pub async fn checkout(
         payment: checkout.payment,
         charge,
         description,
-        return_url: urls.return_to(provider, checkout.payment),
+        return_url: urls.return_to(provider, checkout.payment, &return_token),
         notify_url: urls.notify(provider),
     };
     match gateway.create(&req).await {
@@ -275,15 +279,24 @@ pub async fn on_callback(
         Ok(c) => c,
         Err(why) => {
             tracing::warn!(provider = %provider, reason = %why, "callback refused");
-            audit::record(
-                db,
-                None,
-                &format!("payment.callback.refused.{provider}"),
-                None,
-                why.to_string(),
-                now,
-            )
-            .await?;
+            // A flood of forged notices must not fill the audit log: the first refusal of a
+            // minute is written, the rest of that minute as one count.
+            let shop = crate::shop::identity(db).await?;
+            for (minute, count) in refusals::count(&format!("{shop}:{provider}"), now) {
+                let details = match count {
+                    None => why.to_string(),
+                    Some(n) => format!("{n} more refused in the minute from {minute}"),
+                };
+                audit::record(
+                    db,
+                    None,
+                    &format!("payment.callback.refused.{provider}"),
+                    None,
+                    details,
+                    now,
+                )
+                .await?;
+            }
             return Ok(Err(why));
         }
     };
@@ -342,16 +355,82 @@ pub async fn on_return(
     db: &DatabaseConnection,
     gateway: &dyn Gateway,
     payment: PaymentId,
+    token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Payment, Outcome)>, CallbackError> {
     let Some(row) = payments::get(db, payment)
         .await?
         .filter(|p| p.provider == gateway.provider().as_str())
+        .filter(|p| return_token_matches(p, token))
     else {
         return Ok(None);
     };
     let outcome = check_one(db, gateway, &row, now).await?;
     Ok(Some((row, outcome)))
+}
+
+/// Refused callbacks per provider and minute, kept in memory between audit rows.
+mod refusals {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+
+    use chrono::{DateTime, Timelike, Utc};
+
+    /// The minute being counted and how many came after its first.
+    type Counting = (DateTime<Utc>, u64);
+
+    /// Per shop and provider.
+    static MINUTES: LazyLock<Mutex<HashMap<String, Counting>>> = LazyLock::new(Default::default);
+
+    /// What to write for a refusal now: nothing when it only adds to this minute's count;
+    /// the last minute's count (if any came after its first) and this one (`None`: write it
+    /// with its reason) when a new minute begins.
+    pub fn count(key: &str, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Option<u64>)> {
+        let minute = now
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(now);
+        let mut minutes = MINUTES.lock().expect("not poisoned");
+        match minutes.get_mut(key) {
+            Some((m, more)) if *m == minute => {
+                *more += 1;
+                Vec::new()
+            }
+            previous => {
+                let mut rows = Vec::new();
+                if let Some((m, more)) = previous
+                    && *more > 0
+                {
+                    rows.push((*m, Some(*more)));
+                }
+                rows.push((minute, None));
+                minutes.insert(key.to_string(), (minute, 0));
+                rows
+            }
+        }
+    }
+}
+
+/// Where a payment keeps the token its return URL carries.
+const RETURN_TOKEN: &str = "return_token";
+
+/// Whether `token` is the payment's return token (payments opened before tokens existed have
+/// none and take any).
+pub fn return_token_matches(payment: &Payment, token: Option<&str>) -> bool {
+    match payments::details_of(payment)[RETURN_TOKEN].as_str() {
+        Some(expected) => token.is_some_and(|t| {
+            use subtle_eq::eq;
+            eq(t.as_bytes(), expected.as_bytes())
+        }),
+        None => true,
+    }
+}
+
+/// Comparison that takes as long whatever the bytes: a token is not found one byte at a time.
+mod subtle_eq {
+    pub fn eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
 }
 
 /// At most this many payments per gateway are asked about in one sweep; the rest wait for the

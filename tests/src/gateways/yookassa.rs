@@ -267,9 +267,10 @@ impl Inner {
                     "confirmation.return_url",
                 ));
             }
-            _ => Some(json!({
+            c => Some(json!({
                 "type": "redirect",
                 "confirmation_url": format!("{}/checkout/{id}", self.root),
+                "return_url": c["return_url"],
             })),
         };
         let mut object = json!({
@@ -442,6 +443,16 @@ impl FakeYooKassa {
         cancel_with(p, "yoo_money", "expired_on_confirmation");
         let object = p.object.clone();
         s.notify("payment.canceled", object);
+    }
+
+    /// Where the customer's browser goes back to after paying (`confirmation.return_url`).
+    pub fn return_url(&self, id: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.payments.get(id).and_then(|p| {
+            p.object["confirmation"]["return_url"]
+                .as_str()
+                .map(str::to_string)
+        })
     }
 
     /// The payment's status as the API shows it.
