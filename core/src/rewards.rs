@@ -208,26 +208,29 @@ pub async fn referral_stats(
     db: &DatabaseConnection,
     referrer: CustomerId,
 ) -> Result<(u64, u64), DbErr> {
-    let referred: Vec<i64> = customers::Entity::find()
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    // Two counts in SQL, however many friends joined: no id list is ever sent back and forth.
+    let joined = customers::Entity::find()
         .filter(customers::Column::ReferredBy.eq(referrer.get()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let joined = referred.len() as u64;
-    // One query: the referred customers with a fulfilled paid order, each counted once.
-    let mut buyers: Vec<i64> = order_rows::Entity::find()
-        .filter(order_rows::Column::CustomerId.is_in(referred))
+        .count(db)
+        .await?;
+    let referred = Query::select()
+        .column(customers::Column::Id)
+        .from(customers::Entity)
+        .and_where(Expr::col(customers::Column::ReferredBy).eq(referrer.get()))
+        .to_owned();
+    let bought: Option<i64> = order_rows::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::col(order_rows::Column::CustomerId).count_distinct(),
+            "buyers",
+        )
+        .filter(order_rows::Column::CustomerId.in_subquery(referred))
         .filter(order_rows::Column::Kind.ne(OrderKind::Trial.as_str()))
         .filter(order_rows::Column::Status.eq(OrderStatus::Fulfilled.as_str()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|o| o.customer_id)
-        .collect();
-    buyers.sort_unstable();
-    buyers.dedup();
-    let bought = buyers.len() as u64;
-    Ok((joined, bought))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok((joined, u64::try_from(bought.unwrap_or(0)).unwrap_or(0)))
 }

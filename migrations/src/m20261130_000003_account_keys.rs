@@ -86,6 +86,12 @@ impl MigrationTrait for Migration {
                 &["staff_chat_id", "staff_message_id"][..],
             ),
             ("ix_receipts_customer_id", "receipts", &["customer_id"][..]),
+            // Each Buy press counts active accounts per panel.
+            (
+                "ix_subscriptions_panel_status",
+                "subscriptions",
+                &["panel_id", "status"][..],
+            ),
             (
                 "ix_ticket_messages_staff_post",
                 "ticket_messages",

@@ -79,3 +79,41 @@ async fn two_first_contacts_racing_create_one_customer() {
     assert_eq!(a.customer.id, b.customer.id);
     assert!(a.is_new ^ b.is_new);
 }
+
+/// A seller whose best affiliate brought 33,000 customers: the Invite screen still counts them
+/// (in SQL, never as a list of ids bound into one statement, which SQLite caps at 32,766).
+#[tokio::test]
+async fn an_affiliate_with_thirty_three_thousand_friends_sees_the_counts() {
+    use vpnshop_core::entities::customers as rows;
+    use vpnshop_core::sea_orm::{ActiveValue::Set, EntityTrait};
+    let t = fresh_db().await;
+    let affiliate = crate::support::customer(&t.db, 1).await;
+    let now = t0();
+    for chunk in 0..33 {
+        let friends = (0..1_000).map(|i| {
+            let n = 10_000_000 + chunk * 1_000 + i;
+            rows::ActiveModel {
+                telegram_id: Set(n),
+                username: Set(None),
+                first_name: Set(format!("friend{n}")),
+                language: Set(Some("fa".into())),
+                referral_code: Set(format!("f{n}")),
+                referred_by: Set(Some(affiliate.id)),
+                trial_used: Set(false),
+                banned: Set(false),
+                blocked_bot: Set(false),
+                last_seen_at: Set(now),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        });
+        rows::Entity::insert_many(friends)
+            .exec_without_returning(&t.db)
+            .await
+            .unwrap();
+    }
+    let (joined, bought) = vpnshop_core::rewards::referral_stats(&t.db, affiliate.customer_id())
+        .await
+        .unwrap();
+    assert_eq!((joined, bought), (33_000, 0));
+}
