@@ -664,7 +664,11 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
     let now = ctx.clock.now();
     let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
     let mut subs = String::new();
-    for sub in provisioning::of_customer(&ctx.db, customer.customer_id()).await? {
+    let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
+    // A heavy buyer's every subscription would push the post past Telegram's limits.
+    const SHOWN: usize = 3;
+    let more = all.len().saturating_sub(SHOWN);
+    for sub in all.into_iter().take(SHOWN) {
         let location = subscriptions::location_of(&ctx.db, &sub)
             .await?
             .map(|l| l.name)
@@ -676,6 +680,14 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
     }
     if subs.is_empty() {
         subs = format!("\n{}", tr(l, "subs.none_short"));
+    }
+    if more > 0 {
+        subs.push_str("\n\n");
+        subs.push_str(&tr_with(
+            l,
+            "staff.subs_more",
+            &[("count", &more.to_string())],
+        ));
     }
     let username = customer
         .username
@@ -695,14 +707,16 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
             ("subs", &subs),
         ],
     );
-    let body = m
-        .body
-        .as_deref()
-        .map(|b| escape(b).into_owned())
-        .unwrap_or_default();
+    // Cut as plain text, then escaped: a cut never splits a tag or an `&amp;`. A caption holds
+    // 1,024 characters, a message 4,096.
+    let room = |limit: usize| limit.saturating_sub(text::visible_len(&header) + 4);
+    let body_of = |limit: usize| {
+        let plain = m.body.as_deref().unwrap_or_default();
+        escape(&text::cut(plain, room(limit))).into_owned()
+    };
     let posted = match &m.photo_file_id {
         Some(file) => {
-            let caption = text::cut(&format!("{header}\n\n{body}"), 1000);
+            let caption = format!("{header}\n\n{}", body_of(1_000));
             bot.send_photo(
                 ChatId(staff),
                 InputFile::file_id(teloxide::types::FileId(file.clone())),
@@ -714,7 +728,11 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
         None => {
             bot.send_message(
                 ChatId(staff),
-                format!("{header}\n\n{body}\n\n{}", tr(l, "staff.reply_hint")),
+                format!(
+                    "{header}\n\n{}\n\n{}",
+                    body_of(3_900),
+                    tr(l, "staff.reply_hint")
+                ),
             )
             .parse_mode(ParseMode::Html)
             .await?
@@ -734,13 +752,12 @@ async fn ticket_to_customer(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
     };
     let customer = customer_of(ctx, t.customer_id).await?;
     let lang = lang_of(ctx, &customer);
+    // Cut as plain text, before escaping: within a caption's 1,024 characters either way.
+    let answer = text::cut(m.body.as_deref().unwrap_or("📷"), 900);
     let body = tr_with(
         lang,
         "support.answer",
-        &[
-            ("id", &t.id.to_string()),
-            ("text", &escape(m.body.as_deref().unwrap_or("📷"))),
-        ],
+        &[("id", &t.id.to_string()), ("text", &escape(&answer))],
     );
     let keyboard = teloxide::types::InlineKeyboardMarkup::new(vec![vec![
         keyboards::button(
@@ -753,25 +770,46 @@ async fn ticket_to_customer(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
         ),
     ]]);
     let chat = chat_of(&customer);
-    match &m.photo_file_id {
-        Some(file) => {
-            bot.send_photo(
+    let sent = match &m.photo_file_id {
+        Some(file) => bot
+            .send_photo(
                 chat,
                 InputFile::file_id(teloxide::types::FileId(file.clone())),
             )
-            .caption(text::cut(&body, 1000))
+            .caption(body.clone())
             .parse_mode(ParseMode::Html)
             .reply_markup(keyboard)
-            .await?;
-        }
-        None => {
-            bot.send_message(chat, body)
+            .await
+            .map(|_| ()),
+        None => bot
+            .send_message(chat, body)
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard)
+            .await
+            .map(|_| ()),
+    };
+    match sent {
+        Ok(()) => Ok(()),
+        // Staff were told the answer was queued: they hear it will never arrive.
+        Err(RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        )) => {
+            if let Some(staff) = ctx.sales.staff_chat {
+                bot.send_message(
+                    ChatId(staff),
+                    tr_with(
+                        ctx.default_language,
+                        "staff.undelivered",
+                        &[("id", &t.id.to_string())],
+                    ),
+                )
                 .parse_mode(ParseMode::Html)
-                .reply_markup(keyboard)
                 .await?;
+            }
+            Ok(())
         }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// Grants what the order earned; the referrer hears of theirs through a notice of its own,

@@ -115,6 +115,27 @@ pub fn days_left(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     ((at - now).num_hours().max(0) + 23) / 24
 }
 
+/// How many characters Telegram counts in an HTML text: tags do not count, an entity
+/// (`&amp;`) counts as one.
+pub fn visible_len(html: &str) -> usize {
+    let (mut n, mut in_tag, mut in_entity) = (0, false, false);
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            '&' => {
+                in_entity = true;
+                n += 1;
+            }
+            ';' if in_entity => in_entity = false,
+            _ if in_entity => {}
+            _ => n += 1,
+        }
+    }
+    n
+}
+
 /// Text cut to `max` characters (with an ellipsis), for previews of what users wrote.
 pub fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -354,6 +375,9 @@ pub const ALL_KEYS: &[&str] = &[
     "subs.renew",
     "support.unavailable",
     "subs.as_of",
+    "subs.page",
+    "staff.subs_more",
+    "staff.undelivered",
     "subs.as_of_now",
     "subs.refreshing",
     "subs.status.active",
@@ -476,6 +500,12 @@ mod tests {
             checked > 100,
             "only {checked} keys found: the scan is broken"
         );
+    }
+
+    #[test]
+    fn visible_length_skips_tags_and_counts_entities_once() {
+        assert_eq!(visible_len("<b>Sara &amp; Ali</b>"), 10);
+        assert_eq!(visible_len("plain"), 5);
     }
 
     #[test]

@@ -99,6 +99,8 @@ struct Inner {
     failing_chats: HashMap<i64, u32>,
     /// Groups the bot was removed from (it may not post there any more).
     left_groups: std::collections::HashSet<i64>,
+    /// Users who blocked the bot.
+    blocked: std::collections::HashSet<i64>,
     /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
     webhook: Option<Webhook>,
     /// Photos by file_id: those the bot uploaded and those users sent, which the bot may reuse.
@@ -750,6 +752,9 @@ fn admit(inner: &mut Inner, chat_id: i64) -> Result<Value, Response> {
         .get(&chat_id)
         .cloned()
         .ok_or_else(|| err(400, "Bad Request: chat not found"))?;
+    if inner.blocked.contains(&chat_id) {
+        return Err(err(403, "Forbidden: bot was blocked by the user"));
+    }
     if let Some(n) = inner.failing_chats.get_mut(&chat_id)
         && *n > 0
     {
@@ -1455,6 +1460,11 @@ impl FakeUser {
             *seen += 1;
             events[*seen - 1].clone()
         })
+    }
+
+    /// Blocks the bot: Telegram refuses every message to this user from now on.
+    pub fn block_bot(&self) {
+        self.tg.inner.lock().unwrap().blocked.insert(self.id);
     }
 
     /// Waits, without limit, for the next message the bot sends or edits in this chat.

@@ -986,3 +986,80 @@ async fn guessing_promo_codes_is_stopped_after_ten_misses_an_hour() {
         )
     );
 }
+
+/// A heavy buyer with twelve subscriptions writes a long photo ticket full of `&`, then blocks
+/// the bot. The list pages, the staff post stays within Telegram's limits (cut as text, never in
+/// the middle of an `&amp;`, "…and 9 more" instead of every subscription), staff are told the
+/// answer is queued — and then that it could not be delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lists_and_long_tickets_stay_within_telegrams_limits() {
+    use vpnshop_core::entities::subscriptions as rows;
+    use vpnshop_core::sea_orm::{ActiveValue::Set, EntityTrait};
+    let shop = open_shop().await;
+    let db = shop.app.db.db.clone();
+    let staff = shop.app.tg.group(STAFF_CHAT, "Shop staff");
+    let (sara, _menu) = customer_at_menu(&shop, 7_100_000_060, "Sara", "en").await;
+    let c = customers::by_telegram_id(&db, TelegramId::new(sara.id))
+        .await
+        .unwrap()
+        .unwrap();
+    let panel = vpnshop_core::panels::panels(&db).await.unwrap().remove(0);
+    let plan = vpnshop_core::catalog::all_plans(&db)
+        .await
+        .unwrap()
+        .remove(0);
+    for n in 0..12 {
+        rows::Entity::insert(rows::ActiveModel {
+            customer_id: Set(c.id),
+            plan_id: Set(plan.id),
+            panel_id: Set(panel.id.get()),
+            panel_account: Set(format!("vsx_{}_{n}", c.id)),
+            status: Set("active".into()),
+            is_trial: Set(false),
+            traffic_limit_bytes: Set(Some(50 << 30)),
+            used_bytes: Set(0),
+            expires_at: Set(Some(Utc::now() + Duration::days(30))),
+            subscription_url: Set(None),
+            usage_synced_at: Set(Some(Utc::now())),
+            account_uuid: Set(None),
+            account_sub_id: Set(None),
+            updated_at: Set(Utc::now()),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        })
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    }
+    sara.send("/subscriptions");
+    let first = sara.next().await;
+    assert!(first.text.contains("(page 1 of 3)"), "{}", first.text);
+    let second = press(&sara, &first, "Older").await;
+    assert!(second.text.contains("(page 2 of 3)"), "{}", second.text);
+
+    // A photo ticket whose text is far longer than a caption, full of `&`.
+    sara.send("/support");
+    let support = sara.next().await;
+    press(&sara, &support, "New ticket").await;
+    let long = "Tom & Jerry ".repeat(150);
+    sara.send_photo(Some(&long));
+    sara.next().await; // "ticket sent"
+    let post = staff.next().await;
+    assert!(post.photo.is_some());
+    // Staff read the shop's default language (Persian).
+    let fa = vpnshop_core::customers::Language::Fa;
+    let more = vpnshop_bot::text::tr_with(fa, "staff.subs_more", &[("count", "9")]);
+    assert!(post.text.contains(&more), "{}", post.text);
+    assert!(post.text.chars().count() <= 1_024);
+
+    sara.block_bot();
+    let admin = shop.app.user(ADMIN, "Admin", Some("en"));
+    admin.reply_to(STAFF_CHAT, post.message_id, "Please restart the app");
+    let queued = staff.next().await;
+    assert_eq!(queued.text, vpnshop_bot::text::tr(fa, "support.staff_sent"));
+    let undelivered = staff.next().await;
+    assert_eq!(
+        undelivered.text,
+        vpnshop_bot::text::tr_with(fa, "staff.undelivered", &[("id", "1")])
+    );
+}

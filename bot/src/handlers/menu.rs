@@ -113,7 +113,12 @@ pub async fn on_callback(
         Action::CancelOrder(o) => {
             buy::cancel(&bot, chat, edit, &dialogue, &ctx, &customer, lang, o).await
         }
-        Action::Subscriptions => subscriptions::list(&bot, chat, edit, &ctx, &customer, lang).await,
+        Action::Subscriptions => {
+            subscriptions::list(&bot, chat, edit, &ctx, &customer, lang, 0).await
+        }
+        Action::SubscriptionsPage(page) => {
+            subscriptions::list(&bot, chat, edit, &ctx, &customer, lang, page).await
+        }
         Action::Subscription(s) => {
             subscriptions::detail(&bot, chat, edit, &ctx, &customer, lang, s).await
         }

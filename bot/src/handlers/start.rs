@@ -80,7 +80,7 @@ async fn route(
         }
         Some("/subscriptions") => {
             dialogue.update(State::Idle).await?;
-            subscriptions::list(bot, chat, None, ctx, customer, lang).await
+            subscriptions::list(bot, chat, None, ctx, customer, lang, 0).await
         }
         Some("/wallet") => {
             dialogue.update(State::Idle).await?;

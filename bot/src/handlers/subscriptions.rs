@@ -28,6 +28,11 @@ fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'stati
     "subs.status.active"
 }
 
+/// How many subscriptions one page of the list shows: a message stays far under Telegram's
+/// 4,096 characters however many a customer has.
+const PER_PAGE: usize = 5;
+
+#[allow(clippy::too_many_arguments)]
 pub async fn list(
     bot: &Bot,
     chat: ChatId,
@@ -35,8 +40,17 @@ pub async fn list(
     ctx: &Ctx,
     customer: &Customer,
     lang: Language,
+    page: u32,
 ) -> HandlerResult {
-    let subs = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
+    let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
+    let pages = all.len().div_ceil(PER_PAGE).max(1);
+    let page = (page as usize).min(pages - 1);
+    let subs: Vec<_> = all
+        .iter()
+        .skip(page * PER_PAGE)
+        .take(PER_PAGE)
+        .cloned()
+        .collect();
     if subs.is_empty() {
         let keyboard = InlineKeyboardMarkup::new(vec![
             vec![button(tr(lang, "menu.buy"), Action::Buy)],
@@ -46,6 +60,16 @@ pub async fn list(
     }
     let now = ctx.clock.now();
     let mut body = tr(lang, "subs.title");
+    if pages > 1 {
+        body.push_str(&tr_with(
+            lang,
+            "subs.page",
+            &[
+                ("page", &(page + 1).to_string()),
+                ("pages", &pages.to_string()),
+            ],
+        ));
+    }
     let mut items = Vec::new();
     for sub in subs {
         // Stale figures are read again by a job, never here: the list shows their age.
@@ -65,7 +89,28 @@ pub async fn list(
             Action::Subscription(sub.id),
         ));
     }
-    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+    let mut rows: Vec<Vec<teloxide::types::InlineKeyboardButton>> = items
+        .into_iter()
+        .map(|(label, action)| vec![button(label, action)])
+        .collect();
+    let mut paging = Vec::new();
+    if page > 0 {
+        paging.push(button(
+            tr(lang, "wallet.newer"),
+            Action::SubscriptionsPage(page as u32 - 1),
+        ));
+    }
+    if page + 1 < pages {
+        paging.push(button(
+            tr(lang, "wallet.older"),
+            Action::SubscriptionsPage(page as u32 + 1),
+        ));
+    }
+    if !paging.is_empty() {
+        rows.push(paging);
+    }
+    rows.push(vec![keyboards::back(lang)]);
+    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
 }
 
 /// `#12 · Germany · active` / usage bar / days left: also used in the staff chat's ticket header.
