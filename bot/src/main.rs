@@ -409,6 +409,15 @@ async fn panel(settings: Settings, command: PanelCommand) -> ExitCode {
     let mut out = std::io::stdout();
     let result = match command {
         PanelCommand::Add { panel, no_check } => {
+            let panel = match panel_admin::secrets_from_environment(panel, |k| {
+                std::env::var(k).ok().filter(|v| !v.is_empty())
+            }) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let Some(secret) = read_secret(&panel.name) else {
                 eprintln!(
                     "error: no password or API key: set VPNSHOP_PANEL_SECRET or pipe it on stdin"

@@ -20,9 +20,10 @@ pub struct AddPanel {
     /// marzban, hiddify or 3x-ui.
     #[arg(long)]
     pub kind: String,
-    /// Marzban: https://host:port/ — Hiddify: https://host/<admin proxy path>/ —
-    /// 3x-UI: https://host:port/<web base path>/
-    #[arg(long)]
+    /// Marzban: https://host:port/ — 3x-UI: https://host:port/<web base path>/ — Hiddify's
+    /// address holds its secret admin path: give it in VPNSHOP_PANEL_URL instead (a command
+    /// line is visible to everyone on the machine).
+    #[arg(long, default_value = "")]
     pub url: String,
     /// The panel admin's username (not needed for Hiddify).
     #[arg(long, default_value = "")]
@@ -30,7 +31,8 @@ pub struct AddPanel {
     /// The location code customers pick (e.g. `de`); created if new.
     #[arg(long)]
     pub location: String,
-    /// http://, https:// or socks5:// proxy to reach this panel through.
+    /// http://, https:// or socks5:// proxy to reach this panel through; one with a username
+    /// and password goes in VPNSHOP_PANEL_PROXY instead.
     #[arg(long)]
     pub proxy: Option<String>,
     /// 3x-UI: the inbound id new clients are added to.
@@ -50,6 +52,16 @@ pub struct AddPanel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PanelAdminError {
+    #[error("no panel address: give --url, or VPNSHOP_PANEL_URL")]
+    NoUrl,
+    #[error(
+        "Hiddify's address holds its secret admin path, and a command line is visible to everyone on this machine: put it in VPNSHOP_PANEL_URL instead of --url"
+    )]
+    SecretUrlOnCommandLine,
+    #[error(
+        "proxy credentials on the command line are visible to everyone on this machine: put the proxy in VPNSHOP_PANEL_PROXY instead of --proxy"
+    )]
+    SecretProxyOnCommandLine,
     #[error("--kind must be marzban, hiddify or 3x-ui; `{0}` is not")]
     BadKind(String),
     #[error("--sub-url must be an http:// or https:// URL")]
@@ -58,6 +70,27 @@ pub enum PanelAdminError {
     Store(#[from] PanelStoreError),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+/// Fills in the address and proxy from the environment (`VPNSHOP_PANEL_URL`,
+/// `VPNSHOP_PANEL_PROXY`), and refuses secrets given on the command line, where every user of
+/// the machine can read them: Hiddify's admin path, a proxy's password.
+pub fn secrets_from_environment(
+    mut args: AddPanel,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<AddPanel, PanelAdminError> {
+    let on_command_line = !args.url.trim().is_empty();
+    if !on_command_line {
+        args.url = env("VPNSHOP_PANEL_URL").ok_or(PanelAdminError::NoUrl)?;
+    } else if PanelKind::parse(&args.kind) == Some(PanelKind::Hiddify) {
+        return Err(PanelAdminError::SecretUrlOnCommandLine);
+    }
+    match &args.proxy {
+        Some(p) if p.contains('@') => return Err(PanelAdminError::SecretProxyOnCommandLine),
+        Some(_) => {}
+        None => args.proxy = env("VPNSHOP_PANEL_PROXY"),
+    }
+    Ok(args)
 }
 
 /// Saves the panel (or changes it), then checks it unless told not to. `Ok(false)` when

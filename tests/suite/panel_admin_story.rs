@@ -274,3 +274,51 @@ async fn bad_input_is_refused_before_anything_is_saved() {
     );
     assert!(list(&t.db).await.starts_with("no panels yet"));
 }
+
+/// Everyone on a server can read its command lines: Hiddify's secret admin path and a proxy's
+/// password are refused there and read from the environment instead.
+#[test]
+fn secrets_never_ride_on_the_command_line() {
+    use vpnshop_bot::panel_admin::{PanelAdminError, secrets_from_environment};
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let hiddify = args("fi-1", "hiddify", "https://fi.example/s3cretPath/", "");
+    assert!(matches!(
+        secrets_from_environment(hiddify, env(&[])),
+        Err(PanelAdminError::SecretUrlOnCommandLine)
+    ));
+    let from_env = secrets_from_environment(
+        args("fi-1", "hiddify", "", ""),
+        env(&[("VPNSHOP_PANEL_URL", "https://fi.example/s3cretPath/")]),
+    )
+    .unwrap();
+    assert_eq!(from_env.url, "https://fi.example/s3cretPath/");
+    assert!(matches!(
+        secrets_from_environment(args("x", "marzban", "", ""), env(&[])),
+        Err(PanelAdminError::NoUrl)
+    ));
+
+    let mut proxied = args("de-1", "marzban", "https://de.example/", "admin");
+    proxied.proxy = Some("socks5://user:pass@proxy.example:1080".into());
+    assert!(matches!(
+        secrets_from_environment(proxied, env(&[])),
+        Err(PanelAdminError::SecretProxyOnCommandLine)
+    ));
+    let proxied = secrets_from_environment(
+        args("de-1", "marzban", "https://de.example/", "admin"),
+        env(&[(
+            "VPNSHOP_PANEL_PROXY",
+            "socks5://user:pass@proxy.example:1080",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        proxied.proxy.as_deref(),
+        Some("socks5://user:pass@proxy.example:1080")
+    );
+}
