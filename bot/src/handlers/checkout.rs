@@ -379,11 +379,18 @@ pub async fn check(
         let Some(gateway) = gateway else {
             return stale(bot, chat, lang).await;
         };
-        match gateways::check_one(&ctx.db, gateway, &row, ctx.clock.now()).await {
-            Ok(_) => None,
+        // The customer waits for this answer (and their chat with them): a few seconds at
+        // most; a slow gateway is left to reconciliation, which settles it later anyway.
+        let asked = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            gateways::check_one(&ctx.db, gateway, &row, ctx.clock.now()),
+        )
+        .await;
+        match asked {
+            Ok(Ok(_)) => None,
             // Nothing is known: it may well be paid, so never "nothing was charged".
-            Err(gateways::CallbackError::Gateway(_)) => Some("pay.check_unreachable"),
-            Err(gateways::CallbackError::Db(e)) => return Err(e.into()),
+            Ok(Err(gateways::CallbackError::Gateway(_))) | Err(_) => Some("pay.check_unreachable"),
+            Ok(Err(gateways::CallbackError::Db(e))) => return Err(e.into()),
         }
     } else {
         None
