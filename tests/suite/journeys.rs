@@ -411,7 +411,10 @@ async fn a_ticket_is_answered_from_the_staff_chat_and_only_staff_can_answer() {
         post.message_id,
         "Please try the <b>second</b> server",
     );
-    assert!(staff_chat.next().await.text.contains("برای مشتری ارسال شد"));
+    assert_eq!(
+        staff_chat.next().await.text,
+        vpnshop_bot::text::tr(vpnshop_core::customers::Language::Fa, "support.staff_sent")
+    );
     let answer = sara.next().await;
     assert!(
         answer.text.contains("Support answered ticket #1:"),
