@@ -471,7 +471,16 @@ pub async fn a_create_lost_in_flight_makes_one_account(s: Subject) {
 /// shop derives: create-or-get must never hand it to this shop's customer.
 pub async fn an_account_someone_else_made_is_never_adopted(s: Subject) {
     let n = name(9);
-    s.add_foreign(n.as_str());
+    // Someone else's account under the very name: with a key of their own.
+    let theirs = AccountSpec {
+        key: AccountKey::generate(),
+        ..spec(&n, 1, 1)
+    };
+    if s.is_real() {
+        s.panel.ensure_account(&theirs).await.unwrap();
+    } else {
+        s.add_foreign(n.as_str());
+    }
     let result = s.panel.ensure_account(&spec(&n, 1, 1)).await;
     match s.panel.kind() {
         // Hiddify keys users by uuid and lets names repeat: the shop's own user is made beside
@@ -481,6 +490,10 @@ pub async fn an_account_someone_else_made_is_never_adopted(s: Subject) {
             let url = mine.subscription_url.expect("a link");
             assert!(url.contains(&key(&n).uuid().to_string()), "{url}");
             assert_eq!(s.copies_of(&n).await, 2);
+            if s.is_real() {
+                s.panel.delete(&acct(&n)).await.unwrap();
+                s.panel.delete(&theirs.target()).await.unwrap();
+            }
         }
         _ => assert_eq!(result, Err(PanelError::NotOurs)),
     }
