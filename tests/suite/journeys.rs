@@ -905,11 +905,12 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     assert_eq!(shop.marzban.user_count(), 1);
 }
 
-/// The panel hangs, and one customer presses their subscription a hundred times: every press is
-/// answered from what the database knows (the figures are read by a job), and another
-/// customer's /start is answered at once — nobody waits on the dead panel.
+/// The panel hangs, and one customer's client fires their subscription button a thousand
+/// times: presses are answered from what the database knows (the figures are read by a job),
+/// the surplus beyond what a person can press is dropped unread, and another customer's /start
+/// is answered at once — nobody waits on the dead panel or behind the flood.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_panel_and_a_hundred_presses_hold_up_nobody() {
+async fn a_hanging_panel_and_a_thousand_presses_hold_up_nobody() {
     let shop = open_shop().await;
     let db = shop.app.db.db.clone();
     let (john, menu) = customer_at_menu(&shop, 7_100_000_040, "John", "en").await;
@@ -933,7 +934,7 @@ async fn a_hanging_panel_and_a_hundred_presses_hold_up_nobody() {
         .expect("a button for the subscription");
 
     shop.marzban.faults.hang_next(100_000);
-    let presses: Vec<String> = (0..100)
+    let presses: Vec<String> = (0..1_000)
         .map(|_| john.press_data(list.message_id, &open))
         .collect();
     let started = std::time::Instant::now();
@@ -942,12 +943,14 @@ async fn a_hanging_panel_and_a_hundred_presses_hold_up_nobody() {
     let picker = ali.next().await;
     assert!(picker.text.contains("language"), "{}", picker.text);
     let waited = started.elapsed();
+    // About 0.2 s here; 4 s without the flood guard, with the dispatcher stuck behind John.
     assert!(
-        waited < std::time::Duration::from_secs(5),
+        waited < std::time::Duration::from_secs(2),
         "another customer waited {waited:?}"
     );
-    // Every press of John's is answered too, none after a panel timeout.
-    for q in &presses {
+    // John's first presses are answered, none after a panel timeout; beyond what a person
+    // can press, the surplus is dropped before any work is done on it.
+    for q in presses.iter().take(20) {
         john.answer_to(q).await;
     }
     assert!(

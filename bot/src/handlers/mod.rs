@@ -1,6 +1,7 @@
 //! The handler tree: messages and button presses, each routed to the feature that owns it.
 mod buy;
 mod checkout;
+mod flood;
 mod guides;
 mod help;
 mod invite;
@@ -77,6 +78,7 @@ pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
 
 pub fn schema() -> UpdateHandler<BotError> {
     panics::guard()
+        .filter(flood::allowed)
         .branch(
             Update::filter_message()
                 .branch(
