@@ -82,6 +82,23 @@ async fn customer_at_menu(shop: &Shop, id: i64, name: &str, lang: &str) -> (Fake
     (u, menu)
 }
 
+/// An English-speaking customer at the menu with `money` in their wallet.
+async fn with_wallet(
+    shop: &Shop,
+    id: i64,
+    name: &str,
+    money: vpnshop_core::money::Money,
+) -> (FakeUser, BotMessage) {
+    let (u, menu) = customer_at_menu(shop, id, name, "en").await;
+    let db = &shop.app.db.db;
+    let c = customers::by_telegram_id(db, TelegramId::new(u.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(db, &c, money).await;
+    (u, menu)
+}
+
 async fn press(u: &FakeUser, m: &BotMessage, label: &str) -> BotMessage {
     u.press(m, label);
     u.next().await
@@ -863,12 +880,7 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
 
     let mut shop = open_shop().await;
     let db = shop.app.db.db.clone();
-    let (john, menu) = customer_at_menu(&shop, 7_100_000_030, "John", "en").await;
-    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(&db, &c, irt(150_000)).await;
+    let (john, menu) = with_wallet(&shop, 7_100_000_030, "John", irt(150_000)).await;
     shop.marzban.faults.only_paths("/api/user");
     shop.marzban.faults.hang_next(100_000);
     let preview = to_preview(&john, &menu, "Buy a subscription").await;
@@ -912,13 +924,7 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_panel_and_a_thousand_presses_hold_up_nobody() {
     let shop = open_shop().await;
-    let db = shop.app.db.db.clone();
-    let (john, menu) = customer_at_menu(&shop, 7_100_000_040, "John", "en").await;
-    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(&db, &c, irt(150_000)).await;
+    let (john, menu) = with_wallet(&shop, 7_100_000_040, "John", irt(150_000)).await;
     let preview = to_preview(&john, &menu, "Buy a subscription").await;
     press(&john, &preview, "from wallet").await;
     assert!(john.next().await.text.contains("is ready"));
@@ -964,13 +970,7 @@ async fn a_hanging_panel_and_a_thousand_presses_hold_up_nobody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_promo_codes_is_stopped_after_ten_misses_an_hour() {
     let shop = open_shop().await;
-    let db = shop.app.db.db.clone();
-    let (john, menu) = customer_at_menu(&shop, 7_100_000_050, "John", "en").await;
-    let c = customers::by_telegram_id(&db, TelegramId::new(john.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(&db, &c, irt(150_000)).await;
+    let (john, menu) = with_wallet(&shop, 7_100_000_050, "John", irt(150_000)).await;
     let preview = to_preview(&john, &menu, "Buy a subscription").await;
     press(&john, &preview, "Promo code").await;
     for n in 0..10 {
