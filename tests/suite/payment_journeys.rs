@@ -57,6 +57,25 @@ fn assert_never_logged(secrets: &[&str]) {
     }
 }
 
+/// A ruble shop with a staff chat and YooKassa, whose notices reach the bot.
+async fn ruble_shop_with_yookassa() -> (FakeYooKassa, TestApp) {
+    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
+    let yk_url = yk.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.shop.currency = "RUB".into();
+        s.shop.staff_chat_id = Some(STAFF_CHAT);
+        s.shop.admin_ids = vec![ADMIN];
+        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
+            shop_id: YK_SHOP.into(),
+            secret_key: SecretString::from(YK_SECRET),
+            api_url: yk_url.clone(),
+        });
+    })
+    .await;
+    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    (yk, app)
+}
+
 /// Wallet → Top up → a method → the amount: the bot's instructions.
 async fn top_up_via(
     u: &FakeUser,
@@ -318,20 +337,7 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_yookassa_payment_for_less_is_settled_by_staff_from_the_staff_chat() {
-    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
-    let yk_url = yk.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = "RUB".into();
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
-            shop_id: YK_SHOP.into(),
-            secret_key: SecretString::from(YK_SECRET),
-            api_url: yk_url.clone(),
-        });
-    })
-    .await;
-    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let (yk, app) = ruble_shop_with_yookassa().await;
     let staff = app.tg.group(STAFF_CHAT, "Staff");
     let admin = app.user(ADMIN, "Admin", Some("fa"));
     let (fa, ru) = (Language::Fa, Language::Ru);
@@ -516,20 +522,7 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
 /// staff declined, never "nothing was charged" when the gateway merely could not be asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn i_have_paid_answers_from_the_payments_real_state() {
-    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
-    let yk_url = yk.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = "RUB".into();
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
-            shop_id: YK_SHOP.into(),
-            secret_key: SecretString::from(YK_SECRET),
-            api_url: yk_url.clone(),
-        });
-    })
-    .await;
-    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let (yk, app) = ruble_shop_with_yookassa().await;
     let staff = app.tg.group(STAFF_CHAT, "Staff");
     let admin = app.user(ADMIN, "Admin", Some("fa"));
     let ru = Language::Ru;
