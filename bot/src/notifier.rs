@@ -16,7 +16,6 @@ use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::jobs::{self, NewJob};
 use vpnshop_core::jobs::{Job, JobError, Runner};
 use vpnshop_core::ledger;
-use vpnshop_core::money::Currency;
 use vpnshop_core::money::Money;
 use vpnshop_core::notices::{self, Notice};
 use vpnshop_core::orders::{self, PROVISION_JOB};
@@ -497,11 +496,6 @@ async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
 }
 
 /// An amount stored as minor units and a currency code (the shop's currency if unreadable).
-pub(crate) fn money_of(minor: i64, currency: &str, fallback: Currency) -> Money {
-    let currency = currency.parse().unwrap_or(fallback);
-    Money::new(minor, currency).unwrap_or(Money::zero(currency))
-}
-
 async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let Some(row) = payments::get(&ctx.db, payment).await? else {
         return Ok(());
@@ -509,7 +503,7 @@ async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let customer = customer_of(ctx, row.customer_id).await?;
     let lang = lang_of(ctx, &customer);
     let credit = payments::credit_of(&row)
-        .unwrap_or_else(|| money_of(row.amount_minor, &row.currency, ctx.currency));
+        .unwrap_or_else(|| text::money_of(row.amount_minor, &row.currency, ctx.currency));
     let balance =
         ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
     let key = match (row.order_id, payments::paid_its_order(&row)) {
@@ -605,7 +599,7 @@ async fn receipt_rejected(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
                 "amount",
                 &text::money(
                     lang,
-                    money_of(row.amount_minor, &row.currency, ctx.currency),
+                    text::money_of(row.amount_minor, &row.currency, ctx.currency),
                 ),
             ),
             ("reason", &escape(r.reason.as_deref().unwrap_or(""))),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use rust_i18n::t;
 use vpnshop_core::customers::Language;
-use vpnshop_core::money::Money;
+use vpnshop_core::money::{Currency, Money};
 
 /// The text for `key` in `lang`.
 pub fn tr(lang: Language, key: &str) -> String {
@@ -83,6 +83,13 @@ pub fn usage_bar(used: i64, limit: Option<i64>) -> String {
     let percent = (used.max(0) as i128 * 100 / limit as i128).min(100) as usize;
     let full = (percent + 5) / 10;
     format!("{}{} {percent}%", "▰".repeat(full), "▱".repeat(10 - full))
+}
+
+/// An amount as a row stores it (minor units and a currency code), read back as `Money`; an
+/// unknown code falls back to the shop's currency.
+pub fn money_of(minor: i64, currency: &str, fallback: Currency) -> Money {
+    let currency = currency.parse().unwrap_or(fallback);
+    Money::new(minor, currency).unwrap_or(Money::zero(currency))
 }
 
 /// `n` of something in the language's plural form: "1 day", "3 days"; "1 день", "3 дня",

@@ -15,7 +15,7 @@ use vpnshop_core::promo::{self, PromoError};
 use vpnshop_core::stars::{self, StarsError};
 use vpnshop_core::subscriptions::Preview;
 
-use super::{ChatDialogue, Ctx, State, say, show, stale};
+use super::{ChatDialogue, Ctx, State, Visit, say, show, stale};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -112,17 +112,16 @@ pub async fn plans(
 }
 
 /// Quotes the plan and places the pending order that the preview shows.
-#[allow(clippy::too_many_arguments)]
-pub async fn choose(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    location: i64,
-    plan: i64,
-) -> HandlerResult {
+pub async fn choose(v: &Visit<'_>, location: i64, plan: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let sellable = panels::sellable_locations(&ctx.db).await?;
     if !sellable.iter().any(|l| l.id == location) {
         return show(
@@ -437,16 +436,16 @@ fn promo_key(e: &PromoError) -> &'static str {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn pay_wallet(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn pay_wallet(v: &Visit<'_>, id: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
         return Ok(());
     };
@@ -543,17 +542,16 @@ pub async fn send_invoice(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn ask_promo(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn ask_promo(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
         return Ok(());
     };
@@ -566,17 +564,20 @@ pub async fn ask_promo(
 }
 
 /// The customer typed a promo code for `order`: re-quote with it, or say why not and stay.
-#[allow(clippy::too_many_arguments)]
 pub async fn promo_entered(
-    bot: &Bot,
-    chat: ChatId,
+    v: &Visit<'_>,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     id: i64,
     code: Option<&str>,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let Some(code) = code
         .map(str::trim)
         .filter(|c| !c.is_empty() && c.chars().count() <= 32 && !c.contains(char::is_whitespace))
@@ -611,12 +612,8 @@ pub async fn promo_entered(
         .await;
     }
     requote(
-        bot,
-        chat,
+        v,
         Some(dialogue),
-        ctx,
-        customer,
-        lang,
         &order,
         Some(code.to_string()),
         order.points_used,
@@ -643,23 +640,34 @@ pub async fn use_points(
         None => None,
     };
     let have = points::balance(&ctx.db, customer.customer_id(), ctx.clock.now()).await?;
-    requote(bot, chat, None, ctx, customer, lang, &order, promo, have).await
+    let v = Visit {
+        bot,
+        chat,
+        edit: None,
+        ctx,
+        customer,
+        lang,
+    };
+    requote(&v, None, &order, promo, have).await
 }
 
 /// Places a new order for the same plan and location with the new promo code or points, and
 /// cancels the old one (whose buttons then answer "out of date").
-#[allow(clippy::too_many_arguments)]
 async fn requote(
-    bot: &Bot,
-    chat: ChatId,
+    v: &Visit<'_>,
     dialogue: Option<&ChatDialogue>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     order: &Order,
     promo: Option<String>,
     points: i64,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let (Some(plan), Some(location)) = (order.plan_id, order.location_id) else {
         return stale(bot, chat, lang).await;
     };
@@ -717,17 +725,16 @@ async fn requote(
     preview(bot, chat, None, ctx, lang, &new, None).await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn cancel(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn cancel(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     dialogue.update(State::Idle).await?;
     match orders::cancel(
         &ctx.db,

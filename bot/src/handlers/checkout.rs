@@ -11,7 +11,7 @@ use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
 use vpnshop_core::payments::{self, CheckoutError, Provider};
 
-use super::{ChatDialogue, Ctx, State, say, show, stale};
+use super::{ChatDialogue, Ctx, State, Visit, say, show, stale};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -67,17 +67,20 @@ pub async fn top_up_buttons(
 }
 
 /// "Pay by …" pressed on an order's preview.
-#[allow(clippy::too_many_arguments)]
 pub async fn pay_order(
-    bot: &Bot,
-    chat: ChatId,
+    v: &Visit<'_>,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     order: i64,
     provider: Provider,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     if !offered(ctx).await?.contains(&provider) {
         return stale(bot, chat, lang).await;
     }
@@ -121,19 +124,7 @@ pub async fn pay_order(
         Err(_) => return stale(bot, chat, lang).await,
     };
     let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
-    start(
-        bot,
-        chat,
-        dialogue,
-        ctx,
-        customer,
-        lang,
-        Some(OrderId::new(order)),
-        due,
-        provider,
-        what,
-    )
-    .await
+    start(v, dialogue, Some(OrderId::new(order)), due, provider, what).await
 }
 
 /// "Top up by …" pressed: ask how much.
@@ -174,17 +165,19 @@ fn example_amount(ctx: &Ctx) -> Money {
 }
 
 /// The top-up amount arrives as text.
-#[allow(clippy::too_many_arguments)]
 pub async fn top_up_entered(
-    bot: &Bot,
-    chat: ChatId,
+    v: &Visit<'_>,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     method: &str,
     input: Option<&str>,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        lang,
+        ..
+    } = *v;
     let Some(provider) = Provider::parse(method) else {
         dialogue.update(State::Idle).await?;
         return stale(bot, chat, lang).await;
@@ -209,26 +202,26 @@ pub async fn top_up_entered(
     };
     dialogue.update(State::Idle).await?;
     let what = tr(lang, "pay.for_top_up");
-    start(
-        bot, chat, dialogue, ctx, customer, lang, None, amount, provider, what,
-    )
-    .await
+    start(v, dialogue, None, amount, provider, what).await
 }
 
 /// Opens the payment and tells the customer how to pay it.
-#[allow(clippy::too_many_arguments)]
 async fn start(
-    bot: &Bot,
-    chat: ChatId,
+    v: &Visit<'_>,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     order: Option<OrderId>,
     amount: Money,
     provider: Provider,
     what: String,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let now = ctx.clock.now();
     if provider == Provider::Card {
         let transfer = card_to_card::open(
@@ -417,16 +410,19 @@ pub async fn check(
 }
 
 /// A photo from a customer: the receipt of their pending card transfer.
-#[allow(clippy::too_many_arguments)]
 pub async fn receipt(
-    bot: &Bot,
+    v: &Visit<'_>,
     msg: &Message,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     payment: Option<i64>,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let chat = msg.chat.id;
     let Some(photo) = msg.photo().and_then(|sizes| sizes.last()) else {
         return say(

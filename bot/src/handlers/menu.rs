@@ -5,8 +5,8 @@ use teloxide::prelude::*;
 use vpnshop_core::customers::{Customer, Language};
 
 use super::{
-    ChatDialogue, Ctx, apologize, buy, checkout, guides, help, invite, language, language_of,
-    points, registered, show, stale, subscriptions, support, trial, wallet,
+    ChatDialogue, Ctx, Visit, apologize, buy, checkout, guides, help, invite, language,
+    language_of, points, registered, show, stale, subscriptions, support, trial, wallet,
 };
 use crate::callback::Action;
 use crate::errors::HandlerResult;
@@ -80,6 +80,14 @@ pub async fn on_callback(
         return Ok(());
     }
     let (chat, edit) = (message.chat.id, Some(message.id));
+    let v = Visit {
+        bot: &bot,
+        chat,
+        edit,
+        ctx: &ctx,
+        customer: &customer,
+        lang,
+    };
     let result = match action {
         Action::Menu => match menu_keyboard(&ctx, &customer, lang).await {
             Ok(k) => show(&bot, chat, edit, tr(lang, "menu.title"), k).await,
@@ -103,22 +111,14 @@ pub async fn on_callback(
         Action::Trial => trial::take(&bot, chat, edit, &ctx, &customer, lang).await,
         Action::Buy => buy::locations(&bot, chat, edit, &ctx, lang).await,
         Action::BuyLocation(l) => buy::plans(&bot, chat, edit, &ctx, lang, l).await,
-        Action::BuyPlan(l, p) => buy::choose(&bot, chat, edit, &ctx, &customer, lang, l, p).await,
-        Action::PayWallet(o) => buy::pay_wallet(&bot, chat, edit, &ctx, &customer, lang, o).await,
+        Action::BuyPlan(l, p) => buy::choose(&v, l, p).await,
+        Action::PayWallet(o) => buy::pay_wallet(&v, o).await,
         Action::PayStars(o) => buy::pay_stars(&bot, chat, &ctx, &customer, lang, o).await,
-        Action::Promo(o) => {
-            buy::ask_promo(&bot, chat, edit, &dialogue, &ctx, &customer, lang, o).await
-        }
+        Action::Promo(o) => buy::ask_promo(&v, &dialogue, o).await,
         Action::UsePoints(o) => buy::use_points(&bot, chat, edit, &ctx, &customer, lang, o).await,
-        Action::CancelOrder(o) => {
-            buy::cancel(&bot, chat, edit, &dialogue, &ctx, &customer, lang, o).await
-        }
-        Action::Subscriptions => {
-            subscriptions::list(&bot, chat, edit, &ctx, &customer, lang, 0).await
-        }
-        Action::SubscriptionsPage(page) => {
-            subscriptions::list(&bot, chat, edit, &ctx, &customer, lang, page).await
-        }
+        Action::CancelOrder(o) => buy::cancel(&v, &dialogue, o).await,
+        Action::Subscriptions => subscriptions::list(&v, 0).await,
+        Action::SubscriptionsPage(page) => subscriptions::list(&v, page).await,
         Action::Subscription(s) => {
             subscriptions::detail(&bot, chat, edit, &ctx, &customer, lang, s).await
         }
@@ -127,23 +127,13 @@ pub async fn on_callback(
         Action::Traffic(s) => {
             subscriptions::packs(&bot, chat, edit, &ctx, &customer, lang, s).await
         }
-        Action::TrafficPack(s, gb) => {
-            subscriptions::add_traffic(&bot, chat, edit, &ctx, &customer, lang, s, gb).await
-        }
+        Action::TrafficPack(s, gb) => subscriptions::add_traffic(&v, s, gb).await,
         Action::Support => support::menu(&bot, chat, edit, &ctx, &customer, lang).await,
-        Action::NewTicket => {
-            support::ask(&bot, chat, edit, &dialogue, &ctx, &customer, lang, None).await
-        }
+        Action::NewTicket => support::ask(&v, &dialogue, None).await,
         Action::Ticket(t) => support::show_ticket(&bot, chat, edit, &ctx, &customer, lang, t).await,
-        Action::TicketWrite(t) => {
-            support::ask(&bot, chat, edit, &dialogue, &ctx, &customer, lang, Some(t)).await
-        }
-        Action::TicketClose(t) => {
-            support::close(&bot, chat, edit, &dialogue, &ctx, &customer, lang, t).await
-        }
-        Action::PayVia(o, p) => {
-            checkout::pay_order(&bot, chat, &dialogue, &ctx, &customer, lang, o, p).await
-        }
+        Action::TicketWrite(t) => support::ask(&v, &dialogue, Some(t)).await,
+        Action::TicketClose(t) => support::close(&v, &dialogue, t).await,
+        Action::PayVia(o, p) => checkout::pay_order(&v, &dialogue, o, p).await,
         Action::TopUpVia(p) => {
             checkout::ask_top_up(&bot, chat, edit, &dialogue, &ctx, lang, p).await
         }

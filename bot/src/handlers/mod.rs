@@ -55,6 +55,19 @@ pub struct Ctx {
     pub staff: Arc<crate::staff_chat::StaffChat>,
 }
 
+/// Who pressed or wrote, where, and in which language: what every handler needs, built once
+/// by the router for each update and handed down whole.
+#[derive(Clone, Copy)]
+pub struct Visit<'a> {
+    pub bot: &'a Bot,
+    pub chat: ChatId,
+    /// The message to edit in place (a button press), or none (a typed message).
+    pub edit: Option<MessageId>,
+    pub ctx: &'a Ctx,
+    pub customer: &'a Customer,
+    pub lang: Language,
+}
+
 /// Where a chat is in a conversation. Stored in the database as JSON.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum State {

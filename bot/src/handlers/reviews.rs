@@ -14,7 +14,6 @@ use super::Ctx;
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::button;
-use crate::notifier::money_of;
 use crate::text::{self, escape, tr, tr_with};
 
 /// What staff read about a payment in review.
@@ -25,7 +24,7 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
         details["reported_minor"].as_i64(),
         details["reported_currency"].as_str(),
     ) {
-        (Some(minor), Some(c)) => text::money(l, money_of(minor, c, ctx.currency)),
+        (Some(minor), Some(c)) => text::money(l, text::money_of(minor, c, ctx.currency)),
         _ => match details["reported_text"].as_str() {
             Some(arrived) => tr_with(
                 l,
@@ -51,7 +50,10 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
             ),
             (
                 "asked",
-                &text::money(l, money_of(row.amount_minor, &row.currency, ctx.currency)),
+                &text::money(
+                    l,
+                    text::money_of(row.amount_minor, &row.currency, ctx.currency),
+                ),
             ),
             ("reported", &reported),
         ],

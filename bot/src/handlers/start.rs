@@ -7,7 +7,7 @@ use teloxide::types::ParseMode;
 use vpnshop_core::customers;
 
 use super::{
-    ChatDialogue, Ctx, State, apologize, buy, checkout, help, language, language_of, menu,
+    ChatDialogue, Ctx, State, Visit, apologize, buy, checkout, help, language, language_of, menu,
     registered, subscriptions, support, wallet,
 };
 use crate::errors::HandlerResult;
@@ -50,6 +50,14 @@ async fn route(
     text: &str,
 ) -> HandlerResult {
     let chat = msg.chat.id;
+    let v = Visit {
+        bot,
+        chat,
+        edit: None,
+        ctx,
+        customer,
+        lang,
+    };
     if customer.banned {
         bot.send_message(chat, tr(lang, "errors.banned")).await?;
         return Ok(());
@@ -80,7 +88,7 @@ async fn route(
         }
         Some("/subscriptions") => {
             dialogue.update(State::Idle).await?;
-            subscriptions::list(bot, chat, None, ctx, customer, lang, 0).await
+            subscriptions::list(&v, 0).await
         }
         Some("/wallet") => {
             dialogue.update(State::Idle).await?;
@@ -107,27 +115,14 @@ async fn route(
         }
         _ => match dialogue.get().await?.unwrap_or_default() {
             State::EnteringPromo { order } => {
-                buy::promo_entered(bot, chat, dialogue, ctx, customer, lang, order, msg.text())
-                    .await
+                buy::promo_entered(&v, dialogue, order, msg.text()).await
             }
-            State::WritingTicket { ticket } => {
-                support::written(bot, msg, dialogue, ctx, customer, lang, ticket).await
-            }
+            State::WritingTicket { ticket } => support::written(&v, msg, dialogue, ticket).await,
             State::AwaitingReceipt { payment } => {
-                checkout::receipt(bot, msg, dialogue, ctx, customer, lang, Some(payment)).await
+                checkout::receipt(&v, msg, dialogue, Some(payment)).await
             }
             State::EnteringTopUp { method } => {
-                checkout::top_up_entered(
-                    bot,
-                    chat,
-                    dialogue,
-                    ctx,
-                    customer,
-                    lang,
-                    &method,
-                    msg.text(),
-                )
-                .await
+                checkout::top_up_entered(&v, dialogue, &method, msg.text()).await
             }
             // The step stays where it was; the customer gets a short hint.
             State::ChoosingLanguage => {
@@ -137,7 +132,7 @@ async fn route(
                 Ok(())
             }
             State::Idle if msg.photo().is_some() => {
-                checkout::receipt(bot, msg, dialogue, ctx, customer, lang, None).await
+                checkout::receipt(&v, msg, dialogue, None).await
             }
             State::Idle => {
                 bot.send_message(chat, tr(lang, "hint.unknown"))

@@ -9,7 +9,7 @@ use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
 use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
 
-use super::{Ctx, buy, guide_keyboard, say, show, stale};
+use super::{Ctx, Visit, buy, guide_keyboard, say, show, stale};
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
@@ -32,16 +32,16 @@ fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'stati
 /// 4,096 characters however many a customer has.
 const PER_PAGE: usize = 5;
 
-#[allow(clippy::too_many_arguments)]
-pub async fn list(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    page: u32,
-) -> HandlerResult {
+pub async fn list(v: &Visit<'_>, page: u32) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let page = (page as usize).min(pages - 1);
@@ -308,21 +308,32 @@ pub async fn renew(
         return Ok(());
     };
     let quoted = subscriptions::quote_renewal(&ctx.db, &sub, ctx.currency, ctx.clock.now()).await;
-    checkout(bot, chat, edit, ctx, lang, &sub, OrderKind::Renewal, quoted).await
+    let v = Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+    };
+    checkout(&v, &sub, OrderKind::Renewal, quoted).await
 }
 
 /// Places the renewal or traffic order that was just quoted and shows its preview.
-#[allow(clippy::too_many_arguments)]
 async fn checkout(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
+    v: &Visit<'_>,
     sub: &Subscription,
     kind: OrderKind,
     quoted: Result<(Quote, Preview), SubscriptionError>,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        lang,
+        ..
+    } = *v;
     let (quote, after) = match quoted {
         Ok(q) => q,
         Err(e) => return refuse(bot, chat, lang, e).await,
@@ -382,17 +393,15 @@ pub async fn packs(
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn add_traffic(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-    gb: i64,
-) -> HandlerResult {
+pub async fn add_traffic(v: &Visit<'_>, id: i64, gb: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
         return Ok(());
     };
@@ -401,15 +410,5 @@ pub async fn add_traffic(
     };
     let quoted =
         subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb).await;
-    checkout(
-        bot,
-        chat,
-        edit,
-        ctx,
-        lang,
-        &sub,
-        OrderKind::AddTraffic,
-        quoted,
-    )
-    .await
+    checkout(v, &sub, OrderKind::AddTraffic, quoted).await
 }

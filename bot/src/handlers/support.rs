@@ -9,7 +9,7 @@ use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
-use super::{ChatDialogue, Ctx, State, say, stale};
+use super::{ChatDialogue, Ctx, State, Visit, say, stale};
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
@@ -57,17 +57,16 @@ pub async fn menu(
 }
 
 /// Asks for a message: a new ticket (`None`) or another message in an open one.
-#[allow(clippy::too_many_arguments)]
-pub async fn ask(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    ticket: Option<i64>,
-) -> HandlerResult {
+pub async fn ask(v: &Visit<'_>, dialogue: &ChatDialogue, ticket: Option<i64>) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     if !ctx.staff.is_reachable() {
         return say(
             bot,
@@ -103,16 +102,19 @@ pub async fn ask(
 }
 
 /// What the customer sent while writing: text, or a photo with an optional caption.
-#[allow(clippy::too_many_arguments)]
 pub async fn written(
-    bot: &Bot,
+    v: &Visit<'_>,
     msg: &Message,
     dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
     ticket: Option<i64>,
 ) -> HandlerResult {
+    let Visit {
+        bot,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     let chat = msg.chat.id;
     let writing = Writing {
         body: msg.text().or(msg.caption()).map(str::to_string),
@@ -212,17 +214,16 @@ pub async fn show_ticket(
     super::show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn close(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn close(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
+    let Visit {
+        bot,
+        chat,
+        edit,
+        ctx,
+        customer,
+        lang,
+        ..
+    } = *v;
     dialogue.update(State::Idle).await?;
     match tickets::close(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
         Ok(t) => {
