@@ -600,11 +600,6 @@ impl Runner {
         }
         while running.join_next().await.is_some() {}
     }
-
-    /// The worker name this runner leases jobs under.
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
 }
 
 /// A spawned task that ends when its owner is dropped.
