@@ -46,6 +46,9 @@ pub struct LimitsSettings {
     pub card_transfers: usize,
     /// Promo codes that do not exist, typed in one hour.
     pub promo_tries_per_hour: u64,
+    /// Updates one chat may send in 10 seconds; more are dropped unread (a stuck client, a
+    /// script). People press at most a few buttons a second.
+    pub chat_updates_per_10s: u32,
 }
 
 impl Default for LimitsSettings {
@@ -55,6 +58,7 @@ impl Default for LimitsSettings {
             open_payments: 5,
             card_transfers: 2,
             promo_tries_per_hour: 10,
+            chat_updates_per_10s: 30,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The bot's HTTP endpoints besides the Telegram webhook: `/health`, and the payment gateways'
+//! The bot's HTTP endpoints besides the Telegram webhook: `/health`, `/metrics`, and the payment gateways'
 //! callbacks (`POST /pay/{provider}/notify`) and return pages (`GET /pay/{provider}/return`).
 //! A callback is answered 2xx only once its effect is committed; a refused one gets 4xx and
 //! changes nothing but the audit log; a gateway or database failure gets 5xx so it is retried.
@@ -29,6 +29,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/pay/{provider}/notify", post(notify))
         .route("/pay/{provider}/return", get(return_page))
         .with_state(ctx)

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod http;
 pub mod keyboards;
 mod lenient;
+pub mod metrics;
 pub mod notifier;
 pub mod panel_admin;
 pub mod payment_methods;

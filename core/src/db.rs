@@ -1,4 +1,5 @@
 //! Opening the database (SQLite file or PostgreSQL) and bringing its schema up to date.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
@@ -58,9 +59,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
     } else {
         options.max_connections(16);
     }
-    Database::connect(options)
+    let mut db = Database::connect(options)
         .await
-        .map_err(DbOpenError::Connect)
+        .map_err(DbOpenError::Connect)?;
+    db.set_metric_callback(|_| {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok(db)
+}
+
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+/// SQL statements run by every connection this process opened, since it started: the
+/// `/metrics` figure that shows what a button press costs the database.
+pub fn statements_run() -> u64 {
+    STATEMENTS.load(Ordering::Relaxed)
 }
 
 /// The file a `sqlite:` URL names, unless it is in memory.

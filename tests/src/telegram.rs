@@ -87,10 +87,15 @@ struct Inner {
     next_message_id: i64,
     /// Chats that have talked to the bot (Telegram refuses to message others).
     known_chats: HashMap<i64, Value>,
-    /// Every message the bot sent or edited, in order.
-    events: Vec<BotMessage>,
-    /// Every method called, with its parameters.
+    /// Every message the bot sent or edited, in order, by chat.
+    events: HashMap<i64, Vec<BotMessage>>,
+    /// Every method called, with its parameters (unless `forget_calls` was said).
     calls: Vec<(String, Value)>,
+    /// Set by a benchmark that makes millions of calls: keep none of them.
+    forget_calls: bool,
+    /// Woken when the bot sends or edits a message in their chat, so whoever waits for it
+    /// reads it at once.
+    wakers: HashMap<i64, Arc<Notify>>,
     /// Callback query id → the answer's text (None for a silent answer).
     callback_answers: HashMap<String, Option<String>>,
     /// Answer the next N sends with 429 Too Many Requests.
@@ -319,14 +324,36 @@ impl FakeTelegram {
     }
 
     fn events_for(&self, chat_id: i64) -> Vec<BotMessage> {
-        self.inner
-            .lock()
-            .unwrap()
-            .events
-            .iter()
-            .filter(|e| e.chat_id == chat_id)
-            .cloned()
-            .collect()
+        let inner = self.inner.lock().unwrap();
+        inner.events.get(&chat_id).cloned().unwrap_or_default()
+    }
+
+    /// The `n`-th message (from 0) the bot sent or edited in `chat_id`, if it has come.
+    fn event_at(&self, chat_id: i64, n: usize) -> Option<BotMessage> {
+        let inner = self.inner.lock().unwrap();
+        inner.events.get(&chat_id).and_then(|e| e.get(n)).cloned()
+    }
+
+    /// What wakes whoever waits for the bot's next message in `chat_id`.
+    fn waker(&self, chat_id: i64) -> Arc<Notify> {
+        let mut inner = self.inner.lock().unwrap();
+        inner.wakers.entry(chat_id).or_default().clone()
+    }
+
+    /// How many chats the bot has sent at least one message to.
+    pub fn chats_answered(&self) -> usize {
+        self.inner.lock().unwrap().events.len()
+    }
+
+    /// Stops keeping a record of every call (for a benchmark: [`FakeTelegram::calls`] then
+    /// sees only what came before).
+    pub fn forget_calls(&self) {
+        self.inner.lock().unwrap().forget_calls = true;
+    }
+
+    /// How many updates were queued for the bot and not yet fetched by `getUpdates`.
+    pub fn pending_updates(&self) -> usize {
+        self.inner.lock().unwrap().updates.len()
     }
 }
 
@@ -454,11 +481,12 @@ async fn handle(
         }
     };
     let method = method.to_ascii_lowercase();
-    tg.inner
-        .lock()
-        .unwrap()
-        .calls
-        .push((method.clone(), p.clone()));
+    {
+        let mut inner = tg.inner.lock().unwrap();
+        if !inner.forget_calls {
+            inner.calls.push((method.clone(), p.clone()));
+        }
+    }
     match method.as_str() {
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "VPN Shop", "username": BOT_USERNAME,
@@ -823,7 +851,10 @@ fn record(inner: &mut Inner, m: BotMessage, chat: &Value, p: &Value) -> Response
     if !markup.is_null() {
         message["reply_markup"] = markup;
     }
-    inner.events.push(m);
+    if let Some(waker) = inner.wakers.get(&m.chat_id) {
+        waker.notify_waiters();
+    }
+    inner.events.entry(m.chat_id).or_default().push(m);
     ok(message)
 }
 
@@ -844,9 +875,8 @@ fn send_message(tg: &FakeTelegram, p: &Value, edit: Option<i64>) -> Result<Respo
         Some(id) => {
             let previous = inner
                 .events
-                .iter()
-                .rev()
-                .find(|e| e.chat_id == chat_id && e.message_id == id)
+                .get(&chat_id)
+                .and_then(|e| e.iter().rev().find(|e| e.message_id == id))
                 .cloned()
                 .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
             if previous.photo.is_some() || previous.invoice.is_some() {
@@ -892,9 +922,8 @@ fn edit_caption(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
     let chat = admit(&mut inner, chat_id)?;
     let previous = inner
         .events
-        .iter()
-        .rev()
-        .find(|e| e.chat_id == chat_id && e.message_id == id)
+        .get(&chat_id)
+        .and_then(|e| e.iter().rev().find(|e| e.message_id == id))
         .cloned()
         .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
     if previous.photo.is_none() {
@@ -1125,12 +1154,14 @@ async fn next_in(
 ) -> BotMessage {
     let start = tokio::time::Instant::now();
     loop {
+        // Listen before looking, so a message recorded in between still wakes us.
+        let waker = tg.waker(chat_id);
+        let sent = waker.notified();
         {
-            let events = tg.events_for(chat_id);
             let mut seen = seen.lock().unwrap();
-            if events.len() > *seen {
+            if let Some(m) = tg.event_at(chat_id, *seen) {
                 *seen += 1;
-                return events[*seen - 1].clone();
+                return m;
             }
         }
         if let Some(limit) = limit
@@ -1141,7 +1172,8 @@ async fn next_in(
                 tg.events_for(chat_id)
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The wake-up is only a shortcut: look again at least every 50 ms regardless.
+        let _ = tokio::time::timeout(Duration::from_millis(50), sent).await;
     }
 }
 
@@ -1259,9 +1291,8 @@ impl FakeUser {
             };
             let replied = inner
                 .events
-                .iter()
-                .rev()
-                .find(|e| e.chat_id == chat_id && e.message_id == message_id)
+                .get(&chat_id)
+                .and_then(|e| e.iter().rev().find(|e| e.message_id == message_id))
                 .cloned();
             (chat, replied)
         };

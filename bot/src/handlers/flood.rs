@@ -11,8 +11,7 @@ use teloxide::types::Update;
 
 use super::Ctx;
 
-/// At most this many updates from one chat within `WINDOW` are handled.
-const MAX_PER_WINDOW: u32 = 30;
+/// At most `limits.chat_updates_per_10s` updates from one chat within `WINDOW` are handled.
 const WINDOW: Duration = Duration::from_secs(10);
 
 /// Per chat: when its window began and how many updates came in it.
@@ -38,11 +37,12 @@ pub fn allowed(update: Update, ctx: Arc<Ctx>) -> bool {
         *count = 0;
     }
     *count += 1;
-    if *count == MAX_PER_WINDOW + 1 {
+    let most = ctx.sales.limits.chat_updates_per_10s;
+    if *count == most + 1 {
         tracing::warn!(
             chat,
             "a chat sends updates too fast; the surplus is dropped"
         );
     }
-    *count <= MAX_PER_WINDOW
+    *count <= most
 }

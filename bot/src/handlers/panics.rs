@@ -21,6 +21,7 @@ pub fn guard() -> UpdateHandler<BotError> {
     dptree::from_fn_with_description(
         DpHandlerDescription::entry(),
         |deps: DependencyMap, cont| async move {
+            crate::metrics::update_seen();
             let update = deps.try_get::<Update>();
             let bot = deps.try_get::<Bot>();
             let ctx = deps.try_get::<Arc<Ctx>>();
