@@ -18,7 +18,8 @@ use vpnshop_core::sea_orm::DatabaseConnection;
 use vpnshop_core::staff::{self, Role};
 
 use crate::config::{Problem, Settings, UpdateMode, redacted_url};
-use crate::handlers::{self, Ctx, State};
+use crate::ctx::{Ctx, TgBot};
+use crate::handlers::{self, State};
 use crate::storage::DbStorage;
 use crate::text::tr;
 
@@ -45,8 +46,9 @@ pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, St
         })
 }
 
-/// A `Bot` pointed at the configured Bot API server, through the configured proxy.
-pub fn build_bot(settings: &Settings) -> Result<Bot, StartError> {
+/// A `Bot` pointed at the configured Bot API server, through the configured proxy, sending
+/// HTML unless told otherwise.
+pub fn build_bot(settings: &Settings) -> Result<TgBot, StartError> {
     let problems = settings.validate();
     if !problems.is_empty() {
         return Err(StartError::Config(problems));
@@ -77,12 +79,14 @@ pub fn build_bot(settings: &Settings) -> Result<Bot, StartError> {
             message: "is not a URL".into(),
         }])
     })?;
-    Ok(Bot::with_client(token, client).set_api_url(api_url))
+    Ok(Bot::with_client(token, client)
+        .set_api_url(api_url)
+        .parse_mode(teloxide::types::ParseMode::Html))
 }
 
 /// Asks the Bot API who we are: proves the URL and the token work, and gives the @username
 /// that deep links need.
-pub async fn whoami(bot: &Bot, settings: &Settings) -> Result<String, StartError> {
+pub async fn whoami(bot: &TgBot, settings: &Settings) -> Result<String, StartError> {
     match tokio::time::timeout(Duration::from_secs(20), bot.get_me()).await {
         Ok(Ok(me)) => Ok(me.username.clone().unwrap_or_default()),
         Ok(Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken))) => {
@@ -100,7 +104,7 @@ pub async fn whoami(bot: &Bot, settings: &Settings) -> Result<String, StartError
 }
 
 /// The command menu Telegram shows, in each customer's language.
-async fn publish_commands(bot: &Bot, default: Language) {
+async fn publish_commands(bot: &TgBot, default: Language) {
     let commands = |lang: Language| {
         [
             "start",
@@ -202,6 +206,7 @@ pub async fn serve_with_clock(
         .dependencies(dependencies(ctx, storage))
         .default_handler(|_| async {})
         .error_handler(Arc::new(LogErrors))
+        .distribution_function(queue_of)
         .build();
     let token = dispatcher.shutdown_token();
     tokio::spawn(async move {
@@ -273,6 +278,19 @@ pub async fn serve_with_clock(
     Ok(())
 }
 
+/// How many queues updates are handled in. One chat's updates always go to the same queue, so
+/// they are handled in order; different chats' run side by side. teloxide keeps a queue (a task
+/// and a channel of about 16 KB) for every key it has seen and frees them only when more are
+/// idle than were ever busy at once, so keyed by chat, a burst of 20,000 new customers left
+/// 300 MB behind for good; keyed by chat modulo this, it is bounded at about 16 MB.
+const QUEUES: i64 = 1024;
+
+/// The queue an update is handled in: its chat's (updates without a chat, such as Stars
+/// pre-checkout queries, are handled at once, beside every queue).
+fn queue_of(update: &Update) -> Option<i64> {
+    update.chat().map(|c| c.id.0.rem_euclid(QUEUES))
+}
+
 /// Stops a spawned task when its owner is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -286,7 +304,7 @@ impl Drop for AbortOnDrop {
 /// and secret, so starting another one (a rolling deploy, a second replica) changes nothing,
 /// and none deletes the webhook when it stops: the others keep receiving updates.
 async fn webhook(
-    bot: &Bot,
+    bot: &TgBot,
     settings: &Settings,
 ) -> Result<
     (

@@ -15,7 +15,7 @@ use vpnshop_core::gateways::{self, Callback, CallbackError, Rejected};
 use vpnshop_core::ids::PaymentId;
 use vpnshop_core::payments::{self, Provider, status};
 
-use crate::handlers::Ctx;
+use crate::ctx::Ctx;
 use crate::text::{escape, tr};
 
 /// At most this many requests are served at once; more wait their turn for a few seconds, then

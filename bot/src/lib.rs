@@ -6,6 +6,7 @@ pub mod app;
 pub mod callback;
 pub mod catalog_admin;
 pub mod config;
+pub mod ctx;
 pub mod errors;
 pub mod handlers;
 pub mod http;

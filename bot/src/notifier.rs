@@ -26,12 +26,13 @@ use vpnshop_core::stars;
 use vpnshop_core::subscriptions;
 use vpnshop_core::tickets;
 
-use crate::handlers::{Ctx, guide_keyboard, reviews, send_qr};
+use crate::ctx::{Ctx, TgBot};
+use crate::handlers::{guide_keyboard, reviews, send_qr};
 use crate::keyboards;
 use crate::text::{self, escape, tr, tr_with};
 
 /// The runner with the bot's handlers registered.
-pub fn runner(bot: Bot, ctx: Arc<Ctx>, worker: String) -> Runner {
+pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let (b, c) = (bot.clone(), ctx.clone());
     let (b2, c2) = (bot.clone(), ctx.clone());
     let (c3, c4) = (ctx.clone(), ctx.clone());
@@ -98,7 +99,7 @@ pub async fn schedule_sweep(ctx: &Ctx) -> Result<(), vpnshop_core::sea_orm::DbEr
     Ok(())
 }
 
-async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
+async fn sweep(bot: TgBot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
     let now = ctx.clock.now();
     // The next one first: a sweep that fails must not stop the ones after it.
     schedule_sweep(&ctx).await?;
@@ -133,7 +134,7 @@ async fn sweep(bot: Bot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
 /// minutes old) and records any payment
 /// whose `successful_payment` update was lost (recording is idempotent by charge id). Reading
 /// stops before a transaction that could not be recorded, so the next sweep tries it again.
-async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
+async fn reconcile_stars(bot: &TgBot, ctx: &Ctx) -> Result<(), JobError> {
     if ctx.sales.stars.is_none() {
         return Ok(());
     }
@@ -174,7 +175,7 @@ async fn reconcile_stars(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
 /// before (a bot moved to vpnshop, a restored backup's past) is not this database's to settle,
 /// and is neither recorded nor refunded. Only payments of this database's own invoices are
 /// recorded on the way, so one made before this first sweep is not lost.
-async fn start_at_the_end(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
+async fn start_at_the_end(bot: &TgBot, ctx: &Ctx) -> Result<(), JobError> {
     const PAGE: u8 = 100;
     let ours = format!("stars:{}:", vpnshop_core::shop::identity(&ctx.db).await?);
     let mut end = 0u32;
@@ -256,7 +257,7 @@ async fn record_star_transaction(ctx: &Ctx, t: &teloxide::types::StarTransaction
     }
 }
 
-async fn remind_receipts(bot: &Bot, ctx: &Ctx) -> Result<(), JobError> {
+async fn remind_receipts(bot: &TgBot, ctx: &Ctx) -> Result<(), JobError> {
     let Some(staff) = ctx.sales.staff_chat else {
         return Ok(());
     };
@@ -345,7 +346,7 @@ fn chat_of(c: &Customer) -> ChatId {
     ChatId(c.telegram_id)
 }
 
-async fn notice(bot: Bot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
+async fn notice(bot: TgBot, ctx: Arc<Ctx>, job: Job) -> Result<(), JobError> {
     let notice = notices::parse(&job.payload)
         .ok_or_else(|| JobError::Permanent(format!("not a notice: {}", job.payload)))?;
     let sent = match notice {
@@ -399,7 +400,7 @@ impl From<vpnshop_core::sea_orm::DbErr> for Failure {
 
 type Sent = Result<(), Failure>;
 
-async fn fulfilled(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
+async fn fulfilled(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Sent {
     let Some(order) = orders::get(&ctx.db, order_id).await? else {
         return Ok(());
     };
@@ -455,7 +456,7 @@ async fn fulfilled(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
     Ok(())
 }
 
-async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
+async fn refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Sent {
     let Some(order) = orders::get(&ctx.db, order_id).await? else {
         return Ok(());
     };
@@ -496,7 +497,7 @@ async fn refunded(bot: &Bot, ctx: &Ctx, order_id: OrderId) -> Sent {
 }
 
 /// An amount stored as minor units and a currency code (the shop's currency if unreadable).
-async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+async fn payment_received(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let Some(row) = payments::get(&ctx.db, payment).await? else {
         return Ok(());
     };
@@ -530,7 +531,7 @@ async fn payment_received(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     Ok(())
 }
 
-async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+async fn payment_review(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let Some(row) = payments::get(&ctx.db, payment).await? else {
         return Ok(());
     };
@@ -549,7 +550,7 @@ async fn payment_review(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     Ok(())
 }
 
-async fn payment_declined(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+async fn payment_declined(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let Some(row) = payments::get(&ctx.db, payment).await? else {
         return Ok(());
     };
@@ -569,7 +570,7 @@ async fn payment_declined(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     Ok(())
 }
 
-async fn receipt_to_staff(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
+async fn receipt_to_staff(bot: &TgBot, ctx: &Ctx, receipt: i64) -> Sent {
     let Some(staff) = ctx.sales.staff_chat else {
         return Err(
             JobError::Permanent("no staff chat configured (shop.staff_chat_id)".into()).into(),
@@ -582,7 +583,7 @@ async fn receipt_to_staff(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
     }
 }
 
-async fn receipt_rejected(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
+async fn receipt_rejected(bot: &TgBot, ctx: &Ctx, receipt: i64) -> Sent {
     let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
@@ -612,7 +613,7 @@ async fn receipt_rejected(bot: &Bot, ctx: &Ctx, receipt: i64) -> Sent {
     Ok(())
 }
 
-async fn stars_refund(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
+async fn stars_refund(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Sent {
     let Some((user, charge, stars)) = stars::refund_target(&ctx.db, payment).await? else {
         return Ok(());
     };
@@ -641,7 +642,7 @@ async fn stars_refund(bot: &Bot, ctx: &Ctx, payment: PaymentId) -> Sent {
     Ok(())
 }
 
-async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
+async fn ticket_to_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Sent {
     let Some(staff) = ctx.sales.staff_chat else {
         return Err(
             JobError::Permanent("no staff chat configured (shop.staff_chat_id)".into()).into(),
@@ -740,7 +741,7 @@ async fn ticket_to_staff(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
     Ok(())
 }
 
-async fn ticket_to_customer(bot: &Bot, ctx: &Ctx, message_id: i64) -> Sent {
+async fn ticket_to_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Sent {
     let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
         return Ok(());
     };
@@ -816,7 +817,7 @@ async fn order_rewards(ctx: &Ctx, order_id: OrderId) -> Sent {
 }
 
 async fn referral_rewarded(
-    bot: &Bot,
+    bot: &TgBot,
     ctx: &Ctx,
     referrer: CustomerId,
     wallet: Option<Money>,

@@ -4,6 +4,7 @@
 //! otherwise send a receipt or a question nobody ever sees.
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::ctx::TgBot;
 use teloxide::prelude::*;
 use teloxide::types::ChatMemberKind;
 use teloxide::{ApiError, RequestError};
@@ -52,7 +53,7 @@ impl StaffChat {
     }
 
     /// Asks Telegram again and remembers the answer; logs a change with what to fix.
-    pub async fn recheck(&self, bot: &Bot) -> Result<(), Problem> {
+    pub async fn recheck(&self, bot: &TgBot) -> Result<(), Problem> {
         let outcome = match self.id {
             None => Err(Problem::NotSet),
             Some(id) => verify(bot, id).await,
@@ -77,7 +78,7 @@ impl StaffChat {
 
 /// Whether the bot can post in `chat`: it exists, is a group, and the bot is a member allowed to
 /// send messages.
-pub async fn verify(bot: &Bot, chat: i64) -> Result<(), Problem> {
+pub async fn verify(bot: &TgBot, chat: i64) -> Result<(), Problem> {
     let unknown = |e: RequestError| Problem::Unknown(chat, e.to_string());
     let found = match bot.get_chat(ChatId(chat)).await {
         Ok(c) => c,

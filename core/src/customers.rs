@@ -51,6 +51,10 @@ pub struct Registration {
     pub is_new: bool,
 }
 
+/// How stale `last_seen_at` may get before an update writes it again: "seen today" and "active
+/// this week" need no finer grain, and a button press that only reads then writes nothing.
+pub const LAST_SEEN_EVERY: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Registers the person on first contact, or refreshes their name on later ones. Idempotent:
 /// two `/start`s racing create one customer. `referral_code` (from a `/start ref_<code>` link)
 /// is honoured only on the first contact and never for oneself.
@@ -61,6 +65,15 @@ pub async fn register(
     now: DateTime<Utc>,
 ) -> Result<Registration, DbErr> {
     if let Some(existing) = by_telegram_id(db, contact.telegram_id).await? {
+        let renamed =
+            existing.username != contact.username || existing.first_name != contact.first_name;
+        // Most updates are a known customer pressing a button: they write nothing.
+        if !renamed && !existing.blocked_bot && now - existing.last_seen_at < LAST_SEEN_EVERY {
+            return Ok(Registration {
+                customer: existing,
+                is_new: false,
+            });
+        }
         let mut am: customers::ActiveModel = existing.clone().into();
         if existing.username != contact.username || existing.first_name != contact.first_name {
             am.username = Set(contact.username.clone());

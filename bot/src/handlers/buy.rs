@@ -2,9 +2,9 @@
 //! bought and charged → pay from the wallet, with Telegram Stars, or both. The preview is a
 //! pending order; every button names the order and is checked again when pressed.
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, LabeledPrice, MessageId};
+use teloxide::types::{InlineKeyboardMarkup, LabeledPrice};
 use vpnshop_core::catalog;
-use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{CustomerId, LocationId, OrderId, PlanId};
 use vpnshop_core::ledger::{self, LedgerError};
 use vpnshop_core::money::Money;
@@ -15,42 +15,28 @@ use vpnshop_core::promo::{self, PromoError};
 use vpnshop_core::stars::{self, StarsError};
 use vpnshop_core::subscriptions::Preview;
 
-use super::{ChatDialogue, Ctx, State, Visit, say, show, stale};
+use super::{State, Visit};
 use crate::callback::Action;
+use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
 
-pub async fn locations(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
-) -> HandlerResult {
+pub async fn locations(v: &Visit) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
     let locations = panels::sellable_locations(&ctx.db).await?;
     if locations.is_empty() {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "buy.no_locations"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "buy.no_locations"), keyboards::back_to_menu(lang))
+            .await;
     }
     let items = locations
         .into_iter()
         .map(|l| (l.name.clone(), Action::BuyLocation(l.id)))
         .collect();
-    show(
-        bot,
-        chat,
-        edit,
-        tr(lang, "buy.pick_location"),
-        keyboards::list(lang, items),
-    )
-    .await
+    v.show(tr(lang, "buy.pick_location"), keyboards::list(lang, items))
+        .await
 }
 
 /// One line about a plan: `30 days · 50 GB`.
@@ -65,35 +51,20 @@ pub fn plan_terms(lang: Language, days: i32, traffic: Option<i64>) -> String {
     )
 }
 
-pub async fn plans(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
-    location: i64,
-) -> HandlerResult {
+pub async fn plans(v: &Visit, location: i64) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
     let sellable = panels::sellable_locations(&ctx.db).await?;
     let Some(loc) = sellable.into_iter().find(|l| l.id == location) else {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "buy.location_gone"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "buy.location_gone"), keyboards::back_to_menu(lang))
+            .await;
     };
     let offers = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency).await?;
     if offers.is_empty() {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "buy.no_plans"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "buy.no_plans"), keyboards::back_to_menu(lang))
+            .await;
     }
     let items = offers
         .iter()
@@ -108,44 +79,26 @@ pub async fn plans(
         })
         .collect();
     let body = tr_with(lang, "buy.pick_plan", &[("location", &escape(&loc.name))]);
-    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+    v.show(body, keyboards::list(lang, items)).await
 }
 
 /// Quotes the plan and places the pending order that the preview shows.
-pub async fn choose(v: &Visit<'_>, location: i64, plan: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+pub async fn choose(v: &Visit, location: i64, plan: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let sellable = panels::sellable_locations(&ctx.db).await?;
     if !sellable.iter().any(|l| l.id == location) {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "buy.location_gone"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "buy.location_gone"), keyboards::back_to_menu(lang))
+            .await;
     }
     let offered = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency)
         .await?
         .iter()
         .any(|o| o.plan.id == plan);
     if !offered {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "buy.plan_gone"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "buy.plan_gone"), keyboards::back_to_menu(lang))
+            .await;
     }
     let req = QuoteRequest {
         customer: customer.customer_id(),
@@ -154,22 +107,16 @@ pub async fn choose(v: &Visit<'_>, location: i64, plan: i64) -> HandlerResult {
         promo_code: None,
         points: 0,
     };
-    place_and_preview(bot, chat, edit, ctx, lang, &req, LocationId::new(location)).await
+    place_and_preview(v, &req, LocationId::new(location)).await
 }
 
-async fn place_and_preview(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
-    req: &QuoteRequest,
-    location: LocationId,
-) -> HandlerResult {
+async fn place_and_preview(v: &Visit, req: &QuoteRequest, location: LocationId) -> HandlerResult {
+    let ctx = &v.ctx;
+
     let now = ctx.clock.now();
     let mut quote = match orders::quote(&ctx.db, req, &ctx.sales.points, now).await {
         Ok(q) => q,
-        Err(e) => return refuse(bot, chat, lang, &e).await,
+        Err(e) => return refuse(v, &e).await,
     };
     quote.location = Some(location);
     let order = orders::place(
@@ -182,20 +129,14 @@ async fn place_and_preview(
         now,
     )
     .await?;
-    preview(bot, chat, edit, ctx, lang, &order, None).await
+    preview(v, &order, None).await
 }
 
 /// The preview of a pending order: what is bought, every discount, the total, what the
 /// subscription will be after it (renewals, traffic), and the ways to pay.
-pub async fn preview(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
-    order: &Order,
-    after: Option<&Preview>,
-) -> HandlerResult {
+pub async fn preview(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
     let currency = ctx.currency;
     let m = |minor: i64| {
         text::money(
@@ -358,7 +299,7 @@ pub async fn preview(
         tr(lang, "checkout.cancel"),
         Action::CancelOrder(id),
     )]);
-    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
 /// "You will have 73 GB until 2026-12-01".
@@ -379,14 +320,9 @@ pub fn after_text(lang: Language, p: &Preview) -> String {
 
 /// The presser's pending order, or `None` (after telling them) when the button is stale: not
 /// theirs, not pending, or out of date.
-async fn pending_order(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> Result<Option<Order>, crate::errors::BotError> {
+async fn pending_order(v: &Visit, id: i64) -> Result<Option<Order>, crate::errors::BotError> {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let order = orders::get(&ctx.db, OrderId::new(id))
         .await?
         .filter(|o| o.customer_id == customer.id);
@@ -402,12 +338,14 @@ async fn pending_order(
             _ => "checkout.already_paid",
         },
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await?;
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await?;
     Ok(None)
 }
 
 /// Tells the customer why an order cannot be placed or paid, in their words.
-async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: &OrderError) -> HandlerResult {
+async fn refuse(v: &Visit, e: &OrderError) -> HandlerResult {
+    let lang = v.lang;
+
     let key = match e {
         OrderError::NotFound | OrderError::NotYours => "errors.stale_button",
         OrderError::PlanUnavailable | OrderError::NoPrice(_) => "buy.plan_gone",
@@ -422,7 +360,7 @@ async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: &OrderError) -> Hand
             return Err(crate::errors::BotError::Service(e.to_string()));
         }
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
 fn promo_key(e: &PromoError) -> &'static str {
@@ -436,17 +374,9 @@ fn promo_key(e: &PromoError) -> &'static str {
     }
 }
 
-pub async fn pay_wallet(v: &Visit<'_>, id: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn pay_wallet(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    let Some(_) = pending_order(v, id).await? else {
         return Ok(());
     };
     match orders::pay_with_wallet(
@@ -458,32 +388,21 @@ pub async fn pay_wallet(v: &Visit<'_>, id: i64) -> HandlerResult {
     .await
     {
         Ok(_) => {
-            show(
-                bot,
-                chat,
-                edit,
-                tr(lang, "checkout.paid"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
+            v.show(tr(lang, "checkout.paid"), keyboards::back_to_menu(lang))
+                .await
         }
-        Err(e) => refuse(bot, chat, lang, &e).await,
+        Err(e) => refuse(v, &e).await,
     }
 }
 
 /// Sends the Stars invoice for what the wallet does not cover.
-pub async fn pay_stars(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn pay_stars(v: &Visit, id: i64) -> HandlerResult {
+    let (bot, chat, ctx, customer, lang) = (&v.bot, v.chat, &v.ctx, &v.customer, v.lang);
+
     let Some(rate) = ctx.sales.stars else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
-    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+    let Some(order) = pending_order(v, id).await? else {
         return Ok(());
     };
     let invoice = match stars::invoice_for_order(
@@ -497,17 +416,13 @@ pub async fn pay_stars(
     {
         Ok(i) => i,
         Err(StarsError::WalletCovers) => {
-            return preview(bot, chat, None, ctx, lang, &order, None).await;
+            return preview(v, &order, None).await;
         }
         Err(StarsError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
         Err(_) => {
-            return say(
-                bot,
-                chat,
-                tr(lang, "checkout.expired"),
-                keyboards::back_to_menu(lang),
-            )
-            .await;
+            return v
+                .say(tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))
+                .await;
         }
     };
     let title = tr_with(lang, "stars.order_title", &[("order", &id.to_string())]);
@@ -523,7 +438,7 @@ pub async fn pay_stars(
 }
 
 pub async fn send_invoice(
-    bot: &Bot,
+    bot: &TgBot,
     chat: ChatId,
     title: String,
     description: String,
@@ -542,56 +457,34 @@ pub async fn send_invoice(
     Ok(())
 }
 
-pub async fn ask_promo(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    let Some(_) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn ask_promo(v: &Visit, id: i64) -> HandlerResult {
+    let lang = v.lang;
+    let Some(_) = pending_order(v, id).await? else {
         return Ok(());
     };
-    dialogue.update(State::EnteringPromo { order: id }).await?;
+    v.dialogue
+        .update(State::EnteringPromo { order: id })
+        .await?;
     let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
         tr(lang, "checkout.cancel"),
         Action::CancelOrder(id),
     )]]);
-    show(bot, chat, edit, tr(lang, "promo.ask"), keyboard).await
+    v.show(tr(lang, "promo.ask"), keyboard).await
 }
 
 /// The customer typed a promo code for `order`: re-quote with it, or say why not and stay.
-pub async fn promo_entered(
-    v: &Visit<'_>,
-    dialogue: &ChatDialogue,
-    id: i64,
-    code: Option<&str>,
-) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+pub async fn promo_entered(v: &Visit, id: i64, code: Option<&str>) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(code) = code
         .map(str::trim)
         .filter(|c| !c.is_empty() && c.chars().count() <= 32 && !c.contains(char::is_whitespace))
     else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "promo.hint"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .say(tr(lang, "promo.hint"), keyboards::back_to_menu(lang))
+            .await;
     };
-    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
-        dialogue.update(State::Idle).await?;
+    let Some(order) = pending_order(v, id).await? else {
+        v.dialogue.update(State::Idle).await?;
         return Ok(());
     };
     // Codes cannot be found by trying many: a few wrong ones an hour, then a pause.
@@ -603,34 +496,19 @@ pub async fn promo_entered(
     )
     .await?;
     if tries >= ctx.sales.limits.promo_tries_per_hour {
-        return say(
-            bot,
-            chat,
-            tr(lang, "promo.too_many_tries"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .say(
+                tr(lang, "promo.too_many_tries"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
     }
-    requote(
-        v,
-        Some(dialogue),
-        &order,
-        Some(code.to_string()),
-        order.points_used,
-    )
-    .await
+    requote(v, true, &order, Some(code.to_string()), order.points_used).await
 }
 
-pub async fn use_points(
-    bot: &Bot,
-    chat: ChatId,
-    _edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
-    let Some(order) = pending_order(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn use_points(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, customer) = (&v.ctx, &v.customer);
+    let Some(order) = pending_order(v, id).await? else {
         return Ok(());
     };
     let promo = match order.promo_code_id {
@@ -640,36 +518,27 @@ pub async fn use_points(
         None => None,
     };
     let have = points::balance(&ctx.db, customer.customer_id(), ctx.clock.now()).await?;
+    // The new preview comes as a new message, under the old one that is now out of date.
     let v = Visit {
-        bot,
-        chat,
         edit: None,
-        ctx,
-        customer,
-        lang,
+        ..v.clone()
     };
-    requote(&v, None, &order, promo, have).await
+    requote(&v, false, &order, promo, have).await
 }
 
 /// Places a new order for the same plan and location with the new promo code or points, and
 /// cancels the old one (whose buttons then answer "out of date").
+/// `in_promo_step`: the customer typed a promo code, and a wrong one keeps them at that step.
 async fn requote(
-    v: &Visit<'_>,
-    dialogue: Option<&ChatDialogue>,
+    v: &Visit,
+    in_promo_step: bool,
     order: &Order,
     promo: Option<String>,
     points: i64,
 ) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let (Some(plan), Some(location)) = (order.plan_id, order.location_id) else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let req = QuoteRequest {
         customer: customer.customer_id(),
@@ -681,7 +550,7 @@ async fn requote(
     let now = ctx.clock.now();
     let mut quote = match orders::quote(&ctx.db, &req, &ctx.sales.points, now).await {
         Ok(q) => q,
-        Err(OrderError::Promo(p)) if dialogue.is_some() => {
+        Err(OrderError::Promo(p)) if in_promo_step => {
             if p == PromoError::Unknown
                 && let Some(code) = &req.promo_code
             {
@@ -692,25 +561,24 @@ async fn requote(
                 tr(lang, "checkout.cancel"),
                 Action::CancelOrder(order.id),
             )]]);
-            return say(bot, chat, tr(lang, promo_key(&p)), keyboard).await;
+            return v.say(tr(lang, promo_key(&p)), keyboard).await;
         }
-        Err(e) => return refuse(bot, chat, lang, &e).await,
+        Err(e) => return refuse(v, &e).await,
     };
     quote.location = Some(LocationId::new(location));
     if !orders::cancel(&ctx.db, order.order_id(), customer.customer_id(), now)
         .await
         .unwrap_or(false)
     {
-        return say(
-            bot,
-            chat,
-            tr(lang, "checkout.already_paid"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .say(
+                tr(lang, "checkout.already_paid"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
     }
-    if let Some(d) = dialogue {
-        d.update(State::Idle).await?;
+    if in_promo_step {
+        v.dialogue.update(State::Idle).await?;
     }
     let new = orders::place(
         &ctx.db,
@@ -722,20 +590,12 @@ async fn requote(
         now,
     )
     .await?;
-    preview(bot, chat, None, ctx, lang, &new, None).await
+    preview(v, &new, None).await
 }
 
-pub async fn cancel(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    dialogue.update(State::Idle).await?;
+pub async fn cancel(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    v.set_state(State::Idle).await?;
     match orders::cancel(
         &ctx.db,
         OrderId::new(id),
@@ -745,25 +605,14 @@ pub async fn cancel(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerR
     .await
     {
         Ok(true) => {
-            show(
-                bot,
-                chat,
-                edit,
-                tr(lang, "checkout.cancelled"),
-                keyboards::main_menu(lang),
-            )
-            .await
+            v.show(tr(lang, "checkout.cancelled"), keyboards::main_menu(lang))
+                .await
         }
         Ok(false) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "checkout.closed"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
+            v.say(tr(lang, "checkout.closed"), keyboards::back_to_menu(lang))
+                .await
         }
-        Err(OrderError::NotFound | OrderError::NotYours) => stale(bot, chat, lang).await,
+        Err(OrderError::NotFound | OrderError::NotYours) => v.stale().await,
         Err(e) => Err(crate::errors::BotError::Service(e.to_string())),
     }
 }

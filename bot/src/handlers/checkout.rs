@@ -3,15 +3,15 @@
 //! link to the gateway (then comes back, or presses "I have paid"). Money always lands in the
 //! wallet first; an order is paid from it in the same step.
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use vpnshop_core::card_to_card::{self, CardError};
-use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::customers::Language;
 use vpnshop_core::gateways::{self, PayError};
 use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
 use vpnshop_core::payments::{self, CheckoutError, Provider};
 
-use super::{ChatDialogue, Ctx, State, Visit, say, show, stale};
+use super::{Ctx, State, Visit};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -67,22 +67,10 @@ pub async fn top_up_buttons(
 }
 
 /// "Pay by …" pressed on an order's preview.
-pub async fn pay_order(
-    v: &Visit<'_>,
-    dialogue: &ChatDialogue,
-    order: i64,
-    provider: Provider,
-) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+pub async fn pay_order(v: &Visit, order: i64, provider: Provider) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     if !offered(ctx).await?.contains(&provider) {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     }
     let due = payments::amount_due(
         &ctx.db,
@@ -95,50 +83,35 @@ pub async fn pay_order(
         Ok(d) => d,
         Err(CheckoutError::Db(e)) => return Err(e.into()),
         Err(CheckoutError::WalletCovers) => {
-            return say(
-                bot,
-                chat,
-                tr(lang, "pay.wallet_covers"),
-                keyboards::back_to_menu(lang),
-            )
-            .await;
+            return v
+                .say(tr(lang, "pay.wallet_covers"), keyboards::back_to_menu(lang))
+                .await;
         }
         Err(CheckoutError::NotPending(_)) => {
-            return say(
-                bot,
-                chat,
-                tr(lang, "checkout.already_paid"),
-                keyboards::back_to_menu(lang),
-            )
-            .await;
+            return v
+                .say(
+                    tr(lang, "checkout.already_paid"),
+                    keyboards::back_to_menu(lang),
+                )
+                .await;
         }
         Err(CheckoutError::QuoteExpired) => {
-            return say(
-                bot,
-                chat,
-                tr(lang, "checkout.expired"),
-                keyboards::back_to_menu(lang),
-            )
-            .await;
+            return v
+                .say(tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))
+                .await;
         }
-        Err(_) => return stale(bot, chat, lang).await,
+        Err(_) => return v.stale().await,
     };
     let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
-    start(v, dialogue, Some(OrderId::new(order)), due, provider, what).await
+    start(v, Some(OrderId::new(order)), due, provider, what).await
 }
 
 /// "Top up by …" pressed: ask how much.
-pub async fn ask_top_up(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    dialogue: &ChatDialogue,
-    ctx: &Ctx,
-    lang: Language,
-    provider: Provider,
-) -> HandlerResult {
+pub async fn ask_top_up(v: &Visit, provider: Provider) -> HandlerResult {
+    let (dialogue, ctx, lang) = (&v.dialogue, &v.ctx, v.lang);
+
     if !offered(ctx).await?.contains(&provider) {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     }
     dialogue
         .update(State::EnteringTopUp {
@@ -153,7 +126,7 @@ pub async fn ask_top_up(
             ("example", &text::money(lang, example_amount(ctx))),
         ],
     );
-    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+    v.show(body, keyboards::back_to_menu(lang)).await
 }
 
 fn example_amount(ctx: &Ctx) -> Money {
@@ -165,22 +138,11 @@ fn example_amount(ctx: &Ctx) -> Money {
 }
 
 /// The top-up amount arrives as text.
-pub async fn top_up_entered(
-    v: &Visit<'_>,
-    dialogue: &ChatDialogue,
-    method: &str,
-    input: Option<&str>,
-) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        lang,
-        ..
-    } = *v;
+pub async fn top_up_entered(v: &Visit, method: &str, input: Option<&str>) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
     let Some(provider) = Provider::parse(method) else {
-        dialogue.update(State::Idle).await?;
-        return stale(bot, chat, lang).await;
+        v.dialogue.update(State::Idle).await?;
+        return v.stale().await;
     };
     let amount = match input.map(|t| Money::parse(t, ctx.currency)) {
         Some(Ok(m)) if m.minor() > 0 => m,
@@ -197,31 +159,23 @@ pub async fn top_up_entered(
                 ),
                 _ => tr_with(lang, "pay.bad_amount", &[("example", &example)]),
             };
-            return say(bot, chat, refusal, keyboards::back_to_menu(lang)).await;
+            return v.say(refusal, keyboards::back_to_menu(lang)).await;
         }
     };
-    dialogue.update(State::Idle).await?;
+    v.dialogue.update(State::Idle).await?;
     let what = tr(lang, "pay.for_top_up");
-    start(v, dialogue, None, amount, provider, what).await
+    start(v, None, amount, provider, what).await
 }
 
 /// Opens the payment and tells the customer how to pay it.
 async fn start(
-    v: &Visit<'_>,
-    dialogue: &ChatDialogue,
+    v: &Visit,
     order: Option<OrderId>,
     amount: Money,
     provider: Provider,
     what: String,
 ) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let now = ctx.clock.now();
     if provider == Provider::Card {
         let transfer = card_to_card::open(
@@ -235,23 +189,19 @@ async fn start(
         .await;
         let transfer = match transfer {
             Ok(t) => t,
-            Err(CardError::NoCard) => return stale(bot, chat, lang).await,
+            Err(CardError::NoCard) => return v.stale().await,
             Err(CardError::NoFreeAmount) => {
-                return say(
-                    bot,
-                    chat,
-                    tr(lang, "pay.card_busy"),
-                    keyboards::back_to_menu(lang),
-                )
-                .await;
+                return v
+                    .say(tr(lang, "pay.card_busy"), keyboards::back_to_menu(lang))
+                    .await;
             }
             Err(CardError::TooManyPending(max)) => {
                 let body = tr_with(lang, "pay.card_too_many", &[("max", &max.to_string())]);
-                return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+                return v.say(body, keyboards::back_to_menu(lang)).await;
             }
             Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
         };
-        dialogue
+        v.dialogue
             .update(State::AwaitingReceipt {
                 payment: transfer.checkout.payment.get(),
             })
@@ -275,11 +225,11 @@ async fn start(
                 ("bank", &escape(&transfer.card.bank)),
             ],
         );
-        return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+        return v.say(body, keyboards::back_to_menu(lang)).await;
     }
     let (Some(gateway), Some(urls)) = (ctx.payments.gateway(provider), ctx.payments.urls.as_ref())
     else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let description = format!("{} — {}", ctx.shop_name, what);
     match gateways::checkout(
@@ -320,49 +270,34 @@ async fn start(
                 )],
                 vec![keyboards::back(lang)],
             ]);
-            say(bot, chat, body, keyboard).await
+            v.say(body, keyboard).await
         }
         Err(PayError::Gateway(_)) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "pay.gateway_down"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
+            v.say(tr(lang, "pay.gateway_down"), keyboards::back_to_menu(lang))
+                .await
         }
         Err(PayError::TooManyPending(max)) => {
             let body = tr_with(lang, "pay.too_many_open", &[("max", &max.to_string())]);
-            say(bot, chat, body, keyboards::back_to_menu(lang)).await
+            v.say(body, keyboards::back_to_menu(lang)).await
         }
         Err(PayError::Currency(_)) | Err(PayError::Checkout(CheckoutError::BadAmount)) => {
-            say(
-                bot,
-                chat,
-                tr(lang, "pay.not_this_way"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
+            v.say(tr(lang, "pay.not_this_way"), keyboards::back_to_menu(lang))
+                .await
         }
         Err(PayError::Checkout(CheckoutError::Db(e))) => Err(e.into()),
-        Err(PayError::Checkout(_)) => stale(bot, chat, lang).await,
+        Err(PayError::Checkout(_)) => v.stale().await,
     }
 }
 
 /// "I have paid": ask the gateway now instead of waiting for its callback.
-pub async fn check(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    payment: i64,
-) -> HandlerResult {
+pub async fn check(v: &Visit, payment: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let row = payments::get(&ctx.db, PaymentId::new(payment))
         .await?
         .filter(|p| p.customer_id == customer.id);
     let Some(row) = row else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     // Only a payment still open can change by asking the gateway; the answer then comes from
     // the payment's own state, never from what the check returned.
@@ -370,7 +305,7 @@ pub async fn check(
     let key = if open.contains(&row.status.as_str()) {
         let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
         let Some(gateway) = gateway else {
-            return stale(bot, chat, lang).await;
+            return v.stale().await;
         };
         // The customer waits for this answer (and their chat with them): a few seconds at
         // most; a slow gateway is left to reconciliation, which settles it later anyway.
@@ -406,32 +341,16 @@ pub async fn check(
             }
         }
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
 /// A photo from a customer: the receipt of their pending card transfer.
-pub async fn receipt(
-    v: &Visit<'_>,
-    msg: &Message,
-    dialogue: &ChatDialogue,
-    payment: Option<i64>,
-) -> HandlerResult {
-    let Visit {
-        bot,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    let chat = msg.chat.id;
+pub async fn receipt(v: &Visit, msg: &Message, payment: Option<i64>) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(photo) = msg.photo().and_then(|sizes| sizes.last()) else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "pay.send_photo"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .say(tr(lang, "pay.send_photo"), keyboards::back_to_menu(lang))
+            .await;
     };
     let payment = match payment {
         Some(p) => Some(PaymentId::new(p)),
@@ -445,13 +364,9 @@ pub async fn receipt(
         .map(|p| PaymentId::new(p.id)),
     };
     let Some(payment) = payment else {
-        return say(
-            bot,
-            chat,
-            tr(lang, "hint.unknown"),
-            keyboards::main_menu(lang),
-        )
-        .await;
+        return v
+            .say(tr(lang, "hint.unknown"), keyboards::main_menu(lang))
+            .await;
     };
     let submitted = card_to_card::submit(
         &ctx.db,
@@ -462,12 +377,12 @@ pub async fn receipt(
         ctx.clock.now(),
     )
     .await;
-    dialogue.update(State::Idle).await?;
+    v.dialogue.update(State::Idle).await?;
     let key = match submitted {
         Ok(_) => "pay.receipt_received",
         Err(CardError::AlreadySubmitted) => "pay.receipt_already",
         Err(CardError::NotYourTransfer) => "pay.receipt_closed",
         Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }

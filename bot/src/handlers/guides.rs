@@ -1,8 +1,8 @@
 //! Connection guides per platform, with the apps we recommend for each.
-use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, MessageId};
+use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::customers::Language;
 
+use super::Visit;
 use crate::callback::{Action, Platform};
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -26,29 +26,15 @@ pub fn guide_keyboard(lang: Language) -> InlineKeyboardMarkup {
     ])
 }
 
-pub async fn menu(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    lang: Language,
-) -> HandlerResult {
-    super::show(
-        bot,
-        chat,
-        edit,
-        tr(lang, "guides.pick"),
-        guide_keyboard(lang),
-    )
-    .await
+pub async fn menu(v: &Visit) -> HandlerResult {
+    let lang = v.lang;
+
+    v.show(tr(lang, "guides.pick"), guide_keyboard(lang)).await
 }
 
-pub async fn show(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    lang: Language,
-    platform: Platform,
-) -> HandlerResult {
+pub async fn guide(v: &Visit, platform: Platform) -> HandlerResult {
+    let lang = v.lang;
+
     let body = tr(lang, &format!("guides.{}.text", platform.code()));
-    super::show(bot, chat, edit, body, guide_keyboard(lang)).await
+    v.show(body, guide_keyboard(lang)).await
 }

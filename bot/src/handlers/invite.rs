@@ -1,10 +1,8 @@
 //! Inviting friends: the customer's deep link, how many joined and bought, and the reward.
-use teloxide::prelude::*;
-use teloxide::types::MessageId;
-use vpnshop_core::customers::{Customer, Language};
+use vpnshop_core::customers::Customer;
 use vpnshop_core::rewards::{self, ReferralReward};
 
-use super::{Ctx, show};
+use super::{Ctx, Visit};
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::{self, escape, tr, tr_with};
@@ -16,14 +14,9 @@ pub fn link(ctx: &Ctx, customer: &Customer) -> String {
     )
 }
 
-pub async fn show_invite(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-) -> HandlerResult {
+pub async fn show_invite(v: &Visit) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let (joined, bought) = rewards::referral_stats(&ctx.db, customer.customer_id()).await?;
     let mut body = tr_with(
         lang,
@@ -48,5 +41,5 @@ pub async fn show_invite(
         ),
         None => tr(lang, "invite.no_reward"),
     });
-    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+    v.show(body, keyboards::back_to_menu(lang)).await
 }

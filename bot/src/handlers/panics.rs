@@ -12,6 +12,7 @@ use teloxide::prelude::*;
 use teloxide::types::ParseMode;
 
 use super::Ctx;
+use crate::ctx::TgBot;
 use crate::errors::BotError;
 use crate::keyboards;
 use crate::text::tr;
@@ -23,7 +24,7 @@ pub fn guard() -> UpdateHandler<BotError> {
         |deps: DependencyMap, cont| async move {
             crate::metrics::update_seen();
             let update = deps.try_get::<Update>();
-            let bot = deps.try_get::<Bot>();
+            let bot = deps.try_get::<TgBot>();
             let ctx = deps.try_get::<Arc<Ctx>>();
             match AssertUnwindSafe(cont(deps)).catch_unwind().await {
                 Ok(flow) => flow,

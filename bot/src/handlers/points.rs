@@ -1,24 +1,16 @@
 //! Points: the balance, what it is worth at checkout, and how more are earned.
-use teloxide::prelude::*;
-use teloxide::types::MessageId;
-use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::money::Money;
 use vpnshop_core::points;
 use vpnshop_core::rewards::ReferralReward;
 
-use super::{Ctx, show};
+use super::Visit;
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::{self, tr, tr_with};
 
-pub async fn show_points(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-) -> HandlerResult {
+pub async fn show_points(v: &Visit) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let now = ctx.clock.now();
     let have = points::balance(&ctx.db, customer.customer_id(), now).await?;
     let mut body = tr_with(
@@ -81,5 +73,5 @@ pub async fn show_points(
             &[("days", &text::count(lang, d.num_days(), "days"))],
         ));
     }
-    show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+    v.show(body, keyboards::back_to_menu(lang)).await
 }

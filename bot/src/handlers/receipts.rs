@@ -13,6 +13,7 @@ use vpnshop_core::payments;
 
 use super::Ctx;
 use crate::callback::Action;
+use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::button;
 use crate::text::{self, escape, tr, tr_with};
@@ -96,7 +97,7 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
 }
 
 /// Posts a receipt to the staff chat (once: a retried job finds it posted).
-pub async fn post(bot: &Bot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(), BotError> {
+pub async fn post(bot: &TgBot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(), BotError> {
     let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
@@ -108,7 +109,7 @@ pub async fn post(bot: &Bot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(
 
 /// Posts the receipt (photo, caption, Approve / Reject) in the staff chat and remembers the new
 /// post: for a receipt whose post never arrived, or is in a staff chat no longer used.
-pub async fn repost(bot: &Bot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Result<(), BotError> {
+pub async fn repost(bot: &TgBot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Result<(), BotError> {
     let body = caption(ctx, r).await?;
     let sent = bot
         .send_photo(staff, InputFile::file_id(r.file_id.clone().into()))
@@ -125,7 +126,7 @@ pub async fn repost(bot: &Bot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Result<
 }
 
 /// Rewrites a receipt's caption after a decision (buttons kept while it is still open).
-async fn refresh(bot: &Bot, ctx: &Ctx, chat: ChatId, r: &Receipt, note: String) -> HandlerResult {
+async fn refresh(bot: &TgBot, ctx: &Ctx, chat: ChatId, r: &Receipt, note: String) -> HandlerResult {
     let Some(message) = r.staff_message_id else {
         return Ok(());
     };
@@ -156,7 +157,7 @@ fn name_of(user: &teloxide::types::User) -> String {
 }
 
 /// Approve or Reject pressed in the staff chat.
-pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
+pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
     let lang = ctx.default_language;
     let Some(chat) = q.regular_message().map(|m| m.chat.id) else {
         return Ok(());
@@ -236,7 +237,7 @@ fn refusal(lang: Language, e: &CardError) -> Result<String, BotError> {
 
 /// A staff reply to a receipt that they are rejecting: the reason. Returns whether the message
 /// was about a receipt (else it is left to the other staff-chat features).
-pub async fn reason_reply(bot: &Bot, msg: &Message, ctx: &Ctx) -> Result<bool, BotError> {
+pub async fn reason_reply(bot: &TgBot, msg: &Message, ctx: &Ctx) -> Result<bool, BotError> {
     let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
         return Ok(false);
     };

@@ -12,6 +12,7 @@ use vpnshop_core::payments::{self, Payment};
 
 use super::Ctx;
 use crate::callback::Action;
+use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::button;
 use crate::text::{self, escape, tr, tr_with};
@@ -92,7 +93,7 @@ pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
 }
 
 /// A decision button pressed in the staff chat.
-pub async fn on_staff_callback(bot: Bot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
+pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
     let lang = ctx.default_language;
     let (payment, decision) = match q.data.as_deref().and_then(Action::decode) {
         Some(Action::ReviewCreditReceived(p)) => (p, Decision::CreditReceived),

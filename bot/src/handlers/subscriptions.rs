@@ -1,15 +1,15 @@
 //! "My subscriptions": the list, one subscription's usage, link, QR code and guides, and
 //! renewing or adding traffic with a preview of the result before paying.
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode};
-use vpnshop_core::customers::{Customer, Language};
+use teloxide::types::{InlineKeyboardMarkup, InputFile};
+use vpnshop_core::customers::Language;
 use vpnshop_core::ids::SubscriptionId;
 use vpnshop_core::orders::OrderKind;
 use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
 use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
 
-use super::{Ctx, Visit, buy, guide_keyboard, say, show, stale};
+use super::{TgBot, Visit, buy, guide_keyboard};
 use crate::callback::Action;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
@@ -32,16 +32,8 @@ fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'stati
 /// 4,096 characters however many a customer has.
 const PER_PAGE: usize = 5;
 
-pub async fn list(v: &Visit<'_>, page: u32) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+pub async fn list(v: &Visit, page: u32) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let page = (page as usize).min(pages - 1);
@@ -56,7 +48,7 @@ pub async fn list(v: &Visit<'_>, page: u32) -> HandlerResult {
             vec![button(tr(lang, "menu.buy"), Action::Buy)],
             vec![keyboards::back(lang)],
         ]);
-        return show(bot, chat, edit, tr(lang, "subs.none"), keyboard).await;
+        return v.show(tr(lang, "subs.none"), keyboard).await;
     }
     let now = ctx.clock.now();
     let mut body = tr(lang, "subs.title");
@@ -110,7 +102,7 @@ pub async fn list(v: &Visit<'_>, page: u32) -> HandlerResult {
         rows.push(paging);
     }
     rows.push(vec![keyboards::back(lang)]);
-    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
 /// `#12 · Germany · active` / usage bar / days left: also used in the staff chat's ticket header.
@@ -174,34 +166,23 @@ pub fn as_of(
 }
 
 /// The subscription if the presser owns it; otherwise they are told the button is stale.
-async fn owned(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> Result<Option<Subscription>, BotError> {
+async fn owned(v: &Visit, id: i64) -> Result<Option<Subscription>, BotError> {
+    let (ctx, customer) = (&v.ctx, &v.customer);
+
     match subscriptions::owned(&ctx.db, SubscriptionId::new(id), customer.customer_id()).await {
         Ok(s) => Ok(Some(s)),
         Err(SubscriptionError::NotFound) => {
-            stale(bot, chat, lang).await?;
+            v.stale().await?;
             Ok(None)
         }
         Err(e) => Err(BotError::Service(e.to_string())),
     }
 }
 
-pub async fn detail(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
-    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn detail(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
+    let Some(sub) = owned(v, id).await? else {
         return Ok(());
     };
     let now = ctx.clock.now();
@@ -244,46 +225,38 @@ pub async fn detail(
         button(tr(lang, "menu.subscriptions"), Action::Subscriptions),
         keyboards::back(lang),
     ]);
-    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
 /// Sends the link as a QR code (PNG), with the link itself as the caption.
-pub async fn send_qr(bot: &Bot, chat: ChatId, lang: Language, link: &str) -> HandlerResult {
+/// Sends the subscription link as a QR code, with the guides under it.
+pub async fn send_qr(bot: &TgBot, chat: ChatId, lang: Language, link: &str) -> HandlerResult {
     let png = crate::qr::png(link).map_err(|e| BotError::Service(e.to_string()))?;
     bot.send_photo(chat, InputFile::memory(png).file_name("subscription.png"))
         .caption(tr_with(lang, "subs.qr_caption", &[("link", &escape(link))]))
-        .parse_mode(ParseMode::Html)
         .reply_markup(guide_keyboard(lang))
         .await?;
     Ok(())
 }
 
-pub async fn qr(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
-    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn qr(v: &Visit, id: i64) -> HandlerResult {
+    let lang = v.lang;
+
+    let Some(sub) = owned(v, id).await? else {
         return Ok(());
     };
     match &sub.subscription_url {
-        Some(link) => send_qr(bot, chat, lang, link).await,
+        Some(link) => send_qr(&v.bot, v.chat, v.lang, link).await,
         None => {
-            say(
-                bot,
-                chat,
-                tr(lang, "subs.no_link"),
-                keyboards::back_to_menu(lang),
-            )
-            .await
+            v.say(tr(lang, "subs.no_link"), keyboards::back_to_menu(lang))
+                .await
         }
     }
 }
 
-async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: SubscriptionError) -> HandlerResult {
+async fn refuse(v: &Visit, e: SubscriptionError) -> HandlerResult {
+    let lang = v.lang;
+
     let key = match e {
         SubscriptionError::NotFound => "errors.stale_button",
         SubscriptionError::NotActive => "subs.not_active",
@@ -292,51 +265,29 @@ async fn refuse(bot: &Bot, chat: ChatId, lang: Language, e: SubscriptionError) -
         SubscriptionError::NoSuchPack(_) => "errors.stale_button",
         SubscriptionError::Order(e) => return Err(BotError::Service(e.to_string())),
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
-pub async fn renew(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
-    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn renew(v: &Visit, id: i64) -> HandlerResult {
+    let ctx = &v.ctx;
+    let Some(sub) = owned(v, id).await? else {
         return Ok(());
     };
     let quoted = subscriptions::quote_renewal(&ctx.db, &sub, ctx.currency, ctx.clock.now()).await;
-    let v = Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-    };
-    checkout(&v, &sub, OrderKind::Renewal, quoted).await
+    checkout(v, &sub, OrderKind::Renewal, quoted).await
 }
 
 /// Places the renewal or traffic order that was just quoted and shows its preview.
 async fn checkout(
-    v: &Visit<'_>,
+    v: &Visit,
     sub: &Subscription,
     kind: OrderKind,
     quoted: Result<(Quote, Preview), SubscriptionError>,
 ) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        lang,
-        ..
-    } = *v;
+    let ctx = &v.ctx;
     let (quote, after) = match quoted {
         Ok(q) => q,
-        Err(e) => return refuse(bot, chat, lang, e).await,
+        Err(e) => return refuse(v, e).await,
     };
     let placed = subscriptions::place(
         &ctx.db,
@@ -348,25 +299,19 @@ async fn checkout(
     )
     .await;
     match placed {
-        Ok(order) => buy::preview(bot, chat, edit, ctx, lang, &order, Some(&after)).await,
-        Err(e) => refuse(bot, chat, lang, e).await,
+        Ok(order) => buy::preview(v, &order, Some(&after)).await,
+        Err(e) => refuse(v, e).await,
     }
 }
 
-pub async fn packs(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
-    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn packs(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
+    let Some(sub) = owned(v, id).await? else {
         return Ok(());
     };
     let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let items = ctx
         .sales
@@ -383,30 +328,17 @@ pub async fn packs(
             (label, Action::TrafficPack(sub.id, gb))
         })
         .collect();
-    show(
-        bot,
-        chat,
-        edit,
-        tr(lang, "subs.pick_pack"),
-        keyboards::list(lang, items),
-    )
-    .await
+    v.show(tr(lang, "subs.pick_pack"), keyboards::list(lang, items))
+        .await
 }
 
-pub async fn add_traffic(v: &Visit<'_>, id: i64, gb: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    let Some(sub) = owned(bot, chat, ctx, customer, lang, id).await? else {
+pub async fn add_traffic(v: &Visit, id: i64, gb: i64) -> HandlerResult {
+    let ctx = &v.ctx;
+    let Some(sub) = owned(v, id).await? else {
         return Ok(());
     };
     let Some(per_gb) = ctx.sales.traffic_price_per_gb else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let quoted =
         subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb).await;

@@ -3,36 +3,29 @@
 use std::sync::Arc;
 
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, MessageId};
-use vpnshop_core::customers::{Customer, Language};
+use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
-use super::{ChatDialogue, Ctx, State, Visit, say, stale};
+use super::{Ctx, State, Visit};
 use crate::callback::Action;
+use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
 
-pub async fn menu(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-) -> HandlerResult {
+pub async fn menu(v: &Visit) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     if !ctx.staff.is_reachable() {
         // Questions go to the staff chat: without one nobody would read them.
-        return super::show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "support.unavailable"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(
+                tr(lang, "support.unavailable"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
     }
     let open = tickets::open_of(&ctx.db, customer.customer_id()).await?;
     let body = if open.is_empty() {
@@ -53,69 +46,44 @@ pub async fn menu(
         )]);
     }
     rows.push(vec![keyboards::back(lang)]);
-    super::show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
 /// Asks for a message: a new ticket (`None`) or another message in an open one.
-pub async fn ask(v: &Visit<'_>, dialogue: &ChatDialogue, ticket: Option<i64>) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
+pub async fn ask(v: &Visit, ticket: Option<i64>) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     if !ctx.staff.is_reachable() {
-        return say(
-            bot,
-            chat,
-            tr(lang, "support.unavailable"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .say(
+                tr(lang, "support.unavailable"),
+                keyboards::back_to_menu(lang),
+            )
+            .await;
     }
     if let Some(id) = ticket {
         match tickets::owned(&ctx.db, id, customer.customer_id()).await {
             Ok(t) if t.status == tickets::OPEN => {}
             Ok(_) => {
-                return say(
-                    bot,
-                    chat,
-                    tr(lang, "support.closed"),
-                    keyboards::back_to_menu(lang),
-                )
-                .await;
+                return v
+                    .say(tr(lang, "support.closed"), keyboards::back_to_menu(lang))
+                    .await;
             }
             Err(_) => {
-                return stale(bot, chat, lang).await;
+                return v.stale().await;
             }
         }
     }
-    dialogue.update(State::WritingTicket { ticket }).await?;
+    v.dialogue.update(State::WritingTicket { ticket }).await?;
     let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
         tr(lang, "support.cancel"),
         Action::Support,
     )]]);
-    super::show(bot, chat, edit, tr(lang, "support.ask"), keyboard).await
+    v.show(tr(lang, "support.ask"), keyboard).await
 }
 
 /// What the customer sent while writing: text, or a photo with an optional caption.
-pub async fn written(
-    v: &Visit<'_>,
-    msg: &Message,
-    dialogue: &ChatDialogue,
-    ticket: Option<i64>,
-) -> HandlerResult {
-    let Visit {
-        bot,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    let chat = msg.chat.id;
+pub async fn written(v: &Visit, msg: &Message, ticket: Option<i64>) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let writing = Writing {
         body: msg.text().or(msg.caption()).map(str::to_string),
         photo_file_id: msg
@@ -150,38 +118,32 @@ pub async fn written(
     };
     let key = match result {
         Ok(t) => {
-            dialogue.update(State::Idle).await?;
+            v.dialogue.update(State::Idle).await?;
             let body = tr_with(lang, "support.sent", &[("id", &t.id.to_string())]);
-            return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+            return v.say(body, keyboards::back_to_menu(lang)).await;
         }
         // The step stays where it was.
         Err(TicketError::Empty) => "support.hint_empty",
         Err(TicketError::TooLong) => "support.hint_long",
         Err(TicketError::Closed | TicketError::NotFound) => {
-            dialogue.update(State::Idle).await?;
+            v.dialogue.update(State::Idle).await?;
             "support.closed"
         }
         Err(TicketError::TooMany(max)) => {
-            dialogue.update(State::Idle).await?;
+            v.dialogue.update(State::Idle).await?;
             let body = tr_with(lang, "support.too_many", &[("max", &max.to_string())]);
-            return say(bot, chat, body, keyboards::back_to_menu(lang)).await;
+            return v.say(body, keyboards::back_to_menu(lang)).await;
         }
         Err(TicketError::Db(e)) => return Err(e.into()),
     };
-    say(bot, chat, tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
-pub async fn show_ticket(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    id: i64,
-) -> HandlerResult {
+pub async fn show_ticket(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let Ok(t) = tickets::owned(&ctx.db, id, customer.customer_id()).await else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let mut body = tr_with(lang, "support.ticket_title", &[("id", &t.id.to_string())]);
     for m in tickets::messages(&ctx.db, t.id, 10).await? {
@@ -211,33 +173,25 @@ pub async fn show_ticket(
         button(tr(lang, "menu.support"), Action::Support),
         keyboards::back(lang),
     ]);
-    super::show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
-pub async fn close(v: &Visit<'_>, dialogue: &ChatDialogue, id: i64) -> HandlerResult {
-    let Visit {
-        bot,
-        chat,
-        edit,
-        ctx,
-        customer,
-        lang,
-        ..
-    } = *v;
-    dialogue.update(State::Idle).await?;
+pub async fn close(v: &Visit, id: i64) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    v.dialogue.update(State::Idle).await?;
     match tickets::close(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
         Ok(t) => {
             let body = tr_with(lang, "support.closed_done", &[("id", &t.id.to_string())]);
-            super::show(bot, chat, edit, body, keyboards::back_to_menu(lang)).await
+            v.show(body, keyboards::back_to_menu(lang)).await
         }
         Err(TicketError::Db(e)) => Err(e.into()),
-        Err(_) => stale(bot, chat, lang).await,
+        Err(_) => v.stale().await,
     }
 }
 
 /// A message in the staff chat. A reply to a ticket post, from staff, becomes the answer;
 /// everything else there is the staff's own conversation and is left alone.
-pub async fn on_staff_chat(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
+pub async fn on_staff_chat(bot: TgBot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
     if super::receipts::reason_reply(&bot, &msg, &ctx).await? {
         return Ok(());
     }

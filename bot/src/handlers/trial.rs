@@ -1,22 +1,14 @@
 //! The free trial button: one per customer, never after buying; provisioned by the job queue.
-use teloxide::prelude::*;
-use teloxide::types::MessageId;
-use vpnshop_core::customers::{Customer, Language};
 use vpnshop_core::trial::{self, TrialError};
 
-use super::{Ctx, show};
+use super::Visit;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards;
 use crate::text::tr;
 
-pub async fn take(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-) -> HandlerResult {
+pub async fn take(v: &Visit) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let result = trial::take(
         &ctx.db,
         customer.customer_id(),
@@ -33,12 +25,5 @@ pub async fn take(
         Err(TrialError::NoRoom) => "trial.no_room",
         Err(TrialError::Order(e)) => return Err(BotError::Service(e.to_string())),
     };
-    show(
-        bot,
-        chat,
-        edit,
-        tr(lang, key),
-        keyboards::back_to_menu(lang),
-    )
-    .await
+    v.show(tr(lang, key), keyboards::back_to_menu(lang)).await
 }

@@ -1,11 +1,9 @@
 //! The wallet: balance, the transactions page by page, and topping up with Telegram Stars.
-use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, MessageId};
-use vpnshop_core::customers::{Customer, Language};
+use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::ledger::{self, TxKind};
 use vpnshop_core::stars;
 
-use super::{Ctx, buy, show, stale};
+use super::{Visit, buy};
 use crate::callback::Action;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -25,15 +23,9 @@ fn kind_key(kind: Option<TxKind>) -> &'static str {
     }
 }
 
-pub async fn show_wallet(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    page: u32,
-) -> HandlerResult {
+pub async fn show_wallet(v: &Visit, page: u32) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+
     let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
     // One more than a page tells whether an older page exists.
     let history = ledger::wallet_history(
@@ -91,16 +83,12 @@ pub async fn show_wallet(
         rows.push(vec![button(tr(lang, "wallet.top_up"), Action::TopUp)]);
     }
     rows.push(vec![keyboards::back(lang)]);
-    show(bot, chat, edit, body, InlineKeyboardMarkup::new(rows)).await
+    v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
-pub async fn top_up_menu(
-    bot: &Bot,
-    chat: ChatId,
-    edit: Option<MessageId>,
-    ctx: &Ctx,
-    lang: Language,
-) -> HandlerResult {
+pub async fn top_up_menu(v: &Visit) -> HandlerResult {
+    let (ctx, lang) = (&v.ctx, v.lang);
+
     let mut items: Vec<(String, Action)> = Vec::new();
     let mut body = tr(lang, "wallet.top_up_how");
     if let Some(rate) = ctx.sales.stars {
@@ -124,33 +112,23 @@ pub async fn top_up_menu(
     }
     items.extend(super::checkout::top_up_buttons(ctx, lang).await?);
     if items.is_empty() {
-        return show(
-            bot,
-            chat,
-            edit,
-            tr(lang, "wallet.no_top_up"),
-            keyboards::back_to_menu(lang),
-        )
-        .await;
+        return v
+            .show(tr(lang, "wallet.no_top_up"), keyboards::back_to_menu(lang))
+            .await;
     }
-    show(bot, chat, edit, body, keyboards::list(lang, items)).await
+    v.show(body, keyboards::list(lang, items)).await
 }
 
 /// Sends a Stars invoice for one of the seller's top-up amounts (any other is refused: the
 /// button carries the amount only as a choice among those).
-pub async fn top_up(
-    bot: &Bot,
-    chat: ChatId,
-    ctx: &Ctx,
-    customer: &Customer,
-    lang: Language,
-    stars_amount: i64,
-) -> HandlerResult {
+pub async fn top_up(v: &Visit, stars_amount: i64) -> HandlerResult {
+    let (bot, chat, ctx, customer, lang) = (&v.bot, v.chat, &v.ctx, &v.customer, v.lang);
+
     let (Some(rate), true) = (
         ctx.sales.stars,
         ctx.sales.stars_top_up.contains(&stars_amount),
     ) else {
-        return stale(bot, chat, lang).await;
+        return v.stale().await;
     };
     let invoice = match stars::invoice_for_top_up(
         &ctx.db,

@@ -8,12 +8,14 @@ use vpnshop_core::customers;
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::stars::{self, Refusal, Settled};
 
-use super::{Ctx, apologize, guess_language, language_of, say};
+use super::Ctx;
+use super::visit::{apologize, guess_language, language_of};
+use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::{self, tr, tr_with};
 
-pub async fn on_pre_checkout(bot: Bot, q: PreCheckoutQuery, ctx: Arc<Ctx>) -> HandlerResult {
+pub async fn on_pre_checkout(bot: TgBot, q: PreCheckoutQuery, ctx: Arc<Ctx>) -> HandlerResult {
     let payer = TelegramId::new(q.from.id.0 as i64);
     let lang = match customers::by_telegram_id(&ctx.db, payer).await {
         Ok(Some(c)) => language_of(&ctx, &c, &q.from),
@@ -54,7 +56,7 @@ pub async fn on_pre_checkout(bot: Bot, q: PreCheckoutQuery, ctx: Arc<Ctx>) -> Ha
     Ok(())
 }
 
-pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
+pub async fn on_successful_payment(bot: TgBot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
     let (Some(paid), Some(user)) = (msg.successful_payment(), msg.from.as_ref()) else {
         return Ok(());
     };
@@ -116,5 +118,8 @@ pub async fn on_successful_payment(bot: Bot, msg: Message, ctx: Arc<Ctx>) -> Han
             return Ok(());
         }
     };
-    say(&bot, chat, text, keyboards::back_to_menu(lang)).await
+    bot.send_message(chat, text)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    Ok(())
 }
