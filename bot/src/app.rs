@@ -179,9 +179,6 @@ pub async fn serve_with_clock(
     if let Err(problem) = ctx.staff.recheck(&bot).await {
         tracing::error!(%problem, "card-to-card payments and support are off until the staff chat works");
     }
-    if let Err(e) = crate::notifier::schedule_sweep(&ctx).await {
-        tracing::warn!(error = %e, "cannot schedule the payments sweep");
-    }
     // Unique per start: in a container every process is pid 1, and a restarted bot must not
     // pass for the one whose leases it is waiting out.
     let worker = format!(
@@ -189,7 +186,10 @@ pub async fn serve_with_clock(
         std::process::id(),
         chrono::Utc::now().timestamp_micros()
     );
-    let runner = crate::notifier::runner(bot.clone(), ctx.clone(), worker.clone());
+    let runner = crate::jobs::runner(bot.clone(), ctx.clone(), worker.clone());
+    if let Err(e) = runner.schedule_recurring().await {
+        tracing::warn!(error = %e, "cannot schedule the recurring jobs");
+    }
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
     // Aborted with this future too: a serve task that is killed leaves no runner behind.
     let mut jobs = AbortOnDrop(tokio::spawn(async move {

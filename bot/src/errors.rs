@@ -13,6 +13,9 @@ pub enum BotError {
     /// A core service failed in a way the customer cannot fix (logged, apologized for).
     #[error("{0}")]
     Service(String),
+    /// A notice that can never be delivered: its reader, or the staff chat, is gone.
+    #[error("undeliverable: {0}")]
+    Undeliverable(String),
 }
 
 impl From<Box<dyn std::error::Error + Send + Sync>> for BotError {

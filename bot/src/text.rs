@@ -154,304 +154,42 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// Every key the code uses, so a test can check that each exists in each locale.
-pub const ALL_KEYS: &[&str] = &[
-    "count.days.one",
-    "count.days.few",
-    "count.days.many",
-    "count.days.other",
-    "count.points.one",
-    "count.points.few",
-    "count.points.many",
-    "count.points.other",
-    "count.minutes.one",
-    "count.minutes.few",
-    "count.minutes.many",
-    "count.minutes.other",
-    "buy.location_gone",
-    "buy.no_locations",
-    "buy.no_plans",
-    "buy.pick_location",
-    "buy.pick_plan",
-    "buy.plan_gone",
-    "buy.terms",
-    "cancel.done",
-    "checkout.add_promo",
-    "checkout.after",
-    "checkout.already_paid",
-    "checkout.balance",
-    "checkout.cancel",
-    "checkout.cancelled",
-    "checkout.closed",
-    "checkout.expired",
-    "checkout.location",
-    "checkout.not_enough",
-    "checkout.paid",
-    "checkout.pay_mixed",
-    "checkout.pay_stars",
-    "checkout.pay_wallet",
-    "checkout.points",
-    "checkout.points_changed",
-    "checkout.points_off",
-    "checkout.price",
-    "checkout.promo",
-    "checkout.rest_due",
-    "checkout.title",
-    "checkout.top_up_first",
-    "checkout.total",
-    "checkout.use_points",
-    "checkout.valid_until",
-    "checkout.what_plan",
-    "checkout.what_renewal",
-    "checkout.what_traffic",
-    "commands.buy",
-    "commands.cancel",
-    "commands.help",
-    "commands.language",
-    "commands.start",
-    "commands.subscriptions",
-    "commands.support",
-    "commands.wallet",
-    "currency.EUR",
-    "currency.IRR",
-    "currency.IRT",
-    "currency.RUB",
-    "currency.USD",
-    "currency.XTR",
-    "errors.banned",
-    "errors.internal",
-    "errors.stale_button",
-    "guides.android.name",
-    "guides.android.text",
-    "guides.ios.name",
-    "guides.ios.text",
-    "guides.linux.name",
-    "guides.linux.text",
-    "guides.macos.name",
-    "guides.macos.text",
-    "guides.pick",
-    "guides.windows.name",
-    "guides.windows.text",
-    "help.faq",
-    "help.text",
-    "hint.in_dialogue",
-    "hint.pick_language",
-    "hint.unknown",
-    "invite.no_reward",
-    "invite.reward_points",
-    "invite.reward_wallet",
-    "invite.text",
-    "lang.prompt",
-    "lang.set",
-    "menu.back",
-    "menu.buy",
-    "menu.help",
-    "menu.invite",
-    "menu.language",
-    "menu.points",
-    "menu.subscriptions",
-    "menu.support",
-    "menu.title",
-    "menu.trial",
-    "menu.wallet",
-    "menu.welcome",
-    "notice.failed_free",
-    "notice.ready",
-    "notice.referral_reward",
-    "notice.refunded",
-    "notice.renewed",
-    "notice.traffic_added",
-    "notice.trial_ready",
-    "pay.ask_amount",
-    "pay.bad_amount",
-    "pay.too_many_open",
-    "pay.card_too_many",
-    "promo.too_many_tries",
-    "support.too_many",
-    "pay.check_unreachable",
-    "pay.declined",
-    "pay.too_large",
-    "pay.ambiguous_amount",
-    "pay.card_busy",
-    "pay.card_instructions",
-    "pay.check",
-    "pay.confirmed",
-    "pay.failed",
-    "pay.for_order",
-    "pay.for_top_up",
-    "pay.gateway_down",
-    "pay.gateway_instructions",
-    "pay.in_review",
-    "pay.method.card",
-    "pay.method.cryptobot",
-    "pay.method.nowpayments",
-    "pay.method.yookassa",
-    "pay.method.zarinpal",
-    "pay.not_this_way",
-    "pay.not_yet",
-    "pay.open_gateway",
-    "pay.receipt_already",
-    "pay.receipt_closed",
-    "pay.receipt_received",
-    "pay.send_photo",
-    "pay.wallet_covers",
-    "payment.declined_customer",
-    "payment.received_order",
-    "payment.received_order_closed",
-    "payment.received_wallet",
-    "payment.review_already",
-    "payment.review_answer_credited",
-    "payment.review_answer_declined",
-    "payment.review_credit_full",
-    "payment.review_credit_received",
-    "payment.review_credited_by",
-    "payment.review_customer",
-    "payment.review_decline",
-    "payment.review_declined_by",
-    "payment.review_not_allowed",
-    "payment.review_needs_second",
-    "payment.review_own",
-    "payment.review_unscaled",
-    "payment.review_not_comparable",
-    "payment.review_staff",
-    "points.balance",
-    "points.expiry",
-    "points.how_title",
-    "points.none",
-    "points.not_spendable",
-    "points.per_purchase",
-    "points.per_referral",
-    "points.worth",
-    "promo.already_used",
-    "promo.ask",
-    "promo.expired",
-    "promo.hint",
-    "promo.other_plan",
-    "promo.unknown",
-    "promo.used_up",
-    "receipt.already_decided",
-    "receipt.answer_approved",
-    "receipt.answer_first",
-    "receipt.answer_reason",
-    "receipt.approve",
-    "receipt.approved_by",
-    "receipt.ask_reason",
-    "receipt.caption",
-    "receipt.duplicate",
-    "receipt.first_approval",
-    "receipt.needs_two",
-    "receipt.not_allowed",
-    "receipt.not_rejecting",
-    "receipt.reason_bad",
-    "receipt.reject",
-    "receipt.reject_done",
-    "receipt.rejected_by",
-    "receipt.rejected_customer",
-    "receipt.rejecting",
-    "receipt.reminder",
-    "receipt.same_approver",
-    "receipt.own_payment",
-    "staff.provision_failed",
-    "staff.reply_hint",
-    "staff.ticket",
-    "stars.kept_in_wallet",
-    "stars.order_description",
-    "stars.order_title",
-    "stars.refunded",
-    "stars.refunding",
-    "stars.refuse_closed",
-    "stars.refuse_paid",
-    "stars.refuse_price",
-    "stars.refuse_unknown",
-    "stars.top_up_description",
-    "stars.top_up_title",
-    "stars.topped_up",
-    "subs.add_traffic",
-    "subs.days_left",
-    "subs.guides",
-    "subs.link",
-    "subs.no_link",
-    "subs.none",
-    "subs.none_short",
-    "subs.not_active",
-    "subs.open",
-    "subs.pick_pack",
-    "subs.plan_gone",
-    "subs.qr",
-    "subs.qr_caption",
-    "subs.renew",
-    "support.unavailable",
-    "subs.as_of",
-    "subs.page",
-    "staff.subs_more",
-    "staff.undelivered",
-    "subs.as_of_now",
-    "subs.refreshing",
-    "subs.status.active",
-    "subs.status.expired",
-    "subs.status.provisioning",
-    "subs.status.used_up",
-    "subs.summary",
-    "subs.title",
-    "subs.unlimited",
-    "support.answer",
-    "support.ask",
-    "support.cancel",
-    "support.close",
-    "support.closed",
-    "support.closed_done",
-    "support.from_staff",
-    "support.from_you",
-    "support.hint_empty",
-    "support.hint_long",
-    "support.new",
-    "support.none_open",
-    "support.open_count",
-    "support.sent",
-    "support.staff_bad",
-    "support.staff_closed",
-    "support.staff_only",
-    "support.staff_sent",
-    "support.ticket_title",
-    "support.write",
-    "trial.already_bought",
-    "trial.already_taken",
-    "trial.no_room",
-    "trial.not_offered",
-    "trial.started",
-    "units.forever",
-    "units.gb",
-    "units.mb",
-    "units.unlimited",
-    "wallet.balance",
-    "wallet.history_title",
-    "wallet.kind.adjustment",
-    "wallet.kind.other",
-    "wallet.kind.promo_credit",
-    "wallet.kind.purchase",
-    "wallet.kind.referral_reward",
-    "wallet.kind.refund",
-    "wallet.kind.top_up",
-    "wallet.line",
-    "wallet.newer",
-    "wallet.no_history",
-    "wallet.no_top_up",
-    "wallet.older",
-    "wallet.top_up",
-    "wallet.top_up_how",
-    "wallet.top_up_option",
-    "wallet.top_up_pick",
-    "web.back",
-    "web.failed",
-    "web.paid",
-    "web.pending",
-    "web.review",
-    "web.unknown",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key of `locales/en.yml`, flattened (`menu.welcome`): the locale files are the one
+    /// list of keys. They are plain nested maps of quoted strings, two spaces per level.
+    fn locale_keys() -> Vec<String> {
+        keys_of("en")
+    }
+
+    fn keys_of(locale: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../locales/{locale}.yml"));
+        let yaml = std::fs::read_to_string(path).unwrap();
+        let mut parents: Vec<String> = Vec::new();
+        let mut keys = Vec::new();
+        for line in yaml
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        {
+            let depth = (line.len() - line.trim_start().len()) / 2;
+            let (name, value) = line.trim().split_once(':').unwrap();
+            parents.truncate(depth);
+            if value.trim().is_empty() {
+                parents.push(name.to_string());
+            } else {
+                keys.push([parents.join("."), name.to_string()].join("."));
+            }
+        }
+        assert!(
+            keys.len() > 200,
+            "only {} keys read: the reader is broken",
+            keys.len()
+        );
+        keys
+    }
 
     #[test]
     fn user_text_is_escaped() {
@@ -464,13 +202,16 @@ mod tests {
     #[test]
     fn every_key_the_code_uses_is_known() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let known = locale_keys();
         let mut files = vec![
-            src.join("notifier.rs"),
             src.join("keyboards.rs"),
             src.join("app.rs"),
+            src.join("http.rs"),
         ];
-        for entry in std::fs::read_dir(src.join("handlers")).unwrap() {
-            files.push(entry.unwrap().path());
+        for dir in ["handlers", "jobs"] {
+            for entry in std::fs::read_dir(src.join(dir)).unwrap() {
+                files.push(entry.unwrap().path());
+            }
         }
         let mut checked = 0;
         for file in files {
@@ -496,7 +237,7 @@ mod tests {
                 let key = &rest[open + 1..];
                 let key = &key[..key.find('"').unwrap()];
                 assert!(
-                    ALL_KEYS.contains(&key),
+                    known.iter().any(|k| k == key),
                     "{} uses unknown key {key}",
                     file.display()
                 );
@@ -546,10 +287,18 @@ mod tests {
                 lang.code()
             );
         }
-        for key in crate::text::ALL_KEYS {
+        let mut en = locale_keys();
+        en.sort();
+        for lang in Language::ALL {
+            let mut theirs = keys_of(lang.code());
+            theirs.sort();
+            assert_eq!(en, theirs, "{}.yml has other keys than en.yml", lang.code());
+        }
+        for key in locale_keys() {
+            let key = key.as_str();
             for lang in Language::ALL {
                 let s = tr(lang, key);
-                assert_ne!(s, *key, "{key} is missing in {}", lang.code());
+                assert_ne!(s, key, "{key} is missing in {}", lang.code());
                 assert!(
                     !s.contains(key),
                     "{key} in {} renders a raw key: {s}",

@@ -29,6 +29,43 @@ pub const RUNNING: &str = "running";
 pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 
+/// What a kind of job carries, typed: the kind's name is declared once, with its payload, and
+/// the runner parses the payload before the handler sees it.
+pub trait Payload: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {
+    const KIND: &'static str;
+}
+
+/// A job that runs every `every`, once per time slot however many processes run: the slot's
+/// start is in its dedupe key. Each run queues the next before doing its work, so one that fails
+/// never stops the ones after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Recurring {
+    pub kind: &'static str,
+    pub every: Duration,
+}
+
+impl Recurring {
+    /// Queues the run at the next slot boundary (once, whoever asks).
+    pub async fn schedule_next(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+    ) -> Result<JobId, DbErr> {
+        let every = Ord::max(self.every.num_seconds(), 1);
+        let next = (now.timestamp() / every + 1) * every;
+        let at = DateTime::from_timestamp(next, 0).unwrap_or(now);
+        enqueue(
+            db,
+            NewJob::new(self.kind, serde_json::json!({}), now)
+                .at(at)
+                .dedupe(format!("{}@{next}", self.kind))
+                .attempts(1),
+            now,
+        )
+        .await
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NewJob {
     pub kind: String,
@@ -48,6 +85,12 @@ impl NewJob {
             dedupe_key: None,
             max_attempts: 10,
         }
+    }
+
+    /// A job of `payload`'s kind.
+    pub fn of<P: Payload>(payload: &P, now: DateTime<Utc>) -> Self {
+        let value = serde_json::to_value(payload).unwrap_or(Value::Null);
+        Self::new(P::KIND, value, now)
     }
 
     pub fn dedupe(mut self, key: impl Into<String>) -> Self {
@@ -380,6 +423,7 @@ pub struct Runner {
     clock: Arc<dyn Clock>,
     worker: String,
     lanes: HashMap<String, Lane>,
+    recurring: Vec<Recurring>,
     lease_for: Duration,
     batch: u64,
 }
@@ -391,6 +435,7 @@ impl Runner {
             clock,
             worker: worker.into(),
             lanes: HashMap::new(),
+            recurring: Vec::new(),
             lease_for: Duration::minutes(5),
             batch: 16,
         }
@@ -411,20 +456,75 @@ impl Runner {
         F: Fn(Job) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.lanes.insert(
-            kind.to_string(),
-            Lane {
-                handler: Arc::new(move |job| Box::pin(f(job))),
-                parallel: parallel.max(1),
-            },
-        );
+        let lane = Lane {
+            handler: Arc::new(move |job| Box::pin(f(job))),
+            parallel: parallel.max(1),
+        };
+        let earlier = self.lanes.insert(kind.to_string(), lane);
+        assert!(earlier.is_none(), "two handlers for jobs of kind {kind}");
         self
+    }
+
+    /// Registers `f` for jobs of `P`'s kind, up to `parallel` at once; a payload that does not
+    /// parse fails its job for good.
+    pub fn on<P, F, Fut>(self, parallel: usize, f: F) -> Self
+    where
+        P: Payload,
+        F: Fn(P, Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handle_parallel(P::KIND, parallel, move |job: Job| -> HandlerFuture {
+            match serde_json::from_str::<P>(&job.payload) {
+                Ok(payload) => Box::pin(f(payload, job)),
+                Err(e) => Box::pin(std::future::ready(Err(JobError::Permanent(format!(
+                    "a {} job whose payload does not parse: {e}",
+                    P::KIND
+                ))))),
+            }
+        })
+    }
+
+    /// Registers `f` as a recurring job (one at a time): [`Runner::schedule_recurring`] queues
+    /// its first run, and each run queues the next before it starts.
+    pub fn every<F, Fut>(mut self, recurring: Recurring, f: F) -> Self
+    where
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.recurring.push(recurring);
+        let (db, clock) = (self.db.clone(), self.clock.clone());
+        let f = Arc::new(f);
+        self.handle_parallel(recurring.kind, 1, move |job| {
+            let (db, clock, f) = (db.clone(), clock.clone(), f.clone());
+            async move {
+                recurring.schedule_next(&db, clock.now()).await?;
+                f(job).await
+            }
+        })
+    }
+
+    /// Queues the next run of every recurring job (at start-up; a no-op for those queued).
+    pub async fn schedule_recurring(&self) -> Result<(), DbErr> {
+        for r in &self.recurring {
+            r.schedule_next(&self.db, self.clock.now()).await?;
+        }
+        Ok(())
+    }
+
+    /// The recurring jobs registered, with their cadence.
+    pub fn recurring(&self) -> &[Recurring] {
+        &self.recurring
     }
 
     /// How long a lease lasts before it must be renewed (renewed every third of it).
     pub fn lease_for(mut self, lease_for: Duration) -> Self {
         self.lease_for = lease_for;
         self
+    }
+
+    /// The database the jobs are queued in.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// The kinds this runner handles.

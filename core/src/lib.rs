@@ -12,6 +12,7 @@ pub mod money;
 
 pub use sea_orm;
 pub mod audit;
+pub mod background;
 pub mod card_to_card;
 pub mod catalog;
 pub mod customers;

@@ -10,7 +10,11 @@ use crate::jobs::{self, NewJob};
 use crate::money::Money;
 
 /// The job kind every notice is queued under.
-pub const JOB: &str = "notice";
+pub const JOB: &str = <Notice as jobs::Payload>::KIND;
+
+impl jobs::Payload for Notice {
+    const KIND: &'static str = "notice";
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

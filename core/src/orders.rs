@@ -13,7 +13,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder,
 };
-use serde_json::json;
 
 use crate::catalog;
 use crate::entities::orders;
@@ -27,7 +26,17 @@ use crate::promo::{self, PromoError};
 pub use orders::Model as Order;
 
 /// The job kind that provisions a paid order on its panel.
-pub const PROVISION_JOB: &str = "provision";
+/// The job that makes (or extends) a paid order's panel account, never inside a handler.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Provision {
+    pub order_id: i64,
+}
+
+impl crate::jobs::Payload for Provision {
+    const KIND: &'static str = "provision";
+}
+
+pub const PROVISION_JOB: &str = <Provision as crate::jobs::Payload>::KIND;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
@@ -450,7 +459,7 @@ async fn settle(
     }
     jobs::enqueue(
         txn,
-        NewJob::new(PROVISION_JOB, json!({ "order_id": order.id }), now)
+        NewJob::of(&Provision { order_id: order.id }, now)
             .dedupe(format!("provision:order:{}", order.id)),
         now,
     )

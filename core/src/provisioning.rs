@@ -428,9 +428,10 @@ async fn refund(
         // the money back, so it must not keep working. Done by a job, as the panel may be down.
         crate::jobs::enqueue(
             &txn,
-            crate::jobs::NewJob::new(
-                DISABLE_JOB,
-                serde_json::json!({ "subscription_id": sub }),
+            crate::jobs::NewJob::of(
+                &DisableRefunded {
+                    subscription_id: sub,
+                },
                 now,
             )
             .dedupe(format!("{DISABLE_JOB}:{sub}")),
@@ -443,7 +444,16 @@ async fn refund(
 }
 
 /// The job that turns off the panel account of a refunded purchase, if it exists.
-pub const DISABLE_JOB: &str = "disable_refunded_account";
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct DisableRefunded {
+    pub subscription_id: i64,
+}
+
+impl crate::jobs::Payload for DisableRefunded {
+    const KIND: &'static str = "disable_refunded_account";
+}
+
+pub const DISABLE_JOB: &str = <DisableRefunded as crate::jobs::Payload>::KIND;
 
 /// Turns off the account a refunded purchase may have made. An account that was never made, or
 /// that is not the shop's, is left alone; a panel that does not answer is tried again later.

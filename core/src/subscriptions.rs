@@ -50,7 +50,16 @@ pub async fn owned(
 }
 
 /// The job that reads a subscription's figures from its panel, so no handler waits on one.
-pub const REFRESH_JOB: &str = "refresh_usage";
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RefreshUsage {
+    pub subscription_id: i64,
+}
+
+impl crate::jobs::Payload for RefreshUsage {
+    const KIND: &'static str = "refresh_usage";
+}
+
+pub const REFRESH_JOB: &str = <RefreshUsage as crate::jobs::Payload>::KIND;
 
 /// Queues a refresh of `sub`'s figures when they are older than `max_age`, unless one is
 /// already waiting or running: a customer pressing a hundred times queues one. Whether the
@@ -64,14 +73,14 @@ pub async fn request_refresh(
     if sub.status != ACTIVE || sub.usage_synced_at.is_some_and(|at| now - at < max_age) {
         return Ok(false);
     }
-    let payload = serde_json::json!({ "subscription_id": sub.id });
-    if !crate::jobs::is_open(db, REFRESH_JOB, &payload).await? {
-        crate::jobs::enqueue(
-            db,
-            crate::jobs::NewJob::new(REFRESH_JOB, payload, now).attempts(1),
-            now,
-        )
-        .await?;
+    let job = crate::jobs::NewJob::of(
+        &RefreshUsage {
+            subscription_id: sub.id,
+        },
+        now,
+    );
+    if !crate::jobs::is_open(db, REFRESH_JOB, &job.payload).await? {
+        crate::jobs::enqueue(db, job.attempts(1), now).await?;
     }
     Ok(true)
 }

@@ -15,8 +15,10 @@ use vpnshop_core::promo::{self, PromoError};
 use vpnshop_core::stars::{self, StarsError};
 use vpnshop_core::subscriptions::Preview;
 
+use super::readers;
 use super::{State, Visit};
 use crate::callback::Action;
+use crate::ctx::Ctx;
 use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
@@ -615,4 +617,42 @@ pub async fn cancel(v: &Visit, id: i64) -> HandlerResult {
         Err(OrderError::NotFound | OrderError::NotYours) => v.stale().await,
         Err(e) => Err(crate::errors::BotError::Service(e.to_string())),
     }
+}
+
+/// A notice: provisioning gave up; the customer hears the money is back in the wallet, staff why.
+pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
+    let Some(order) = orders::get(&ctx.db, order_id).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, order.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let currency = order.currency.parse().unwrap_or(ctx.currency);
+    let amount = Money::new(order.total_minor, currency).unwrap_or(Money::zero(currency));
+    let key = if order.total_minor > 0 {
+        "notice.refunded"
+    } else {
+        "notice.failed_free"
+    };
+    bot.send_message(
+        readers::chat(&customer),
+        tr_with(lang, key, &[("amount", &text::money(lang, amount))]),
+    )
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
+    if let Some(staff) = ctx.sales.staff_chat {
+        let l = ctx.default_language;
+        let body = tr_with(
+            l,
+            "staff.provision_failed",
+            &[
+                ("order", &order.id.to_string()),
+                ("customer", &escape(&customer.first_name)),
+                ("telegram", &customer.telegram_id.to_string()),
+                ("amount", &text::money(l, amount)),
+                ("reason", &escape(order.failure.as_deref().unwrap_or("?"))),
+            ],
+        );
+        bot.send_message(ChatId(staff), body).await?;
+    }
+    Ok(())
 }

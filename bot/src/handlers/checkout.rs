@@ -11,11 +11,14 @@ use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
 use vpnshop_core::payments::{self, CheckoutError, Provider};
 
+use super::readers;
 use super::{Ctx, State, Visit};
 use crate::callback::Action;
+use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
+use vpnshop_core::ledger;
 
 /// The label of a method's button.
 fn method_name(lang: Language, provider: Provider) -> String {
@@ -385,4 +388,58 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<i64>) -> HandlerR
         Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
     };
     v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
+}
+
+/// An amount stored as minor units and a currency code (the shop's currency if unreadable).
+pub async fn notify_received(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> HandlerResult {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, row.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let credit = payments::credit_of(&row)
+        .unwrap_or_else(|| text::money_of(row.amount_minor, &row.currency, ctx.currency));
+    let balance =
+        ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
+    let key = match (row.order_id, payments::paid_its_order(&row)) {
+        (None, _) => "payment.received_wallet",
+        (Some(_), true) => "payment.received_order",
+        (Some(_), false) => "payment.received_order_closed",
+    };
+    let body = tr_with(
+        lang,
+        key,
+        &[
+            ("amount", &text::money(lang, credit)),
+            ("balance", &text::money(lang, balance)),
+            (
+                "order",
+                &row.order_id.map(|o| o.to_string()).unwrap_or_default(),
+            ),
+        ],
+    );
+    bot.send_message(readers::chat(&customer), body)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    Ok(())
+}
+
+/// A notice: staff declined a payment in review.
+pub async fn notify_declined(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> HandlerResult {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, row.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    bot.send_message(
+        readers::chat(&customer),
+        tr_with(
+            lang,
+            "payment.declined_customer",
+            &[("id", &row.id.to_string())],
+        ),
+    )
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
+    Ok(())
 }

@@ -2,10 +2,15 @@
 use vpnshop_core::customers::Customer;
 use vpnshop_core::rewards::{self, ReferralReward};
 
+use super::readers;
 use super::{Ctx, Visit};
+use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::{self, escape, tr, tr_with};
+use teloxide::prelude::*;
+use vpnshop_core::ids::CustomerId;
+use vpnshop_core::money::Money;
 
 pub fn link(ctx: &Ctx, customer: &Customer) -> String {
     format!(
@@ -42,4 +47,26 @@ pub async fn show_invite(v: &Visit) -> HandlerResult {
         None => tr(lang, "invite.no_reward"),
     });
     v.show(body, keyboards::back_to_menu(lang)).await
+}
+
+/// A notice: the referrer earned a reward for a friend's first purchase.
+pub async fn notify_reward(
+    bot: &TgBot,
+    ctx: &Ctx,
+    referrer: CustomerId,
+    (wallet, points): (Option<Money>, Option<i64>),
+) -> HandlerResult {
+    let customer = readers::customer(ctx, referrer.get()).await?;
+    let lang = readers::lang(ctx, &customer);
+    let what = match (wallet, points) {
+        (Some(m), _) => text::money(lang, m),
+        (None, Some(n)) => text::count(lang, n, "points"),
+        (None, None) => return Ok(()),
+    };
+    bot.send_message(
+        readers::chat(&customer),
+        tr_with(lang, "notice.referral_reward", &[("reward", &what)]),
+    )
+    .await?;
+    Ok(())
 }

@@ -2,22 +2,23 @@
 //! a [`Visit`]) and routed to the feature that owns it. Staff-chat updates and Telegram Stars
 //! payments take their own branches ahead of the customer's.
 mod buttons;
-mod buy;
-mod checkout;
+pub(crate) mod buy;
+pub(crate) mod checkout;
 mod flood;
 mod guides;
 mod help;
-mod invite;
+pub(crate) mod invite;
 mod language;
 mod menu;
 mod messages;
 mod panics;
 mod points;
+mod readers;
 pub mod receipts;
 pub mod reviews;
-mod stars;
-mod subscriptions;
-mod support;
+pub(crate) mod stars;
+pub(crate) mod subscriptions;
+pub(crate) mod support;
 mod trial;
 mod visit;
 mod wallet;

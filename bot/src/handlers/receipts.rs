@@ -12,9 +12,11 @@ use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments;
 
 use super::Ctx;
+use super::readers;
 use crate::callback::Action;
 use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
+use crate::keyboards;
 use crate::keyboards::button;
 use crate::text::{self, escape, tr, tr_with};
 
@@ -280,4 +282,83 @@ pub async fn reason_reply(bot: &TgBot, msg: &Message, ctx: &Ctx) -> Result<bool,
         .reply_parameters(ReplyParameters::new(msg.id))
         .await?;
     Ok(true)
+}
+
+/// A notice: a receipt to put before staff, with Approve / Reject.
+pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Err(BotError::Undeliverable(
+            "no staff chat configured (shop.staff_chat_id)".into(),
+        ));
+    };
+    post(bot, ctx, ChatId(staff), receipt).await
+}
+
+/// A notice: staff rejected a receipt; the customer hears why.
+pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
+    let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
+        return Ok(());
+    };
+    let Some(row) = payments::get(&ctx.db, PaymentId::new(r.payment_id)).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, r.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let body = tr_with(
+        lang,
+        "receipt.rejected_customer",
+        &[
+            (
+                "amount",
+                &text::money(
+                    lang,
+                    text::money_of(row.amount_minor, &row.currency, ctx.currency),
+                ),
+            ),
+            ("reason", &escape(r.reason.as_deref().unwrap_or(""))),
+        ],
+    );
+    bot.send_message(readers::chat(&customer), body)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    Ok(())
+}
+
+/// Reminds staff of receipts nobody decided yet (from the payments sweep).
+pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Ok(());
+    };
+    let now = ctx.clock.now();
+    let due = card_to_card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
+    let lang = ctx.default_language;
+    for r in due {
+        // No post staff can act on (it never arrived, or is in a chat no longer used): the
+        // reminder is the receipt itself again, with its buttons.
+        if r.staff_message_id.is_none() || r.staff_chat_id != Some(staff) {
+            if let Err(e) = repost(bot, ctx, ChatId(staff), &r).await {
+                tracing::warn!(receipt = r.id, error = %e, "cannot post a receipt for staff");
+            }
+            continue;
+        }
+        let minutes = text::count(lang, (now - r.created_at).num_minutes(), "minutes");
+        let mut send = bot.send_message(
+            ChatId(staff),
+            tr_with(
+                lang,
+                "receipt.reminder",
+                &[("id", &r.id.to_string()), ("minutes", &minutes)],
+            ),
+        );
+        if let Some(m) = r.staff_message_id {
+            send = send.reply_parameters(
+                teloxide::types::ReplyParameters::new(teloxide::types::MessageId(m as i32))
+                    .allow_sending_without_reply(),
+            );
+        }
+        if let Err(e) = send.await {
+            tracing::warn!(receipt = r.id, error = %e, "cannot remind staff of a receipt");
+        }
+    }
+    Ok(())
 }

@@ -11,9 +11,11 @@ use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
 use vpnshop_core::payments::{self, Payment};
 
 use super::Ctx;
+use super::readers;
 use crate::callback::Action;
 use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
+use crate::keyboards;
 use crate::keyboards::button;
 use crate::text::{self, escape, tr, tr_with};
 
@@ -164,5 +166,26 @@ pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> H
     bot.answer_callback_query(q.id.clone())
         .text(tr(lang, answer))
         .await?;
+    Ok(())
+}
+
+/// A notice: a payment came in for a different amount or currency; staff decide, the customer hears it is in review.
+pub async fn notify_review(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> HandlerResult {
+    let Some(row) = payments::get(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, row.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    if let Some(staff) = ctx.sales.staff_chat {
+        bot.send_message(ChatId(staff), staff_text(ctx, &row, &customer))
+            .reply_markup(decisions(ctx.default_language, &row))
+            .await?;
+    }
+    bot.send_message(
+        readers::chat(&customer),
+        tr(lang, "payment.review_customer"),
+    )
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
     Ok(())
 }

@@ -9,11 +9,15 @@ use vpnshop_core::ids::TelegramId;
 use vpnshop_core::stars::{self, Refusal, Settled};
 
 use super::Ctx;
+use super::readers;
 use super::visit::{apologize, guess_language, language_of};
 use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards;
 use crate::text::{self, tr, tr_with};
+use teloxide::ApiError;
+use teloxide::RequestError;
+use vpnshop_core::ids::PaymentId;
 
 pub async fn on_pre_checkout(bot: TgBot, q: PreCheckoutQuery, ctx: Arc<Ctx>) -> HandlerResult {
     let payer = TelegramId::new(q.from.id.0 as i64);
@@ -121,5 +125,35 @@ pub async fn on_successful_payment(bot: TgBot, msg: Message, ctx: Arc<Ctx>) -> H
     bot.send_message(chat, text)
         .reply_markup(keyboards::back_to_menu(lang))
         .await?;
+    Ok(())
+}
+
+/// A notice: a Stars payment that must go back (the same invoice paid twice).
+pub async fn refund(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> HandlerResult {
+    let Some((user, charge, stars)) = stars::refund_target(&ctx.db, payment).await? else {
+        return Ok(());
+    };
+    let refund = bot
+        .refund_star_payment(
+            UserId(user.get() as u64),
+            teloxide::types::TelegramTransactionId(charge),
+        )
+        .await;
+    match refund {
+        Ok(_) => {}
+        // A repeat after a lost answer: Telegram already gave the Stars back.
+        Err(RequestError::Api(ApiError::Unknown(ref d)))
+            if d.contains("CHARGE_ALREADY_REFUNDED") => {}
+        Err(e) => return Err(e.into()),
+    }
+    stars::mark_refunded(&ctx.db, payment, ctx.clock.now()).await?;
+    if let Some(customer) = customers::by_telegram_id(&ctx.db, user).await? {
+        let lang = readers::lang(ctx, &customer);
+        bot.send_message(
+            readers::chat(&customer),
+            tr_with(lang, "stars.refunded", &[("stars", &stars.to_string())]),
+        )
+        .await?;
+    }
     Ok(())
 }

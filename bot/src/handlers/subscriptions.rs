@@ -9,11 +9,15 @@ use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
 use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
 
+use super::readers;
 use super::{TgBot, Visit, buy, guide_keyboard};
 use crate::callback::Action;
+use crate::ctx::Ctx;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
+use vpnshop_core::ids::OrderId;
+use vpnshop_core::orders;
 
 fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'static str {
     if sub.status != ACTIVE {
@@ -343,4 +347,60 @@ pub async fn add_traffic(v: &Visit, id: i64, gb: i64) -> HandlerResult {
     let quoted =
         subscriptions::quote_traffic(&ctx.db, &sub, gb, &ctx.sales.traffic_packs_gb, per_gb).await;
     checkout(v, &sub, OrderKind::AddTraffic, quoted).await
+}
+
+/// A notice: the order's account is ready (or renewed, or has more traffic): the link, and for a new account its QR code and the guides.
+pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
+    let Some(order) = orders::get(&ctx.db, order_id).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, order.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let Some(sub_id) = order.subscription_id else {
+        return Ok(());
+    };
+    let sub = subscriptions::owned(
+        &ctx.db,
+        vpnshop_core::ids::SubscriptionId::new(sub_id),
+        customer.customer_id(),
+    )
+    .await
+    .map_err(|e| BotError::Service(e.to_string()))?;
+    let left = sub.traffic_limit_bytes.map(|l| (l - sub.used_bytes).max(0));
+    let until = sub
+        .expires_at
+        .map(text::date)
+        .unwrap_or_else(|| tr(lang, "units.forever"));
+    let state = tr_with(
+        lang,
+        "checkout.after",
+        &[("traffic", &text::traffic(lang, left)), ("date", &until)],
+    );
+    let key = match order.kind.as_str() {
+        "renewal" => "notice.renewed",
+        "add_traffic" => "notice.traffic_added",
+        "trial" => "notice.trial_ready",
+        _ => "notice.ready",
+    };
+    let mut body = tr_with(lang, key, &[("id", &sub.id.to_string()), ("state", &state)]);
+    let link = sub.subscription_url.clone();
+    if let Some(link) = &link {
+        body.push_str("\n\n");
+        body.push_str(&tr_with(lang, "subs.link", &[("link", &escape(link))]));
+    }
+    let chat = readers::chat(&customer);
+    bot.send_message(chat, body)
+        .reply_markup(keyboards::back_to_menu(lang))
+        .await?;
+    // A new account also gets its QR code and the guides; a renewal keeps the same link.
+    if let (Some(link), "purchase" | "trial") = (&link, order.kind.as_str()) {
+        if let Err(e) = send_qr(bot, chat, lang, link).await {
+            tracing::warn!(error = %e, "QR code not sent");
+        }
+    } else if link.is_none() {
+        bot.send_message(chat, tr(lang, "guides.pick"))
+            .reply_markup(guide_keyboard(lang))
+            .await?;
+    }
+    Ok(())
 }

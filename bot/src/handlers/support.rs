@@ -8,12 +8,19 @@ use vpnshop_core::ids::{StaffPost, TelegramId};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
+use super::readers;
 use super::{Ctx, State, Visit};
 use crate::callback::Action;
 use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::types::InputFile;
+use vpnshop_core::ledger;
+use vpnshop_core::provisioning;
+use vpnshop_core::subscriptions;
 
 pub async fn menu(v: &Visit) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
@@ -242,4 +249,166 @@ pub async fn on_staff_chat(bot: TgBot, msg: Message, ctx: Arc<Ctx>) -> HandlerRe
         .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
         .await?;
     Ok(())
+}
+
+/// A notice: a customer's ticket message, posted in the staff chat with who they are.
+pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerResult {
+    let Some(staff) = ctx.sales.staff_chat else {
+        return Err(BotError::Undeliverable(
+            "no staff chat configured (shop.staff_chat_id)".into(),
+        ));
+    };
+    let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
+        return Ok(());
+    };
+    if m.staff_chat_message_id.is_some() {
+        return Ok(());
+    }
+    let customer = readers::customer(ctx, t.customer_id).await?;
+    let l = ctx.default_language;
+    let now = ctx.clock.now();
+    let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
+    let mut subs = String::new();
+    let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
+    // A heavy buyer's every subscription would push the post past Telegram's limits.
+    const SHOWN: usize = 3;
+    let more = all.len().saturating_sub(SHOWN);
+    for sub in all.into_iter().take(SHOWN) {
+        let location = subscriptions::location_of(&ctx.db, &sub)
+            .await?
+            .map(|l| l.name)
+            .unwrap_or_default();
+        subs.push_str("\n\n");
+        subs.push_str(&crate::handlers::subscription_summary(
+            l, &sub, &location, now,
+        ));
+    }
+    if subs.is_empty() {
+        subs = format!("\n{}", tr(l, "subs.none_short"));
+    }
+    if more > 0 {
+        subs.push_str("\n\n");
+        subs.push_str(&tr_with(
+            l,
+            "staff.subs_more",
+            &[("count", &more.to_string())],
+        ));
+    }
+    let username = customer
+        .username
+        .as_deref()
+        .map(|u| format!("@{}", escape(u)))
+        .unwrap_or_default();
+    let header = tr_with(
+        l,
+        "staff.ticket",
+        &[
+            ("id", &t.id.to_string()),
+            ("name", &escape(&customer.first_name)),
+            ("username", &username),
+            ("telegram", &customer.telegram_id.to_string()),
+            ("lang", customer.language.as_deref().unwrap_or("?")),
+            ("balance", &text::money(l, balance)),
+            ("subs", &subs),
+        ],
+    );
+    // Cut as plain text, then escaped: a cut never splits a tag or an `&amp;`. A caption holds
+    // 1,024 characters, a message 4,096.
+    let room = |limit: usize| limit.saturating_sub(text::visible_len(&header) + 4);
+    let body_of = |limit: usize| {
+        let plain = m.body.as_deref().unwrap_or_default();
+        escape(&text::cut(plain, room(limit))).into_owned()
+    };
+    let posted = match &m.photo_file_id {
+        Some(file) => {
+            let caption = format!("{header}\n\n{}", body_of(1_000));
+            bot.send_photo(
+                ChatId(staff),
+                InputFile::file_id(teloxide::types::FileId(file.clone())),
+            )
+            .caption(caption)
+            .await?
+        }
+        None => {
+            bot.send_message(
+                ChatId(staff),
+                format!(
+                    "{header}\n\n{}\n\n{}",
+                    body_of(3_900),
+                    tr(l, "staff.reply_hint")
+                ),
+            )
+            .await?
+        }
+    };
+    let post = StaffPost {
+        chat: posted.chat.id.0,
+        message: i64::from(posted.id.0),
+    };
+    tickets::posted_to_staff(&ctx.db, m.id, post).await?;
+    Ok(())
+}
+
+/// A notice: a staff answer, delivered to the customer.
+pub async fn notify_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerResult {
+    let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, t.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    // Cut as plain text, before escaping: within a caption's 1,024 characters either way.
+    let answer = text::cut(m.body.as_deref().unwrap_or("📷"), 900);
+    let body = tr_with(
+        lang,
+        "support.answer",
+        &[("id", &t.id.to_string()), ("text", &escape(&answer))],
+    );
+    let keyboard = teloxide::types::InlineKeyboardMarkup::new(vec![vec![
+        keyboards::button(
+            tr(lang, "support.write"),
+            crate::callback::Action::TicketWrite(t.id),
+        ),
+        keyboards::button(
+            tr(lang, "support.close"),
+            crate::callback::Action::TicketClose(t.id),
+        ),
+    ]]);
+    let chat = readers::chat(&customer);
+    let sent = match &m.photo_file_id {
+        Some(file) => bot
+            .send_photo(
+                chat,
+                InputFile::file_id(teloxide::types::FileId(file.clone())),
+            )
+            .caption(body.clone())
+            .reply_markup(keyboard)
+            .await
+            .map(|_| ()),
+        None => bot
+            .send_message(chat, body)
+            .reply_markup(keyboard)
+            .await
+            .map(|_| ()),
+    };
+    match sent {
+        Ok(()) => Ok(()),
+        // Staff were told the answer was queued: they hear it will never arrive.
+        Err(RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        )) => {
+            if let Some(staff) = ctx.sales.staff_chat {
+                bot.send_message(
+                    ChatId(staff),
+                    tr_with(
+                        ctx.default_language,
+                        "staff.undelivered",
+                        &[("id", &t.id.to_string())],
+                    ),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -1,0 +1,73 @@
+//! The job registry: every kind of background work, declared once with its lane. The core
+//! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
+//! notices and the payments sweep. Adding a recurring job is one `.every(…)` line here and the
+//! function it runs.
+mod notices;
+mod stars;
+mod sweep;
+
+use std::sync::Arc;
+
+use vpnshop_core::background::{self, Rules};
+use vpnshop_core::jobs::Runner;
+use vpnshop_core::notices::Notice;
+
+use crate::ctx::{Ctx, TgBot};
+
+/// The runner with every kind of job registered, each in a lane of its own.
+pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
+    let rules = Rules {
+        account_prefix: ctx.sales.account_prefix.clone(),
+        usage_max_age: ctx.sales.usage_max_age,
+    };
+    let runner = Runner::new(ctx.db.clone(), ctx.clock.clone(), worker);
+    let (b, c) = (bot.clone(), ctx.clone());
+    background::register(runner, ctx.clock.clone(), rules)
+        .on(8, move |notice: Notice, _job| {
+            notices::deliver(b.clone(), c.clone(), notice)
+        })
+        .every(sweep::every(&ctx), move |job| {
+            sweep::sweep(bot.clone(), ctx.clone(), job)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpnshop_core::jobs::Payload;
+
+    /// Every kind of job the shop queues has a handler, each exactly one (registering a kind
+    /// twice panics), and every recurring job is one of them.
+    #[tokio::test]
+    async fn every_kind_of_job_has_one_handler() {
+        let db = vpnshop_core::db::open("sqlite::memory:").await.unwrap();
+        let settings = crate::config::Settings::default();
+        let ctx = Arc::new(Ctx {
+            db,
+            clock: Arc::new(vpnshop_core::clock::SystemClock),
+            shop_name: "t".into(),
+            default_language: settings.default_language(),
+            currency: settings.currency(),
+            bot_username: "t".into(),
+            sales: settings.sales(),
+            payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
+                &settings,
+            )),
+            staff: Arc::new(crate::staff_chat::StaffChat::new(None)),
+        });
+        use teloxide::requests::RequesterExt;
+        let bot = teloxide::Bot::new("1:x").parse_mode(teloxide::types::ParseMode::Html);
+        let runner = runner(bot, ctx, "t".into());
+        let mut kinds = runner.kinds();
+        kinds.sort();
+        let mut queued = vec![
+            vpnshop_core::orders::Provision::KIND,
+            vpnshop_core::provisioning::DisableRefunded::KIND,
+            vpnshop_core::subscriptions::RefreshUsage::KIND,
+            Notice::KIND,
+        ];
+        queued.extend(runner.recurring().iter().map(|r| r.kind));
+        queued.sort();
+        assert_eq!(kinds, queued);
+    }
+}

@@ -1,0 +1,68 @@
+//! Delivering notices: each rendered, in its reader's language, by the feature it belongs to;
+//! a send that failed is retried with backoff, one that never can succeed (the customer blocked
+//! the bot or is gone) is given up.
+use std::sync::Arc;
+
+use teloxide::{ApiError, RequestError};
+use vpnshop_core::ids::OrderId;
+use vpnshop_core::jobs::JobError;
+use vpnshop_core::notices::Notice;
+use vpnshop_core::rewards;
+
+use crate::ctx::{Ctx, TgBot};
+use crate::errors::{BotError, HandlerResult};
+use crate::handlers::{buy, checkout, invite, receipts, reviews, stars, subscriptions, support};
+
+pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), JobError> {
+    let sent = match notice {
+        Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
+        Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
+        Notice::StarsRefund { payment_id } => stars::refund(&bot, &ctx, payment_id).await,
+        Notice::TicketToStaff { message_id } => support::notify_staff(&bot, &ctx, message_id).await,
+        Notice::TicketToCustomer { message_id } => {
+            support::notify_customer(&bot, &ctx, message_id).await
+        }
+        Notice::OrderRewards { order_id } => order_rewards(&ctx, order_id).await,
+        Notice::ReferralRewarded {
+            referrer,
+            wallet,
+            points,
+            ..
+        } => invite::notify_reward(&bot, &ctx, referrer, (wallet, points)).await,
+        Notice::PaymentReceived { payment_id } => {
+            checkout::notify_received(&bot, &ctx, payment_id).await
+        }
+        Notice::PaymentReview { payment_id } => {
+            reviews::notify_review(&bot, &ctx, payment_id).await
+        }
+        Notice::PaymentDeclined { payment_id } => {
+            checkout::notify_declined(&bot, &ctx, payment_id).await
+        }
+        Notice::ReceiptToStaff { receipt_id } => receipts::to_staff(&bot, &ctx, receipt_id).await,
+        Notice::ReceiptRejected { receipt_id } => {
+            receipts::notify_rejected(&bot, &ctx, receipt_id).await
+        }
+    };
+    sent.map_err(undelivered)
+}
+
+/// Why a delivery failed, as the job queue needs it: for good (the reader blocked the bot or is
+/// gone), or worth another try.
+fn undelivered(e: BotError) -> JobError {
+    match e {
+        BotError::Telegram(RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        ))
+        | BotError::Undeliverable(_) => JobError::Permanent(format!("undeliverable: {e}")),
+        e => JobError::Retry(e.to_string()),
+    }
+}
+
+/// Grants what the order earned; the referrer hears of theirs through a notice of its own,
+/// queued with the grant.
+async fn order_rewards(ctx: &Ctx, order_id: OrderId) -> HandlerResult {
+    rewards::grant_for_order(&ctx.db, order_id, &ctx.sales.rewards, ctx.clock.now())
+        .await
+        .map_err(|e| BotError::Service(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The jobs that need no Telegram, registered here once: making paid orders' accounts, turning
+//! off refunded ones, and reading usage from the panels. The bot adds the ones that talk to
+//! people (notices, the payments sweep) to the same runner.
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::clock::Clock;
+use crate::ids::{OrderId, SubscriptionId};
+use crate::jobs::{JobError, Runner};
+use crate::orders::Provision;
+use crate::provisioning::{self, DisableRefunded, Outcome, ProvisionError};
+use crate::subscriptions::{self, RefreshUsage};
+
+/// The shop's rules these jobs follow.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// The prefix of account names on panels.
+    pub account_prefix: String,
+    /// Usage figures younger than this are not read again.
+    pub usage_max_age: Duration,
+}
+
+/// `runner` with the core's jobs registered, each in a lane of its own: a slow panel never
+/// holds up notices, nor usage reads the provisioning of paid orders.
+pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: Rules) -> Runner {
+    let db = runner.db().clone();
+    let rules = Arc::new(rules);
+    let (db2, db3) = (db.clone(), db.clone());
+    let (clock2, rules2) = (clock.clone(), rules.clone());
+    runner
+        .on(8, move |p: Provision, job| {
+            let (db, clock, rules) = (db.clone(), clock.clone(), rules.clone());
+            async move {
+                let order = OrderId::new(p.order_id);
+                let last = job.attempts >= job.max_attempts;
+                let outcome =
+                    provisioning::provision(&db, order, &rules.account_prefix, last, clock.now())
+                        .await;
+                match outcome {
+                    Ok(Outcome::Fulfilled(_) | Outcome::AlreadyDone | Outcome::Refunded { .. }) => {
+                        Ok(())
+                    }
+                    Err(ProvisionError::NoSuchOrder(_)) => {
+                        Err(JobError::Permanent(format!("order {order} is gone")))
+                    }
+                    Err(e) => Err(JobError::Retry(e.to_string())),
+                }
+            }
+        })
+        .on(2, move |p: DisableRefunded, _job| {
+            let db = db2.clone();
+            async move {
+                provisioning::disable_refunded(&db, SubscriptionId::new(p.subscription_id))
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))
+            }
+        })
+        // A panel that does not answer is left for the next time the customer looks (nothing
+        // is retried in a loop).
+        .on(4, move |p: RefreshUsage, _job| {
+            let (db, clock, rules) = (db3.clone(), clock2.clone(), rules2.clone());
+            async move {
+                let id = SubscriptionId::new(p.subscription_id);
+                subscriptions::refresh(&db, id, rules.usage_max_age, clock.now()).await?;
+                Ok(())
+            }
+        })
+}
