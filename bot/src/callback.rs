@@ -1,7 +1,12 @@
-//! Callback data: a short typed token naming an action and, where needed, an id. It never
+//! Callback data: a short typed token naming an action and, where needed, a typed id. It never
 //! carries a price, an amount or authority: handlers reload what it names and check that it
-//! belongs to the presser and can still be acted on.
+//! belongs to the presser (or that the presser's role allows it) and can still be acted on.
+//! Buttons come in three families, one per kind of presser: [`Action`] for customers,
+//! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
 use vpnshop_core::customers::Language;
+use vpnshop_core::ids::{
+    LocationId, OrderId, PaymentId, PlanId, ReceiptId, SubscriptionId, TicketId,
+};
 use vpnshop_core::payments::Provider;
 
 /// Telegram refuses callback data longer than this.
@@ -55,46 +60,63 @@ pub enum Action {
     Guide(Platform),
     /// Buy: pick a location.
     Buy,
-    BuyLocation(i64),
+    BuyLocation(LocationId),
     /// (location, plan)
-    BuyPlan(i64, i64),
-    PayWallet(i64),
-    PayStars(i64),
-    Promo(i64),
-    UsePoints(i64),
-    CancelOrder(i64),
+    BuyPlan(LocationId, PlanId),
+    PayWallet(OrderId),
+    PayStars(OrderId),
+    Promo(OrderId),
+    UsePoints(OrderId),
+    CancelOrder(OrderId),
     Trial,
     Subscriptions,
     /// Page `n` (from 0) of the customer's subscriptions.
     SubscriptionsPage(u32),
-    Subscription(i64),
-    SubscriptionQr(i64),
-    Renew(i64),
-    Traffic(i64),
+    Subscription(SubscriptionId),
+    SubscriptionQr(SubscriptionId),
+    Renew(SubscriptionId),
+    Traffic(SubscriptionId),
     /// (subscription, GB)
-    TrafficPack(i64, i64),
+    TrafficPack(SubscriptionId, i64),
     TopUp,
     TopUpStars(i64),
     Points,
     Support,
     NewTicket,
-    Ticket(i64),
-    TicketWrite(i64),
-    TicketClose(i64),
+    Ticket(TicketId),
+    TicketWrite(TicketId),
+    TicketClose(TicketId),
     /// Pay an order's rest by card-to-card or a gateway.
-    PayVia(i64, Provider),
+    PayVia(OrderId, Provider),
     /// Top the wallet up by card-to-card or a gateway (the amount is typed next).
     TopUpVia(Provider),
     /// "I have paid": check this payment with its gateway.
-    CheckPayment(i64),
-    /// Staff chat: approve or reject a card-to-card receipt.
-    ReceiptApprove(i64),
-    ReceiptReject(i64),
-    /// Staff chat: settle a payment in review (payment id): credit what arrived, credit in
-    /// full, or decline.
-    ReviewCreditReceived(i64),
-    ReviewCreditFull(i64),
-    ReviewDecline(i64),
+    CheckPayment(PaymentId),
+}
+
+/// A button in the staff chat. Whoever presses it, their role is checked when it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaffAction {
+    /// Approve or reject a card-to-card receipt.
+    ReceiptApprove(ReceiptId),
+    ReceiptReject(ReceiptId),
+    /// Settle a payment in review: credit what arrived, credit in full, or decline.
+    ReviewCreditReceived(PaymentId),
+    ReviewCreditFull(PaymentId),
+    ReviewDecline(PaymentId),
+}
+
+/// A button on an admin screen. None exist yet; the family is wired so the first one is one
+/// variant here, one line in `encode`/`decode`, and its handler in `handlers/admin/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAction {}
+
+/// Any button, by family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Button {
+    Customer(Action),
+    Staff(StaffAction),
+    Admin(AdminAction),
 }
 
 impl Action {
@@ -137,11 +159,6 @@ impl Action {
             PayVia(o, p) => format!("ov:{o}:{p}"),
             TopUpVia(p) => format!("uv:{p}"),
             CheckPayment(p) => format!("pc:{p}"),
-            ReceiptApprove(r) => format!("ra:{r}"),
-            ReceiptReject(r) => format!("rr:{r}"),
-            ReviewCreditReceived(p) => format!("vr:{p}"),
-            ReviewCreditFull(p) => format!("vf:{p}"),
-            ReviewDecline(p) => format!("vd:{p}"),
         };
         debug_assert!(s.len() <= MAX_LEN);
         s
@@ -151,20 +168,8 @@ impl Action {
     /// button from an earlier version, or a forged one.
     pub fn decode(data: &str) -> Option<Action> {
         use Action::*;
-        if data.len() > MAX_LEN {
-            return None;
-        }
-        let mut parts = data.split(':');
-        let tag = parts.next()?;
-        let args: Vec<&str> = parts.collect();
-        let id = |i: usize| -> Option<i64> {
-            let s = args.get(i)?;
-            // Canonical positive decimals only: `007` or `+7` are not ours.
-            if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            s.parse().ok()
-        };
+        let (tag, args) = split(data)?;
+        let id = |i: usize| number(&args, i);
         let action = match (tag, args.len()) {
             ("m", 0) => Menu,
             ("L", 0) => LanguageMenu,
@@ -177,42 +182,103 @@ impl Action {
             ("g", 0) => Guides,
             ("g", 1) => Guide(Platform::parse(args[0])?),
             ("b", 0) => Buy,
-            ("bl", 1) => BuyLocation(id(0)?),
-            ("bp", 2) => BuyPlan(id(0)?, id(1)?),
-            ("ow", 1) => PayWallet(id(0)?),
-            ("os", 1) => PayStars(id(0)?),
-            ("op", 1) => Promo(id(0)?),
-            ("ot", 1) => UsePoints(id(0)?),
-            ("oc", 1) => CancelOrder(id(0)?),
+            ("bl", 1) => BuyLocation(LocationId::new(id(0)?)),
+            ("bp", 2) => BuyPlan(LocationId::new(id(0)?), PlanId::new(id(1)?)),
+            ("ow", 1) => PayWallet(OrderId::new(id(0)?)),
+            ("os", 1) => PayStars(OrderId::new(id(0)?)),
+            ("op", 1) => Promo(OrderId::new(id(0)?)),
+            ("ot", 1) => UsePoints(OrderId::new(id(0)?)),
+            ("oc", 1) => CancelOrder(OrderId::new(id(0)?)),
             ("t", 0) => Trial,
             ("s", 0) => Subscriptions,
             ("sl", 1) if args[0] == "0" => SubscriptionsPage(0),
             ("sl", 1) => SubscriptionsPage(u32::try_from(id(0)?).ok()?),
-            ("s", 1) => Subscription(id(0)?),
-            ("sq", 1) => SubscriptionQr(id(0)?),
-            ("sr", 1) => Renew(id(0)?),
-            ("st", 1) => Traffic(id(0)?),
-            ("sp", 2) => TrafficPack(id(0)?, id(1)?),
+            ("s", 1) => Subscription(SubscriptionId::new(id(0)?)),
+            ("sq", 1) => SubscriptionQr(SubscriptionId::new(id(0)?)),
+            ("sr", 1) => Renew(SubscriptionId::new(id(0)?)),
+            ("st", 1) => Traffic(SubscriptionId::new(id(0)?)),
+            ("sp", 2) => TrafficPack(SubscriptionId::new(id(0)?), id(1)?),
             ("u", 0) => TopUp,
             ("u", 1) => TopUpStars(id(0)?),
             ("p", 0) => Points,
             ("k", 0) => Support,
             ("kn", 0) => NewTicket,
-            ("k", 1) => Ticket(id(0)?),
-            ("kw", 1) => TicketWrite(id(0)?),
-            ("kc", 1) => TicketClose(id(0)?),
-            ("ov", 2) => PayVia(id(0)?, Provider::parse(args[1])?),
+            ("k", 1) => Ticket(TicketId::new(id(0)?)),
+            ("kw", 1) => TicketWrite(TicketId::new(id(0)?)),
+            ("kc", 1) => TicketClose(TicketId::new(id(0)?)),
+            ("ov", 2) => PayVia(OrderId::new(id(0)?), Provider::parse(args[1])?),
             ("uv", 1) => TopUpVia(Provider::parse(args[0])?),
-            ("pc", 1) => CheckPayment(id(0)?),
-            ("ra", 1) => ReceiptApprove(id(0)?),
-            ("rr", 1) => ReceiptReject(id(0)?),
-            ("vr", 1) => ReviewCreditReceived(id(0)?),
-            ("vf", 1) => ReviewCreditFull(id(0)?),
-            ("vd", 1) => ReviewDecline(id(0)?),
+            ("pc", 1) => CheckPayment(PaymentId::new(id(0)?)),
             _ => return None,
         };
         Some(action)
     }
+}
+
+impl StaffAction {
+    pub fn encode(self) -> String {
+        use StaffAction::*;
+        match self {
+            ReceiptApprove(r) => format!("ra:{r}"),
+            ReceiptReject(r) => format!("rr:{r}"),
+            ReviewCreditReceived(p) => format!("vr:{p}"),
+            ReviewCreditFull(p) => format!("vf:{p}"),
+            ReviewDecline(p) => format!("vd:{p}"),
+        }
+    }
+
+    pub fn decode(data: &str) -> Option<StaffAction> {
+        use StaffAction::*;
+        let (tag, args) = split(data)?;
+        let id = |i: usize| number(&args, i);
+        Some(match (tag, args.len()) {
+            ("ra", 1) => ReceiptApprove(ReceiptId::new(id(0)?)),
+            ("rr", 1) => ReceiptReject(ReceiptId::new(id(0)?)),
+            ("vr", 1) => ReviewCreditReceived(PaymentId::new(id(0)?)),
+            ("vf", 1) => ReviewCreditFull(PaymentId::new(id(0)?)),
+            ("vd", 1) => ReviewDecline(PaymentId::new(id(0)?)),
+            _ => return None,
+        })
+    }
+}
+
+impl AdminAction {
+    pub fn encode(self) -> String {
+        match self {}
+    }
+
+    pub fn decode(_data: &str) -> Option<AdminAction> {
+        None
+    }
+}
+
+impl Button {
+    /// The one place callback data is parsed, whatever the family.
+    pub fn decode(data: &str) -> Option<Button> {
+        StaffAction::decode(data)
+            .map(Button::Staff)
+            .or_else(|| AdminAction::decode(data).map(Button::Admin))
+            .or_else(|| Action::decode(data).map(Button::Customer))
+    }
+}
+
+/// The tag and the arguments of callback data, if it is not too long to be ours.
+fn split(data: &str) -> Option<(&str, Vec<&str>)> {
+    if data.len() > MAX_LEN {
+        return None;
+    }
+    let mut parts = data.split(':');
+    let tag = parts.next()?;
+    Some((tag, parts.collect()))
+}
+
+/// Argument `i` as an id: canonical positive decimals only (`007` or `+7` are not ours).
+fn number(args: &[&str], i: usize) -> Option<i64> {
+    let s = args.get(i)?;
+    if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 #[cfg(test)]
@@ -233,45 +299,56 @@ mod tests {
             Help,
             Guides,
             Buy,
-            BuyLocation(big),
-            BuyPlan(big, big),
-            PayWallet(big),
-            PayStars(big),
-            Promo(big),
-            UsePoints(big),
-            CancelOrder(big),
+            BuyLocation(LocationId::new(big)),
+            BuyPlan(LocationId::new(big), PlanId::new(big)),
+            PayWallet(OrderId::new(big)),
+            PayStars(OrderId::new(big)),
+            Promo(OrderId::new(big)),
+            UsePoints(OrderId::new(big)),
+            CancelOrder(OrderId::new(big)),
             Trial,
             Subscriptions,
             SubscriptionsPage(0),
             SubscriptionsPage(u32::MAX),
-            Subscription(big),
-            SubscriptionQr(big),
-            Renew(big),
-            Traffic(big),
-            TrafficPack(big, big),
+            Subscription(SubscriptionId::new(big)),
+            SubscriptionQr(SubscriptionId::new(big)),
+            Renew(SubscriptionId::new(big)),
+            Traffic(SubscriptionId::new(big)),
+            TrafficPack(SubscriptionId::new(big), big),
             TopUp,
             TopUpStars(big),
             Points,
             Support,
             NewTicket,
-            Ticket(big),
-            TicketWrite(big),
-            TicketClose(big),
-            CheckPayment(big),
-            ReceiptApprove(big),
-            ReceiptReject(big),
-            ReviewCreditReceived(big),
-            ReviewCreditFull(big),
-            ReviewDecline(big),
+            Ticket(TicketId::new(big)),
+            TicketWrite(TicketId::new(big)),
+            TicketClose(TicketId::new(big)),
+            CheckPayment(PaymentId::new(big)),
         ];
-        all.extend(Provider::ALL.map(|p| PayVia(big, p)));
+        all.extend(Provider::ALL.map(|p| PayVia(OrderId::new(big), p)));
         all.extend(Provider::ALL.map(TopUpVia));
         all.extend(Language::ALL.map(SetLanguage));
         all.extend(Platform::ALL.map(Guide));
         for a in all {
             let data = a.encode();
             assert!(data.len() <= MAX_LEN, "{data}");
-            assert_eq!(Action::decode(&data), Some(a), "{data}");
+            assert_eq!(Button::decode(&data), Some(Button::Customer(a)), "{data}");
+        }
+        for a in [
+            StaffAction::ReceiptApprove(ReceiptId::new(big)),
+            StaffAction::ReceiptReject(ReceiptId::new(big)),
+            StaffAction::ReviewCreditReceived(PaymentId::new(big)),
+            StaffAction::ReviewCreditFull(PaymentId::new(big)),
+            StaffAction::ReviewDecline(PaymentId::new(big)),
+        ] {
+            let data = a.encode();
+            assert!(data.len() <= MAX_LEN, "{data}");
+            assert_eq!(Button::decode(&data), Some(Button::Staff(a)), "{data}");
+            assert_eq!(
+                Action::decode(&data),
+                None,
+                "{data} is no customer's button"
+            );
         }
     }
 
@@ -299,7 +376,7 @@ mod tests {
             "uv:card:100000",
             "ra:1:approved_by=1",
         ] {
-            assert_eq!(Action::decode(bad), None, "{bad}");
+            assert_eq!(Button::decode(bad), None, "{bad}");
         }
     }
 }

@@ -2,10 +2,15 @@
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use vpnshop_core::customers::Language;
 
-use crate::callback::Action;
+use crate::callback::{Action, StaffAction};
 use crate::text::tr;
 
 pub fn button(label: String, action: Action) -> InlineKeyboardButton {
+    InlineKeyboardButton::callback(label, action.encode())
+}
+
+/// A button in the staff chat.
+pub fn staff_button(label: String, action: StaffAction) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(label, action.encode())
 }
 

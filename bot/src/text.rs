@@ -208,9 +208,15 @@ mod tests {
             src.join("app.rs"),
             src.join("http.rs"),
         ];
-        for dir in ["handlers", "jobs"] {
-            for entry in std::fs::read_dir(src.join(dir)).unwrap() {
-                files.push(entry.unwrap().path());
+        let mut dirs = vec![src.join("handlers"), src.join("jobs")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
             }
         }
         let mut checked = 0;

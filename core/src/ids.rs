@@ -41,6 +41,8 @@ id_type!(PaymentId);
 id_type!(AccountId);
 id_type!(TransactionId);
 id_type!(JobId);
+id_type!(TicketId);
+id_type!(ReceiptId);
 
 /// A message in a staff chat: the chat and the message id. Message ids repeat from chat to
 /// chat, so a staff reply is matched on both — after the staff chat changes, a reply in the new

@@ -493,3 +493,9 @@ pub async fn of_customer(
         .all(db)
         .await
 }
+
+impl subscriptions::Model {
+    pub fn subscription_id(&self) -> SubscriptionId {
+        SubscriptionId::new(self.id)
+    }
+}

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::{ticket_messages, tickets};
-use crate::ids::{CustomerId, StaffPost, TelegramId};
+use crate::ids::{CustomerId, StaffPost, TelegramId, TicketId};
 use crate::notices::{self, Notice};
 
 pub use ticket_messages::Model as TicketMessage;
@@ -136,10 +136,10 @@ pub async fn open(
 /// The customer's ticket, if it is theirs.
 pub async fn owned(
     db: &DatabaseConnection,
-    ticket: i64,
+    ticket: TicketId,
     customer: CustomerId,
 ) -> Result<Ticket, TicketError> {
-    tickets::Entity::find_by_id(ticket)
+    tickets::Entity::find_by_id(ticket.get())
         .one(db)
         .await?
         .filter(|t| t.customer_id == customer.get())
@@ -149,7 +149,7 @@ pub async fn owned(
 /// The customer writes again in their open ticket.
 pub async fn customer_writes(
     db: &DatabaseConnection,
-    ticket: i64,
+    ticket: TicketId,
     customer: CustomerId,
     telegram: TelegramId,
     writing: Writing,
@@ -213,7 +213,7 @@ pub async fn posted_to_staff(
 /// Closes the customer's ticket. Closing a closed ticket changes nothing.
 pub async fn close(
     db: &DatabaseConnection,
-    ticket: i64,
+    ticket: TicketId,
     customer: CustomerId,
     now: DateTime<Utc>,
 ) -> Result<Ticket, TicketError> {
@@ -283,4 +283,10 @@ async fn post_of(
         .filter(ticket_messages::Column::StaffChatMessageId.eq(post.message))
         .one(db)
         .await
+}
+
+impl tickets::Model {
+    pub fn ticket_id(&self) -> crate::ids::TicketId {
+        crate::ids::TicketId::new(self.id)
+    }
 }

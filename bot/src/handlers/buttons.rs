@@ -47,12 +47,6 @@ pub async fn on_button(v: Visit, action: Action) -> HandlerResult {
         Action::PayVia(o, p) => checkout::pay_order(v, o, p).await,
         Action::TopUpVia(p) => checkout::ask_top_up(v, p).await,
         Action::CheckPayment(p) => checkout::check(v, p).await,
-        // Staff-chat buttons do nothing in a private chat.
-        Action::ReceiptApprove(_)
-        | Action::ReceiptReject(_)
-        | Action::ReviewCreditReceived(_)
-        | Action::ReviewCreditFull(_)
-        | Action::ReviewDecline(_) => v.stale().await,
     };
     answered(v, result).await
 }

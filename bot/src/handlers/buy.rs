@@ -35,7 +35,7 @@ pub async fn locations(v: &Visit) -> HandlerResult {
     }
     let items = locations
         .into_iter()
-        .map(|l| (l.name.clone(), Action::BuyLocation(l.id)))
+        .map(|l| (l.name.clone(), Action::BuyLocation(l.location_id())))
         .collect();
     v.show(tr(lang, "buy.pick_location"), keyboards::list(lang, items))
         .await
@@ -53,16 +53,16 @@ pub fn plan_terms(lang: Language, days: i32, traffic: Option<i64>) -> String {
     )
 }
 
-pub async fn plans(v: &Visit, location: i64) -> HandlerResult {
+pub async fn plans(v: &Visit, location: LocationId) -> HandlerResult {
     let (ctx, lang) = (&v.ctx, v.lang);
 
     let sellable = panels::sellable_locations(&ctx.db).await?;
-    let Some(loc) = sellable.into_iter().find(|l| l.id == location) else {
+    let Some(loc) = sellable.into_iter().find(|l| l.location_id() == location) else {
         return v
             .show(tr(lang, "buy.location_gone"), keyboards::back_to_menu(lang))
             .await;
     };
-    let offers = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency).await?;
+    let offers = catalog::offers(&ctx.db, location, ctx.currency).await?;
     if offers.is_empty() {
         return v
             .show(tr(lang, "buy.no_plans"), keyboards::back_to_menu(lang))
@@ -77,7 +77,7 @@ pub async fn plans(v: &Visit, location: i64) -> HandlerResult {
                 plan_terms(lang, o.plan.duration_days, o.plan.traffic_bytes),
                 text::money(lang, o.price)
             );
-            (label, Action::BuyPlan(location, o.plan.id))
+            (label, Action::BuyPlan(location, o.plan.plan_id()))
         })
         .collect();
     let body = tr_with(lang, "buy.pick_plan", &[("location", &escape(&loc.name))]);
@@ -85,18 +85,18 @@ pub async fn plans(v: &Visit, location: i64) -> HandlerResult {
 }
 
 /// Quotes the plan and places the pending order that the preview shows.
-pub async fn choose(v: &Visit, location: i64, plan: i64) -> HandlerResult {
+pub async fn choose(v: &Visit, location: LocationId, plan: PlanId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let sellable = panels::sellable_locations(&ctx.db).await?;
-    if !sellable.iter().any(|l| l.id == location) {
+    if !sellable.iter().any(|l| l.location_id() == location) {
         return v
             .show(tr(lang, "buy.location_gone"), keyboards::back_to_menu(lang))
             .await;
     }
-    let offered = catalog::offers(&ctx.db, LocationId::new(location), ctx.currency)
+    let offered = catalog::offers(&ctx.db, location, ctx.currency)
         .await?
         .iter()
-        .any(|o| o.plan.id == plan);
+        .any(|o| o.plan.plan_id() == plan);
     if !offered {
         return v
             .show(tr(lang, "buy.plan_gone"), keyboards::back_to_menu(lang))
@@ -104,12 +104,12 @@ pub async fn choose(v: &Visit, location: i64, plan: i64) -> HandlerResult {
     }
     let req = QuoteRequest {
         customer: customer.customer_id(),
-        plan: PlanId::new(plan),
+        plan,
         currency: ctx.currency,
         promo_code: None,
         points: 0,
     };
-    place_and_preview(v, &req, LocationId::new(location)).await
+    place_and_preview(v, &req, location).await
 }
 
 async fn place_and_preview(v: &Visit, req: &QuoteRequest, location: LocationId) -> HandlerResult {
@@ -238,7 +238,7 @@ pub async fn preview(v: &Visit, order: &Order, after: Option<&Preview>) -> Handl
         &[("time", &order.expires_at.format("%H:%M UTC").to_string())],
     ));
 
-    let id = order.id;
+    let id = order.order_id();
     let mut rows = Vec::new();
     if balance.minor() >= order.total_minor {
         rows.push(vec![button(
@@ -322,10 +322,10 @@ pub fn after_text(lang: Language, p: &Preview) -> String {
 
 /// The presser's pending order, or `None` (after telling them) when the button is stale: not
 /// theirs, not pending, or out of date.
-async fn pending_order(v: &Visit, id: i64) -> Result<Option<Order>, crate::errors::BotError> {
+async fn pending_order(v: &Visit, id: OrderId) -> Result<Option<Order>, crate::errors::BotError> {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
-    let order = orders::get(&ctx.db, OrderId::new(id))
+    let order = orders::get(&ctx.db, id)
         .await?
         .filter(|o| o.customer_id == customer.id);
     let key = match &order {
@@ -376,19 +376,12 @@ fn promo_key(e: &PromoError) -> &'static str {
     }
 }
 
-pub async fn pay_wallet(v: &Visit, id: i64) -> HandlerResult {
+pub async fn pay_wallet(v: &Visit, id: OrderId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(_) = pending_order(v, id).await? else {
         return Ok(());
     };
-    match orders::pay_with_wallet(
-        &ctx.db,
-        OrderId::new(id),
-        customer.customer_id(),
-        ctx.clock.now(),
-    )
-    .await
-    {
+    match orders::pay_with_wallet(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
         Ok(_) => {
             v.show(tr(lang, "checkout.paid"), keyboards::back_to_menu(lang))
                 .await
@@ -398,7 +391,7 @@ pub async fn pay_wallet(v: &Visit, id: i64) -> HandlerResult {
 }
 
 /// Sends the Stars invoice for what the wallet does not cover.
-pub async fn pay_stars(v: &Visit, id: i64) -> HandlerResult {
+pub async fn pay_stars(v: &Visit, id: OrderId) -> HandlerResult {
     let (bot, chat, ctx, customer, lang) = (&v.bot, v.chat, &v.ctx, &v.customer, v.lang);
 
     let Some(rate) = ctx.sales.stars else {
@@ -459,7 +452,7 @@ pub async fn send_invoice(
     Ok(())
 }
 
-pub async fn ask_promo(v: &Visit, id: i64) -> HandlerResult {
+pub async fn ask_promo(v: &Visit, id: OrderId) -> HandlerResult {
     let lang = v.lang;
     let Some(_) = pending_order(v, id).await? else {
         return Ok(());
@@ -475,7 +468,7 @@ pub async fn ask_promo(v: &Visit, id: i64) -> HandlerResult {
 }
 
 /// The customer typed a promo code for `order`: re-quote with it, or say why not and stay.
-pub async fn promo_entered(v: &Visit, id: i64, code: Option<&str>) -> HandlerResult {
+pub async fn promo_entered(v: &Visit, id: OrderId, code: Option<&str>) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(code) = code
         .map(str::trim)
@@ -508,7 +501,7 @@ pub async fn promo_entered(v: &Visit, id: i64, code: Option<&str>) -> HandlerRes
     requote(v, true, &order, Some(code.to_string()), order.points_used).await
 }
 
-pub async fn use_points(v: &Visit, id: i64) -> HandlerResult {
+pub async fn use_points(v: &Visit, id: OrderId) -> HandlerResult {
     let (ctx, customer) = (&v.ctx, &v.customer);
     let Some(order) = pending_order(v, id).await? else {
         return Ok(());
@@ -561,7 +554,7 @@ async fn requote(
             // The step stays where it was: the customer can try another code.
             let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
                 tr(lang, "checkout.cancel"),
-                Action::CancelOrder(order.id),
+                Action::CancelOrder(order.order_id()),
             )]]);
             return v.say(tr(lang, promo_key(&p)), keyboard).await;
         }
@@ -595,17 +588,10 @@ async fn requote(
     preview(v, &new, None).await
 }
 
-pub async fn cancel(v: &Visit, id: i64) -> HandlerResult {
+pub async fn cancel(v: &Visit, id: OrderId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     v.set_state(State::Idle).await?;
-    match orders::cancel(
-        &ctx.db,
-        OrderId::new(id),
-        customer.customer_id(),
-        ctx.clock.now(),
-    )
-    .await
-    {
+    match orders::cancel(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
         Ok(true) => {
             v.show(tr(lang, "checkout.cancelled"), keyboards::main_menu(lang))
                 .await

@@ -48,7 +48,7 @@ pub async fn offered(ctx: &Ctx) -> Result<Vec<Provider>, vpnshop_core::sea_orm::
 pub async fn order_buttons(
     ctx: &Ctx,
     lang: Language,
-    order: i64,
+    order: OrderId,
 ) -> Result<Vec<Vec<InlineKeyboardButton>>, vpnshop_core::sea_orm::DbErr> {
     Ok(offered(ctx)
         .await?
@@ -70,18 +70,12 @@ pub async fn top_up_buttons(
 }
 
 /// "Pay by …" pressed on an order's preview.
-pub async fn pay_order(v: &Visit, order: i64, provider: Provider) -> HandlerResult {
+pub async fn pay_order(v: &Visit, order: OrderId, provider: Provider) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     if !offered(ctx).await?.contains(&provider) {
         return v.stale().await;
     }
-    let due = payments::amount_due(
-        &ctx.db,
-        OrderId::new(order),
-        customer.customer_id(),
-        ctx.clock.now(),
-    )
-    .await;
+    let due = payments::amount_due(&ctx.db, order, customer.customer_id(), ctx.clock.now()).await;
     let due = match due {
         Ok(d) => d,
         Err(CheckoutError::Db(e)) => return Err(e.into()),
@@ -106,7 +100,7 @@ pub async fn pay_order(v: &Visit, order: i64, provider: Provider) -> HandlerResu
         Err(_) => return v.stale().await,
     };
     let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
-    start(v, Some(OrderId::new(order)), due, provider, what).await
+    start(v, Some(order), due, provider, what).await
 }
 
 /// "Top up by …" pressed: ask how much.
@@ -206,7 +200,7 @@ async fn start(
         };
         v.dialogue
             .update(State::AwaitingReceipt {
-                payment: transfer.checkout.payment.get(),
+                payment: transfer.checkout.payment,
             })
             .await?;
         let number = transfer
@@ -269,7 +263,7 @@ async fn start(
                 )],
                 vec![button(
                     tr(lang, "pay.check"),
-                    Action::CheckPayment(checkout.payment.get()),
+                    Action::CheckPayment(checkout.payment),
                 )],
                 vec![keyboards::back(lang)],
             ]);
@@ -293,10 +287,10 @@ async fn start(
 }
 
 /// "I have paid": ask the gateway now instead of waiting for its callback.
-pub async fn check(v: &Visit, payment: i64) -> HandlerResult {
+pub async fn check(v: &Visit, payment: PaymentId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
-    let row = payments::get(&ctx.db, PaymentId::new(payment))
+    let row = payments::get(&ctx.db, payment)
         .await?
         .filter(|p| p.customer_id == customer.id);
     let Some(row) = row else {
@@ -329,7 +323,7 @@ pub async fn check(v: &Visit, payment: i64) -> HandlerResult {
     let key = match key {
         Some(key) => key,
         None => {
-            let now = payments::get(&ctx.db, PaymentId::new(payment))
+            let now = payments::get(&ctx.db, payment)
                 .await?
                 .map(|p| p.status)
                 .unwrap_or_default();
@@ -348,7 +342,7 @@ pub async fn check(v: &Visit, payment: i64) -> HandlerResult {
 }
 
 /// A photo from a customer: the receipt of their pending card transfer.
-pub async fn receipt(v: &Visit, msg: &Message, payment: Option<i64>) -> HandlerResult {
+pub async fn receipt(v: &Visit, msg: &Message, payment: Option<PaymentId>) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(photo) = msg.photo().and_then(|sizes| sizes.last()) else {
         return v
@@ -356,7 +350,7 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<i64>) -> HandlerR
             .await;
     };
     let payment = match payment {
-        Some(p) => Some(PaymentId::new(p)),
+        Some(p) => Some(p),
         None => card_to_card::awaiting_receipt(
             &ctx.db,
             customer.customer_id(),

@@ -3,6 +3,7 @@
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dispatching::dialogue::ErasedStorage;
 use teloxide::prelude::*;
+use vpnshop_core::ids::{OrderId, PaymentId, TicketId};
 
 use super::{
     State, Visit, answered, buy, checkout, help, language, menu, subscriptions, support, wallet,
@@ -117,17 +118,17 @@ async fn command_result(v: &Visit, command: Command) -> HandlerResult {
     }
 }
 
-async fn promo(v: Visit, msg: Message, order: i64) -> HandlerResult {
+async fn promo(v: Visit, msg: Message, order: OrderId) -> HandlerResult {
     let result = buy::promo_entered(&v, order, msg.text()).await;
     answered(&v, result).await
 }
 
-async fn ticket(v: Visit, msg: Message, ticket: Option<i64>) -> HandlerResult {
+async fn ticket(v: Visit, msg: Message, ticket: Option<TicketId>) -> HandlerResult {
     let result = support::written(&v, &msg, ticket).await;
     answered(&v, result).await
 }
 
-async fn receipt(v: Visit, msg: Message, payment: i64) -> HandlerResult {
+async fn receipt(v: Visit, msg: Message, payment: PaymentId) -> HandlerResult {
     let result = checkout::receipt(&v, &msg, Some(payment)).await;
     answered(&v, result).await
 }

@@ -1,6 +1,7 @@
 //! The handler tree: each update is understood once (who, where, which language, which button:
 //! a [`Visit`]) and routed to the feature that owns it. Staff-chat updates and Telegram Stars
 //! payments take their own branches ahead of the customer's.
+pub(crate) mod admin;
 mod buttons;
 pub(crate) mod buy;
 pub(crate) mod checkout;
@@ -13,9 +14,8 @@ mod menu;
 mod messages;
 mod panics;
 mod points;
-mod readers;
-pub mod receipts;
-pub mod reviews;
+pub(crate) mod readers;
+pub(crate) mod staff;
 pub(crate) mod stars;
 pub(crate) mod subscriptions;
 pub(crate) mod support;
@@ -24,20 +24,17 @@ mod visit;
 mod wallet;
 
 pub use guides::guide_keyboard;
-pub use receipts::post as post_receipt;
 pub use subscriptions::{send_qr, summary as subscription_summary};
 pub use visit::Visit;
-
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use teloxide::dispatching::dialogue::{Dialogue, ErasedStorage};
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::prelude::*;
 
-use crate::callback::Action;
 use crate::ctx::{Ctx, TgBot};
 use crate::errors::{BotError, HandlerResult};
+use vpnshop_core::ids::{OrderId, PaymentId, TicketId};
 
 /// Where a chat is in a conversation. Stored in the database as JSON.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,13 +44,15 @@ pub enum State {
     /// First contact: waiting for the customer to pick a language.
     ChoosingLanguage,
     /// Checkout: waiting for a promo code for this pending order.
-    EnteringPromo { order: i64 },
+    EnteringPromo { order: OrderId },
     /// Support: waiting for a ticket message (a new ticket when `None`).
-    WritingTicket { ticket: Option<i64> },
+    WritingTicket { ticket: Option<TicketId> },
     /// Card-to-card: waiting for the receipt photo of this payment.
-    AwaitingReceipt { payment: i64 },
+    AwaitingReceipt { payment: PaymentId },
     /// Top-up: waiting for the amount to pay through this method.
     EnteringTopUp { method: String },
+    /// An admin dialogue's step.
+    Admin(admin::AdminStep),
 }
 
 pub type ChatDialogue = Dialogue<State, ErasedStorage<State>>;
@@ -63,12 +62,7 @@ pub fn schema() -> UpdateHandler<BotError> {
         .filter(flood::allowed)
         .branch(
             Update::filter_message()
-                .branch(
-                    dptree::filter(|msg: Message, ctx: Arc<Ctx>| {
-                        ctx.sales.staff_chat == Some(msg.chat.id.0)
-                    })
-                    .endpoint(support::on_staff_chat),
-                )
+                .branch(staff::messages())
                 .branch(
                     dptree::filter(|msg: Message| msg.successful_payment().is_some())
                         .endpoint(stars::on_successful_payment),
@@ -76,14 +70,8 @@ pub fn schema() -> UpdateHandler<BotError> {
                 .filter_map_async(visit::of_message)
                 .branch(messages::schema()),
         )
-        .branch(
-            Update::filter_callback_query()
-                .filter(|q: CallbackQuery, ctx: Arc<Ctx>| {
-                    ctx.sales.staff_chat.is_some()
-                        && q.regular_message().map(|m| m.chat.id.0) == ctx.sales.staff_chat
-                })
-                .endpoint(on_staff_button),
-        )
+        .branch(Update::filter_callback_query().branch(staff::buttons()))
+        .branch(Update::filter_callback_query().branch(admin::buttons()))
         .branch(
             Update::filter_callback_query()
                 .filter_map_async(visit::of_button)
@@ -99,16 +87,4 @@ async fn answered(v: &Visit, result: HandlerResult) -> HandlerResult {
         v.apologize(&e).await;
     }
     Ok(())
-}
-
-/// A button pressed in the staff chat: a payment in review, or a card-to-card receipt.
-async fn on_staff_button(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
-    match q.data.as_deref().and_then(Action::decode) {
-        Some(
-            Action::ReviewCreditReceived(_)
-            | Action::ReviewCreditFull(_)
-            | Action::ReviewDecline(_),
-        ) => reviews::on_staff_callback(bot, q, ctx).await,
-        _ => receipts::on_staff_callback(bot, q, ctx).await,
-    }
 }

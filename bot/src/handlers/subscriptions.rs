@@ -82,7 +82,7 @@ pub async fn list(v: &Visit, page: u32) -> HandlerResult {
                 "subs.open",
                 &[("id", &sub.id.to_string()), ("location", &location)],
             ),
-            Action::Subscription(sub.id),
+            Action::Subscription(sub.subscription_id()),
         ));
     }
     let mut rows: Vec<Vec<teloxide::types::InlineKeyboardButton>> = items
@@ -170,10 +170,10 @@ pub fn as_of(
 }
 
 /// The subscription if the presser owns it; otherwise they are told the button is stale.
-async fn owned(v: &Visit, id: i64) -> Result<Option<Subscription>, BotError> {
+async fn owned(v: &Visit, id: SubscriptionId) -> Result<Option<Subscription>, BotError> {
     let (ctx, customer) = (&v.ctx, &v.customer);
 
-    match subscriptions::owned(&ctx.db, SubscriptionId::new(id), customer.customer_id()).await {
+    match subscriptions::owned(&ctx.db, id, customer.customer_id()).await {
         Ok(s) => Ok(Some(s)),
         Err(SubscriptionError::NotFound) => {
             v.stale().await?;
@@ -183,7 +183,7 @@ async fn owned(v: &Visit, id: i64) -> Result<Option<Subscription>, BotError> {
     }
 }
 
-pub async fn detail(v: &Visit, id: i64) -> HandlerResult {
+pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
     let (ctx, lang) = (&v.ctx, v.lang);
 
     let Some(sub) = owned(v, id).await? else {
@@ -210,17 +210,23 @@ pub async fn detail(v: &Visit, id: i64) -> HandlerResult {
     let mut rows = Vec::new();
     if sub.status == ACTIVE {
         rows.push(vec![
-            button(tr(lang, "subs.qr"), Action::SubscriptionQr(sub.id)),
+            button(
+                tr(lang, "subs.qr"),
+                Action::SubscriptionQr(sub.subscription_id()),
+            ),
             button(tr(lang, "subs.guides"), Action::Guides),
         ]);
-        let mut change = vec![button(tr(lang, "subs.renew"), Action::Renew(sub.id))];
+        let mut change = vec![button(
+            tr(lang, "subs.renew"),
+            Action::Renew(sub.subscription_id()),
+        )];
         if sub.traffic_limit_bytes.is_some()
             && !ctx.sales.traffic_packs_gb.is_empty()
             && ctx.sales.traffic_price_per_gb.is_some()
         {
             change.push(button(
                 tr(lang, "subs.add_traffic"),
-                Action::Traffic(sub.id),
+                Action::Traffic(sub.subscription_id()),
             ));
         }
         rows.push(change);
@@ -243,7 +249,7 @@ pub async fn send_qr(bot: &TgBot, chat: ChatId, lang: Language, link: &str) -> H
     Ok(())
 }
 
-pub async fn qr(v: &Visit, id: i64) -> HandlerResult {
+pub async fn qr(v: &Visit, id: SubscriptionId) -> HandlerResult {
     let lang = v.lang;
 
     let Some(sub) = owned(v, id).await? else {
@@ -272,7 +278,7 @@ async fn refuse(v: &Visit, e: SubscriptionError) -> HandlerResult {
     v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
-pub async fn renew(v: &Visit, id: i64) -> HandlerResult {
+pub async fn renew(v: &Visit, id: SubscriptionId) -> HandlerResult {
     let ctx = &v.ctx;
     let Some(sub) = owned(v, id).await? else {
         return Ok(());
@@ -308,7 +314,7 @@ async fn checkout(
     }
 }
 
-pub async fn packs(v: &Visit, id: i64) -> HandlerResult {
+pub async fn packs(v: &Visit, id: SubscriptionId) -> HandlerResult {
     let (ctx, lang) = (&v.ctx, v.lang);
 
     let Some(sub) = owned(v, id).await? else {
@@ -329,14 +335,14 @@ pub async fn packs(v: &Visit, id: i64) -> HandlerResult {
                 text::traffic(lang, Some(gb * subscriptions::GB)),
                 text::money(lang, price)
             );
-            (label, Action::TrafficPack(sub.id, gb))
+            (label, Action::TrafficPack(sub.subscription_id(), gb))
         })
         .collect();
     v.show(tr(lang, "subs.pick_pack"), keyboards::list(lang, items))
         .await
 }
 
-pub async fn add_traffic(v: &Visit, id: i64, gb: i64) -> HandlerResult {
+pub async fn add_traffic(v: &Visit, id: SubscriptionId, gb: i64) -> HandlerResult {
     let ctx = &v.ctx;
     let Some(sub) = owned(v, id).await? else {
         return Ok(());

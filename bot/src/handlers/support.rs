@@ -1,26 +1,21 @@
 //! Support tickets, both sides: the customer opens, reads, answers and closes tickets; staff
 //! answer by replying, in the staff chat, to the post that shows the customer's message.
-use std::sync::Arc;
 
 use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardMarkup;
-use vpnshop_core::ids::{StaffPost, TelegramId};
-use vpnshop_core::staff::{self, Role};
 use vpnshop_core::tickets::{self, TicketError, Writing};
 
 use super::readers;
 use super::{Ctx, State, Visit};
 use crate::callback::Action;
 use crate::ctx::TgBot;
-use crate::errors::{BotError, HandlerResult};
+use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
 use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::types::InputFile;
-use vpnshop_core::ledger;
-use vpnshop_core::provisioning;
-use vpnshop_core::subscriptions;
+use vpnshop_core::ids::TicketId;
 
 pub async fn menu(v: &Visit) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
@@ -49,7 +44,7 @@ pub async fn menu(v: &Visit) -> HandlerResult {
         let subject = t.subject.clone().unwrap_or_else(|| "📷".into());
         rows.push(vec![button(
             format!("#{} · {}", t.id, text::cut(&subject, 30)),
-            Action::Ticket(t.id),
+            Action::Ticket(t.ticket_id()),
         )]);
     }
     rows.push(vec![keyboards::back(lang)]);
@@ -57,7 +52,7 @@ pub async fn menu(v: &Visit) -> HandlerResult {
 }
 
 /// Asks for a message: a new ticket (`None`) or another message in an open one.
-pub async fn ask(v: &Visit, ticket: Option<i64>) -> HandlerResult {
+pub async fn ask(v: &Visit, ticket: Option<TicketId>) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     if !ctx.staff.is_reachable() {
         return v
@@ -89,7 +84,7 @@ pub async fn ask(v: &Visit, ticket: Option<i64>) -> HandlerResult {
 }
 
 /// What the customer sent while writing: text, or a photo with an optional caption.
-pub async fn written(v: &Visit, msg: &Message, ticket: Option<i64>) -> HandlerResult {
+pub async fn written(v: &Visit, msg: &Message, ticket: Option<TicketId>) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let writing = Writing {
         body: msg.text().or(msg.caption()).map(str::to_string),
@@ -146,7 +141,7 @@ pub async fn written(v: &Visit, msg: &Message, ticket: Option<i64>) -> HandlerRe
     v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
 
-pub async fn show_ticket(v: &Visit, id: i64) -> HandlerResult {
+pub async fn show_ticket(v: &Visit, id: TicketId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
     let Ok(t) = tickets::owned(&ctx.db, id, customer.customer_id()).await else {
@@ -172,8 +167,14 @@ pub async fn show_ticket(v: &Visit, id: i64) -> HandlerResult {
     let mut rows = Vec::new();
     if t.status == tickets::OPEN {
         rows.push(vec![
-            button(tr(lang, "support.write"), Action::TicketWrite(t.id)),
-            button(tr(lang, "support.close"), Action::TicketClose(t.id)),
+            button(
+                tr(lang, "support.write"),
+                Action::TicketWrite(t.ticket_id()),
+            ),
+            button(
+                tr(lang, "support.close"),
+                Action::TicketClose(t.ticket_id()),
+            ),
         ]);
     }
     rows.push(vec![
@@ -183,7 +184,7 @@ pub async fn show_ticket(v: &Visit, id: i64) -> HandlerResult {
     v.show(body, InlineKeyboardMarkup::new(rows)).await
 }
 
-pub async fn close(v: &Visit, id: i64) -> HandlerResult {
+pub async fn close(v: &Visit, id: TicketId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     v.dialogue.update(State::Idle).await?;
     match tickets::close(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
@@ -194,159 +195,6 @@ pub async fn close(v: &Visit, id: i64) -> HandlerResult {
         Err(TicketError::Db(e)) => Err(e.into()),
         Err(_) => v.stale().await,
     }
-}
-
-/// A message in the staff chat. A reply to a ticket post, from staff, becomes the answer;
-/// everything else there is the staff's own conversation and is left alone.
-pub async fn on_staff_chat(bot: TgBot, msg: Message, ctx: Arc<Ctx>) -> HandlerResult {
-    if super::receipts::reason_reply(&bot, &msg, &ctx).await? {
-        return Ok(());
-    }
-    let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
-        return Ok(());
-    };
-    if !reply_to.from.as_ref().is_some_and(|u| u.is_bot) {
-        return Ok(());
-    }
-    let staff_id = TelegramId::new(from.id.0 as i64);
-    let lang = ctx.default_language;
-    let post = StaffPost {
-        chat: msg.chat.id.0,
-        message: i64::from(reply_to.id.0),
-    };
-    let allowed = staff::role_of(&ctx.db, staff_id)
-        .await?
-        .is_some_and(|r| r.allows(Role::Support));
-    if !allowed {
-        // Authority comes from the staff table, never from being in the chat.
-        let is_ticket = tickets::is_staff_post(&ctx.db, post).await?;
-        if is_ticket {
-            bot.send_message(msg.chat.id, tr(lang, "support.staff_only"))
-                .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
-                .await?;
-        }
-        return Ok(());
-    }
-    let writing = Writing {
-        body: msg.text().or(msg.caption()).map(str::to_string),
-        photo_file_id: msg
-            .photo()
-            .and_then(|s| s.last())
-            .map(|p| p.file.id.0.clone()),
-    };
-    let answer = tickets::staff_answers(&ctx.db, post, staff_id, writing, ctx.clock.now()).await;
-    let key = match answer {
-        Ok(None) => return Ok(()),
-        Ok(Some(_)) => "support.staff_sent",
-        Err(TicketError::Closed) => "support.staff_closed",
-        Err(TicketError::Empty | TicketError::TooLong | TicketError::TooMany(_)) => {
-            "support.staff_bad"
-        }
-        Err(TicketError::NotFound) => return Ok(()),
-        Err(TicketError::Db(e)) => return Err(BotError::Db(e)),
-    };
-    bot.send_message(msg.chat.id, tr(lang, key))
-        .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
-        .await?;
-    Ok(())
-}
-
-/// A notice: a customer's ticket message, posted in the staff chat with who they are.
-pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerResult {
-    let Some(staff) = ctx.sales.staff_chat else {
-        return Err(BotError::Undeliverable(
-            "no staff chat configured (shop.staff_chat_id)".into(),
-        ));
-    };
-    let Some((m, t)) = tickets::message(&ctx.db, message_id).await? else {
-        return Ok(());
-    };
-    if m.staff_chat_message_id.is_some() {
-        return Ok(());
-    }
-    let customer = readers::customer(ctx, t.customer_id).await?;
-    let l = ctx.default_language;
-    let now = ctx.clock.now();
-    let balance = ledger::wallet_balance(&ctx.db, customer.customer_id(), ctx.currency).await?;
-    let mut subs = String::new();
-    let all = provisioning::of_customer(&ctx.db, customer.customer_id()).await?;
-    // A heavy buyer's every subscription would push the post past Telegram's limits.
-    const SHOWN: usize = 3;
-    let more = all.len().saturating_sub(SHOWN);
-    for sub in all.into_iter().take(SHOWN) {
-        let location = subscriptions::location_of(&ctx.db, &sub)
-            .await?
-            .map(|l| l.name)
-            .unwrap_or_default();
-        subs.push_str("\n\n");
-        subs.push_str(&crate::handlers::subscription_summary(
-            l, &sub, &location, now,
-        ));
-    }
-    if subs.is_empty() {
-        subs = format!("\n{}", tr(l, "subs.none_short"));
-    }
-    if more > 0 {
-        subs.push_str("\n\n");
-        subs.push_str(&tr_with(
-            l,
-            "staff.subs_more",
-            &[("count", &more.to_string())],
-        ));
-    }
-    let username = customer
-        .username
-        .as_deref()
-        .map(|u| format!("@{}", escape(u)))
-        .unwrap_or_default();
-    let header = tr_with(
-        l,
-        "staff.ticket",
-        &[
-            ("id", &t.id.to_string()),
-            ("name", &escape(&customer.first_name)),
-            ("username", &username),
-            ("telegram", &customer.telegram_id.to_string()),
-            ("lang", customer.language.as_deref().unwrap_or("?")),
-            ("balance", &text::money(l, balance)),
-            ("subs", &subs),
-        ],
-    );
-    // Cut as plain text, then escaped: a cut never splits a tag or an `&amp;`. A caption holds
-    // 1,024 characters, a message 4,096.
-    let room = |limit: usize| limit.saturating_sub(text::visible_len(&header) + 4);
-    let body_of = |limit: usize| {
-        let plain = m.body.as_deref().unwrap_or_default();
-        escape(&text::cut(plain, room(limit))).into_owned()
-    };
-    let posted = match &m.photo_file_id {
-        Some(file) => {
-            let caption = format!("{header}\n\n{}", body_of(1_000));
-            bot.send_photo(
-                ChatId(staff),
-                InputFile::file_id(teloxide::types::FileId(file.clone())),
-            )
-            .caption(caption)
-            .await?
-        }
-        None => {
-            bot.send_message(
-                ChatId(staff),
-                format!(
-                    "{header}\n\n{}\n\n{}",
-                    body_of(3_900),
-                    tr(l, "staff.reply_hint")
-                ),
-            )
-            .await?
-        }
-    };
-    let post = StaffPost {
-        chat: posted.chat.id.0,
-        message: i64::from(posted.id.0),
-    };
-    tickets::posted_to_staff(&ctx.db, m.id, post).await?;
-    Ok(())
 }
 
 /// A notice: a staff answer, delivered to the customer.
@@ -366,11 +214,11 @@ pub async fn notify_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Handler
     let keyboard = teloxide::types::InlineKeyboardMarkup::new(vec![vec![
         keyboards::button(
             tr(lang, "support.write"),
-            crate::callback::Action::TicketWrite(t.id),
+            crate::callback::Action::TicketWrite(t.ticket_id()),
         ),
         keyboards::button(
             tr(lang, "support.close"),
-            crate::callback::Action::TicketClose(t.id),
+            crate::callback::Action::TicketClose(t.ticket_id()),
         ),
     ]]);
     let chat = readers::chat(&customer);

@@ -11,14 +11,15 @@ use vpnshop_core::rewards;
 
 use crate::ctx::{Ctx, TgBot};
 use crate::errors::{BotError, HandlerResult};
-use crate::handlers::{buy, checkout, invite, receipts, reviews, stars, subscriptions, support};
+use crate::handlers::staff::{receipts, reviews, tickets};
+use crate::handlers::{buy, checkout, invite, stars, subscriptions, support};
 
 pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), JobError> {
     let sent = match notice {
         Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
         Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
         Notice::StarsRefund { payment_id } => stars::refund(&bot, &ctx, payment_id).await,
-        Notice::TicketToStaff { message_id } => support::notify_staff(&bot, &ctx, message_id).await,
+        Notice::TicketToStaff { message_id } => tickets::notify_staff(&bot, &ctx, message_id).await,
         Notice::TicketToCustomer { message_id } => {
             support::notify_customer(&bot, &ctx, message_id).await
         }

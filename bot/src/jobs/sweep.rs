@@ -8,7 +8,7 @@ use vpnshop_core::gateways;
 use vpnshop_core::jobs::{Job, JobError, Recurring};
 
 use crate::ctx::{Ctx, TgBot};
-use crate::handlers::receipts;
+use crate::handlers::staff::receipts;
 
 /// Its kind and cadence.
 pub fn every(ctx: &Ctx) -> Recurring {

@@ -1,29 +1,37 @@
 //! Card-to-card receipts in the staff chat: each is posted with the order's details and Approve
 //! / Reject buttons; finance or admin staff decide (checked on the server at every press); a
 //! rejection's reason is the staff member's reply to the receipt.
-use std::sync::Arc;
 
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
 use vpnshop_core::card_to_card::{self, Approval, CardError, Receipt};
 use vpnshop_core::customers::{self, Language};
-use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost, TelegramId};
+use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments;
 
-use super::Ctx;
-use super::readers;
-use crate::callback::Action;
+use super::Member;
+use crate::callback::StaffAction;
+use crate::ctx::Ctx;
 use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
+use crate::handlers::readers;
 use crate::keyboards;
-use crate::keyboards::button;
+use crate::keyboards::staff_button;
 use crate::text::{self, escape, tr, tr_with};
+use vpnshop_core::ids::ReceiptId;
 
 fn decision_keyboard(lang: Language, receipt: i64) -> InlineKeyboardMarkup {
+    let receipt = ReceiptId::new(receipt);
     InlineKeyboardMarkup::new(vec![vec![
-        button(tr(lang, "receipt.approve"), Action::ReceiptApprove(receipt)),
-        button(tr(lang, "receipt.reject"), Action::ReceiptReject(receipt)),
+        staff_button(
+            tr(lang, "receipt.approve"),
+            StaffAction::ReceiptApprove(receipt),
+        ),
+        staff_button(
+            tr(lang, "receipt.reject"),
+            StaffAction::ReceiptReject(receipt),
+        ),
     ]])
 }
 
@@ -128,7 +136,8 @@ pub async fn repost(bot: &TgBot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Resul
 }
 
 /// Rewrites a receipt's caption after a decision (buttons kept while it is still open).
-async fn refresh(bot: &TgBot, ctx: &Ctx, chat: ChatId, r: &Receipt, note: String) -> HandlerResult {
+async fn refresh(m: &Member, r: &Receipt, note: String) -> HandlerResult {
+    let (bot, ctx, chat) = (&m.bot, &m.ctx, m.chat);
     let Some(message) = r.staff_message_id else {
         return Ok(());
     };
@@ -154,74 +163,59 @@ async fn refresh(bot: &TgBot, ctx: &Ctx, chat: ChatId, r: &Receipt, note: String
     Ok(())
 }
 
-fn name_of(user: &teloxide::types::User) -> String {
-    escape(&user.first_name).into_owned()
+/// Approve pressed: finance staff approve (a large one needs a second person). What the
+/// presser is told comes back.
+pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
+    let (ctx, lang) = (&m.ctx, m.lang());
+    // The service checks the presser's role itself, and audits a refusal.
+    let now = ctx.clock.now();
+    let approved = card_to_card::approve(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await;
+    let outcome = match approved {
+        Ok(outcome) => outcome,
+        Err(e) => return refusal(lang, &e),
+    };
+    let note = match outcome {
+        Approval::NeedsSecond => tr_with(lang, "receipt.first_approval", &[("who", &m.name)]),
+        Approval::Approved(_) => tr_with(lang, "receipt.approved_by", &[("who", &m.name)]),
+    };
+    if let Some(r) = card_to_card::receipt(&ctx.db, id.get()).await? {
+        refresh(m, &r, note).await?;
+    }
+    Ok(tr(
+        lang,
+        match outcome {
+            Approval::NeedsSecond => "receipt.answer_first",
+            Approval::Approved(_) => "receipt.answer_approved",
+        },
+    ))
 }
 
-/// Approve or Reject pressed in the staff chat.
-pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
-    let lang = ctx.default_language;
-    let Some(chat) = q.regular_message().map(|m| m.chat.id) else {
-        return Ok(());
-    };
-    let who = TelegramId::new(q.from.id.0 as i64);
+/// Reject pressed: the presser is asked for the reason, as a reply to the receipt.
+pub async fn reject(m: &Member, id: ReceiptId) -> Result<String, BotError> {
+    let (ctx, lang) = (&m.ctx, m.lang());
+    // The service checks the presser's role itself, and audits a refusal.
     let now = ctx.clock.now();
-    let answer = |key: &str| tr(lang, key);
-    let reply = match q.data.as_deref().and_then(Action::decode) {
-        Some(Action::ReceiptApprove(id)) => {
-            match card_to_card::approve(&ctx.db, id, who, &ctx.payments.card, now).await {
-                Ok(outcome) => {
-                    let r = card_to_card::receipt(&ctx.db, id).await?;
-                    let note = match outcome {
-                        Approval::NeedsSecond => tr_with(
-                            lang,
-                            "receipt.first_approval",
-                            &[("who", &name_of(&q.from))],
-                        ),
-                        Approval::Approved(_) => {
-                            tr_with(lang, "receipt.approved_by", &[("who", &name_of(&q.from))])
-                        }
-                    };
-                    if let Some(r) = r {
-                        refresh(&bot, &ctx, chat, &r, note).await?;
-                    }
-                    answer(match outcome {
-                        Approval::NeedsSecond => "receipt.answer_first",
-                        Approval::Approved(_) => "receipt.answer_approved",
-                    })
-                }
-                Err(e) => refusal(lang, &e)?,
-            }
-        }
-        Some(Action::ReceiptReject(id)) => {
-            match card_to_card::begin_reject(&ctx.db, id, who, &ctx.payments.card, now).await {
-                Ok(r) => {
-                    if let Some(message) = r.staff_message_id {
-                        bot.send_message(
-                            chat,
-                            tr_with(lang, "receipt.ask_reason", &[("who", &name_of(&q.from))]),
-                        )
-                        .parse_mode(ParseMode::Html)
-                        .reply_parameters(ReplyParameters::new(MessageId(message as i32)))
-                        .await?;
-                    }
-                    refresh(
-                        &bot,
-                        &ctx,
-                        chat,
-                        &r,
-                        tr_with(lang, "receipt.rejecting", &[("who", &name_of(&q.from))]),
-                    )
-                    .await?;
-                    answer("receipt.answer_reason")
-                }
-                Err(e) => refusal(lang, &e)?,
-            }
-        }
-        _ => answer("errors.stale_button"),
-    };
-    bot.answer_callback_query(q.id.clone()).text(reply).await?;
-    Ok(())
+    let r =
+        match card_to_card::begin_reject(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await {
+            Ok(r) => r,
+            Err(e) => return refusal(lang, &e),
+        };
+    if let Some(message) = r.staff_message_id {
+        m.bot
+            .send_message(
+                m.chat,
+                tr_with(lang, "receipt.ask_reason", &[("who", &m.name)]),
+            )
+            .reply_parameters(ReplyParameters::new(MessageId(message as i32)))
+            .await?;
+    }
+    refresh(
+        m,
+        &r,
+        tr_with(lang, "receipt.rejecting", &[("who", &m.name)]),
+    )
+    .await?;
+    Ok(tr(lang, "receipt.answer_reason"))
 }
 
 /// What a staff member is told when their press changes nothing.
@@ -239,8 +233,9 @@ fn refusal(lang: Language, e: &CardError) -> Result<String, BotError> {
 
 /// A staff reply to a receipt that they are rejecting: the reason. Returns whether the message
 /// was about a receipt (else it is left to the other staff-chat features).
-pub async fn reason_reply(bot: &TgBot, msg: &Message, ctx: &Ctx) -> Result<bool, BotError> {
-    let (Some(reply_to), Some(from)) = (msg.reply_to_message(), msg.from.as_ref()) else {
+pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
+    let (bot, ctx) = (&m.bot, &m.ctx);
+    let Some(reply_to) = msg.reply_to_message() else {
         return Ok(false);
     };
     let post = StaffPost {
@@ -250,8 +245,8 @@ pub async fn reason_reply(bot: &TgBot, msg: &Message, ctx: &Ctx) -> Result<bool,
     let Some(r) = card_to_card::by_staff_message(&ctx.db, post).await? else {
         return Ok(false);
     };
-    let lang = ctx.default_language;
-    let who = TelegramId::new(from.id.0 as i64);
+    let lang = m.lang();
+    let who = m.who;
     let reason = msg.text().unwrap_or_default().trim();
     let key =
         if r.status != card_to_card::receipt_status::REJECTING || r.claimed_by != Some(who.get()) {
@@ -264,9 +259,9 @@ pub async fn reason_reply(bot: &TgBot, msg: &Message, ctx: &Ctx) -> Result<bool,
                     let note = tr_with(
                         lang,
                         "receipt.rejected_by",
-                        &[("who", &name_of(from)), ("reason", &escape(reason))],
+                        &[("who", &m.name), ("reason", &escape(reason))],
                     );
-                    refresh(bot, ctx, msg.chat.id, &done, note).await?;
+                    refresh(m, &done, note).await?;
                     "receipt.reject_done"
                 }
                 Err(e) => {

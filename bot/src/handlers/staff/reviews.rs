@@ -1,22 +1,22 @@
 //! Payments in review in the staff chat: the message says what was asked and what arrived, with
 //! buttons to credit what arrived, credit in full or decline. Core checks the presser's role and
 //! lets the first decision win; the message then says who decided and loses its buttons.
-use std::sync::Arc;
 
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 use vpnshop_core::customers::{self, Customer, Language};
-use vpnshop_core::ids::{CustomerId, PaymentId, TelegramId};
+use vpnshop_core::ids::{CustomerId, PaymentId};
 use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
 use vpnshop_core::payments::{self, Payment};
 
-use super::Ctx;
-use super::readers;
-use crate::callback::Action;
+use super::Member;
+use crate::callback::StaffAction;
+use crate::ctx::Ctx;
 use crate::ctx::TgBot;
 use crate::errors::{BotError, HandlerResult};
+use crate::handlers::readers;
 use crate::keyboards;
-use crate::keyboards::button;
+use crate::keyboards::staff_button;
 use crate::text::{self, escape, tr, tr_with};
 
 /// What staff read about a payment in review.
@@ -68,57 +68,57 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
 pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
     let mut buttons = Vec::new();
     if let Some(received) = payment_review::received_credit(row) {
-        buttons.push(button(
+        buttons.push(staff_button(
             tr_with(
                 lang,
                 "payment.review_credit_received",
                 &[("amount", &text::money(lang, received))],
             ),
-            Action::ReviewCreditReceived(row.id),
+            StaffAction::ReviewCreditReceived(PaymentId::new(row.id)),
         ));
     }
     if let Some(full) = payments::credit_of(row) {
-        buttons.push(button(
+        buttons.push(staff_button(
             tr_with(
                 lang,
                 "payment.review_credit_full",
                 &[("amount", &text::money(lang, full))],
             ),
-            Action::ReviewCreditFull(row.id),
+            StaffAction::ReviewCreditFull(PaymentId::new(row.id)),
         ));
     }
-    buttons.push(button(
+    buttons.push(staff_button(
         tr(lang, "payment.review_decline"),
-        Action::ReviewDecline(row.id),
+        StaffAction::ReviewDecline(PaymentId::new(row.id)),
     ));
     InlineKeyboardMarkup::new(buttons.into_iter().map(|b| vec![b]))
 }
 
-/// A decision button pressed in the staff chat.
-pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> HandlerResult {
-    let lang = ctx.default_language;
-    let (payment, decision) = match q.data.as_deref().and_then(Action::decode) {
-        Some(Action::ReviewCreditReceived(p)) => (p, Decision::CreditReceived),
-        Some(Action::ReviewCreditFull(p)) => (p, Decision::CreditFull),
-        Some(Action::ReviewDecline(p)) => (p, Decision::Decline),
-        _ => {
-            bot.answer_callback_query(q.id.clone())
-                .text(tr(lang, "errors.stale_button"))
-                .await?;
-            return Ok(());
-        }
+/// A decision pressed on a payment in review: finance staff credit what arrived, credit in
+/// full, or decline. What the presser is told comes back.
+pub async fn decide(
+    m: &Member,
+    q: &CallbackQuery,
+    action: StaffAction,
+) -> Result<String, BotError> {
+    let (bot, ctx, lang) = (&m.bot, &m.ctx, m.lang());
+    let (payment, decision) = match action {
+        StaffAction::ReviewCreditReceived(p) => (p, Decision::CreditReceived),
+        StaffAction::ReviewCreditFull(p) => (p, Decision::CreditFull),
+        StaffAction::ReviewDecline(p) => (p, Decision::Decline),
+        _ => return Ok(tr(lang, "errors.stale_button")),
     };
-    let who = TelegramId::new(q.from.id.0 as i64);
+    // The service checks the presser's role itself, and audits a refusal.
     let decided = payment_review::decide(
         &ctx.db,
-        PaymentId::new(payment),
-        who,
+        payment,
+        m.who,
         decision,
         ctx.payments.card.second_approval_above,
         ctx.clock.now(),
     )
     .await;
-    let name = escape(&q.from.first_name).into_owned();
+    let name = m.name.clone();
     let (answer, note) = match decided {
         Ok(Settled::Credited(c)) => (
             "payment.review_answer_credited",
@@ -146,27 +146,24 @@ pub async fn on_staff_callback(bot: TgBot, q: CallbackQuery, ctx: Arc<Ctx>) -> H
         Err(ReviewError::Ledger(e)) => return Err(BotError::Service(e.to_string())),
     };
     if let (Some(note), Some(message)) = (note, q.regular_message()) {
-        let row = payments::get(&ctx.db, PaymentId::new(payment)).await?;
+        let row = payments::get(&ctx.db, payment).await?;
         let customer = match &row {
             Some(r) => customers::by_id(&ctx.db, CustomerId::new(r.customer_id)).await?,
             None => None,
         };
         if let (Some(row), Some(customer)) = (row, customer) {
-            let body = format!("{}\n\n{note}", staff_text(&ctx, &row, &customer));
+            let body = format!("{}\n\n{note}", staff_text(ctx, &row, &customer));
             let edited = bot
                 .edit_message_text(message.chat.id, message.id, body)
                 .parse_mode(ParseMode::Html)
                 .reply_markup(InlineKeyboardMarkup::default())
                 .await;
             if let Err(e) = edited {
-                tracing::warn!(payment, error = %e, "cannot update the review in the staff chat");
+                tracing::warn!(%payment, error = %e, "cannot update the review in the staff chat");
             }
         }
     }
-    bot.answer_callback_query(q.id.clone())
-        .text(tr(lang, answer))
-        .await?;
-    Ok(())
+    Ok(tr(lang, answer))
 }
 
 /// A notice: a payment came in for a different amount or currency; staff decide, the customer hears it is in review.
