@@ -4,7 +4,7 @@ rust_i18n::i18n!("../locales", fallback = "en");
 
 pub mod app;
 pub mod callback;
-pub mod catalog_admin;
+pub mod cli;
 pub mod config;
 pub mod ctx;
 pub mod errors;
@@ -14,7 +14,6 @@ pub mod jobs;
 pub mod keyboards;
 mod lenient;
 pub mod metrics;
-pub mod panel_admin;
 pub mod payment_methods;
 pub mod qr;
 pub mod staff_chat;

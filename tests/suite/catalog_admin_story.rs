@@ -1,6 +1,6 @@
 //! A seller sets up what customers buy from the terminal: locations and plans, with errors
 //! that name the wrong option.
-use vpnshop_bot::catalog_admin::{self, LocationCommand, PlanCommand, PlanTerms};
+use vpnshop_bot::cli::catalog::{self as catalog_admin, LocationCommand, PlanCommand, PlanTerms};
 use vpnshop_core::catalog;
 use vpnshop_core::ids::LocationId;
 use vpnshop_core::money::Currency;

@@ -1,7 +1,7 @@
 //! The operator adds panels from the terminal and `panel check` tells them, line by line, what
 //! works and how to fix what does not — without ever printing a password or API key.
 use secrecy::SecretString;
-use vpnshop_bot::panel_admin::{self, AddPanel};
+use vpnshop_bot::cli::panel::{self as panel_admin, AddPanel};
 use vpnshop_tests::db::fresh_db;
 use vpnshop_tests::panels::hiddify::FakeHiddify;
 use vpnshop_tests::panels::marzban::{self as fake_marzban, FakeMarzban};
@@ -279,7 +279,7 @@ async fn bad_input_is_refused_before_anything_is_saved() {
 /// password are refused there and read from the environment instead.
 #[test]
 fn secrets_never_ride_on_the_command_line() {
-    use vpnshop_bot::panel_admin::{PanelAdminError, secrets_from_environment};
+    use vpnshop_bot::cli::panel::{PanelAdminError, secrets_from_environment};
     let env = |vars: &'static [(&'static str, &'static str)]| {
         move |k: &str| {
             vars.iter()

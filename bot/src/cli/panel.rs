@@ -1,16 +1,23 @@
 //! `vpnshop panel add|list|check`: the operator's terminal commands for panels. Output is
 //! plain lines for a terminal; secrets are read from the environment or stdin, never from
 //! the command line (where `ps` and shell history would keep them), and never printed.
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use clap::Subcommand;
 use marzban_client::config::redacted;
 use marzban_client::doctor::{self, Verdict};
 use marzban_client::{PanelKind, PanelOptions};
 use secrecy::SecretString;
 use vpnshop_core::catalog;
+use vpnshop_core::clock::{Clock, SystemClock};
 use vpnshop_core::panels::{self, Added, NewPanel, PanelStoreError};
 use vpnshop_core::sea_orm::DatabaseConnection;
+
+use super::fail;
+use crate::app;
+use crate::config::Settings;
 
 /// What `panel add` was given, the secret aside.
 #[derive(Clone, Debug, clap::Args)]
@@ -208,4 +215,78 @@ pub async fn check(
         .await
         .map_err(PanelStoreError::from)?;
     Ok(doctor::healthy(&lines))
+}
+
+#[derive(Subcommand)]
+pub enum PanelCommand {
+    /// Add a panel, or change the one with this name, then check it. The password (Hiddify:
+    /// the API key) is read from VPNSHOP_PANEL_SECRET or the first line of stdin, never from
+    /// the command line.
+    Add {
+        #[command(flatten)]
+        panel: AddPanel,
+        /// Save without checking the panel.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// List panels with their health (never their credentials).
+    List,
+    /// Check a panel step by step: reachable, TLS, credentials, version, inbounds, and a
+    /// test account created, read back and deleted.
+    Check { name: String },
+}
+
+/// The panel secret, from VPNSHOP_PANEL_SECRET or one line of stdin.
+fn read_secret(name: &str) -> Option<SecretString> {
+    if let Ok(secret) = std::env::var("VPNSHOP_PANEL_SECRET") {
+        return Some(SecretString::from(secret));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password or API key for panel {name} (it will show as you type): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).ok()?;
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    (!line.is_empty()).then(|| SecretString::from(line))
+}
+
+/// Runs a `panel` command on the configured database.
+pub async fn panel(settings: Settings, command: PanelCommand) -> ExitCode {
+    let db = match app::open_database(&settings).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let now = SystemClock.now();
+    let mut out = std::io::stdout();
+    let result = match command {
+        PanelCommand::Add { panel, no_check } => {
+            let panel = match secrets_from_environment(panel, |k| {
+                std::env::var(k).ok().filter(|v| !v.is_empty())
+            }) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let Some(secret) = read_secret(&panel.name) else {
+                eprintln!(
+                    "error: no password or API key: set VPNSHOP_PANEL_SECRET or pipe it on stdin"
+                );
+                return ExitCode::from(2);
+            };
+            add(&db, panel, secret, !no_check, now, &mut out).await
+        }
+        PanelCommand::List => list(&db, &mut out).await.map(|()| true),
+        PanelCommand::Check { name } => check(&db, &name, now, &mut out).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
