@@ -1,9 +1,13 @@
-//! Errors of the bot's handlers. A customer never sees these: they are logged (without secrets)
-//! and the customer gets the localized apology `errors.internal` with a way back to the menu.
+//! Errors of the bot's handlers: a refusal, which the customer is told in their language
+//! (`refusals.rs` maps every core refusal to its text), or an internal failure, which is logged
+//! (without secrets) and apologized for with `errors.internal` and a way back to the menu.
 use vpnshop_core::sea_orm::DbErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
+    /// The shop says no, for a reason the customer is told.
+    #[error("refused: {}", .0.key)]
+    Refused(crate::refusals::Refusal),
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error("telegram: {0}")]

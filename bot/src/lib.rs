@@ -16,6 +16,7 @@ mod lenient;
 pub mod metrics;
 pub mod payment_methods;
 pub mod qr;
+pub mod refusals;
 pub mod staff_chat;
 pub mod storage;
 pub mod text;

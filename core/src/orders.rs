@@ -123,6 +123,22 @@ impl OrderKind {
             OrderKind::Trial => "trial",
         }
     }
+
+    pub const ALL: [OrderKind; 4] = [
+        OrderKind::Purchase,
+        OrderKind::Renewal,
+        OrderKind::AddTraffic,
+        OrderKind::Trial,
+    ];
+
+    pub fn parse(s: &str) -> Option<OrderKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether fulfilling it makes a new panel account (a renewal or more traffic extends one).
+    pub fn makes_account(self) -> bool {
+        matches!(self, OrderKind::Purchase | OrderKind::Trial)
+    }
 }
 
 /// How points turn into a discount at checkout.
@@ -474,5 +490,10 @@ impl orders::Model {
 
     pub fn state(&self) -> Option<OrderStatus> {
         self.status.parse().ok()
+    }
+
+    /// What the order buys (a purchase when the stored kind is unknown).
+    pub fn kind(&self) -> OrderKind {
+        OrderKind::parse(&self.kind).unwrap_or(OrderKind::Purchase)
     }
 }

@@ -5,16 +5,16 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, LabeledPrice};
 use vpnshop_core::catalog;
 use vpnshop_core::customers::Language;
-use vpnshop_core::ids::{CustomerId, LocationId, OrderId, PlanId};
-use vpnshop_core::ledger::{self, LedgerError};
+use vpnshop_core::ids::{LocationId, OrderId, PlanId};
+use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::money::Money;
 use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
 use vpnshop_core::panels;
 use vpnshop_core::points;
 use vpnshop_core::promo::{self, PromoError};
 use vpnshop_core::stars::{self, StarsError};
-use vpnshop_core::subscriptions::Preview;
 
+use super::preview;
 use super::readers;
 use super::{State, Visit};
 use crate::callback::Action;
@@ -118,7 +118,7 @@ async fn place_and_preview(v: &Visit, req: &QuoteRequest, location: LocationId) 
     let now = ctx.clock.now();
     let mut quote = match orders::quote(&ctx.db, req, &ctx.sales.points, now).await {
         Ok(q) => q,
-        Err(e) => return refuse(v, &e).await,
+        Err(e) => return Err(e.into()),
     };
     quote.location = Some(location);
     let order = orders::place(
@@ -131,193 +131,7 @@ async fn place_and_preview(v: &Visit, req: &QuoteRequest, location: LocationId) 
         now,
     )
     .await?;
-    preview(v, &order, None).await
-}
-
-/// The preview of a pending order: what is bought, every discount, the total, what the
-/// subscription will be after it (renewals, traffic), and the ways to pay.
-pub async fn preview(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerResult {
-    let (ctx, lang) = (&v.ctx, v.lang);
-
-    let currency = ctx.currency;
-    let m = |minor: i64| {
-        text::money(
-            lang,
-            Money::new(minor, currency).unwrap_or(Money::zero(currency)),
-        )
-    };
-    let plan = match order.plan_id {
-        Some(id) => catalog::plan(&ctx.db, PlanId::new(id)).await?,
-        None => None,
-    };
-    let plan_name = plan.as_ref().map(|p| p.name.clone()).unwrap_or_default();
-    let location = match order.location_id {
-        Some(id) => catalog::location(&ctx.db, LocationId::new(id)).await?,
-        None => None,
-    };
-    let what = match order.kind.as_str() {
-        "add_traffic" => tr_with(
-            lang,
-            "checkout.what_traffic",
-            &[("traffic", &text::traffic(lang, order.traffic_bytes))],
-        ),
-        kind => tr_with(
-            lang,
-            if kind == "renewal" {
-                "checkout.what_renewal"
-            } else {
-                "checkout.what_plan"
-            },
-            &[
-                ("plan", &escape(&plan_name)),
-                (
-                    "terms",
-                    &plan_terms(lang, order.duration_days, order.traffic_bytes),
-                ),
-            ],
-        ),
-    };
-    let mut body = tr(lang, "checkout.title");
-    body.push_str("\n\n");
-    body.push_str(&what);
-    if let Some(l) = &location {
-        body.push('\n');
-        body.push_str(&tr_with(
-            lang,
-            "checkout.location",
-            &[("location", &escape(&l.name))],
-        ));
-    }
-    body.push('\n');
-    body.push_str(&tr_with(
-        lang,
-        "checkout.price",
-        &[("amount", &m(order.list_price_minor))],
-    ));
-    if order.discount_minor > 0 {
-        body.push('\n');
-        body.push_str(&tr_with(
-            lang,
-            "checkout.promo",
-            &[("amount", &m(order.discount_minor))],
-        ));
-    }
-    if order.points_used > 0 {
-        body.push('\n');
-        body.push_str(&tr_with(
-            lang,
-            "checkout.points",
-            &[
-                ("amount", &m(order.points_value_minor)),
-                ("points", &order.points_used.to_string()),
-            ],
-        ));
-    }
-    body.push('\n');
-    body.push_str(&tr_with(
-        lang,
-        "checkout.total",
-        &[("amount", &m(order.total_minor))],
-    ));
-    if let Some(after) = after {
-        body.push_str("\n\n");
-        body.push_str(&after_text(lang, after));
-    }
-    let balance =
-        ledger::wallet_balance(&ctx.db, CustomerId::new(order.customer_id), currency).await?;
-    body.push_str("\n\n");
-    body.push_str(&tr_with(
-        lang,
-        "checkout.balance",
-        &[("amount", &text::money(lang, balance))],
-    ));
-    body.push('\n');
-    body.push_str(&tr_with(
-        lang,
-        "checkout.valid_until",
-        &[("time", &order.expires_at.format("%H:%M UTC").to_string())],
-    ));
-
-    let id = order.order_id();
-    let mut rows = Vec::new();
-    if balance.minor() >= order.total_minor {
-        rows.push(vec![button(
-            tr_with(
-                lang,
-                "checkout.pay_wallet",
-                &[("amount", &m(order.total_minor))],
-            ),
-            Action::PayWallet(id),
-        )]);
-    } else {
-        if let Some(rate) = ctx.sales.stars {
-            let rest = order.total_minor - balance.minor();
-            let stars = rate.stars_for(rest).to_string();
-            let label = if balance.minor() > 0 {
-                tr_with(
-                    lang,
-                    "checkout.pay_mixed",
-                    &[("wallet", &text::money(lang, balance)), ("stars", &stars)],
-                )
-            } else {
-                tr_with(lang, "checkout.pay_stars", &[("stars", &stars)])
-            };
-            rows.push(vec![button(label, Action::PayStars(id))]);
-        }
-        // Card-to-card and gateways charge what the wallet does not cover.
-        rows.extend(super::checkout::order_buttons(ctx, lang, id).await?);
-        if rows.is_empty() {
-            body.push('\n');
-            body.push_str(&tr(lang, "checkout.top_up_first"));
-        } else if balance.minor() > 0 {
-            body.push('\n');
-            body.push_str(&tr_with(
-                lang,
-                "checkout.rest_due",
-                &[("amount", &m(order.total_minor - balance.minor()))],
-            ));
-        }
-    }
-    if order.kind == OrderKind::Purchase.as_str() {
-        let mut extras = Vec::new();
-        if order.promo_code_id.is_none() {
-            extras.push(button(tr(lang, "checkout.add_promo"), Action::Promo(id)));
-        }
-        let customer = CustomerId::new(order.customer_id);
-        if order.points_used == 0
-            && ctx.sales.points.value_of_point(currency).is_some()
-            && points::balance(&ctx.db, customer, ctx.clock.now()).await? > 0
-        {
-            extras.push(button(
-                tr(lang, "checkout.use_points"),
-                Action::UsePoints(id),
-            ));
-        }
-        if !extras.is_empty() {
-            rows.push(extras);
-        }
-    }
-    rows.push(vec![button(
-        tr(lang, "checkout.cancel"),
-        Action::CancelOrder(id),
-    )]);
-    v.show(body, InlineKeyboardMarkup::new(rows)).await
-}
-
-/// "You will have 73 GB until 2026-12-01".
-pub fn after_text(lang: Language, p: &Preview) -> String {
-    let until = p
-        .expires_at
-        .map(text::date)
-        .unwrap_or_else(|| tr(lang, "units.forever"));
-    tr_with(
-        lang,
-        "checkout.after",
-        &[
-            ("traffic", &text::traffic(lang, p.traffic_left_bytes)),
-            ("date", &until),
-        ],
-    )
+    preview::show(v, &order, None).await
 }
 
 /// The presser's pending order, or `None` (after telling them) when the button is stale: not
@@ -344,38 +158,6 @@ async fn pending_order(v: &Visit, id: OrderId) -> Result<Option<Order>, crate::e
     Ok(None)
 }
 
-/// Tells the customer why an order cannot be placed or paid, in their words.
-async fn refuse(v: &Visit, e: &OrderError) -> HandlerResult {
-    let lang = v.lang;
-
-    let key = match e {
-        OrderError::NotFound | OrderError::NotYours => "errors.stale_button",
-        OrderError::PlanUnavailable | OrderError::NoPrice(_) => "buy.plan_gone",
-        OrderError::NotPending(OrderStatus::Expired | OrderStatus::Cancelled) => "checkout.expired",
-        OrderError::NotPending(_) => "checkout.already_paid",
-        OrderError::QuoteExpired => "checkout.expired",
-        OrderError::PointsNotAccepted(_) => "checkout.points_off",
-        OrderError::Promo(p) => promo_key(p),
-        OrderError::Points(_) => "checkout.points_changed",
-        OrderError::Ledger(LedgerError::InsufficientBalance { .. }) => "checkout.not_enough",
-        OrderError::Ledger(_) => {
-            return Err(crate::errors::BotError::Service(e.to_string()));
-        }
-    };
-    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
-}
-
-fn promo_key(e: &PromoError) -> &'static str {
-    match e {
-        PromoError::Unknown => "promo.unknown",
-        PromoError::Expired => "promo.expired",
-        PromoError::UsedUp => "promo.used_up",
-        PromoError::AlreadyUsed => "promo.already_used",
-        PromoError::OtherPlan => "promo.other_plan",
-        _ => "promo.unknown",
-    }
-}
-
 pub async fn pay_wallet(v: &Visit, id: OrderId) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let Some(_) = pending_order(v, id).await? else {
@@ -386,7 +168,7 @@ pub async fn pay_wallet(v: &Visit, id: OrderId) -> HandlerResult {
             v.show(tr(lang, "checkout.paid"), keyboards::back_to_menu(lang))
                 .await
         }
-        Err(e) => refuse(v, &e).await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -411,7 +193,7 @@ pub async fn pay_stars(v: &Visit, id: OrderId) -> HandlerResult {
     {
         Ok(i) => i,
         Err(StarsError::WalletCovers) => {
-            return preview(v, &order, None).await;
+            return preview::show(v, &order, None).await;
         }
         Err(StarsError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
         Err(_) => {
@@ -556,9 +338,10 @@ async fn requote(
                 tr(lang, "checkout.cancel"),
                 Action::CancelOrder(order.order_id()),
             )]]);
-            return v.say(tr(lang, promo_key(&p)), keyboard).await;
+            let why = crate::refusals::of(p).map(|r| r.render(lang));
+            return v.say(why.unwrap_or_default(), keyboard).await;
         }
-        Err(e) => return refuse(v, &e).await,
+        Err(e) => return Err(e.into()),
     };
     quote.location = Some(LocationId::new(location));
     if !orders::cancel(&ctx.db, order.order_id(), customer.customer_id(), now)
@@ -585,7 +368,7 @@ async fn requote(
         now,
     )
     .await?;
-    preview(v, &new, None).await
+    preview::show(v, &new, None).await
 }
 
 pub async fn cancel(v: &Visit, id: OrderId) -> HandlerResult {

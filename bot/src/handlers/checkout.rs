@@ -4,12 +4,12 @@
 //! wallet first; an order is paid from it in the same step.
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
-use vpnshop_core::card_to_card::{self, CardError};
+use vpnshop_core::card_to_card::{self};
 use vpnshop_core::customers::Language;
-use vpnshop_core::gateways::{self, PayError};
+use vpnshop_core::gateways::{self};
 use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
-use vpnshop_core::payments::{self, CheckoutError, Provider};
+use vpnshop_core::payments::{self, Provider};
 
 use super::readers;
 use super::{Ctx, State, Visit};
@@ -76,29 +76,7 @@ pub async fn pay_order(v: &Visit, order: OrderId, provider: Provider) -> Handler
         return v.stale().await;
     }
     let due = payments::amount_due(&ctx.db, order, customer.customer_id(), ctx.clock.now()).await;
-    let due = match due {
-        Ok(d) => d,
-        Err(CheckoutError::Db(e)) => return Err(e.into()),
-        Err(CheckoutError::WalletCovers) => {
-            return v
-                .say(tr(lang, "pay.wallet_covers"), keyboards::back_to_menu(lang))
-                .await;
-        }
-        Err(CheckoutError::NotPending(_)) => {
-            return v
-                .say(
-                    tr(lang, "checkout.already_paid"),
-                    keyboards::back_to_menu(lang),
-                )
-                .await;
-        }
-        Err(CheckoutError::QuoteExpired) => {
-            return v
-                .say(tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))
-                .await;
-        }
-        Err(_) => return v.stale().await,
-    };
+    let due = due?;
     let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
     start(v, Some(order), due, provider, what).await
 }
@@ -184,20 +162,7 @@ async fn start(
             now,
         )
         .await;
-        let transfer = match transfer {
-            Ok(t) => t,
-            Err(CardError::NoCard) => return v.stale().await,
-            Err(CardError::NoFreeAmount) => {
-                return v
-                    .say(tr(lang, "pay.card_busy"), keyboards::back_to_menu(lang))
-                    .await;
-            }
-            Err(CardError::TooManyPending(max)) => {
-                let body = tr_with(lang, "pay.card_too_many", &[("max", &max.to_string())]);
-                return v.say(body, keyboards::back_to_menu(lang)).await;
-            }
-            Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
-        };
+        let transfer = transfer?;
         v.dialogue
             .update(State::AwaitingReceipt {
                 payment: transfer.checkout.payment,
@@ -269,20 +234,7 @@ async fn start(
             ]);
             v.say(body, keyboard).await
         }
-        Err(PayError::Gateway(_)) => {
-            v.say(tr(lang, "pay.gateway_down"), keyboards::back_to_menu(lang))
-                .await
-        }
-        Err(PayError::TooManyPending(max)) => {
-            let body = tr_with(lang, "pay.too_many_open", &[("max", &max.to_string())]);
-            v.say(body, keyboards::back_to_menu(lang)).await
-        }
-        Err(PayError::Currency(_)) | Err(PayError::Checkout(CheckoutError::BadAmount)) => {
-            v.say(tr(lang, "pay.not_this_way"), keyboards::back_to_menu(lang))
-                .await
-        }
-        Err(PayError::Checkout(CheckoutError::Db(e))) => Err(e.into()),
-        Err(PayError::Checkout(_)) => v.stale().await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -375,13 +327,12 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<PaymentId>) -> Ha
     )
     .await;
     v.dialogue.update(State::Idle).await?;
-    let key = match submitted {
-        Ok(_) => "pay.receipt_received",
-        Err(CardError::AlreadySubmitted) => "pay.receipt_already",
-        Err(CardError::NotYourTransfer) => "pay.receipt_closed",
-        Err(e) => return Err(crate::errors::BotError::Service(e.to_string())),
-    };
-    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
+    submitted?;
+    v.say(
+        tr(lang, "pay.receipt_received"),
+        keyboards::back_to_menu(lang),
+    )
+    .await
 }
 
 /// An amount stored as minor units and a currency code (the shop's currency if unreadable).

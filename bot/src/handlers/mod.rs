@@ -14,6 +14,7 @@ mod menu;
 mod messages;
 mod panics;
 mod points;
+mod preview;
 pub(crate) mod readers;
 pub(crate) mod staff;
 pub(crate) mod stars;
@@ -81,10 +82,23 @@ pub fn schema() -> UpdateHandler<BotError> {
         .branch(Update::filter_pre_checkout_query().endpoint(stars::on_pre_checkout))
 }
 
-/// Runs a customer's handler; a failure is logged and apologized for in their language.
+/// Ends a customer's update: a refusal is said in their language, under the screen they
+/// pressed; any other failure is logged and apologized for.
 async fn answered(v: &Visit, result: HandlerResult) -> HandlerResult {
-    if let Err(e) = result {
-        v.apologize(&e).await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(BotError::Refused(r)) => {
+            let said = v
+                .say(r.render(v.lang), crate::keyboards::back_to_menu(v.lang))
+                .await;
+            if let Err(e) = said {
+                v.apologize(&e).await;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            v.apologize(&e).await;
+            Ok(())
+        }
     }
-    Ok(())
 }

@@ -10,7 +10,7 @@ use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
 use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
 
 use super::readers;
-use super::{TgBot, Visit, buy, guide_keyboard};
+use super::{TgBot, Visit, guide_keyboard};
 use crate::callback::Action;
 use crate::ctx::Ctx;
 use crate::errors::{BotError, HandlerResult};
@@ -264,20 +264,6 @@ pub async fn qr(v: &Visit, id: SubscriptionId) -> HandlerResult {
     }
 }
 
-async fn refuse(v: &Visit, e: SubscriptionError) -> HandlerResult {
-    let lang = v.lang;
-
-    let key = match e {
-        SubscriptionError::NotFound => "errors.stale_button",
-        SubscriptionError::NotActive => "subs.not_active",
-        SubscriptionError::PlanGone => "subs.plan_gone",
-        SubscriptionError::Unlimited => "subs.unlimited",
-        SubscriptionError::NoSuchPack(_) => "errors.stale_button",
-        SubscriptionError::Order(e) => return Err(BotError::Service(e.to_string())),
-    };
-    v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
-}
-
 pub async fn renew(v: &Visit, id: SubscriptionId) -> HandlerResult {
     let ctx = &v.ctx;
     let Some(sub) = owned(v, id).await? else {
@@ -297,7 +283,7 @@ async fn checkout(
     let ctx = &v.ctx;
     let (quote, after) = match quoted {
         Ok(q) => q,
-        Err(e) => return refuse(v, e).await,
+        Err(e) => return Err(e.into()),
     };
     let placed = subscriptions::place(
         &ctx.db,
@@ -309,8 +295,8 @@ async fn checkout(
     )
     .await;
     match placed {
-        Ok(order) => buy::preview(v, &order, Some(&after)).await,
-        Err(e) => refuse(v, e).await,
+        Ok(order) => super::preview::show(v, &order, Some(&after)).await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -382,11 +368,11 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
         "checkout.after",
         &[("traffic", &text::traffic(lang, left)), ("date", &until)],
     );
-    let key = match order.kind.as_str() {
-        "renewal" => "notice.renewed",
-        "add_traffic" => "notice.traffic_added",
-        "trial" => "notice.trial_ready",
-        _ => "notice.ready",
+    let key = match order.kind() {
+        OrderKind::Renewal => "notice.renewed",
+        OrderKind::AddTraffic => "notice.traffic_added",
+        OrderKind::Trial => "notice.trial_ready",
+        OrderKind::Purchase => "notice.ready",
     };
     let mut body = tr_with(lang, key, &[("id", &sub.id.to_string()), ("state", &state)]);
     let link = sub.subscription_url.clone();
@@ -399,7 +385,7 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
         .reply_markup(keyboards::back_to_menu(lang))
         .await?;
     // A new account also gets its QR code and the guides; a renewal keeps the same link.
-    if let (Some(link), "purchase" | "trial") = (&link, order.kind.as_str()) {
+    if let (Some(link), true) = (&link, order.kind().makes_account()) {
         if let Err(e) = send_qr(bot, chat, lang, link).await {
             tracing::warn!(error = %e, "QR code not sent");
         }

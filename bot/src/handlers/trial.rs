@@ -1,5 +1,5 @@
 //! The free trial button: one per customer, never after buying; provisioned by the job queue.
-use vpnshop_core::trial::{self, TrialError};
+use vpnshop_core::trial::{self};
 
 use super::Visit;
 use crate::errors::{BotError, HandlerResult};
@@ -17,13 +17,11 @@ pub async fn take(v: &Visit) -> HandlerResult {
         ctx.clock.now(),
     )
     .await;
-    let key = match result {
-        Ok(_) => "trial.started",
-        Err(TrialError::NotOffered) => "trial.not_offered",
-        Err(TrialError::AlreadyTaken) => "trial.already_taken",
-        Err(TrialError::AlreadyBought) => "trial.already_bought",
-        Err(TrialError::NoRoom) => "trial.no_room",
-        Err(TrialError::Order(e)) => return Err(BotError::Service(e.to_string())),
+    // Said in place of the menu, whichever way it went.
+    let said = match result.map_err(BotError::from) {
+        Ok(_) => tr(lang, "trial.started"),
+        Err(BotError::Refused(why)) => why.render(lang),
+        Err(e) => return Err(e),
     };
-    v.show(tr(lang, key), keyboards::back_to_menu(lang)).await
+    v.show(said, keyboards::back_to_menu(lang)).await
 }

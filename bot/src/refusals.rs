@@ -1,0 +1,182 @@
+//! What a customer is told when the shop says no. One table, here, from every core error that
+//! is a refusal (an expired order, a used-up promo code, not enough in the wallet) to the locale
+//! key that explains it; any other error is ours: logged, and apologized for with
+//! `errors.internal`. Handlers use `?`; the router says the refusal in the customer's language.
+use vpnshop_core::card_to_card::CardError;
+use vpnshop_core::customers::Language;
+use vpnshop_core::gateways::PayError;
+use vpnshop_core::ledger::LedgerError;
+use vpnshop_core::orders::{OrderError, OrderStatus};
+use vpnshop_core::payments::CheckoutError;
+use vpnshop_core::promo::PromoError;
+use vpnshop_core::subscriptions::SubscriptionError;
+use vpnshop_core::tickets::TicketError;
+use vpnshop_core::trial::TrialError;
+
+use crate::errors::BotError;
+use crate::text::tr_with;
+
+/// A refusal: the locale key that explains it, with its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Refusal {
+    pub fn new(key: &'static str) -> Self {
+        Refusal {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    /// The refusal in `lang`.
+    pub fn render(&self, lang: Language) -> String {
+        let args: Vec<(&str, &str)> = self.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        tr_with(lang, self.key, &args)
+    }
+}
+
+/// The refusal `e` is, if it is one.
+pub fn of(e: impl Into<BotError>) -> Option<Refusal> {
+    match e.into() {
+        BotError::Refused(r) => Some(r),
+        _ => None,
+    }
+}
+
+fn refused(key: &'static str) -> BotError {
+    BotError::Refused(Refusal::new(key))
+}
+
+fn internal(e: impl std::fmt::Display) -> BotError {
+    BotError::Service(e.to_string())
+}
+
+impl From<PromoError> for BotError {
+    fn from(e: PromoError) -> Self {
+        match e {
+            PromoError::Unknown => refused("promo.unknown"),
+            PromoError::Expired => refused("promo.expired"),
+            PromoError::UsedUp => refused("promo.used_up"),
+            PromoError::AlreadyUsed => refused("promo.already_used"),
+            PromoError::OtherPlan => refused("promo.other_plan"),
+            PromoError::OtherCurrency | PromoError::BadDiscount | PromoError::Duplicate => {
+                refused("promo.unknown")
+            }
+            PromoError::Db(_) => internal(e),
+        }
+    }
+}
+
+impl From<OrderError> for BotError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound | OrderError::NotYours => refused("errors.stale_button"),
+            OrderError::PlanUnavailable | OrderError::NoPrice(_) => refused("buy.plan_gone"),
+            OrderError::NotPending(OrderStatus::Expired | OrderStatus::Cancelled)
+            | OrderError::QuoteExpired => refused("checkout.expired"),
+            OrderError::NotPending(_) => refused("checkout.already_paid"),
+            OrderError::PointsNotAccepted(_) => refused("checkout.points_off"),
+            OrderError::Promo(p) => p.into(),
+            OrderError::Points(_) => refused("checkout.points_changed"),
+            OrderError::Ledger(LedgerError::InsufficientBalance { .. }) => {
+                refused("checkout.not_enough")
+            }
+            OrderError::Ledger(_) => internal(e),
+        }
+    }
+}
+
+impl From<SubscriptionError> for BotError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::NotFound | SubscriptionError::NoSuchPack(_) => {
+                refused("errors.stale_button")
+            }
+            SubscriptionError::NotActive => refused("subs.not_active"),
+            SubscriptionError::PlanGone => refused("subs.plan_gone"),
+            SubscriptionError::Unlimited => refused("subs.unlimited"),
+            SubscriptionError::Order(e) => internal(e),
+        }
+    }
+}
+
+impl From<TrialError> for BotError {
+    fn from(e: TrialError) -> Self {
+        match e {
+            TrialError::NotOffered => refused("trial.not_offered"),
+            TrialError::AlreadyTaken => refused("trial.already_taken"),
+            TrialError::AlreadyBought => refused("trial.already_bought"),
+            TrialError::NoRoom => refused("trial.no_room"),
+            TrialError::Order(e) => internal(e),
+        }
+    }
+}
+
+impl From<CheckoutError> for BotError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::WalletCovers => refused("pay.wallet_covers"),
+            CheckoutError::NotPending(_) => refused("checkout.already_paid"),
+            CheckoutError::QuoteExpired => refused("checkout.expired"),
+            CheckoutError::Db(e) => BotError::Db(e),
+            CheckoutError::NoSuchOrder | CheckoutError::NotYours | CheckoutError::BadAmount => {
+                refused("errors.stale_button")
+            }
+        }
+    }
+}
+
+impl From<PayError> for BotError {
+    fn from(e: PayError) -> Self {
+        match e {
+            PayError::Gateway(_) => refused("pay.gateway_down"),
+            PayError::TooManyPending(max) => {
+                BotError::Refused(Refusal::new("pay.too_many_open").with("max", max))
+            }
+            PayError::Currency(_) | PayError::Checkout(CheckoutError::BadAmount) => {
+                refused("pay.not_this_way")
+            }
+            PayError::Checkout(CheckoutError::Db(e)) => BotError::Db(e),
+            PayError::Checkout(_) => refused("errors.stale_button"),
+        }
+    }
+}
+
+/// A customer's card-to-card transfer and receipt (the staff side has its own answers).
+impl From<CardError> for BotError {
+    fn from(e: CardError) -> Self {
+        match e {
+            CardError::NoCard => refused("errors.stale_button"),
+            CardError::NoFreeAmount => refused("pay.card_busy"),
+            CardError::TooManyPending(max) => {
+                BotError::Refused(Refusal::new("pay.card_too_many").with("max", max))
+            }
+            CardError::AlreadySubmitted => refused("pay.receipt_already"),
+            CardError::NotYourTransfer => refused("pay.receipt_closed"),
+            CardError::Checkout(e) => e.into(),
+            other => internal(other),
+        }
+    }
+}
+
+impl From<TicketError> for BotError {
+    fn from(e: TicketError) -> Self {
+        match e {
+            TicketError::Empty => refused("support.hint_empty"),
+            TicketError::TooLong => refused("support.hint_long"),
+            TicketError::Closed | TicketError::NotFound => refused("support.closed"),
+            TicketError::TooMany(max) => {
+                BotError::Refused(Refusal::new("support.too_many").with("max", max))
+            }
+            TicketError::Db(e) => BotError::Db(e),
+        }
+    }
+}
