@@ -146,136 +146,202 @@ pub async fn serve_with_clock(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let bot = build_bot(&settings)?;
-    let db = open_database(&settings).await?;
-    for id in &settings.shop.admin_ids {
-        staff::grant(&db, TelegramId::new(*id), Role::Owner, None, clock.now())
-            .await
-            .map_err(|e| StartError::Database {
-                url: redacted_url(settings.database.url.expose_secret()),
-                source: DbOpenError::Connect(e),
-            })?;
-    }
-    let username = whoami(&bot, &settings).await?;
-    publish_commands(&bot, settings.default_language()).await;
-    tracing::info!(bot = %username, database = %redacted_url(settings.database.url.expose_secret()), "vpnshop is serving");
+    App::build(settings, clock, None)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
+}
 
-    let ctx = Arc::new(Ctx {
-        db: db.clone(),
-        clock: clock.clone(),
-        shop_name: settings.shop.name.clone(),
-        default_language: settings.default_language(),
-        currency: settings.currency(),
-        bot_username: username,
-        sales: settings.sales(),
-        payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
-            &settings,
-        )),
-        staff: Arc::new(crate::staff_chat::StaffChat::new(
-            settings.shop.staff_chat_id,
-        )),
-    });
-    // Card-to-card and support are offered only while the staff chat takes the bot's posts.
-    if let Err(problem) = ctx.staff.recheck(&bot).await {
-        tracing::error!(%problem, "card-to-card payments and support are off until the staff chat works");
-    }
-    // Unique per start: in a container every process is pid 1, and a restarted bot must not
-    // pass for the one whose leases it is waiting out.
-    let worker = format!(
-        "vpnshop-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
-    let runner = crate::jobs::runner(bot.clone(), ctx.clone(), worker.clone());
-    if let Err(e) = runner.schedule_recurring().await {
-        tracing::warn!(error = %e, "cannot schedule the recurring jobs");
-    }
-    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
-    // Aborted with this future too: a serve task that is killed leaves no runner behind.
-    let mut jobs = AbortOnDrop(tokio::spawn(async move {
-        runner
-            .run(Duration::from_millis(500), async {
-                let _ = jobs_stopped.await;
-            })
-            .await;
-    }));
-    let http = crate::http::router(ctx.clone());
-    let db_for_release = db.clone();
-    let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
-    let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
-        .dependencies(dependencies(ctx, storage))
-        .default_handler(|_| async {})
-        .error_handler(Arc::new(LogErrors))
-        .distribution_function(queue_of)
-        .build();
-    let token = dispatcher.shutdown_token();
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_jobs.send(());
-        if let Ok(done) = token.shutdown() {
-            done.await;
+/// The bot, started and listening, not yet taking updates: what `build` checked and opened.
+pub struct App {
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    bot: TgBot,
+    db: vpnshop_core::sea_orm::DatabaseConnection,
+    ctx: Arc<Ctx>,
+    tcp: tokio::net::TcpListener,
+}
+
+impl App {
+    /// Checks the config, opens and migrates the database, grants the configured owners, proves
+    /// the token, and listens on `http.listen` — or on `listener`, already bound (a test binds
+    /// port 0 and knows its address before the bot starts).
+    pub async fn build(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        listener: Option<std::net::TcpListener>,
+    ) -> Result<App, StartError> {
+        let bot = build_bot(&settings)?;
+        let db = open_database(&settings).await?;
+        for id in &settings.shop.admin_ids {
+            staff::grant(&db, TelegramId::new(*id), Role::Owner, None, clock.now())
+                .await
+                .map_err(|e| StartError::Database {
+                    url: redacted_url(settings.database.url.expose_secret()),
+                    source: DbOpenError::Connect(e),
+                })?;
         }
-    });
-    // Listen first: gateways and Telegram may post as soon as they know the address.
-    let address = settings.http.listen.clone();
-    let tcp = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
-        StartError::Config(vec![Problem {
-            key: "http.listen".into(),
-            message: format!("cannot listen on {address}: {e}"),
-        }])
-    })?;
-    match settings.telegram.mode {
-        UpdateMode::Polling => {
-            let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-            let _http = AbortOnDrop(tokio::spawn(async move {
-                let stopped = async {
-                    let _ = http_stopped.await;
-                };
-                if let Err(e) = axum::serve(tcp, http).with_graceful_shutdown(stopped).await {
-                    tracing::error!(error = %e, "the HTTP server stopped");
-                }
-            }));
-            let listener = Polling::builder(bot)
-                .timeout(Duration::from_secs(10))
-                .build();
-            dispatcher
-                .dispatch_with_listener(listener, Arc::new(LogErrors))
-                .await;
-            let _ = stop_http.send(());
+        let username = whoami(&bot, &settings).await?;
+        publish_commands(&bot, settings.default_language()).await;
+        tracing::info!(bot = %username, database = %redacted_url(settings.database.url.expose_secret()), "vpnshop is serving");
+
+        let ctx = Arc::new(Ctx {
+            db: db.clone(),
+            clock: clock.clone(),
+            shop_name: settings.shop.name.clone(),
+            default_language: settings.default_language(),
+            currency: settings.currency(),
+            bot_username: username,
+            sales: settings.sales(),
+            payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
+                &settings,
+            )),
+            staff: Arc::new(crate::staff_chat::StaffChat::new(
+                settings.shop.staff_chat_id,
+            )),
+        });
+        // Card-to-card and support are offered only while the staff chat takes the bot's posts.
+        if let Err(problem) = ctx.staff.recheck(&bot).await {
+            tracing::error!(%problem, "card-to-card payments and support are off until the staff chat works");
         }
-        UpdateMode::Webhook => {
-            let (listener, stopped, router) = webhook(&bot, &settings).await?;
-            let router = router.merge(http);
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(tcp, router)
-                    .with_graceful_shutdown(stopped)
-                    .await
-                {
-                    tracing::error!(error = %e, "the webhook server stopped");
-                }
-            });
-            dispatcher
-                .dispatch_with_listener(listener, Arc::new(LogErrors))
-                .await;
-        }
+        // Listen first: gateways and Telegram may post as soon as they know the address.
+        let address = settings.http.listen.clone();
+        let cannot_listen = |e: std::io::Error| {
+            StartError::Config(vec![Problem {
+                key: "http.listen".into(),
+                message: format!("cannot listen on {address}: {e}"),
+            }])
+        };
+        let tcp = match listener {
+            Some(l) => l
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(l))
+                .map_err(cannot_listen)?,
+            None => tokio::net::TcpListener::bind(&address)
+                .await
+                .map_err(cannot_listen)?,
+        };
+        Ok(App {
+            settings,
+            clock,
+            bot,
+            db,
+            ctx,
+            tcp,
+        })
     }
-    // Updates have stopped: the job running now may finish, then every lease is given back so
-    // the next process starts at once instead of waiting the lease out.
-    let grace = Duration::from_secs(settings.run.shutdown_seconds);
-    if tokio::time::timeout(grace, &mut jobs.0).await.is_err() {
-        jobs.0.abort();
-        tracing::warn!(
-            seconds = grace.as_secs(),
-            "a job was still running at shutdown; it was stopped and will run again"
+
+    /// Where the HTTP endpoints (and the webhook) listen.
+    pub fn http_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Takes updates and runs jobs until `shutdown` resolves, then lets the running job finish
+    /// and gives every job back.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let App {
+            settings,
+            clock,
+            bot,
+            db,
+            ctx,
+            tcp,
+        } = self;
+        // Unique per start: in a container every process is pid 1, and a restarted bot must not
+        // pass for the one whose leases it is waiting out.
+        let worker = format!(
+            "vpnshop-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
         );
+        let runner = crate::jobs::runner(bot.clone(), ctx.clone(), worker.clone());
+        if let Err(e) = runner.schedule_recurring().await {
+            tracing::warn!(error = %e, "cannot schedule the recurring jobs");
+        }
+        let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+        // Aborted with this future too: a serve task that is killed leaves no runner behind.
+        let mut jobs = AbortOnDrop(tokio::spawn(async move {
+            runner
+                .run(Duration::from_millis(500), async {
+                    let _ = jobs_stopped.await;
+                })
+                .await;
+        }));
+        let http = crate::http::router(ctx.clone());
+        let db_for_release = db.clone();
+        let storage: Arc<ErasedStorage<State>> = DbStorage::new(db, clock).erase();
+        let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
+            .dependencies(dependencies(ctx, storage))
+            .default_handler(|_| async {})
+            .error_handler(Arc::new(LogErrors))
+            .distribution_function(queue_of)
+            .build();
+        let token = dispatcher.shutdown_token();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_jobs.send(());
+            if let Ok(done) = token.shutdown() {
+                done.await;
+            }
+        });
+        match settings.telegram.mode {
+            UpdateMode::Polling => {
+                let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+                let _http = AbortOnDrop(tokio::spawn(async move {
+                    let stopped = async {
+                        let _ = http_stopped.await;
+                    };
+                    if let Err(e) = axum::serve(tcp, http).with_graceful_shutdown(stopped).await {
+                        tracing::error!(error = %e, "the HTTP server stopped");
+                    }
+                }));
+                let listener = Polling::builder(bot)
+                    .timeout(Duration::from_secs(10))
+                    .build();
+                dispatcher
+                    .dispatch_with_listener(listener, Arc::new(LogErrors))
+                    .await;
+                let _ = stop_http.send(());
+            }
+            UpdateMode::Webhook => {
+                let (listener, stopped, router) = webhook(&bot, &settings).await?;
+                let router = router.merge(http);
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(tcp, router)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                    {
+                        tracing::error!(error = %e, "the webhook server stopped");
+                    }
+                });
+                dispatcher
+                    .dispatch_with_listener(listener, Arc::new(LogErrors))
+                    .await;
+            }
+        }
+        // Updates have stopped: the job running now may finish, then every lease is given back so
+        // the next process starts at once instead of waiting the lease out.
+        let grace = Duration::from_secs(settings.run.shutdown_seconds);
+        if tokio::time::timeout(grace, &mut jobs.0).await.is_err() {
+            jobs.0.abort();
+            tracing::warn!(
+                seconds = grace.as_secs(),
+                "a job was still running at shutdown; it was stopped and will run again"
+            );
+        }
+        match vpnshop_core::jobs::release_all(&db_for_release, &worker, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "jobs given back for the next process"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot give jobs back; their leases will run out")
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
-    match vpnshop_core::jobs::release_all(&db_for_release, &worker, chrono::Utc::now()).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(jobs = n, "jobs given back for the next process"),
-        Err(e) => tracing::warn!(error = %e, "cannot give jobs back; their leases will run out"),
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// How many queues updates are handled in. One chat's updates always go to the same queue, so

@@ -164,8 +164,10 @@ pub async fn spawn_app_after(
     let tg = FakeTelegram::start(TOKEN).await;
     before(&tg);
     let db = fresh_db().await;
-    // One port for the app's whole life, so a restart keeps its address.
-    let port = free_port();
+    // Port 0: the system picks a free one, and it is the app's for its whole life (a restart
+    // listens there again, so gateways and tests keep its address).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the bot");
+    let port = listener.local_addr().expect("its address").port();
     let adjust: Adjust = Arc::new(move |s: &mut Settings| {
         s.http.listen = format!("127.0.0.1:{port}");
         s.payments.public_url = Some(format!("http://127.0.0.1:{port}"));
@@ -179,7 +181,13 @@ pub async fn spawn_app_after(
     if let Some(staff) = settings.shop.staff_chat_id {
         tg.group(staff, "Shop staff");
     }
-    let process = start_bot(&tg, &db, &adjust, &clock).await;
+    // A test that names its own address (a webhook URL) gets that one.
+    let listener = if settings.http.listen == format!("127.0.0.1:{port}") {
+        listener
+    } else {
+        std::net::TcpListener::bind(&settings.http.listen).expect("the test's own address")
+    };
+    let process = start_bot(&tg, &db, &adjust, &clock, listener).await;
     TestApp {
         tg,
         db,
@@ -197,6 +205,7 @@ async fn start_bot(
     db: &TestDb,
     adjust: &Adjust,
     clock: &Arc<JumpClock>,
+    listener: std::net::TcpListener,
 ) -> Process {
     let mut settings = settings_for(tg, db);
     adjust(&mut settings);
@@ -212,8 +221,10 @@ async fn start_bot(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = vpnshop_bot::app::serve_with_clock(settings, clock, shutdown).await {
-            panic!("the bot did not start: {e}");
+        let app = vpnshop_bot::app::App::build(settings, clock, Some(listener)).await;
+        let app = app.unwrap_or_else(|e| panic!("the bot did not start: {e}"));
+        if let Err(e) = app.run_until_stopped(shutdown).await {
+            panic!("the bot stopped with an error: {e}");
         }
     });
     // Ready once it polls for updates or has set its webhook.
@@ -274,7 +285,19 @@ impl TestApp {
     /// Starts the bot again after `kill` or `stop`.
     pub async fn start(&mut self) {
         assert!(self.process.is_none(), "the bot is already running");
-        self.process = Some(start_bot(&self.tg, &self.db, &self.adjust, &self.clock).await);
+        // Its old address: free again once the previous process stopped listening.
+        let addr = self.http.trim_start_matches("http://").to_string();
+        let mut listener = std::net::TcpListener::bind(&addr);
+        for _ in 0..250 {
+            if listener.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            listener = std::net::TcpListener::bind(&addr);
+        }
+        let listener = listener.unwrap_or_else(|e| panic!("cannot listen on {addr} again: {e}"));
+        self.process =
+            Some(start_bot(&self.tg, &self.db, &self.adjust, &self.clock, listener).await);
     }
 
     pub fn user(&self, id: i64, first_name: &str, language_code: Option<&str>) -> FakeUser {
