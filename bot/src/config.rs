@@ -12,8 +12,8 @@ use serde::Deserialize;
 use vpnshop_core::customers::Language;
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::PointsRules;
+use vpnshop_core::payments::stars::StarsRate;
 use vpnshop_core::rewards::{ReferralReward, RewardRules};
-use vpnshop_core::stars::StarsRate;
 
 pub const ENV_PREFIX: &str = "VPNSHOP__";
 
@@ -194,16 +194,16 @@ fn irr() -> String {
     "IRR".into()
 }
 fn zarinpal_api() -> String {
-    vpnshop_core::gateways::zarinpal::DEFAULT_API.into()
+    vpnshop_core::payments::gateways::zarinpal::DEFAULT_API.into()
 }
 fn yookassa_api() -> String {
-    vpnshop_core::gateways::yookassa::DEFAULT_API.into()
+    vpnshop_core::payments::gateways::yookassa::DEFAULT_API.into()
 }
 fn nowpayments_api() -> String {
-    vpnshop_core::gateways::nowpayments::DEFAULT_API.into()
+    vpnshop_core::payments::gateways::nowpayments::DEFAULT_API.into()
 }
 fn cryptobot_api() -> String {
-    vpnshop_core::gateways::cryptobot::DEFAULT_API.into()
+    vpnshop_core::payments::gateways::cryptobot::DEFAULT_API.into()
 }
 
 /// What customers can buy and how they pay. Amounts are written as in the shop's currency

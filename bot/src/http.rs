@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use vpnshop_core::gateways::{self, Callback, CallbackError, Rejected};
 use vpnshop_core::ids::PaymentId;
+use vpnshop_core::payments::gateways::{self, Callback, CallbackError, Rejected};
 use vpnshop_core::payments::{self, Provider, status};
 
 use crate::ctx::Ctx;

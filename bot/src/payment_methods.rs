@@ -2,14 +2,14 @@
 //! are configured, built once from the settings.
 use std::sync::Arc;
 
-use vpnshop_core::card_to_card::CardRules;
-use vpnshop_core::gateways::cryptobot::CryptoBot;
-use vpnshop_core::gateways::nowpayments::NowPayments;
-use vpnshop_core::gateways::yookassa::YooKassa;
-use vpnshop_core::gateways::zarinpal::Zarinpal;
-use vpnshop_core::gateways::{self, Gateway, Urls};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments::Provider;
+use vpnshop_core::payments::card::CardRules;
+use vpnshop_core::payments::gateways::cryptobot::CryptoBot;
+use vpnshop_core::payments::gateways::nowpayments::NowPayments;
+use vpnshop_core::payments::gateways::yookassa::YooKassa;
+use vpnshop_core::payments::gateways::zarinpal::Zarinpal;
+use vpnshop_core::payments::gateways::{self, Gateway, Urls};
 
 use crate::config::Settings;
 

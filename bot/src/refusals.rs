@@ -2,12 +2,12 @@
 //! is a refusal (an expired order, a used-up promo code, not enough in the wallet) to the locale
 //! key that explains it; any other error is ours: logged, and apologized for with
 //! `errors.internal`. Handlers use `?`; the router says the refusal in the customer's language.
-use vpnshop_core::card_to_card::CardError;
 use vpnshop_core::customers::Language;
-use vpnshop_core::gateways::PayError;
 use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
 use vpnshop_core::payments::CheckoutError;
+use vpnshop_core::payments::card::CardError;
+use vpnshop_core::payments::gateways::PayError;
 use vpnshop_core::promo::PromoError;
 use vpnshop_core::subscriptions::SubscriptionError;
 use vpnshop_core::tickets::TicketError;

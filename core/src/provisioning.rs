@@ -24,12 +24,7 @@ use crate::panels::{self, Panel};
 use crate::points;
 use crate::rewards;
 
-pub use subscriptions::Model as Subscription;
-
-/// Subscription states.
-pub const ACTIVE: &str = "active";
-pub const PROVISIONING: &str = "provisioning";
-pub const FAILED: &str = "failed";
+use crate::subscriptions::{ACTIVE, FAILED, PROVISIONING, Subscription};
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -492,10 +487,4 @@ pub async fn of_customer(
         .order_by_desc(subscriptions::Column::Id)
         .all(db)
         .await
-}
-
-impl subscriptions::Model {
-    pub fn subscription_id(&self) -> SubscriptionId {
-        SubscriptionId::new(self.id)
-    }
 }

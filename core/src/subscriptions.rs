@@ -9,7 +9,53 @@ use crate::ids::{CustomerId, PanelId, PlanId, SubscriptionId};
 use crate::money::{Currency, Money};
 use crate::orders::{self, Order, OrderError, OrderKind, Quote};
 use crate::panels::{self, Panel, PanelStoreError};
-use crate::provisioning::{self, ACTIVE, Subscription};
+use crate::provisioning;
+
+/// A customer's subscription: one panel account, its limits and the last figures read from it.
+pub use subscriptions::Model as Subscription;
+
+/// Where a subscription is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscriptionStatus {
+    /// Paid; its panel account is being made.
+    Provisioning,
+    /// Its account exists (it may still have expired or used up its traffic).
+    Active,
+    /// Provisioning gave up and the money went back.
+    Failed,
+}
+
+impl SubscriptionStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Provisioning => "provisioning",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubscriptionStatus> {
+        [Self::Provisioning, Self::Active, Self::Failed]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+/// The stored forms, for queries.
+pub const ACTIVE: &str = SubscriptionStatus::Active.as_str();
+pub const PROVISIONING: &str = SubscriptionStatus::Provisioning.as_str();
+pub const FAILED: &str = SubscriptionStatus::Failed.as_str();
+
+impl Subscription {
+    pub fn subscription_id(&self) -> SubscriptionId {
+        SubscriptionId::new(self.id)
+    }
+
+    /// Its state (provisioning when the stored one is unknown).
+    pub fn state(&self) -> SubscriptionStatus {
+        SubscriptionStatus::parse(&self.status).unwrap_or(SubscriptionStatus::Provisioning)
+    }
+}
 
 pub const GB: i64 = 1 << 30;
 
@@ -70,7 +116,9 @@ pub async fn request_refresh(
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    if sub.status != ACTIVE || sub.usage_synced_at.is_some_and(|at| now - at < max_age) {
+    if sub.state() != SubscriptionStatus::Active
+        || sub.usage_synced_at.is_some_and(|at| now - at < max_age)
+    {
         return Ok(false);
     }
     let job = crate::jobs::NewJob::of(
@@ -137,7 +185,9 @@ pub async fn refresh_usage(
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<(Subscription, bool), DbErr> {
-    if sub.status != ACTIVE || sub.usage_synced_at.is_some_and(|at| now - at < max_age) {
+    if sub.state() != SubscriptionStatus::Active
+        || sub.usage_synced_at.is_some_and(|at| now - at < max_age)
+    {
         return Ok((sub, true));
     }
     let Some(panel) = panel_of(db, &sub).await? else {
@@ -200,7 +250,7 @@ pub async fn quote_renewal(
     currency: Currency,
     now: DateTime<Utc>,
 ) -> Result<(Quote, Preview), SubscriptionError> {
-    if sub.status != ACTIVE {
+    if sub.state() != SubscriptionStatus::Active {
         return Err(SubscriptionError::NotActive);
     }
     let plan = catalog::plan(db, PlanId::new(sub.plan_id))
@@ -240,7 +290,7 @@ pub async fn quote_traffic(
     packs: &[i64],
     price_per_gb: Money,
 ) -> Result<(Quote, Preview), SubscriptionError> {
-    if sub.status != ACTIVE {
+    if sub.state() != SubscriptionStatus::Active {
         return Err(SubscriptionError::NotActive);
     }
     let Some(limit) = sub.traffic_limit_bytes else {

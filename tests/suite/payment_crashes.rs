@@ -268,7 +268,7 @@ async fn stars_whose_payment_update_never_came_are_found_in_the_star_transaction
     assert_eq!(wallet(&app, reza.id, Currency::Irt).await, 350_000);
     assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 100_000);
     assert_eq!(
-        vpnshop_core::stars::transactions_scanned(&app.db.db)
+        vpnshop_core::payments::stars::transactions_scanned(&app.db.db)
             .await
             .unwrap(),
         Some(2),
@@ -280,7 +280,7 @@ async fn stars_whose_payment_update_never_came_are_found_in_the_star_transaction
 /// Waits (generously: the machine may be busy) until reconciliation has read `n` transactions.
 async fn scanned_reaches(app: &TestApp, n: u32) {
     for _ in 0..600 {
-        if vpnshop_core::stars::transactions_scanned(&app.db.db)
+        if vpnshop_core::payments::stars::transactions_scanned(&app.db.db)
             .await
             .unwrap()
             == Some(n)

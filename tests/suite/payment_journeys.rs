@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use vpnshop_bot::text::tr;
-use vpnshop_core::card_to_card::{self, CardNumber};
 use vpnshop_core::customers::{self, Language};
 use vpnshop_core::entities::audit_log;
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::ledger;
 use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
+use vpnshop_core::payments::card::{self, CardNumber};
 use vpnshop_core::sea_orm::EntityTrait;
 use vpnshop_tests::app::{TestApp, logs, spawn_app_after, spawn_app_with};
 use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
@@ -120,7 +120,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     plan_30d(db).await;
     let _panel = marzban_for_germany(&app.db.db).await;
     let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
-    card_to_card::add_card(db, &card, "علی رضایی", "ملی", t0())
+    card::add_card(db, &card, "علی رضایی", "ملی", t0())
         .await
         .unwrap();
     let staff = app.tg.group(STAFF_CHAT, "Staff");
@@ -572,7 +572,7 @@ async fn without_a_staff_chat_that_works_card_payments_and_support_are_not_offer
     )
     .await;
     let card = CardNumber::parse("6037 9911 2233 4455").unwrap();
-    card_to_card::add_card(&app.db.db, &card, "Ali Rezaei", "Melli", t0())
+    card::add_card(&app.db.db, &card, "Ali Rezaei", "Melli", t0())
         .await
         .unwrap();
     let bot =
@@ -637,7 +637,7 @@ async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     .await;
     let db = &app.db.db;
     let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
-    card_to_card::add_card(db, &card, "Ali Rezaei", "Melli", t0())
+    card::add_card(db, &card, "Ali Rezaei", "Melli", t0())
         .await
         .unwrap();
     let staff = app.tg.group(STAFF_CHAT, "Staff");

@@ -3,10 +3,10 @@
 //! allows — card to card (approved from the staff chat), YooKassa, NOWPayments and CryptoBot in
 //! rubles; card to card and Zarinpal in toman — and end with a working subscription link.
 use secrecy::SecretString;
-use vpnshop_core::card_to_card::{self, CardNumber};
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::payments::card::{self, CardNumber};
 use vpnshop_tests::app::{TestApp, spawn_app_with};
 use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
 use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
@@ -163,7 +163,7 @@ async fn open_shop(currency: &'static str) -> Shop {
         plan_30d(db).await;
     }
     let marzban = marzban_for_germany(db).await;
-    card_to_card::add_card(
+    card::add_card(
         db,
         &CardNumber::parse("6037-9911-2233-4455").unwrap(),
         "Ali Rezaei",

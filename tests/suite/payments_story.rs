@@ -3,12 +3,12 @@
 //! and card-to-card receipts are decided once, only by finance staff, with two approvers above
 //! the limit. Runs on SQLite and PostgreSQL like every story.
 use chrono::Duration;
-use vpnshop_core::card_to_card::{self, Approval, CardError, CardNumber, CardRules};
 use vpnshop_core::entities::audit_log;
 use vpnshop_core::ids::{OrderId, TelegramId};
 use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::{self, OrderKind, OrderStatus, PointsRules, QuoteRequest};
+use vpnshop_core::payments::card::{self, Approval, CardError, CardNumber, CardRules};
 use vpnshop_core::payments::{self, Outcome, Report, status};
 use vpnshop_core::sea_orm::{DatabaseConnection, EntityTrait};
 use vpnshop_core::staff::{self, Role};
@@ -47,7 +47,7 @@ async fn staff_team(db: &DatabaseConnection) {
 async fn a_card(db: &DatabaseConnection) {
     let number = CardNumber::parse("۶۰۳۷-۹۹۱۱-۲۲۳۳-۴۴۵۵").unwrap();
     assert_eq!(number.as_str(), "6037991122334455");
-    card_to_card::add_card(db, &number, "Ali Rezaei", "Melli", t0())
+    card::add_card(db, &number, "Ali Rezaei", "Melli", t0())
         .await
         .unwrap();
 }
@@ -105,14 +105,14 @@ async fn two_pending_transfers_of_one_price_get_different_amounts_and_cards_rota
     let db = &t.db;
     a_card(db).await;
     let second = CardNumber::parse("6219 8610 0000 0001").unwrap();
-    card_to_card::add_card(db, &second, "Sara Ahmadi", "Saman", t0())
+    card::add_card(db, &second, "Sara Ahmadi", "Saman", t0())
         .await
         .unwrap();
     let (a, b) = (customer(db, 1).await, customer(db, 2).await);
-    let ta = card_to_card::open(db, a.customer_id(), None, irt(150_000), &rules(), t0())
+    let ta = card::open(db, a.customer_id(), None, irt(150_000), &rules(), t0())
         .await
         .unwrap();
-    let tb = card_to_card::open(db, b.customer_id(), None, irt(150_000), &rules(), t0())
+    let tb = card::open(db, b.customer_id(), None, irt(150_000), &rules(), t0())
         .await
         .unwrap();
     assert_eq!(ta.checkout.charge, irt(150_001));
@@ -126,11 +126,11 @@ async fn two_pending_transfers_of_one_price_get_different_amounts_and_cards_rota
         many.push(customer(db, 100 + i).await);
     }
     let same_rules = rules();
-    let opened =
-        futures::future::join_all(many.iter().map(|c| {
-            card_to_card::open(db, c.customer_id(), None, irt(150_000), &same_rules, t0())
-        }))
-        .await;
+    let opened = futures::future::join_all(
+        many.iter()
+            .map(|c| card::open(db, c.customer_id(), None, irt(150_000), &same_rules, t0())),
+    )
+    .await;
     let mut charges: Vec<i64> = opened
         .into_iter()
         .map(|t| t.unwrap().checkout.charge.minor())
@@ -153,10 +153,10 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     let due = payments::amount_due(db, order, c.customer_id(), t0())
         .await
         .unwrap();
-    let transfer = card_to_card::open(db, c.customer_id(), Some(order), due, &rules(), t0())
+    let transfer = card::open(db, c.customer_id(), Some(order), due, &rules(), t0())
         .await
         .unwrap();
-    let submitted = card_to_card::submit(
+    let submitted = card::submit(
         db,
         transfer.checkout.payment,
         c.customer_id(),
@@ -168,7 +168,7 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     .unwrap();
     assert_eq!(submitted.duplicate_of, None);
     assert!(matches!(
-        card_to_card::submit(
+        card::submit(
             db,
             transfer.checkout.payment,
             c.customer_id(),
@@ -182,14 +182,13 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
 
     // Support staff, and someone who is not staff at all, press a (forged) Approve: nothing.
     for who in [SUPPORT, STRANGER] {
-        let r = card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0())
-            .await;
+        let r = card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0()).await;
         assert!(matches!(r, Err(CardError::NotAllowed)), "{who}: {r:?}");
     }
     assert_eq!(audit_rows(db, "receipt.approve.denied").await, 2);
     assert_eq!(wallet(db, &c).await, 0);
 
-    let approved = card_to_card::approve(
+    let approved = card::approve(
         db,
         submitted.receipt,
         TelegramId::new(FINANCE),
@@ -213,8 +212,7 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     // Pressing again, by anyone, changes nothing.
     for who in [FINANCE, ADMIN] {
         let again =
-            card_to_card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0())
-                .await;
+            card::approve(db, submitted.receipt, TelegramId::new(who), &rules(), t0()).await;
         assert!(
             matches!(again, Err(CardError::AlreadyDecided(_))),
             "{again:?}"
@@ -224,10 +222,7 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
         wallet(db, &c).await,
         transfer.checkout.charge.minor() - o.total_minor
     );
-    let r = card_to_card::receipt(db, submitted.receipt)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = card::receipt(db, submitted.receipt).await.unwrap().unwrap();
     assert_eq!(r.decided_by, Some(FINANCE));
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
@@ -239,10 +234,10 @@ async fn two_staff_pressing_approve_at_once_credit_once() {
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 11).await;
-    let transfer = card_to_card::open(db, c.customer_id(), None, irt(200_000), &rules(), t0())
+    let transfer = card::open(db, c.customer_id(), None, irt(200_000), &rules(), t0())
         .await
         .unwrap();
-    let s = card_to_card::submit(
+    let s = card::submit(
         db,
         transfer.checkout.payment,
         c.customer_id(),
@@ -252,14 +247,11 @@ async fn two_staff_pressing_approve_at_once_credit_once() {
     )
     .await
     .unwrap();
-    let presses =
-        (0..10).map(|i| {
-            let db = db.clone();
-            let who = if i % 2 == 0 { FINANCE } else { ADMIN };
-            async move {
-                card_to_card::approve(&db, s.receipt, TelegramId::new(who), &rules(), t0()).await
-            }
-        });
+    let presses = (0..10).map(|i| {
+        let db = db.clone();
+        let who = if i % 2 == 0 { FINANCE } else { ADMIN };
+        async move { card::approve(&db, s.receipt, TelegramId::new(who), &rules(), t0()).await }
+    });
     let results = futures::future::join_all(presses).await;
     let wins = results
         .iter()
@@ -277,10 +269,10 @@ async fn a_large_receipt_needs_two_different_approvers() {
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 12).await;
-    let transfer = card_to_card::open(db, c.customer_id(), None, irt(2_000_000), &rules(), t0())
+    let transfer = card::open(db, c.customer_id(), None, irt(2_000_000), &rules(), t0())
         .await
         .unwrap();
-    let s = card_to_card::submit(
+    let s = card::submit(
         db,
         transfer.checkout.payment,
         c.customer_id(),
@@ -290,14 +282,14 @@ async fn a_large_receipt_needs_two_different_approvers() {
     )
     .await
     .unwrap();
-    let first = card_to_card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
+    let first = card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
         .await
         .unwrap();
     assert_eq!(first, Approval::NeedsSecond);
     assert_eq!(wallet(db, &c).await, 0);
-    let same = card_to_card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
+    let same = card::approve(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
     assert!(matches!(same, Err(CardError::SameApprover)), "{same:?}");
-    let second = card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0())
+    let second = card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0())
         .await
         .unwrap();
     assert!(matches!(second, Approval::Approved(_)));
@@ -311,10 +303,10 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
     staff_team(db).await;
     a_card(db).await;
     let c = customer(db, 13).await;
-    let first = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+    let first = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
-    let s = card_to_card::submit(
+    let s = card::submit(
         db,
         first.checkout.payment,
         c.customer_id(),
@@ -324,23 +316,21 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
     )
     .await
     .unwrap();
-    card_to_card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
+    card::begin_reject(db, s.receipt, TelegramId::new(FINANCE), &rules(), t0())
         .await
         .unwrap();
     // While FINANCE writes the reason, nobody else can approve or finish the rejection.
-    let approve =
-        card_to_card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0()).await;
+    let approve = card::approve(db, s.receipt, TelegramId::new(ADMIN), &rules(), t0()).await;
     assert!(
         matches!(approve, Err(CardError::AlreadyDecided(_))),
         "{approve:?}"
     );
-    let other =
-        card_to_card::finish_reject(db, s.receipt, TelegramId::new(ADMIN), "no", t0()).await;
+    let other = card::finish_reject(db, s.receipt, TelegramId::new(ADMIN), "no", t0()).await;
     assert!(
         matches!(other, Err(CardError::AlreadyDecided(_))),
         "{other:?}"
     );
-    let done = card_to_card::finish_reject(
+    let done = card::finish_reject(
         db,
         s.receipt,
         TelegramId::new(FINANCE),
@@ -356,10 +346,10 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
         .unwrap();
     assert_eq!(p.status, status::FAILED);
 
-    let again = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+    let again = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
-    let flagged = card_to_card::submit(
+    let flagged = card::submit(
         db,
         again.checkout.payment,
         c.customer_id(),
@@ -379,20 +369,20 @@ async fn unreviewed_receipts_are_reminded_never_approved() {
     let db = &t.db;
     a_card(db).await;
     let c = customer(db, 14).await;
-    let tr = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+    let tr = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
-    card_to_card::submit(db, tr.checkout.payment, c.customer_id(), "f", "u", t0())
+    card::submit(db, tr.checkout.payment, c.customer_id(), "f", "u", t0())
         .await
         .unwrap();
     assert!(
-        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(29))
+        card::due_reminders(db, &rules(), t0() + Duration::minutes(29))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(31))
+        card::due_reminders(db, &rules(), t0() + Duration::minutes(31))
             .await
             .unwrap()
             .len(),
@@ -400,13 +390,13 @@ async fn unreviewed_receipts_are_reminded_never_approved() {
     );
     // Not again until another half hour passed.
     assert!(
-        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(40))
+        card::due_reminders(db, &rules(), t0() + Duration::minutes(40))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        card_to_card::due_reminders(db, &rules(), t0() + Duration::minutes(62))
+        card::due_reminders(db, &rules(), t0() + Duration::minutes(62))
             .await
             .unwrap()
             .len(),
@@ -586,7 +576,7 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
 
 #[tokio::test]
 async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
-    use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+    use vpnshop_core::payments::review::{self, Decision, ReviewError, Settled};
     let t = fresh_db().await;
     let db = &t.db;
     staff_team(db).await;
@@ -604,11 +594,11 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         .await
         .unwrap();
     let row = payments::get(db, short.payment).await.unwrap().unwrap();
-    assert_eq!(payment_review::received_credit(&row), Some(rub(40_000)));
+    assert_eq!(review::received_credit(&row), Some(rub(40_000)));
 
     // Support staff and strangers are refused, and it is written down.
     for who in [SUPPORT, STRANGER] {
-        let refused = payment_review::decide(
+        let refused = review::decide(
             db,
             short.payment,
             TelegramId::new(who),
@@ -630,7 +620,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
 
     let presses = futures::future::join_all((0..10).map(|i| {
         let who = if i % 2 == 0 { FINANCE } else { ADMIN };
-        payment_review::decide(
+        review::decide(
             db,
             short.payment,
             TelegramId::new(who),
@@ -659,7 +649,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         Outcome::AlreadySettled
     );
     assert!(matches!(
-        payment_review::decide(
+        review::decide(
             db,
             short.payment,
             TelegramId::new(ADMIN),
@@ -682,9 +672,9 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         .await
         .unwrap();
     let row = payments::get(db, other.payment).await.unwrap().unwrap();
-    assert_eq!(payment_review::received_credit(&row), None);
+    assert_eq!(review::received_credit(&row), None);
     assert!(matches!(
-        payment_review::decide(
+        review::decide(
             db,
             other.payment,
             TelegramId::new(ADMIN),
@@ -696,7 +686,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         Err(ReviewError::NotComparable)
     ));
     assert!(matches!(
-        payment_review::decide(
+        review::decide(
             db,
             other.payment,
             TelegramId::new(ADMIN),
@@ -715,7 +705,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         .await
         .unwrap();
     assert_eq!(
-        payment_review::decide(
+        review::decide(
             db,
             declined.payment,
             TelegramId::new(FINANCE),
@@ -744,7 +734,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
 /// first top-up must open a payment of its own, never get the old shop's payment back.
 #[tokio::test]
 async fn a_second_shop_on_the_same_yookassa_account_opens_its_own_payments() {
-    use vpnshop_core::gateways::{self, Purchase, Urls, yookassa::YooKassa};
+    use vpnshop_core::payments::gateways::{self, Purchase, Urls, yookassa::YooKassa};
     let fake = vpnshop_tests::gateways::yookassa::FakeYooKassa::start("123456", "live_key").await;
     let mut links = Vec::new();
     for _ in 0..2 {
@@ -797,20 +787,20 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
         customer(db, 2).await,
         customer(db, 3).await,
     );
-    let ta = card_to_card::open(db, a.customer_id(), None, irt(150_000), &tight, t0())
+    let ta = card::open(db, a.customer_id(), None, irt(150_000), &tight, t0())
         .await
         .unwrap();
-    card_to_card::open(db, b.customer_id(), None, irt(150_000), &tight, t0())
+    card::open(db, b.customer_id(), None, irt(150_000), &tight, t0())
         .await
         .unwrap();
     // Both distinguishable amounts are held: a third would repeat one.
     assert!(matches!(
-        card_to_card::open(db, c.customer_id(), None, irt(150_000), &tight, t0()).await,
+        card::open(db, c.customer_id(), None, irt(150_000), &tight, t0()).await,
         Err(CardError::NoFreeAmount)
     ));
     // A day later neither sent a receipt: both expired, and the amounts are free again.
     let later = t0() + Duration::hours(25);
-    let tc = card_to_card::open(db, c.customer_id(), None, irt(150_000), &tight, later)
+    let tc = card::open(db, c.customer_id(), None, irt(150_000), &tight, later)
         .await
         .unwrap();
     assert_eq!(tc.checkout.charge, irt(150_001));
@@ -821,12 +811,12 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
     assert_eq!(first.status, status::FAILED);
 
     // The first customer had paid after all, and sends the receipt late: staff still see it.
-    let waiting = card_to_card::awaiting_receipt(db, a.customer_id(), &tight, later)
+    let waiting = card::awaiting_receipt(db, a.customer_id(), &tight, later)
         .await
         .unwrap()
         .expect("the expired transfer still takes its receipt");
     assert_eq!(waiting.id, ta.checkout.payment.get());
-    card_to_card::submit(
+    card::submit(
         db,
         ta.checkout.payment,
         a.customer_id(),
@@ -843,7 +833,7 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
     assert_eq!(first.status, status::PENDING, "back before staff");
     // Far later, an old expired transfer no longer catches stray photos.
     assert!(
-        card_to_card::awaiting_receipt(db, b.customer_id(), &tight, t0() + Duration::days(3))
+        card::awaiting_receipt(db, b.customer_id(), &tight, t0() + Duration::days(3))
             .await
             .unwrap()
             .is_none()
@@ -865,7 +855,7 @@ async fn a_huge_card_top_up_is_refused_not_overflowed() {
     // Even an amount that got past parsing cannot overflow the offset.
     let near_max = Money::new(i64::MAX - 1, Currency::Irt).unwrap();
     assert!(
-        card_to_card::open(db, c.customer_id(), None, near_max, &rules(), t0())
+        card::open(db, c.customer_id(), None, near_max, &rules(), t0())
             .await
             .is_err()
     );
@@ -876,7 +866,7 @@ async fn a_huge_card_top_up_is_refused_not_overflowed() {
 /// different people, as a receipt does.
 #[tokio::test]
 async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two() {
-    use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+    use vpnshop_core::payments::review::{self, Decision, ReviewError, Settled};
     let t = fresh_db().await;
     let db = &t.db;
     staff_team(db).await;
@@ -884,10 +874,10 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
 
     // The finance member tops up by card and tries to approve the receipt themself.
     let me = customer(db, FINANCE).await;
-    let transfer = card_to_card::open(db, me.customer_id(), None, irt(200_000), &rules(), t0())
+    let transfer = card::open(db, me.customer_id(), None, irt(200_000), &rules(), t0())
         .await
         .unwrap();
-    let r = card_to_card::submit(
+    let r = card::submit(
         db,
         transfer.checkout.payment,
         me.customer_id(),
@@ -897,16 +887,16 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
     )
     .await
     .unwrap();
-    let own = card_to_card::approve(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
+    let own = card::approve(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await;
     assert!(matches!(own, Err(CardError::OwnPayment)), "{own:?}");
     assert!(matches!(
-        card_to_card::begin_reject(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await,
+        card::begin_reject(db, r.receipt, TelegramId::new(FINANCE), &rules(), t0()).await,
         Err(CardError::OwnPayment)
     ));
     assert_eq!(wallet(db, &me).await, 0, "nothing credited");
     assert_eq!(audit_rows(db, "receipt.approve.denied").await, 1);
     // Someone else decides it.
-    card_to_card::approve(db, r.receipt, TelegramId::new(ADMIN), &rules(), t0())
+    card::approve(db, r.receipt, TelegramId::new(ADMIN), &rules(), t0())
         .await
         .unwrap();
 
@@ -917,7 +907,7 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
         .await
         .unwrap();
     assert!(matches!(
-        payment_review::decide(
+        review::decide(
             db,
             mine.payment,
             TelegramId::new(FINANCE),
@@ -935,7 +925,7 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
         .await
         .unwrap();
     let decide = |who: i64, decision| {
-        payment_review::decide(
+        review::decide(
             db,
             theirs.payment,
             TelegramId::new(who),
@@ -982,10 +972,10 @@ async fn staff_replies_are_matched_in_their_own_chat() {
     a_card(db).await;
     let (old_chat, new_chat) = (-100_111, -100_222);
     let c = customer(db, 21).await;
-    let transfer = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+    let transfer = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
         .unwrap();
-    let r = card_to_card::submit(
+    let r = card::submit(
         db,
         transfer.checkout.payment,
         c.customer_id(),
@@ -1003,18 +993,18 @@ async fn staff_replies_are_matched_in_their_own_chat() {
         chat: new_chat,
         message: 42,
     };
-    card_to_card::set_staff_message(db, r.receipt, in_old)
+    card::set_staff_message(db, r.receipt, in_old)
         .await
         .unwrap();
     assert_eq!(
-        card_to_card::by_staff_message(db, in_old)
+        card::by_staff_message(db, in_old)
             .await
             .unwrap()
             .map(|r| r.id),
         Some(r.receipt)
     );
     assert!(
-        card_to_card::by_staff_message(db, same_number_in_new)
+        card::by_staff_message(db, same_number_in_new)
             .await
             .unwrap()
             .is_none()
@@ -1060,8 +1050,8 @@ async fn staff_replies_are_matched_in_their_own_chat() {
 /// token (NOWPayments' last five minutes), logging in again only when it is refused.
 #[tokio::test]
 async fn nowpayments_reconciliation_logs_in_once_not_once_per_invoice() {
-    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
-    use vpnshop_core::gateways::{self, Purchase, Urls};
+    use vpnshop_core::payments::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::payments::gateways::{self, Purchase, Urls};
     let fake = vpnshop_tests::gateways::nowpayments::FakeNowPayments::start(
         "np-key",
         "np-ipn",
@@ -1123,7 +1113,7 @@ async fn nowpayments_reconciliation_logs_in_once_not_once_per_invoice() {
 /// of them, the longest unasked first, and old ones are asked hourly instead of every sweep.
 #[tokio::test]
 async fn abandoned_checkouts_are_asked_about_less_and_less_and_never_all_at_once() {
-    use vpnshop_core::gateways::{self, Purchase, Urls, yookassa::YooKassa};
+    use vpnshop_core::payments::gateways::{self, Purchase, Urls, yookassa::YooKassa};
     let fake = vpnshop_tests::gateways::yookassa::FakeYooKassa::start("123456", "live_key").await;
     let t = fresh_db().await;
     let yookassa = YooKassa {
@@ -1189,11 +1179,11 @@ async fn abandoned_checkouts_are_asked_about_less_and_less_and_never_all_at_once
 /// keys pass, and a wrong one is named with where to find the right one.
 #[tokio::test]
 async fn every_gateway_proves_its_keys_and_names_a_wrong_one() {
-    use vpnshop_core::gateways::Gateway;
-    use vpnshop_core::gateways::cryptobot::CryptoBot;
-    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
-    use vpnshop_core::gateways::yookassa::YooKassa;
-    use vpnshop_core::gateways::zarinpal::Zarinpal;
+    use vpnshop_core::payments::gateways::Gateway;
+    use vpnshop_core::payments::gateways::cryptobot::CryptoBot;
+    use vpnshop_core::payments::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::payments::gateways::yookassa::YooKassa;
+    use vpnshop_core::payments::gateways::zarinpal::Zarinpal;
     use vpnshop_tests::gateways::{
         cryptobot::FakeCryptoBot, nowpayments::FakeNowPayments, yookassa::FakeYooKassa,
         zarinpal::FakeZarinpal,
@@ -1280,10 +1270,10 @@ async fn a_rejection_left_without_a_reason_is_taken_over_or_cancelled_by_someone
     staff_team(db).await;
     a_card(db).await;
     let receipt_of = |c: vpnshop_core::customers::Customer, n: &'static str| async move {
-        let transfer = card_to_card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
+        let transfer = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
             .await
             .unwrap();
-        card_to_card::submit(db, transfer.checkout.payment, c.customer_id(), n, n, t0())
+        card::submit(db, transfer.checkout.payment, c.customer_id(), n, n, t0())
             .await
             .unwrap()
             .receipt
@@ -1291,30 +1281,30 @@ async fn a_rejection_left_without_a_reason_is_taken_over_or_cancelled_by_someone
     let first = receipt_of(customer(db, 31).await, "photo-1").await;
     let second = receipt_of(customer(db, 32).await, "photo-2").await;
     for r in [first, second] {
-        card_to_card::begin_reject(db, r, TelegramId::new(FINANCE), &rules(), t0())
+        card::begin_reject(db, r, TelegramId::new(FINANCE), &rules(), t0())
             .await
             .unwrap();
     }
     let soon = t0() + Duration::minutes(10);
     assert!(matches!(
-        card_to_card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), soon).await,
+        card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), soon).await,
         Err(CardError::AlreadyDecided(_))
     ));
     assert!(matches!(
-        card_to_card::approve(db, second, TelegramId::new(ADMIN), &rules(), soon).await,
+        card::approve(db, second, TelegramId::new(ADMIN), &rules(), soon).await,
         Err(CardError::AlreadyDecided(_))
     ));
 
     let later = t0() + Duration::minutes(31);
-    let taken = card_to_card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), later)
+    let taken = card::begin_reject(db, first, TelegramId::new(ADMIN), &rules(), later)
         .await
         .unwrap();
     assert_eq!(taken.claimed_by, Some(ADMIN));
-    card_to_card::finish_reject(db, first, TelegramId::new(ADMIN), "wrong amount", later)
+    card::finish_reject(db, first, TelegramId::new(ADMIN), "wrong amount", later)
         .await
         .unwrap();
     assert!(matches!(
-        card_to_card::approve(db, second, TelegramId::new(ADMIN), &rules(), later)
+        card::approve(db, second, TelegramId::new(ADMIN), &rules(), later)
             .await
             .unwrap(),
         Approval::Approved(_)
@@ -1327,7 +1317,7 @@ async fn a_rejection_left_without_a_reason_is_taken_over_or_cancelled_by_someone
 /// checkouts and card transfers waiting for receipts are capped per customer.
 #[tokio::test]
 async fn one_customer_cannot_open_tickets_checkouts_or_transfers_without_end() {
-    use vpnshop_core::gateways::{self, PayError, Purchase, Urls, yookassa::YooKassa};
+    use vpnshop_core::payments::gateways::{self, PayError, Purchase, Urls, yookassa::YooKassa};
     use vpnshop_core::tickets::{self, TicketError, Writing};
     let t = fresh_db().await;
     let db = &t.db;
@@ -1363,12 +1353,12 @@ async fn one_customer_cannot_open_tickets_checkouts_or_transfers_without_end() {
     ));
 
     for _ in 0..2 {
-        card_to_card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0())
+        card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0())
             .await
             .unwrap();
     }
     assert!(matches!(
-        card_to_card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0()).await,
+        card::open(db, c.customer_id(), None, irt(50_000), &rules(), t0()).await,
         Err(CardError::TooManyPending(2))
     ));
 
@@ -1409,8 +1399,8 @@ async fn one_customer_cannot_open_tickets_checkouts_or_transfers_without_end() {
 /// written with its reason, the rest of that minute as one count.
 #[tokio::test]
 async fn a_flood_of_forged_notices_writes_a_count_not_a_row_each() {
-    use vpnshop_core::gateways::nowpayments::{NowPayments, Session};
-    use vpnshop_core::gateways::{self, Callback};
+    use vpnshop_core::payments::gateways::nowpayments::{NowPayments, Session};
+    use vpnshop_core::payments::gateways::{self, Callback};
     let t = fresh_db().await;
     let np = NowPayments {
         api_key: "k".to_string().into(),

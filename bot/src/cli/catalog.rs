@@ -3,10 +3,10 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use vpnshop_core::card_to_card::{self, CardNumber};
 use vpnshop_core::catalog::{self, CatalogError, LocationEdit, NewLocation, NewPlan, PlanEdit};
 use vpnshop_core::ids::LocationId;
 use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::payments::card::{self, CardNumber};
 use vpnshop_core::sea_orm::DatabaseConnection;
 
 #[derive(Clone, Debug, clap::Subcommand)]
@@ -372,11 +372,11 @@ pub async fn card(
             if holder.trim().is_empty() {
                 return Err(CatalogAdminError::Missing("holder"));
             }
-            let c = card_to_card::add_card(db, &parsed, &holder, &bank, now).await?;
+            let c = card::add_card(db, &parsed, &holder, &bank, now).await?;
             writeln!(out, "added card #{} {} ({})", c.id, c.number, c.holder)?;
         }
         CardCommand::List => {
-            let all = card_to_card::cards(db).await?;
+            let all = card::cards(db).await?;
             if all.is_empty() {
                 writeln!(out, "no cards yet: add one with `vpnshop card add`")?;
             }
@@ -391,7 +391,7 @@ pub async fn card(
         }
         CardCommand::Disable { id } | CardCommand::Enable { id } => {
             let on = matches!(command, CardCommand::Enable { .. });
-            if !card_to_card::set_card_enabled(db, id, on).await? {
+            if !card::set_card_enabled(db, id, on).await? {
                 return Err(CatalogAdminError::NoSuchCard(id));
             }
             writeln!(

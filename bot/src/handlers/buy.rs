@@ -10,9 +10,9 @@ use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::money::Money;
 use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
 use vpnshop_core::panels;
+use vpnshop_core::payments::stars::{self, StarsError};
 use vpnshop_core::points;
 use vpnshop_core::promo::{self, PromoError};
-use vpnshop_core::stars::{self, StarsError};
 
 use super::preview;
 use super::readers;

@@ -4,11 +4,11 @@
 //! wallet first; an order is paid from it in the same step.
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
-use vpnshop_core::card_to_card::{self};
 use vpnshop_core::customers::Language;
-use vpnshop_core::gateways::{self};
 use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
+use vpnshop_core::payments::card::{self};
+use vpnshop_core::payments::gateways::{self};
 use vpnshop_core::payments::{self, Provider};
 
 use super::readers;
@@ -30,7 +30,7 @@ pub async fn offered(ctx: &Ctx) -> Result<Vec<Provider>, vpnshop_core::sea_orm::
     let mut methods = Vec::new();
     // Receipts go to the staff chat: without one that takes the bot's posts, nobody would
     // ever see them.
-    if ctx.staff.is_reachable() && card_to_card::has_card(&ctx.db).await? {
+    if ctx.staff.is_reachable() && card::has_card(&ctx.db).await? {
         methods.push(Provider::Card);
     }
     if ctx.payments.urls.is_some() {
@@ -153,7 +153,7 @@ async fn start(
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let now = ctx.clock.now();
     if provider == Provider::Card {
-        let transfer = card_to_card::open(
+        let transfer = card::open(
             &ctx.db,
             customer.customer_id(),
             order,
@@ -303,7 +303,7 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<PaymentId>) -> Ha
     };
     let payment = match payment {
         Some(p) => Some(p),
-        None => card_to_card::awaiting_receipt(
+        None => card::awaiting_receipt(
             &ctx.db,
             customer.customer_id(),
             &ctx.payments.card,
@@ -317,7 +317,7 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<PaymentId>) -> Ha
             .say(tr(lang, "hint.unknown"), keyboards::main_menu(lang))
             .await;
     };
-    let submitted = card_to_card::submit(
+    let submitted = card::submit(
         &ctx.db,
         payment,
         customer.customer_id(),

@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::PreCheckoutQuery;
 use vpnshop_core::customers;
 use vpnshop_core::ids::TelegramId;
-use vpnshop_core::stars::{self, Refusal, Settled};
+use vpnshop_core::payments::stars::{self, Refusal, Settled};
 
 use super::Ctx;
 use super::readers;

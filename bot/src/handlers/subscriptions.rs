@@ -6,8 +6,9 @@ use vpnshop_core::customers::Language;
 use vpnshop_core::ids::SubscriptionId;
 use vpnshop_core::orders::OrderKind;
 use vpnshop_core::orders::Quote;
-use vpnshop_core::provisioning::{self, ACTIVE, Subscription};
+use vpnshop_core::provisioning;
 use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
+use vpnshop_core::subscriptions::{Subscription, SubscriptionStatus};
 
 use super::readers;
 use super::{TgBot, Visit, guide_keyboard};
@@ -20,7 +21,7 @@ use vpnshop_core::ids::OrderId;
 use vpnshop_core::orders;
 
 fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'static str {
-    if sub.status != ACTIVE {
+    if sub.state() != SubscriptionStatus::Active {
         return "subs.status.provisioning";
     }
     if sub.expires_at.is_some_and(|at| at <= now) {
@@ -208,7 +209,7 @@ pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
         body.push_str(&tr_with(lang, "subs.link", &[("link", &escape(link))]));
     }
     let mut rows = Vec::new();
-    if sub.status == ACTIVE {
+    if sub.state() == SubscriptionStatus::Active {
         rows.push(vec![
             button(
                 tr(lang, "subs.qr"),

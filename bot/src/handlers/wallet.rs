@@ -1,7 +1,7 @@
 //! The wallet: balance, the transactions page by page, and topping up with Telegram Stars.
 use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::ledger::{self, TxKind};
-use vpnshop_core::stars;
+use vpnshop_core::payments::stars;
 
 use super::{Visit, buy};
 use crate::callback::Action;

@@ -4,7 +4,7 @@ use teloxide::prelude::*;
 use teloxide::types::{TransactionPartner, TransactionPartnerUserKind};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::jobs::JobError;
-use vpnshop_core::stars;
+use vpnshop_core::payments::stars;
 
 use crate::ctx::{Ctx, TgBot};
 

@@ -3,9 +3,9 @@
 //! receipts staff have not decided.
 use std::sync::Arc;
 
-use vpnshop_core::card_to_card;
-use vpnshop_core::gateways;
 use vpnshop_core::jobs::{Job, JobError, Recurring};
+use vpnshop_core::payments::card;
+use vpnshop_core::payments::gateways;
 
 use crate::ctx::{Ctx, TgBot};
 use crate::handlers::staff::receipts;
@@ -40,7 +40,7 @@ pub async fn sweep(bot: TgBot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError>
     if let Err(e) = super::stars::reconcile(&bot, &ctx).await {
         tracing::warn!(error = %e, "cannot reconcile Telegram Stars transactions");
     }
-    let expired = card_to_card::expire_unreceipted(&ctx.db, &ctx.payments.card, now).await?;
+    let expired = card::expire_unreceipted(&ctx.db, &ctx.payments.card, now).await?;
     if expired > 0 {
         tracing::info!(expired, "card transfers with no receipt expired");
     }

@@ -4,11 +4,11 @@
 
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
-use vpnshop_core::card_to_card::{self, Approval, CardError, Receipt};
 use vpnshop_core::customers::{self, Language};
 use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments;
+use vpnshop_core::payments::card::{self, Approval, CardError, Receipt};
 
 use super::Member;
 use crate::callback::StaffAction;
@@ -65,7 +65,7 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
         .map(|m| text::money(lang, m))
         .unwrap_or_default();
     let card = match r.card_id {
-        Some(id) => card_to_card::card(&ctx.db, id)
+        Some(id) => card::card(&ctx.db, id)
             .await?
             .map(|c| format!("{} — {}", c.number, escape(&c.holder)))
             .unwrap_or_default(),
@@ -108,7 +108,7 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
 
 /// Posts a receipt to the staff chat (once: a retried job finds it posted).
 pub async fn post(bot: &TgBot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(), BotError> {
-    let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
+    let Some(r) = card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
     if r.staff_message_id.is_some() {
@@ -131,7 +131,7 @@ pub async fn repost(bot: &TgBot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Resul
         chat: sent.chat.id.0,
         message: i64::from(sent.id.0),
     };
-    card_to_card::set_staff_message(&ctx.db, r.id, post).await?;
+    card::set_staff_message(&ctx.db, r.id, post).await?;
     Ok(())
 }
 
@@ -146,7 +146,7 @@ async fn refresh(m: &Member, r: &Receipt, note: String) -> HandlerResult {
     body.push_str(&note);
     let open = matches!(
         r.status.as_str(),
-        card_to_card::receipt_status::SUBMITTED | card_to_card::receipt_status::HALF_APPROVED
+        card::receipt_status::SUBMITTED | card::receipt_status::HALF_APPROVED
     );
     let edit = bot
         .edit_message_caption(chat, MessageId(message as i32))
@@ -169,7 +169,7 @@ pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let (ctx, lang) = (&m.ctx, m.lang());
     // The service checks the presser's role itself, and audits a refusal.
     let now = ctx.clock.now();
-    let approved = card_to_card::approve(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await;
+    let approved = card::approve(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await;
     let outcome = match approved {
         Ok(outcome) => outcome,
         Err(e) => return refusal(lang, &e),
@@ -178,7 +178,7 @@ pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
         Approval::NeedsSecond => tr_with(lang, "receipt.first_approval", &[("who", &m.name)]),
         Approval::Approved(_) => tr_with(lang, "receipt.approved_by", &[("who", &m.name)]),
     };
-    if let Some(r) = card_to_card::receipt(&ctx.db, id.get()).await? {
+    if let Some(r) = card::receipt(&ctx.db, id.get()).await? {
         refresh(m, &r, note).await?;
     }
     Ok(tr(
@@ -195,11 +195,10 @@ pub async fn reject(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let (ctx, lang) = (&m.ctx, m.lang());
     // The service checks the presser's role itself, and audits a refusal.
     let now = ctx.clock.now();
-    let r =
-        match card_to_card::begin_reject(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await {
-            Ok(r) => r,
-            Err(e) => return refusal(lang, &e),
-        };
+    let r = match card::begin_reject(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await {
+        Ok(r) => r,
+        Err(e) => return refusal(lang, &e),
+    };
     if let Some(message) = r.staff_message_id {
         m.bot
             .send_message(
@@ -242,37 +241,36 @@ pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
         chat: msg.chat.id.0,
         message: i64::from(reply_to.id.0),
     };
-    let Some(r) = card_to_card::by_staff_message(&ctx.db, post).await? else {
+    let Some(r) = card::by_staff_message(&ctx.db, post).await? else {
         return Ok(false);
     };
     let lang = m.lang();
     let who = m.who;
     let reason = msg.text().unwrap_or_default().trim();
-    let key =
-        if r.status != card_to_card::receipt_status::REJECTING || r.claimed_by != Some(who.get()) {
-            "receipt.not_rejecting"
-        } else if reason.is_empty() || reason.chars().count() > 500 {
-            "receipt.reason_bad"
-        } else {
-            match card_to_card::finish_reject(&ctx.db, r.id, who, reason, ctx.clock.now()).await {
-                Ok(done) => {
-                    let note = tr_with(
-                        lang,
-                        "receipt.rejected_by",
-                        &[("who", &m.name), ("reason", &escape(reason))],
-                    );
-                    refresh(m, &done, note).await?;
-                    "receipt.reject_done"
-                }
-                Err(e) => {
-                    let text = refusal(lang, &e)?;
-                    bot.send_message(msg.chat.id, text)
-                        .reply_parameters(ReplyParameters::new(msg.id))
-                        .await?;
-                    return Ok(true);
-                }
+    let key = if r.status != card::receipt_status::REJECTING || r.claimed_by != Some(who.get()) {
+        "receipt.not_rejecting"
+    } else if reason.is_empty() || reason.chars().count() > 500 {
+        "receipt.reason_bad"
+    } else {
+        match card::finish_reject(&ctx.db, r.id, who, reason, ctx.clock.now()).await {
+            Ok(done) => {
+                let note = tr_with(
+                    lang,
+                    "receipt.rejected_by",
+                    &[("who", &m.name), ("reason", &escape(reason))],
+                );
+                refresh(m, &done, note).await?;
+                "receipt.reject_done"
             }
-        };
+            Err(e) => {
+                let text = refusal(lang, &e)?;
+                bot.send_message(msg.chat.id, text)
+                    .reply_parameters(ReplyParameters::new(msg.id))
+                    .await?;
+                return Ok(true);
+            }
+        }
+    };
     bot.send_message(msg.chat.id, tr(lang, key))
         .reply_parameters(ReplyParameters::new(msg.id))
         .await?;
@@ -291,7 +289,7 @@ pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
 
 /// A notice: staff rejected a receipt; the customer hears why.
 pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
-    let Some(r) = card_to_card::receipt(&ctx.db, receipt).await? else {
+    let Some(r) = card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
     let Some(row) = payments::get(&ctx.db, PaymentId::new(r.payment_id)).await? else {
@@ -325,7 +323,7 @@ pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
         return Ok(());
     };
     let now = ctx.clock.now();
-    let due = card_to_card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
+    let due = card::due_reminders(&ctx.db, &ctx.payments.card, now).await?;
     let lang = ctx.default_language;
     for r in due {
         // No post staff can act on (it never arrived, or is in a chat no longer used): the

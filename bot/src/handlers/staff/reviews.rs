@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 use vpnshop_core::customers::{self, Customer, Language};
 use vpnshop_core::ids::{CustomerId, PaymentId};
-use vpnshop_core::payment_review::{self, Decision, ReviewError, Settled};
+use vpnshop_core::payments::review::{self, Decision, ReviewError, Settled};
 use vpnshop_core::payments::{self, Payment};
 
 use super::Member;
@@ -67,7 +67,7 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
 /// asked (otherwise there is nothing to scale).
 pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
     let mut buttons = Vec::new();
-    if let Some(received) = payment_review::received_credit(row) {
+    if let Some(received) = review::received_credit(row) {
         buttons.push(staff_button(
             tr_with(
                 lang,
@@ -109,7 +109,7 @@ pub async fn decide(
         _ => return Ok(tr(lang, "errors.stale_button")),
     };
     // The service checks the presser's role itself, and audits a refusal.
-    let decided = payment_review::decide(
+    let decided = review::decide(
         &ctx.db,
         payment,
         m.who,

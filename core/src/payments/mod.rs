@@ -7,6 +7,11 @@
 //! A provider's payment id credits at most once: `(provider, provider_payment_id)` is unique, the
 //! row moves `pending → paid` by a conditional update whose row count says who won, and the
 //! ledger posting carries the same id as its idempotency key.
+pub mod card;
+pub mod gateways;
+pub mod review;
+pub mod stars;
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -291,10 +296,10 @@ pub async fn open_at_gateways(
     payments::Entity::find()
         .filter(payments::Column::CustomerId.eq(customer.get()))
         .filter(payments::Column::Status.eq(status::PENDING))
-        .filter(
-            payments::Column::Provider
-                .is_not_in([crate::card_to_card::PROVIDER, crate::stars::PROVIDER]),
-        )
+        .filter(payments::Column::Provider.is_not_in([
+            crate::payments::card::PROVIDER,
+            crate::payments::stars::PROVIDER,
+        ]))
         .filter(payments::Column::CreatedAt.gte(since))
         .count(db)
         .await
