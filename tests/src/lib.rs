@@ -7,3 +7,18 @@ pub mod db;
 pub mod gateways;
 pub mod panels;
 pub mod telegram;
+
+/// Asserts that a message the bot sent (anything with a `text`) says `needle`, and when it does
+/// not, prints what it said instead.
+#[macro_export]
+macro_rules! assert_says {
+    ($message:expr, $needle:expr $(,)?) => {{
+        let message = &$message;
+        let needle = &$needle;
+        let (text, needle): (&str, &str) = (message.text.as_ref(), needle.as_ref());
+        assert!(
+            text.contains(needle),
+            "expected the bot to say {needle:?}; it said:\n{text}"
+        );
+    }};
+}

@@ -3,6 +3,7 @@
 //! is down when it is asked, the panel is down when the order is paid and dies half-way through
 //! creating the account; another's panel never comes back and the order is refunded.
 use std::time::Duration;
+use vpnshop_tests::assert_says;
 
 use secrecy::SecretString;
 use vpnshop_bot::text::tr;
@@ -96,11 +97,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
     // Zarinpal is down: the customer is told, nothing is charged or opened.
     zp.faults.fail_next(1);
     let down = press(&ali, &preview, &zarinpal).await;
-    assert!(
-        down.text.contains(&tr(fa, "pay.gateway_down")),
-        "{}",
-        down.text
-    );
+    assert_says!(down, &tr(fa, "pay.gateway_down"));
     assert!(zp.authorities().is_empty());
     app.restart().await;
 
@@ -119,7 +116,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
     app.start().await;
     ali.expect_silence().await;
     let how = press(&ali, &preview, &zarinpal).await;
-    assert!(how.text.contains("150,000"), "{}", how.text);
+    assert_says!(how, "150,000");
     app.restart().await;
 
     // The customer pays while the bot is down: the browser's return finds nobody.
@@ -151,7 +148,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
     )
     .await;
     let received = ali.next().await;
-    assert!(received.text.contains("150,000"), "{}", received.text);
+    assert_says!(received, "150,000");
     app.restart().await;
 
     // The panel is back; the bot dies after the panel created the account and before it heard
@@ -244,7 +241,7 @@ async fn stars_whose_payment_update_never_came_are_found_in_the_star_transaction
     let options = top_up_menu(&sara, &menu).await;
     let invoice = press(&sara, &options, "100 ⭐").await.invoice.unwrap();
     sara.pay(&invoice).await;
-    assert!(sara.next().await.text.contains("100,000"));
+    assert_says!(sara.next().await, "100,000");
 
     let (reza, menu) = at_menu(&app, 7_600_000_004, "رضا", fa).await;
     let options = top_up_menu(&reza, &menu).await;
@@ -260,7 +257,7 @@ async fn stars_whose_payment_update_never_came_are_found_in_the_star_transaction
     // The next sweeps read the transactions: Reza is credited once and told; Sara's payment,
     // read there too, is not counted again.
     let told = reza.next().await;
-    assert!(told.text.contains("350,000"), "{}", told.text);
+    assert_says!(told, "350,000");
     app.restart().await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     reza.expect_silence().await;
@@ -320,7 +317,7 @@ async fn stars_the_shop_never_invoiced_are_skipped_never_refunded() {
     let options = top_up_menu(&sara, &menu).await;
     let invoice = press(&sara, &options, "100 ⭐").await.invoice.unwrap();
     sara.pay(&invoice).await;
-    assert!(sara.next().await.text.contains("100,000"));
+    assert_says!(sara.next().await, "100,000");
 
     // Then the other service sells again on the same token, once to Sara herself.
     app.tg
@@ -335,7 +332,7 @@ async fn stars_the_shop_never_invoiced_are_skipped_never_refunded() {
         .unwrap();
     sara.pay_without_update(&invoice).await;
     app.clock.jump(chrono::Duration::minutes(3));
-    assert!(sara.next().await.text.contains("350,000"));
+    assert_says!(sara.next().await, "350,000");
     scanned_reaches(&app, 7).await;
 
     assert!(app.tg.refunds().is_empty(), "nothing refunded");

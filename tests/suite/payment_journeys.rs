@@ -4,6 +4,7 @@
 //! approving and rejecting from the staff chat; YooKassa in Russian; Zarinpal in Persian;
 //! NOWPayments and CryptoBot in English. No secret ever reaches the log.
 use std::time::Duration;
+use vpnshop_tests::assert_says;
 
 use secrecy::SecretString;
 use vpnshop_bot::text::tr;
@@ -130,9 +131,9 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     // Top up 200,000 toman by card: the amount to send is made unique (200,001).
     let (sara, menu) = at_menu(&app, 7_200_000_001, "سارا", fa).await;
     let how = top_up_via(&sara, &menu, fa, "card", "۲۰۰٬۰۰۰").await;
-    assert!(how.text.contains("200,001 تومان"), "{}", how.text);
-    assert!(how.text.contains("6037-9911-2233-4455"), "{}", how.text);
-    assert!(how.text.contains("علی رضایی"), "{}", how.text);
+    assert_says!(how, "200,001 تومان");
+    assert_says!(how, "6037-9911-2233-4455");
+    assert_says!(how, "علی رضایی");
     sara.send_photo(None);
     assert!(
         sara.next()
@@ -143,8 +144,8 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
 
     let receipt = staff.next().await;
     assert!(receipt.photo.is_some(), "{receipt:?}");
-    assert!(receipt.text.contains("200,001 تومان"), "{}", receipt.text);
-    assert!(receipt.text.contains("سارا"), "{}", receipt.text);
+    assert_says!(receipt, "200,001 تومان");
+    assert_says!(receipt, "سارا");
 
     // The customer herself presses a forged Approve in the staff chat: refused, nothing moves.
     let forged = sara.press_in_group(&receipt, "تأیید");
@@ -173,7 +174,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     );
     assert!(edited.buttons.is_empty());
     let credited = sara.next().await;
-    assert!(credited.text.contains("200,001 تومان"), "{}", credited.text);
+    assert_says!(credited, "200,001 تومان");
     let again = admin.press_data_in_group(STAFF_CHAT, receipt.message_id, &receipt.buttons[0][0].1);
     assert_eq!(
         answer(&app, &again).await.as_deref(),
@@ -188,7 +189,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     let plans = press(&reza, &locations, "Germany").await;
     let preview = press(&reza, &plans, "1 month").await;
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
-    assert!(how.text.contains("150,00"), "{}", how.text);
+    assert_says!(how, "150,00");
     reza.send_photo(None);
     reza.next().await;
     let receipt = staff.next().await;
@@ -205,11 +206,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
         "واریزی با این مبلغ پیدا نشد",
     );
     let told = reza.next().await;
-    assert!(
-        told.text.contains("واریزی با این مبلغ پیدا نشد"),
-        "{}",
-        told.text
-    );
+    assert_says!(told, "واریزی با این مبلغ پیدا نشد");
     let order = orders::of_customer(
         db,
         customers::by_telegram_id(db, TelegramId::new(reza.id))
@@ -224,7 +221,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     assert_eq!(order.state(), Some(OrderStatus::PendingPayment));
 
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
-    assert!(how.text.contains("6037"), "{}", how.text);
+    assert_says!(how, "6037");
     reza.send_photo(None);
     reza.next().await;
     let receipt = loop {
@@ -272,7 +269,7 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
     let ru = Language::Ru;
     let (ivan, menu) = at_menu(&app, 7_300_000_001, "Иван", ru).await;
     let how = top_up_via(&ivan, &menu, ru, "yookassa", "500").await;
-    assert!(how.text.contains("500.00 ₽"), "{}", how.text);
+    assert_says!(how, "500.00 ₽");
     let url = pay_url(&how, ru);
     assert!(url.contains("/checkout/"), "{url}");
     let id = yk.payment_ids().pop().unwrap();
@@ -316,7 +313,7 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
     tokio::time::sleep(Duration::from_millis(2_500)).await; // a reconciliation pass or two
     assert_eq!(wallet(&app, ivan.id, Currency::Rub).await, 50_000);
     let told = ivan.next().await;
-    assert!(told.text.contains("500.00 ₽"), "{}", told.text);
+    assert_says!(told, "500.00 ₽");
     ivan.expect_silence().await;
 
     // A late "canceled" changes nothing; a notice for a payment that is not ours is acknowledged.
@@ -349,15 +346,11 @@ async fn a_yookassa_payment_for_less_is_settled_by_staff_from_the_staff_chat() {
     yk.pay_amount(&id, "400.00");
     assert_eq!(yk.last_callback().unwrap().deliver().await, 200);
     let waiting = olga.next().await;
-    assert!(
-        waiting.text.contains(&tr(ru, "payment.review_customer")),
-        "{}",
-        waiting.text
-    );
+    assert_says!(waiting, &tr(ru, "payment.review_customer"));
     let review = staff.next().await;
     // Staff read the shop's default language (Persian here).
-    assert!(review.text.contains("400.00 روبل"), "{}", review.text);
-    assert!(review.text.contains("500.00 روبل"), "{}", review.text);
+    assert_says!(review, "400.00 روبل");
+    assert_says!(review, "500.00 روبل");
     assert_eq!(review.buttons.len(), 3, "{:?}", review.button_labels());
     assert_eq!(wallet(&app, olga.id, Currency::Rub).await, 0);
 
@@ -378,9 +371,9 @@ async fn a_yookassa_payment_for_less_is_settled_by_staff_from_the_staff_chat() {
     );
     let decided = staff.next().await;
     assert!(decided.edited && decided.buttons.is_empty(), "{decided:?}");
-    assert!(decided.text.contains("Admin"), "{}", decided.text);
+    assert_says!(decided, "Admin");
     let told = olga.next().await;
-    assert!(told.text.contains("400.00 ₽"), "{}", told.text);
+    assert_says!(told, "400.00 ₽");
     let again = admin.press_data_in_group(STAFF_CHAT, review.message_id, &credit_received);
     assert_eq!(
         answer(&app, &again).await.as_deref(),
@@ -474,7 +467,7 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
 
     // NOWPayments: a forged IPN (amount raised, signature kept) is refused and audited.
     let how = top_up_via(&john, &menu, en, "nowpayments", "12.50").await;
-    assert!(how.text.contains("12.50"), "{}", how.text);
+    assert_says!(how, "12.50");
     let invoice = np.invoice_ids().pop().unwrap();
     np.pay(&invoice, "finished");
     let ipn = np.last_callback().unwrap();
@@ -501,7 +494,7 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
         john.next().await
     };
     let how = top_up_via(&john, &menu, en, "cryptobot", "3").await;
-    assert!(how.text.contains("3.00"), "{}", how.text);
+    assert_says!(how, "3.00");
     let id = cb.invoice_ids().pop().unwrap();
     cb.pay_at(id, chrono::Utc::now() - chrono::Duration::hours(3));
     let stale = cb.last_callback().unwrap();
@@ -682,7 +675,7 @@ async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     app.clock.jump(chrono::Duration::minutes(31));
     let again = staff.next().await;
     assert!(again.photo.is_some(), "{again:?}");
-    assert!(again.text.contains("200,001"), "{}", again.text);
+    assert_says!(again, "200,001");
     // Staff read the shop's default language (Persian).
     let fa = Language::Fa;
     let q = admin.press_in_group(&again, &label(fa, "receipt.approve"));

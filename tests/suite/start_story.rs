@@ -2,6 +2,7 @@
 use vpnshop_core::customers;
 use vpnshop_core::ids::TelegramId;
 use vpnshop_tests::app::{TOKEN, logs, spawn_app};
+use vpnshop_tests::assert_says;
 use vpnshop_tests::telegram::BOT_USERNAME;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,12 +12,8 @@ async fn a_new_user_picks_persian_and_is_not_asked_again() {
 
     sara.send("/start");
     let picker = sara.next().await;
-    assert!(
-        picker.text.contains("لطفاً زبان خود را انتخاب کنید"),
-        "{}",
-        picker.text
-    );
-    assert!(picker.text.contains("Please choose your language"));
+    assert_says!(picker, "لطفاً زبان خود را انتخاب کنید");
+    assert_says!(picker, "Please choose your language");
     assert_eq!(
         picker.button_labels(),
         vec!["🇮🇷 فارسی", "🇬🇧 English", "🇷🇺 Русский"]
@@ -57,7 +54,7 @@ async fn a_new_user_picks_persian_and_is_not_asked_again() {
     assert_eq!(stored.language.as_deref(), Some("fa"));
     sara.send("/start");
     let again = sara.next().await;
-    assert!(again.text.contains("خوش آمدید"), "{}", again.text);
+    assert_says!(again, "خوش آمدید");
     assert_eq!(again.button_labels()[0], "🛒 خرید اشتراک");
 
     // The wallet opens in place, in Persian.
@@ -65,12 +62,8 @@ async fn a_new_user_picks_persian_and_is_not_asked_again() {
     sara.answer_to(&q).await;
     let wallet = sara.next().await;
     assert!(wallet.edited);
-    assert!(
-        wallet.text.contains("موجودی کیف پول شما: 0 تومان"),
-        "{}",
-        wallet.text
-    );
-    assert!(wallet.text.contains("هنوز تراکنشی ندارید"));
+    assert_says!(wallet, "موجودی کیف پول شما: 0 تومان");
+    assert_says!(wallet, "هنوز تراکنشی ندارید");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +88,7 @@ async fn the_menu_speaks_english_and_russian_and_the_language_can_be_switched() 
     john.press(&picker, "Русский");
     assert_eq!(john.next().await.text, "✅ Язык переключён на русский.");
     let menu = john.next().await;
-    assert!(menu.text.contains("Добро пожаловать"), "{}", menu.text);
+    assert_says!(menu, "Добро пожаловать");
     assert_eq!(
         menu.button_labels(),
         vec![
@@ -140,7 +133,7 @@ async fn a_friend_who_follows_a_referral_link_is_recorded_as_referred() {
         link.starts_with(&format!("https://t.me/{BOT_USERNAME}?start=ref_")),
         "{link}"
     );
-    assert!(invite.text.contains("Friends who joined: 0"));
+    assert_says!(invite, "Friends who joined: 0");
 
     let payload = link.split("?start=").nth(1).unwrap();
     let ali = app.user(202, "Ali", None);
@@ -162,7 +155,7 @@ async fn a_friend_who_follows_a_referral_link_is_recorded_as_referred() {
     sara.answer_to(&q).await;
     let menu = sara.next().await;
     sara.press(&menu, "Invite");
-    assert!(sara.next().await.text.contains("Friends who joined: 1"));
+    assert_says!(sara.next().await, "Friends who joined: 1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,7 +173,7 @@ async fn wrong_input_gets_a_hint_and_forged_buttons_change_nothing() {
         hint.text
     );
     u.send("hello");
-    assert!(u.next().await.text.contains("выберите язык"));
+    assert_says!(u.next().await, "выберите язык");
 
     // Forged or stale callback data: a polite answer and nothing else.
     let q = u.press_data(picker.message_id, "l:de");
@@ -196,9 +189,9 @@ async fn wrong_input_gets_a_hint_and_forged_buttons_change_nothing() {
     u.next().await;
     let menu = u.next().await;
     // The user's name is shown as typed, not as markup.
-    assert!(menu.text.contains("<b>&"), "{}", menu.text);
+    assert_says!(menu, "<b>&");
     u.send("what?");
-    assert!(u.next().await.text.contains("Я не понял"));
+    assert_says!(u.next().await, "Я не понял");
     u.send("/cancel");
     assert_eq!(u.next().await.text, "✖️ Отменено.");
 }
