@@ -172,6 +172,7 @@ impl App {
         listener: Option<std::net::TcpListener>,
     ) -> Result<App, StartError> {
         let bot = build_bot(&settings)?;
+        let runtime = settings.runtime().map_err(StartError::Config)?;
         let db = open_database(&settings).await?;
         for id in &settings.shop.admin_ids {
             staff::grant(&db, TelegramId::new(*id), Role::Owner, None, clock.now())
@@ -182,20 +183,18 @@ impl App {
                 })?;
         }
         let username = whoami(&bot, &settings).await?;
-        publish_commands(&bot, settings.default_language()).await;
+        publish_commands(&bot, runtime.default_language).await;
         tracing::info!(bot = %username, database = %redacted_url(settings.database.url.expose_secret()), "vpnshop is serving");
 
         let ctx = Arc::new(Ctx {
             db: db.clone(),
             clock: clock.clone(),
             shop_name: settings.shop.name.clone(),
-            default_language: settings.default_language(),
-            currency: settings.currency(),
+            default_language: runtime.default_language,
+            currency: runtime.currency,
             bot_username: username,
-            sales: settings.sales(),
-            payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
-                &settings,
-            )),
+            sales: runtime.sales,
+            payments: Arc::new(runtime.payments),
             staff: Arc::new(crate::staff_chat::StaffChat::new(
                 settings.shop.staff_chat_id,
             )),

@@ -502,7 +502,31 @@ fn load_from(path: &Path, env: Env) -> Result<Settings, Vec<Problem>> {
     })
 }
 
+/// The rules the bot runs by, parsed from [`Settings`] once, after every key was checked.
+pub struct Runtime {
+    pub default_language: Language,
+    pub currency: Currency,
+    pub sales: Sales,
+    pub payments: crate::payment_methods::PaymentMethods,
+}
+
 impl Settings {
+    /// Checks every key and parses the settings in one step: the rules the bot runs by, or
+    /// every problem, each with its key. The only way to the parsed rules, so none of their
+    /// fallbacks is ever taken for a value that was wrong.
+    pub fn runtime(&self) -> Result<Runtime, Vec<Problem>> {
+        let problems = self.validate();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Runtime {
+            default_language: self.default_language(),
+            currency: self.currency(),
+            sales: self.sales(),
+            payments: crate::payment_methods::PaymentMethods::from_settings(self, self.currency()),
+        })
+    }
+
     /// Everything that is wrong, each with its key. Empty when the bot can start.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -824,11 +848,11 @@ impl Settings {
         }
     }
 
-    pub fn default_language(&self) -> Language {
+    fn default_language(&self) -> Language {
         Language::parse(&self.shop.default_language).unwrap_or(Language::Fa)
     }
 
-    pub fn currency(&self) -> Currency {
+    fn currency(&self) -> Currency {
         self.shop.currency.parse().unwrap_or(Currency::Irt)
     }
 
@@ -838,8 +862,8 @@ impl Settings {
             .filter(|m| m.minor() > 0)
     }
 
-    /// The selling rules, parsed (call after `validate`).
-    pub fn sales(&self) -> Sales {
+    /// The selling rules, parsed (after `validate`: see [`Settings::runtime`]).
+    fn sales(&self) -> Sales {
         let currency = self.currency();
         let points_value = self.amount(&self.points.value);
         Sales {

@@ -22,9 +22,8 @@ pub struct PaymentMethods {
 
 impl PaymentMethods {
     /// Call after `Settings::validate`.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub(crate) fn from_settings(settings: &Settings, currency: Currency) -> Self {
         let p = &settings.payments;
-        let currency = settings.currency();
         let http = gateways::http_client();
         let mut list: Vec<Arc<dyn Gateway>> = Vec::new();
         if let Some(z) = &p.zarinpal {

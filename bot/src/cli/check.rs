@@ -67,7 +67,10 @@ pub async fn check(settings: Settings) -> ExitCode {
     }
     // Every configured gateway, with a call that proves its keys, so a wrong one is found
     // here and not by the first customer who pays.
-    let methods = crate::payment_methods::PaymentMethods::from_settings(&settings);
+    let methods = match settings.runtime() {
+        Ok(runtime) => runtime.payments,
+        Err(problems) => return report(&problems),
+    };
     for gateway in methods.all() {
         let name = gateway.provider();
         match gateway.verify().await {

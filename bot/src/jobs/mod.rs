@@ -41,18 +41,18 @@ mod tests {
     #[tokio::test]
     async fn every_kind_of_job_has_one_handler() {
         let db = vpnshop_core::db::open("sqlite::memory:").await.unwrap();
-        let settings = crate::config::Settings::default();
+        let mut settings = crate::config::Settings::default();
+        settings.telegram.token = Some("5000000001:AAH-fake-token-for-tests_0123456789".into());
+        let runtime = settings.runtime().unwrap();
         let ctx = Arc::new(Ctx {
             db,
             clock: Arc::new(vpnshop_core::clock::SystemClock),
             shop_name: "t".into(),
-            default_language: settings.default_language(),
-            currency: settings.currency(),
+            default_language: runtime.default_language,
+            currency: runtime.currency,
             bot_username: "t".into(),
-            sales: settings.sales(),
-            payments: Arc::new(crate::payment_methods::PaymentMethods::from_settings(
-                &settings,
-            )),
+            sales: runtime.sales,
+            payments: Arc::new(runtime.payments),
             staff: Arc::new(crate::staff_chat::StaffChat::new(None)),
         });
         use teloxide::requests::RequesterExt;
