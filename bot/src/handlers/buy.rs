@@ -174,7 +174,7 @@ pub async fn pay_wallet(v: &Visit, id: OrderId) -> HandlerResult {
 
 /// Sends the Stars invoice for what the wallet does not cover.
 pub async fn pay_stars(v: &Visit, id: OrderId) -> HandlerResult {
-    let (bot, chat, ctx, customer, lang) = (&v.bot, v.chat, &v.ctx, &v.customer, v.lang);
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
     let Some(rate) = ctx.sales.stars else {
         return v.stale().await;
@@ -211,26 +211,26 @@ pub async fn pay_stars(v: &Visit, id: OrderId) -> HandlerResult {
             ("amount", &text::money(lang, invoice.credit)),
         ],
     );
-    send_invoice(bot, chat, title, description, &invoice).await
+    send_invoice(v, title, description, &invoice).await
 }
 
 pub async fn send_invoice(
-    bot: &TgBot,
-    chat: ChatId,
+    v: &Visit,
     title: String,
     description: String,
     invoice: &stars::Invoice,
 ) -> HandlerResult {
     let price = LabeledPrice::new(title.clone(), invoice.stars as u32);
-    bot.send_invoice(
-        chat,
-        text::cut(&title, 32),
-        text::cut(&description, 255),
-        invoice.payload.clone(),
-        "XTR",
-        vec![price],
-    )
-    .await?;
+    v.bot
+        .send_invoice(
+            v.chat,
+            text::cut(&title, 32),
+            text::cut(&description, 255),
+            invoice.payload.clone(),
+            "XTR",
+            vec![price],
+        )
+        .await?;
     Ok(())
 }
 
@@ -280,7 +280,12 @@ pub async fn promo_entered(v: &Visit, id: OrderId, code: Option<&str>) -> Handle
             )
             .await;
     }
-    requote(v, true, &order, Some(code.to_string()), order.points_used).await
+    let asked = Asked {
+        promo: Some(code.to_string()),
+        points: order.points_used,
+        in_promo_step: true,
+    };
+    requote(v, &order, asked).await
 }
 
 pub async fn use_points(v: &Visit, id: OrderId) -> HandlerResult {
@@ -300,19 +305,30 @@ pub async fn use_points(v: &Visit, id: OrderId) -> HandlerResult {
         edit: None,
         ..v.clone()
     };
-    requote(&v, false, &order, promo, have).await
+    let asked = Asked {
+        promo,
+        points: have,
+        in_promo_step: false,
+    };
+    requote(&v, &order, asked).await
+}
+
+/// What the customer asked for on a pending order: a promo code and points to spend.
+struct Asked {
+    promo: Option<String>,
+    points: i64,
+    /// They typed a promo code, and a wrong one keeps them at that step.
+    in_promo_step: bool,
 }
 
 /// Places a new order for the same plan and location with the new promo code or points, and
 /// cancels the old one (whose buttons then answer "out of date").
-/// `in_promo_step`: the customer typed a promo code, and a wrong one keeps them at that step.
-async fn requote(
-    v: &Visit,
-    in_promo_step: bool,
-    order: &Order,
-    promo: Option<String>,
-    points: i64,
-) -> HandlerResult {
+async fn requote(v: &Visit, order: &Order, asked: Asked) -> HandlerResult {
+    let Asked {
+        promo,
+        points,
+        in_promo_step,
+    } = asked;
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
     let (Some(plan), Some(location)) = (order.plan_id, order.location_id) else {
         return v.stale().await;

@@ -71,14 +71,13 @@ pub async fn top_up_buttons(
 
 /// "Pay by …" pressed on an order's preview.
 pub async fn pay_order(v: &Visit, order: OrderId, provider: Provider) -> HandlerResult {
-    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    let (ctx, customer) = (&v.ctx, &v.customer);
     if !offered(ctx).await?.contains(&provider) {
         return v.stale().await;
     }
     let due = payments::amount_due(&ctx.db, order, customer.customer_id(), ctx.clock.now()).await;
     let due = due?;
-    let what = tr_with(lang, "pay.for_order", &[("order", &order.to_string())]);
-    start(v, Some(order), due, provider, what).await
+    start(v, Some(order), due, provider).await
 }
 
 /// "Top up by …" pressed: ask how much.
@@ -138,19 +137,23 @@ pub async fn top_up_entered(v: &Visit, method: &str, input: Option<&str>) -> Han
         }
     };
     v.dialogue.update(State::Idle).await?;
-    let what = tr(lang, "pay.for_top_up");
-    start(v, None, amount, provider, what).await
+    start(v, None, amount, provider).await
 }
 
 /// Opens the payment and tells the customer how to pay it.
+/// Opens the payment of `amount` for `order` (none: a wallet top-up) and tells the customer how
+/// to pay it.
 async fn start(
     v: &Visit,
     order: Option<OrderId>,
     amount: Money,
     provider: Provider,
-    what: String,
 ) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    let what = match order {
+        Some(o) => tr_with(lang, "pay.for_order", &[("order", &o.to_string())]),
+        None => tr(lang, "pay.for_top_up"),
+    };
     let now = ctx.clock.now();
     if provider == Provider::Card {
         let transfer = card::open(

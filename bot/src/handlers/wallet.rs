@@ -122,7 +122,7 @@ pub async fn top_up_menu(v: &Visit) -> HandlerResult {
 /// Sends a Stars invoice for one of the seller's top-up amounts (any other is refused: the
 /// button carries the amount only as a choice among those).
 pub async fn top_up(v: &Visit, stars_amount: i64) -> HandlerResult {
-    let (bot, chat, ctx, customer, lang) = (&v.bot, v.chat, &v.ctx, &v.customer, v.lang);
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
     let (Some(rate), true) = (
         ctx.sales.stars,
@@ -148,5 +148,5 @@ pub async fn top_up(v: &Visit, stars_amount: i64) -> HandlerResult {
         "stars.top_up_description",
         &[("amount", &text::money(lang, invoice.credit))],
     );
-    buy::send_invoice(bot, chat, title, description, &invoice).await
+    buy::send_invoice(v, title, description, &invoice).await
 }
