@@ -62,13 +62,27 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
     let mut db = Database::connect(options)
         .await
         .map_err(DbOpenError::Connect)?;
-    db.set_metric_callback(|_| {
+    db.set_metric_callback(|info| {
         STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        let verb = info.statement.sql.trim_start().get(..6).unwrap_or_default();
+        if ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|w| verb.eq_ignore_ascii_case(w))
+        {
+            WRITES.fetch_add(1, Ordering::Relaxed);
+        }
     });
     Ok(db)
 }
 
 static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Of [`statements_run`], those that write (INSERT, UPDATE, DELETE): on SQLite each write
+/// transaction is a disk sync, so a press that only reads should make none.
+pub fn writes_run() -> u64 {
+    WRITES.load(Ordering::Relaxed)
+}
 
 /// SQL statements run by every connection this process opened, since it started: the
 /// `/metrics` figure that shows what a button press costs the database.

@@ -97,6 +97,7 @@ struct Reading {
     cpu_ms: u64,
     updates: u64,
     statements: u64,
+    writes: u64,
 }
 
 impl BotProcess {
@@ -145,6 +146,7 @@ impl BotProcess {
             cpu_ms: self.cpu_ms(),
             updates: counter("vpnshop_updates_total "),
             statements: counter("vpnshop_db_statements_total "),
+            writes: counter("vpnshop_db_writes_total "),
         }
     }
 }
@@ -239,9 +241,10 @@ async fn bench() {
         done as f64 / elapsed
     );
     println!(
-        "  CPU: {:.0} ms per 1,000 updates; SQL statements per update: {:.2}",
+        "  CPU: {:.0} ms per 1,000 updates; SQL statements per update: {:.2}, of which writes: {:.2}",
         (after.cpu_ms - before.cpu_ms) as f64 * 1000.0 / updates.max(1) as f64,
-        (after.statements - before.statements) as f64 / updates.max(1) as f64
+        (after.statements - before.statements) as f64 / updates.max(1) as f64,
+        (after.writes - before.writes) as f64 / updates.max(1) as f64
     );
 
     // Open loop: presses offered at a fixed rate, spread over the customers.
