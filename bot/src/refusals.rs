@@ -90,6 +90,7 @@ impl From<OrderError> for BotError {
                 refused("checkout.not_enough")
             }
             OrderError::Ledger(_) => internal(e),
+            OrderError::Db(e) => BotError::Db(e),
         }
     }
 }
@@ -104,6 +105,7 @@ impl From<SubscriptionError> for BotError {
             SubscriptionError::PlanGone => refused("subs.plan_gone"),
             SubscriptionError::Unlimited => refused("subs.unlimited"),
             SubscriptionError::Order(e) => internal(e),
+            SubscriptionError::Db(e) => BotError::Db(e),
         }
     }
 }
@@ -116,6 +118,7 @@ impl From<TrialError> for BotError {
             TrialError::AlreadyBought => refused("trial.already_bought"),
             TrialError::NoRoom => refused("trial.no_room"),
             TrialError::Order(e) => internal(e),
+            TrialError::Db(e) => BotError::Db(e),
         }
     }
 }
@@ -146,6 +149,7 @@ impl From<PayError> for BotError {
             }
             PayError::Checkout(CheckoutError::Db(e)) => BotError::Db(e),
             PayError::Checkout(_) => refused("errors.stale_button"),
+            PayError::Db(e) => BotError::Db(e),
         }
     }
 }

@@ -190,12 +190,9 @@ pub enum OrderError {
     Points(#[from] PointsError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-}
-
-impl From<DbErr> for OrderError {
-    fn from(e: DbErr) -> Self {
-        OrderError::Ledger(LedgerError::Db(e))
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 #[derive(Clone, Debug)]

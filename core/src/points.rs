@@ -20,12 +20,9 @@ pub enum PointsError {
     NotPositive,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-}
-
-impl From<DbErr> for PointsError {
-    fn from(e: DbErr) -> Self {
-        PointsError::Ledger(LedgerError::Db(e))
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 fn spendable(customer: CustomerId, now: DateTime<Utc>) -> Condition {

@@ -42,12 +42,9 @@ pub enum RewardError {
     Points(#[from] PointsError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-}
-
-impl From<DbErr> for RewardError {
-    fn from(e: DbErr) -> Self {
-        RewardError::Ledger(LedgerError::Db(e))
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 async fn posted(db: &impl sea_orm::ConnectionTrait, key: &str) -> Result<bool, DbErr> {

@@ -73,12 +73,9 @@ pub enum SubscriptionError {
     NoSuchPack(i64),
     #[error(transparent)]
     Order(#[from] OrderError),
-}
-
-impl From<DbErr> for SubscriptionError {
-    fn from(e: DbErr) -> Self {
-        SubscriptionError::Order(e.into())
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 /// The subscription, if it exists and belongs to `customer`. A forged id of someone else's is

@@ -23,12 +23,9 @@ pub enum TrialError {
     NoRoom,
     #[error(transparent)]
     Order(#[from] OrderError),
-}
-
-impl From<DbErr> for TrialError {
-    fn from(e: DbErr) -> Self {
-        TrialError::Order(e.into())
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 /// Whether the customer could take the trial now (for showing the button).

@@ -195,7 +195,7 @@ pub async fn pay_stars(v: &Visit, id: OrderId) -> HandlerResult {
         Err(StarsError::WalletCovers) => {
             return preview::show(v, &order, None).await;
         }
-        Err(StarsError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
+        Err(StarsError::Ledger(LedgerError::Db(e)) | StarsError::Db(e)) => return Err(e.into()),
         Err(_) => {
             return v
                 .say(tr(lang, "checkout.expired"), keyboards::back_to_menu(lang))

@@ -113,12 +113,9 @@ pub enum CardError {
     OwnPayment,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-}
-
-impl From<DbErr> for CardError {
-    fn from(e: DbErr) -> Self {
-        CardError::Ledger(LedgerError::Db(e))
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 pub async fn add_card(

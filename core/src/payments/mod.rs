@@ -571,7 +571,9 @@ pub async fn credit_and_pay(
                 sp.commit().await?;
                 order_paid = true;
             }
-            Err(OrderError::Ledger(LedgerError::Db(e))) => return Err(e.into()),
+            Err(OrderError::Ledger(LedgerError::Db(e)) | OrderError::Db(e)) => {
+                return Err(e.into());
+            }
             Err(e) => {
                 tracing::info!(order = %order, reason = %e, "payment kept in the wallet");
                 sp.rollback().await?;

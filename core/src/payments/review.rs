@@ -5,7 +5,7 @@
 //! wins and is recorded with who made it. Nobody decides their own payment, and a credit above
 //! the card-to-card second-approval limit needs two different people, as a receipt does.
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::audit;
 use crate::entities::payments as rows;
@@ -72,12 +72,9 @@ pub enum ReviewError {
     SameApprover,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-}
-
-impl From<DbErr> for ReviewError {
-    fn from(e: DbErr) -> Self {
-        ReviewError::Ledger(e.into())
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 /// What the wallet gets for what really arrived: the asked credit times reported / asked,

@@ -79,6 +79,9 @@ pub enum StarsError {
     CurrencyMismatch { rate: Currency, order: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 impl From<CheckoutError> for StarsError {
@@ -92,12 +95,6 @@ impl From<CheckoutError> for StarsError {
             CheckoutError::BadAmount => StarsError::BadAmount,
             CheckoutError::Db(e) => e.into(),
         }
-    }
-}
-
-impl From<DbErr> for StarsError {
-    fn from(e: DbErr) -> Self {
-        StarsError::Ledger(LedgerError::Db(e))
     }
 }
 

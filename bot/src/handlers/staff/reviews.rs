@@ -144,6 +144,7 @@ pub async fn decide(
         Err(ReviewError::NotComparable) => ("payment.review_not_comparable", None),
         Err(ReviewError::NoSuchPayment) => ("errors.stale_button", None),
         Err(ReviewError::Ledger(e)) => return Err(BotError::Service(e.to_string())),
+        Err(ReviewError::Db(e)) => return Err(BotError::Db(e)),
     };
     if let (Some(note), Some(message)) = (note, q.regular_message()) {
         let row = payments::get(&ctx.db, payment).await?;

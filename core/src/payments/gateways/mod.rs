@@ -152,12 +152,9 @@ pub enum PayError {
     /// The customer has this many gateway payments open from the last day already.
     #[error("at most {0} open payments at once")]
     TooManyPending(usize),
-}
-
-impl From<DbErr> for PayError {
-    fn from(e: DbErr) -> Self {
-        PayError::Checkout(CheckoutError::Db(e))
-    }
+    /// The database failed; nothing was changed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
 /// Where the shop's HTTP server is reachable from outside.
