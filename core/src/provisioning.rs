@@ -39,11 +39,19 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    /// Try again later (the panel is down, timed out, or refused for now).
-    #[error("{0}")]
-    Retry(String),
+    /// This try failed; the next may not (the panel is down, timed out, or refused for now).
+    #[error(transparent)]
+    Attempt(#[from] AttemptError),
+    /// The order is not paid (nor being provisioned): there is nothing to make.
+    #[error("order {order} is {status}, not paid")]
+    NotPaid { order: OrderId, status: String },
     #[error("order {0} does not exist")]
     NoSuchOrder(OrderId),
+    /// The order's stored total or currency cannot be read back: it cannot be refunded as is.
+    #[error("order {order} has an unreadable {what}")]
+    Unreadable { order: OrderId, what: &'static str },
+    #[error(transparent)]
+    Rewards(#[from] rewards::RewardError),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
@@ -71,36 +79,67 @@ pub async fn provision(
         }
         Some(OrderStatus::Provisioning) => {}
         other => {
-            return Err(ProvisionError::Retry(format!(
-                "order {order} is {other:?}, not paid"
-            )));
+            return Err(ProvisionError::NotPaid {
+                order,
+                status: format!("{other:?}"),
+            });
         }
     }
     match attempt(db, &row, account_prefix, now).await {
         Ok(sub) => Ok(Outcome::Fulfilled(sub)),
-        Err(failure) if last_attempt || failure.give_up => {
-            refund(db, &row, &failure.reason, now).await?;
-            Ok(Outcome::Refunded {
-                reason: failure.reason,
-            })
+        Err(failure) if last_attempt || failure.gives_up() => {
+            let reason = failure.to_string();
+            refund(db, &row, &reason, now).await?;
+            Ok(Outcome::Refunded { reason })
         }
-        Err(failure) => Err(ProvisionError::Retry(failure.reason)),
+        Err(failure) => Err(failure.into()),
     }
 }
 
-/// Why one try failed, in words for staff.
-struct Failure {
-    reason: String,
-    /// Trying again cannot help: refund now.
-    give_up: bool,
+/// Why one try failed. Its text is what staff read on a refunded order.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("unknown order kind `{0}`")]
+    UnknownKind(String),
+    /// The order lacks what its kind needs: a subscription, a location or a plan.
+    #[error("the order names no {0}")]
+    OrderLacks(&'static str),
+    #[error("the {0} is gone")]
+    Gone(&'static str),
+    #[error("no enabled panel with room in this location")]
+    NoRoom,
+    #[error("`{0}` is not an account name")]
+    NotAnAccountName(String),
+    #[error("subscription {0} has a malformed account key")]
+    MalformedKey(i64),
+    #[error("the subscription has no account key")]
+    NoAccountKey,
+    #[error("another run attached a subscription first")]
+    Raced,
+    /// The panel refused or did not answer.
+    #[error("panel {panel}: {error}")]
+    Panel { panel: String, error: PanelError },
+    /// The panel's stored configuration does not make a client.
+    #[error("{0}")]
+    Client(PanelError),
+    #[error("{0}")]
+    Name(#[from] marzban_client::AccountNameError),
+    #[error("{0}")]
+    Store(#[from] crate::panels::PanelStoreError),
+    #[error("{0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure {
-            reason: e.to_string(),
-            give_up: false,
-        }
+impl AttemptError {
+    /// Trying again cannot help (the account name belongs to someone else): refund now.
+    pub fn gives_up(&self) -> bool {
+        matches!(
+            self,
+            AttemptError::Panel {
+                error: PanelError::NotOurs,
+                ..
+            }
+        )
     }
 }
 
@@ -110,35 +149,27 @@ async fn attempt(
     order: &order_rows::Model,
     prefix: &str,
     now: DateTime<Utc>,
-) -> Result<SubscriptionId, Failure> {
-    let kind = match order.kind.as_str() {
-        "purchase" => OrderKind::Purchase,
-        "trial" => OrderKind::Trial,
-        "renewal" => OrderKind::Renewal,
-        "add_traffic" => OrderKind::AddTraffic,
-        other => return Err(format!("unknown order kind `{other}`").into()),
-    };
+) -> Result<SubscriptionId, AttemptError> {
+    let kind = OrderKind::parse(&order.kind)
+        .ok_or_else(|| AttemptError::UnknownKind(order.kind.clone()))?;
     let sub = match kind {
         OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now).await?,
         OrderKind::Renewal | OrderKind::AddTraffic => {
             let id = order
                 .subscription_id
-                .ok_or("the order names no subscription")?;
+                .ok_or(AttemptError::OrderLacks("subscription"))?;
             subscriptions::Entity::find_by_id(id)
                 .one(db)
                 .await?
-                .ok_or("the subscription is gone")?
+                .ok_or(AttemptError::Gone("subscription"))?
         }
     };
     let panel = panel_of(db, &sub).await?;
-    let client = marzban_client::connect(panel.config.clone())?;
+    let client = marzban_client::connect(panel.config.clone()).map_err(AttemptError::Client)?;
     let account = account_ref(&sub)?;
     let account = match kind {
         OrderKind::Purchase | OrderKind::Trial => {
-            let key = account
-                .key
-                .clone()
-                .ok_or("the subscription has no account key")?;
+            let key = account.key.clone().ok_or(AttemptError::NoAccountKey)?;
             let spec = AccountSpec {
                 name: account.name,
                 data_limit_bytes: order.traffic_bytes.map(|b| b as u64),
@@ -166,9 +197,9 @@ async fn attempt(
             }
         }
     }
-    .map_err(|e| Failure {
-        reason: describe(&panel, &e),
-        give_up: e == PanelError::NotOurs,
+    .map_err(|error| AttemptError::Panel {
+        panel: panel.name.clone(),
+        error,
     })?;
 
     let txn = crate::db::begin(db).await?;
@@ -205,7 +236,7 @@ async fn targets(
     sub: &Subscription,
     kind: OrderKind,
     now: DateTime<Utc>,
-) -> Result<(Option<DateTime<Utc>>, Option<i64>), Failure> {
+) -> Result<(Option<DateTime<Utc>>, Option<i64>), AttemptError> {
     if order.target_set {
         return Ok((order.target_expires_at, order.target_limit_bytes));
     }
@@ -237,7 +268,7 @@ async fn targets(
     let stored = order_rows::Entity::find_by_id(order.id)
         .one(db)
         .await?
-        .ok_or("the order is gone")?;
+        .ok_or(AttemptError::Gone("order"))?;
     Ok((stored.target_expires_at, stored.target_limit_bytes))
 }
 
@@ -250,30 +281,24 @@ pub fn renewed_limit(current: Option<i64>, plan_traffic: Option<i64>) -> Option<
     }
 }
 
-fn describe(panel: &Panel, e: &PanelError) -> String {
-    format!("panel {}: {e}", panel.name)
-}
-
 /// The panel account a subscription stands for: its name and, for subscriptions made since keys
 /// are kept, its key.
-pub fn account_ref(sub: &Subscription) -> Result<AccountRef, String> {
+pub fn account_ref(sub: &Subscription) -> Result<AccountRef, AttemptError> {
     let name = AccountName::from_panel(&sub.panel_account)
-        .ok_or_else(|| format!("`{}` is not an account name", sub.panel_account))?;
+        .ok_or_else(|| AttemptError::NotAnAccountName(sub.panel_account.clone()))?;
     let key = match (&sub.account_uuid, &sub.account_sub_id) {
-        (Some(uuid), Some(sub_id)) => Some(
-            AccountKey::from_parts(uuid, sub_id)
-                .ok_or_else(|| format!("subscription {} has a malformed account key", sub.id))?,
-        ),
+        (Some(uuid), Some(sub_id)) => {
+            Some(AccountKey::from_parts(uuid, sub_id).ok_or(AttemptError::MalformedKey(sub.id))?)
+        }
         _ => None,
     };
     Ok(AccountRef { name, key })
 }
 
-async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, String> {
+async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, AttemptError> {
     panels::panel(db, PanelId::new(sub.panel_id))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the subscription's panel is gone".to_string())
+        .await?
+        .ok_or(AttemptError::Gone("subscription's panel"))
 }
 
 /// The subscription a purchase makes, saved (with its account name) before any panel call;
@@ -283,13 +308,12 @@ async fn new_subscription(
     order: &order_rows::Model,
     prefix: &str,
     now: DateTime<Utc>,
-) -> Result<Subscription, String> {
+) -> Result<Subscription, AttemptError> {
     if let Some(id) = order.subscription_id {
         let row = subscriptions::Entity::find_by_id(id)
             .one(db)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the subscription is gone".to_string())?;
+            .await?
+            .ok_or(AttemptError::Gone("subscription"))?;
         if row.account_uuid.is_some() {
             return Ok(row);
         }
@@ -298,20 +322,18 @@ async fn new_subscription(
         let mut am = subscriptions::ActiveModel::from(row);
         am.account_uuid = Set(Some(key.uuid().to_string()));
         am.account_sub_id = Set(Some(key.sub_id().to_string()));
-        return am.update(db).await.map_err(|e| e.to_string());
+        return Ok(am.update(db).await?);
     }
-    let location = order.location_id.ok_or("the order names no location")?;
-    let plan = order.plan_id.ok_or("the order names no plan")?;
+    let location = order
+        .location_id
+        .ok_or(AttemptError::OrderLacks("location"))?;
+    let plan = order.plan_id.ok_or(AttemptError::OrderLacks("plan"))?;
     let panel = panels::with_room(db, LocationId::new(location), false)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "no enabled panel with room in this location".to_string())?;
-    let tag = crate::shop::identity(db)
-        .await
-        .map_err(|e| e.to_string())?
-        .account_tag(prefix);
+        .await?
+        .ok_or(AttemptError::NoRoom)?;
+    let tag = crate::shop::identity(db).await?.account_tag(prefix);
     let key = AccountKey::generate();
-    let txn = crate::db::begin(db).await.map_err(|e| e.to_string())?;
+    let txn = crate::db::begin(db).await?;
     let placeholder = format!("pending_{}", order.id);
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
         customer_id: Set(order.customer_id),
@@ -319,7 +341,7 @@ async fn new_subscription(
         panel_id: Set(panel.id.get()),
         panel_account: Set(placeholder),
         status: Set(PROVISIONING.into()),
-        is_trial: Set(order.kind == "trial"),
+        is_trial: Set(order.kind() == OrderKind::Trial),
         traffic_limit_bytes: Set(order.traffic_bytes),
         used_bytes: Set(0),
         expires_at: Set(Some(now + TimeDelta::days(i64::from(order.duration_days)))),
@@ -332,24 +354,22 @@ async fn new_subscription(
         ..Default::default()
     })
     .exec_with_returning(&txn)
-    .await
-    .map_err(|e| e.to_string())?;
-    let name = AccountName::derive(&tag, order.customer_id, row.id).map_err(|e| e.to_string())?;
+    .await?;
+    let name = AccountName::derive(&tag, order.customer_id, row.id)?;
     let mut am = subscriptions::ActiveModel::from(row);
     am.panel_account = Set(name.to_string());
-    let row = am.update(&txn).await.map_err(|e| e.to_string())?;
+    let row = am.update(&txn).await?;
     // Only the first run gets to attach it: a concurrent replay leaves no orphan.
     let attached = order_rows::Entity::update_many()
         .col_expr(order_rows::Column::SubscriptionId, Some(row.id).into())
         .filter(order_rows::Column::Id.eq(order.id))
         .filter(order_rows::Column::SubscriptionId.is_null())
         .exec(&txn)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if attached.rows_affected != 1 {
-        return Err("another run attached a subscription first".into());
+        return Err(AttemptError::Raced);
     }
-    txn.commit().await.map_err(|e| e.to_string())?;
+    txn.commit().await?;
     Ok(row)
 }
 
@@ -367,9 +387,7 @@ async fn refund(
         return Ok(());
     }
     notices::enqueue(&txn, &Notice::Refunded { order_id: id }, now).await?;
-    rewards::take_back(&txn, id, now)
-        .await
-        .map_err(|e| ProvisionError::Retry(e.to_string()))?;
+    rewards::take_back(&txn, id, now).await?;
     let customer = CustomerId::new(order.customer_id);
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),
@@ -378,12 +396,19 @@ async fn refund(
         ..Memo::default()
     };
     if order.total_minor > 0 {
-        let currency: Currency = order
-            .currency
-            .parse()
-            .map_err(|_| ProvisionError::Retry(format!("unknown currency {}", order.currency)))?;
-        let amount = Money::new(order.total_minor, currency)
-            .map_err(|_| ProvisionError::Retry("bad order total".into()))?;
+        let currency: Currency =
+            order
+                .currency
+                .parse()
+                .map_err(|_| ProvisionError::Unreadable {
+                    order: id,
+                    what: "currency",
+                })?;
+        let amount =
+            Money::new(order.total_minor, currency).map_err(|_| ProvisionError::Unreadable {
+                order: id,
+                what: "total",
+            })?;
         ledger::credit_wallet(
             &txn,
             customer,
@@ -467,12 +492,15 @@ pub async fn disable_refunded(
         // Never got a name: nothing was asked of any panel.
         return Ok(());
     };
-    let panel = panel_of(db, &sub).await.map_err(ProvisionError::Retry)?;
-    let client = marzban_client::connect(panel.config.clone())
-        .map_err(|e| ProvisionError::Retry(e.to_string()))?;
+    let panel = panel_of(db, &sub).await?;
+    let client = marzban_client::connect(panel.config.clone()).map_err(AttemptError::Client)?;
     match client.set_enabled(&account, false).await {
         Ok(_) | Err(PanelError::NotFound | PanelError::NotOurs) => Ok(()),
-        Err(e) => Err(ProvisionError::Retry(describe(&panel, &e))),
+        Err(error) => Err(AttemptError::Panel {
+            panel: panel.name.clone(),
+            error,
+        }
+        .into()),
     }
 }
 
