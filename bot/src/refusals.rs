@@ -8,6 +8,7 @@ use vpnshop_core::orders::{OrderError, OrderStatus};
 use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
+use vpnshop_core::payments::review::ReviewError;
 use vpnshop_core::promo::PromoError;
 use vpnshop_core::subscriptions::SubscriptionError;
 use vpnshop_core::tickets::TicketError;
@@ -183,4 +184,33 @@ impl From<TicketError> for BotError {
             TicketError::Db(e) => BotError::Db(e),
         }
     }
+}
+
+/// What a staff member is told (as the button's toast) when their decision on a card-to-card
+/// receipt changes nothing; anything else is ours.
+pub fn for_staff_receipt(e: CardError) -> Result<Refusal, BotError> {
+    let key = match e {
+        CardError::NotAllowed => "receipt.not_allowed",
+        CardError::AlreadyDecided(_) => "receipt.already_decided",
+        CardError::SameApprover => "receipt.same_approver",
+        CardError::OwnPayment => "receipt.own_payment",
+        CardError::NoSuchReceipt => "errors.stale_button",
+        other => return Err(internal(other)),
+    };
+    Ok(Refusal::new(key))
+}
+
+/// What a staff member is told when their decision on a payment in review changes nothing.
+pub fn for_staff_review(e: ReviewError) -> Result<Refusal, BotError> {
+    let key = match e {
+        ReviewError::OwnPayment => "payment.review_own",
+        ReviewError::SameApprover => "receipt.same_approver",
+        ReviewError::NotAllowed => "payment.review_not_allowed",
+        ReviewError::AlreadyDecided(_) => "payment.review_already",
+        ReviewError::NotComparable => "payment.review_not_comparable",
+        ReviewError::NoSuchPayment => "errors.stale_button",
+        ReviewError::Ledger(e) => return Err(internal(e)),
+        ReviewError::Db(e) => return Err(BotError::Db(e)),
+    };
+    Ok(Refusal::new(key))
 }

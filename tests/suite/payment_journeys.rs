@@ -134,15 +134,8 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     assert_says!(how, "200,001 تومان");
     assert_says!(how, "6037-9911-2233-4455");
     assert_says!(how, "علی رضایی");
-    sara.send_photo(None);
-    assert!(
-        sara.next()
-            .await
-            .text
-            .contains(&tr(fa, "pay.receipt_received"))
-    );
-
-    let receipt = staff.next().await;
+    let (received, receipt) = sara.send_receipt(&staff).await;
+    assert_says!(received, tr(fa, "pay.receipt_received"));
     assert!(receipt.photo.is_some(), "{receipt:?}");
     assert_says!(receipt, "200,001 تومان");
     assert_says!(receipt, "سارا");
@@ -190,9 +183,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     let preview = press(&reza, &plans, "1 month").await;
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
     assert_says!(how, "150,00");
-    reza.send_photo(None);
-    reza.next().await;
-    let receipt = staff.next().await;
+    let (_, receipt) = reza.send_receipt(&staff).await;
     let q = admin.press_in_group(&receipt, "رد");
     answer(&app, &q).await;
     let mut asked = staff.next().await;
@@ -222,14 +213,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
 
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
     assert_says!(how, "6037");
-    reza.send_photo(None);
-    reza.next().await;
-    let receipt = loop {
-        let m = staff.next().await;
-        if m.photo.is_some() && !m.edited {
-            break m;
-        }
-    };
+    let (_, receipt) = reza.send_receipt(&staff).await;
     let q = admin.press_in_group(&receipt, "تأیید");
     answer(&app, &q).await;
     let mut seen = String::new();

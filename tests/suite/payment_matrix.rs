@@ -51,14 +51,7 @@ impl Shop {
     async fn pay(&self, method: &str, u: &FakeUser) {
         let status = match method {
             "card" => {
-                u.send_photo(None);
-                u.next().await;
-                let receipt = loop {
-                    let m = self.staff.next().await;
-                    if m.photo.is_some() && !m.edited {
-                        break m;
-                    }
-                };
+                let (_, receipt) = u.send_receipt(&self.staff).await;
                 self.admin.press_in_group(&receipt, "تأیید");
                 return;
             }

@@ -296,6 +296,20 @@ impl FakeUser {
         charge_id
     }
 
+    /// Sends the receipt photo of a card transfer. Returns what the bot answered, and the
+    /// receipt's post in the staff group `staff` (other posts and edits there are skipped).
+    pub async fn send_receipt(&self, staff: &FakeGroup) -> (BotMessage, BotMessage) {
+        self.send_photo(None);
+        let answer = self.next().await;
+        let post = loop {
+            let m = staff.next().await;
+            if m.photo.is_some() && !m.edited {
+                break m;
+            }
+        };
+        (answer, post)
+    }
+
     /// Waits (up to 30 s) for the next message the bot sends or edits in this chat.
     pub async fn next(&self) -> BotMessage {
         next_in(&self.tg, self.id, &self.seen, Some(Duration::from_secs(30))).await

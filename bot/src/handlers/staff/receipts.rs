@@ -8,7 +8,7 @@ use vpnshop_core::customers::{self, Language};
 use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments;
-use vpnshop_core::payments::card::{self, Approval, CardError, Receipt};
+use vpnshop_core::payments::card::{self, Approval, Receipt};
 
 use super::Member;
 use crate::callback::StaffAction;
@@ -18,6 +18,7 @@ use crate::errors::{BotError, HandlerResult};
 use crate::handlers::readers;
 use crate::keyboards;
 use crate::keyboards::staff_button;
+use crate::refusals;
 use crate::text::{self, escape, tr, tr_with};
 use vpnshop_core::ids::ReceiptId;
 
@@ -172,7 +173,7 @@ pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let approved = card::approve(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await;
     let outcome = match approved {
         Ok(outcome) => outcome,
-        Err(e) => return refusal(lang, &e),
+        Err(e) => return Ok(refusals::for_staff_receipt(e)?.render(lang)),
     };
     let note = match outcome {
         Approval::NeedsSecond => tr_with(lang, "receipt.first_approval", &[("who", &m.name)]),
@@ -197,7 +198,7 @@ pub async fn reject(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let now = ctx.clock.now();
     let r = match card::begin_reject(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await {
         Ok(r) => r,
-        Err(e) => return refusal(lang, &e),
+        Err(e) => return Ok(refusals::for_staff_receipt(e)?.render(lang)),
     };
     if let Some(message) = r.staff_message_id {
         m.bot
@@ -215,19 +216,6 @@ pub async fn reject(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     )
     .await?;
     Ok(tr(lang, "receipt.answer_reason"))
-}
-
-/// What a staff member is told when their press changes nothing.
-fn refusal(lang: Language, e: &CardError) -> Result<String, BotError> {
-    let key = match e {
-        CardError::NotAllowed => "receipt.not_allowed",
-        CardError::AlreadyDecided(_) => "receipt.already_decided",
-        CardError::SameApprover => "receipt.same_approver",
-        CardError::OwnPayment => "receipt.own_payment",
-        CardError::NoSuchReceipt => "errors.stale_button",
-        other => return Err(BotError::Service(other.to_string())),
-    };
-    Ok(tr(lang, key))
 }
 
 /// A staff reply to a receipt that they are rejecting: the reason. Returns whether the message
@@ -263,7 +251,7 @@ pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
                 "receipt.reject_done"
             }
             Err(e) => {
-                let text = refusal(lang, &e)?;
+                let text = refusals::for_staff_receipt(e)?.render(lang);
                 bot.send_message(msg.chat.id, text)
                     .reply_parameters(ReplyParameters::new(msg.id))
                     .await?;

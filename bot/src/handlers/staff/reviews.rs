@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 use vpnshop_core::customers::{self, Customer, Language};
 use vpnshop_core::ids::{CustomerId, PaymentId};
-use vpnshop_core::payments::review::{self, Decision, ReviewError, Settled};
+use vpnshop_core::payments::review::{self, Decision, Settled};
 use vpnshop_core::payments::{self, Payment};
 
 use super::Member;
@@ -137,14 +137,7 @@ pub async fn decide(
             )),
         ),
         Ok(Settled::NeedsSecond) => ("payment.review_needs_second", None),
-        Err(ReviewError::OwnPayment) => ("payment.review_own", None),
-        Err(ReviewError::SameApprover) => ("receipt.same_approver", None),
-        Err(ReviewError::NotAllowed) => ("payment.review_not_allowed", None),
-        Err(ReviewError::AlreadyDecided(_)) => ("payment.review_already", None),
-        Err(ReviewError::NotComparable) => ("payment.review_not_comparable", None),
-        Err(ReviewError::NoSuchPayment) => ("errors.stale_button", None),
-        Err(ReviewError::Ledger(e)) => return Err(BotError::Service(e.to_string())),
-        Err(ReviewError::Db(e)) => return Err(BotError::Db(e)),
+        Err(e) => return Ok(crate::refusals::for_staff_review(e)?.render(lang)),
     };
     if let (Some(note), Some(message)) = (note, q.regular_message()) {
         let row = payments::get(&ctx.db, payment).await?;
