@@ -106,11 +106,21 @@ impl FromStr for OrderStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an order buys. Stored as text (`purchase`, `renewal`, `add_traffic`, `trial`): the
+/// `orders.kind` column is this type, so no code compares the stored strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(sea_orm::sea_query::StringLen::N(16))"
+)]
 pub enum OrderKind {
+    #[sea_orm(string_value = "purchase")]
     Purchase,
+    #[sea_orm(string_value = "renewal")]
     Renewal,
+    #[sea_orm(string_value = "add_traffic")]
     AddTraffic,
+    #[sea_orm(string_value = "trial")]
     Trial,
 }
 
@@ -282,7 +292,7 @@ pub async fn place(
 ) -> Result<Order, DbErr> {
     orders::Entity::insert(orders::ActiveModel {
         customer_id: Set(customer.get()),
-        kind: Set(kind.as_str().to_string()),
+        kind: Set(kind),
         status: Set(OrderStatus::PendingPayment.as_str().to_string()),
         plan_id: Set(Some(quote.plan.get())),
         subscription_id: Set(subscription.map(SubscriptionId::get)),
@@ -487,10 +497,5 @@ impl orders::Model {
 
     pub fn state(&self) -> Option<OrderStatus> {
         self.status.parse().ok()
-    }
-
-    /// What the order buys (a purchase when the stored kind is unknown).
-    pub fn kind(&self) -> OrderKind {
-        OrderKind::parse(&self.kind).unwrap_or(OrderKind::Purchase)
     }
 }

@@ -99,8 +99,6 @@ pub async fn provision(
 /// Why one try failed. Its text is what staff read on a refunded order.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {
-    #[error("unknown order kind `{0}`")]
-    UnknownKind(String),
     /// The order lacks what its kind needs: a subscription, a location or a plan.
     #[error("the order names no {0}")]
     OrderLacks(&'static str),
@@ -150,8 +148,7 @@ async fn attempt(
     prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionId, AttemptError> {
-    let kind = OrderKind::parse(&order.kind)
-        .ok_or_else(|| AttemptError::UnknownKind(order.kind.clone()))?;
+    let kind = order.kind;
     let sub = match kind {
         OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now).await?,
         OrderKind::Renewal | OrderKind::AddTraffic => {
@@ -341,7 +338,7 @@ async fn new_subscription(
         panel_id: Set(panel.id.get()),
         panel_account: Set(placeholder),
         status: Set(PROVISIONING.into()),
-        is_trial: Set(order.kind() == OrderKind::Trial),
+        is_trial: Set(order.kind == OrderKind::Trial),
         traffic_limit_bytes: Set(order.traffic_bytes),
         used_bytes: Set(0),
         expires_at: Set(Some(now + TimeDelta::days(i64::from(order.duration_days)))),
@@ -437,7 +434,7 @@ async fn refund(
         .exec(&txn)
         .await?;
     if let Some(sub) = order.subscription_id
-        && (order.kind == "purchase" || order.kind == "trial")
+        && order.kind.makes_account()
     {
         subscriptions::Entity::update_many()
             .col_expr(subscriptions::Column::Status, FAILED.into())

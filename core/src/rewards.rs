@@ -65,7 +65,7 @@ pub async fn grant_for_order(
     let Some(row) = orders::get(db, order).await? else {
         return Ok(Granted::default());
     };
-    let paid_for = row.kind != OrderKind::Trial.as_str() && row.total_minor > 0;
+    let paid_for = row.kind != OrderKind::Trial && row.total_minor > 0;
     if row.state() != Some(OrderStatus::Fulfilled) || !paid_for {
         return Ok(Granted::default());
     }

@@ -39,7 +39,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
         Some(id) => catalog::location(&ctx.db, LocationId::new(id)).await?,
         None => None,
     };
-    let what = match order.kind() {
+    let what = match order.kind {
         OrderKind::AddTraffic => tr_with(
             lang,
             "checkout.what_traffic",
@@ -162,7 +162,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
             ));
         }
     }
-    if order.kind() == OrderKind::Purchase {
+    if order.kind == OrderKind::Purchase {
         let mut extras = Vec::new();
         if order.promo_code_id.is_none() {
             extras.push(button(tr(lang, "checkout.add_promo"), Action::Promo(id)));

@@ -369,7 +369,7 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
         "checkout.after",
         &[("traffic", &text::traffic(lang, left)), ("date", &until)],
     );
-    let key = match order.kind() {
+    let key = match order.kind {
         OrderKind::Renewal => "notice.renewed",
         OrderKind::AddTraffic => "notice.traffic_added",
         OrderKind::Trial => "notice.trial_ready",
@@ -386,7 +386,7 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
         .reply_markup(keyboards::back_to_menu(lang))
         .await?;
     // A new account also gets its QR code and the guides; a renewal keeps the same link.
-    if let (Some(link), true) = (&link, order.kind().makes_account()) {
+    if let (Some(link), true) = (&link, order.kind.makes_account()) {
         if let Err(e) = send_qr(bot, chat, lang, link).await {
             tracing::warn!(error = %e, "QR code not sent");
         }

@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub customer_id: i64,
-    pub kind: String,
+    pub kind: crate::orders::OrderKind,
     pub status: String,
     pub plan_id: Option<i64>,
     pub subscription_id: Option<i64>,
