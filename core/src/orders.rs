@@ -38,14 +38,26 @@ impl crate::jobs::Payload for Provision {
 
 pub const PROVISION_JOB: &str = <Provision as crate::jobs::Payload>::KIND;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Where an order is in its life. The `orders.status` column is this type (stored as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(sea_orm::sea_query::StringLen::N(24))"
+)]
 pub enum OrderStatus {
+    #[sea_orm(string_value = "pending_payment")]
     PendingPayment,
+    #[sea_orm(string_value = "paid")]
     Paid,
+    #[sea_orm(string_value = "provisioning")]
     Provisioning,
+    #[sea_orm(string_value = "fulfilled")]
     Fulfilled,
+    #[sea_orm(string_value = "expired")]
     Expired,
+    #[sea_orm(string_value = "cancelled")]
     Cancelled,
+    #[sea_orm(string_value = "refunded")]
     Refunded,
 }
 
@@ -293,7 +305,7 @@ pub async fn place(
     orders::Entity::insert(orders::ActiveModel {
         customer_id: Set(customer.get()),
         kind: Set(kind),
-        status: Set(OrderStatus::PendingPayment.as_str().to_string()),
+        status: Set(OrderStatus::PendingPayment),
         plan_id: Set(Some(quote.plan.get())),
         subscription_id: Set(subscription.map(SubscriptionId::get)),
         location_id: Set(quote.location.map(LocationId::get)),
@@ -419,7 +431,7 @@ pub async fn pay_with_wallet_in(
     if order.customer_id != customer.get() {
         return Err(OrderError::NotYours);
     }
-    let status: OrderStatus = order.status.parse().map_err(|_| OrderError::NotFound)?;
+    let status = order.status;
     if status != OrderStatus::PendingPayment {
         return Err(OrderError::NotPending(status));
     }
@@ -476,7 +488,7 @@ async fn settle(
     if !transition(txn, id, OrderStatus::Paid, now).await? {
         let now_status = get(txn, id)
             .await?
-            .and_then(|o| o.status.parse().ok())
+            .map(|o| o.status)
             .unwrap_or(OrderStatus::Paid);
         return Err(OrderError::NotPending(now_status));
     }
@@ -495,7 +507,7 @@ impl orders::Model {
         OrderId::new(self.id)
     }
 
-    pub fn state(&self) -> Option<OrderStatus> {
-        self.status.parse().ok()
+    pub fn state(&self) -> OrderStatus {
+        self.status
     }
 }

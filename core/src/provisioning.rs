@@ -44,7 +44,7 @@ pub enum ProvisionError {
     Attempt(#[from] AttemptError),
     /// The order is not paid (nor being provisioned): there is nothing to make.
     #[error("order {order} is {status}, not paid")]
-    NotPaid { order: OrderId, status: String },
+    NotPaid { order: OrderId, status: OrderStatus },
     #[error("order {0} does not exist")]
     NoSuchOrder(OrderId),
     /// The order's stored total or currency cannot be read back: it cannot be refunded as is.
@@ -73,17 +73,12 @@ pub async fn provision(
         .await?
         .ok_or(ProvisionError::NoSuchOrder(order))?;
     match row.state() {
-        Some(OrderStatus::Fulfilled | OrderStatus::Refunded) => return Ok(Outcome::AlreadyDone),
-        Some(OrderStatus::Paid) => {
+        OrderStatus::Fulfilled | OrderStatus::Refunded => return Ok(Outcome::AlreadyDone),
+        OrderStatus::Paid => {
             orders::transition(db, order, OrderStatus::Provisioning, now).await?;
         }
-        Some(OrderStatus::Provisioning) => {}
-        other => {
-            return Err(ProvisionError::NotPaid {
-                order,
-                status: format!("{other:?}"),
-            });
-        }
+        OrderStatus::Provisioning => {}
+        status => return Err(ProvisionError::NotPaid { order, status }),
     }
     match attempt(db, &row, account_prefix, now).await {
         Ok(sub) => Ok(Outcome::Fulfilled(sub)),

@@ -66,7 +66,7 @@ pub async fn grant_for_order(
         return Ok(Granted::default());
     };
     let paid_for = row.kind != OrderKind::Trial && row.total_minor > 0;
-    if row.state() != Some(OrderStatus::Fulfilled) || !paid_for {
+    if row.state() != OrderStatus::Fulfilled || !paid_for {
         return Ok(Granted::default());
     }
     let customer = CustomerId::new(row.customer_id);

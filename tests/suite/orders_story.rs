@@ -65,7 +65,7 @@ async fn a_paid_order_cannot_move_backwards() {
     let paid = orders::pay_with_wallet(&t.db, order.order_id(), c.customer_id(), t0())
         .await
         .unwrap();
-    assert_eq!(paid.state(), Some(OrderStatus::Paid));
+    assert_eq!(paid.state(), OrderStatus::Paid);
 
     // A late cancel, a second "pay" (double tap) and a late expiry change nothing.
     assert!(
@@ -89,7 +89,7 @@ async fn a_paid_order_cannot_move_backwards() {
             .unwrap()
     );
     let now = orders::get(&t.db, order.order_id()).await.unwrap().unwrap();
-    assert_eq!(now.state(), Some(OrderStatus::Paid));
+    assert_eq!(now.state(), OrderStatus::Paid);
     assert_eq!(
         ledger::wallet_balance(&t.db, c.customer_id(), Currency::Irt)
             .await
@@ -146,7 +146,7 @@ async fn an_order_the_wallet_cannot_cover_stays_pending_and_nothing_moves() {
         })
     ));
     let still = orders::get(&t.db, order.order_id()).await.unwrap().unwrap();
-    assert_eq!(still.state(), Some(OrderStatus::PendingPayment));
+    assert_eq!(still.state(), OrderStatus::PendingPayment);
     assert_eq!(
         ledger::wallet_balance(&t.db, c.customer_id(), Currency::Irt)
             .await

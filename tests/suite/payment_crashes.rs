@@ -52,13 +52,13 @@ async fn the_order(app: &TestApp, u: &FakeUser) -> Order {
 /// each look (so retries and leases come due without waiting for them).
 async fn order_reaches(app: &TestApp, u: &FakeUser, state: OrderStatus, jump: chrono::Duration) {
     for _ in 0..600 {
-        if the_order(app, u).await.state() == Some(state) {
+        if the_order(app, u).await.state() == state {
             return;
         }
         app.clock.jump(jump);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(the_order(app, u).await.state(), Some(state));
+    assert_eq!(the_order(app, u).await.state(), state);
 }
 
 /// Messages until one contains `needle` (at most `n`); all of them, joined.
@@ -90,7 +90,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
     let preview = press(&ali, &plans, "1 month").await;
     assert_eq!(
         the_order(&app, &ali).await.state(),
-        Some(OrderStatus::PendingPayment)
+        OrderStatus::PendingPayment
     );
     app.restart().await;
 
@@ -132,7 +132,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
     assert_eq!(back.deliver().await, 200);
     assert_eq!(
         the_order(&app, &ali).await.state(),
-        Some(OrderStatus::PendingPayment)
+        OrderStatus::PendingPayment
     );
     assert_eq!(zp.verified_count(&authority), 0);
 

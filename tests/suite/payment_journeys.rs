@@ -209,7 +209,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     .await
     .unwrap()
     .remove(0);
-    assert_eq!(order.state(), Some(OrderStatus::PendingPayment));
+    assert_eq!(order.state(), OrderStatus::PendingPayment);
 
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
     assert_says!(how, "6037");
@@ -228,7 +228,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
         "the subscription link arrives: {seen}"
     );
     let order = orders::get(db, order.order_id()).await.unwrap().unwrap();
-    assert_eq!(order.state(), Some(OrderStatus::Fulfilled));
+    assert_eq!(order.state(), OrderStatus::Fulfilled);
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
 

@@ -202,7 +202,7 @@ async fn finance_approves_a_receipt_once_and_the_order_is_paid_from_the_wallet()
     };
     assert!(credited.order_paid);
     let o = orders::get(db, order).await.unwrap().unwrap();
-    assert_eq!(o.state(), Some(OrderStatus::Paid));
+    assert_eq!(o.state(), OrderStatus::Paid);
     // The offset (a few toman) stays in the wallet: nothing the customer sent is lost.
     assert_eq!(
         wallet(db, &c).await,

@@ -80,7 +80,7 @@ async fn balance(db: &DatabaseConnection, c: &Customer) -> i64 {
 }
 
 async fn status(db: &DatabaseConnection, id: OrderId) -> OrderStatus {
-    orders::get(db, id).await.unwrap().unwrap().state().unwrap()
+    orders::get(db, id).await.unwrap().unwrap().state()
 }
 
 #[tokio::test]

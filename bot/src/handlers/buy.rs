@@ -145,10 +145,10 @@ async fn pending_order(v: &Visit, id: OrderId) -> Result<Option<Order>, crate::e
     let key = match &order {
         None => "errors.stale_button",
         Some(o) => match o.state() {
-            Some(OrderStatus::PendingPayment) if o.expires_at > ctx.clock.now() => {
+            OrderStatus::PendingPayment if o.expires_at > ctx.clock.now() => {
                 return Ok(order);
             }
-            Some(OrderStatus::PendingPayment | OrderStatus::Expired | OrderStatus::Cancelled) => {
+            OrderStatus::PendingPayment | OrderStatus::Expired | OrderStatus::Cancelled => {
                 "checkout.expired"
             }
             _ => "checkout.already_paid",

@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i64,
     pub customer_id: i64,
     pub kind: crate::orders::OrderKind,
-    pub status: String,
+    pub status: crate::orders::OrderStatus,
     pub plan_id: Option<i64>,
     pub subscription_id: Option<i64>,
     pub location_id: Option<i64>,

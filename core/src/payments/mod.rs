@@ -131,9 +131,8 @@ pub async fn amount_due(
         return Err(CheckoutError::NotYours);
     }
     match row.state() {
-        Some(OrderStatus::PendingPayment) => {}
-        Some(other) => return Err(CheckoutError::NotPending(other)),
-        None => return Err(CheckoutError::NoSuchOrder),
+        OrderStatus::PendingPayment => {}
+        other => return Err(CheckoutError::NotPending(other)),
     }
     if row.expires_at <= now {
         return Err(CheckoutError::QuoteExpired);

@@ -248,7 +248,7 @@ pub async fn pre_checkout(
     if let Some(order) = payment.order_id {
         let open = orders::get(db, OrderId::new(order))
             .await?
-            .is_some_and(|o| o.state() == Some(OrderStatus::PendingPayment) && o.expires_at > now);
+            .is_some_and(|o| o.state() == OrderStatus::PendingPayment && o.expires_at > now);
         if !open {
             return Ok(Err(Refusal::OrderClosed));
         }
