@@ -24,7 +24,7 @@ use crate::panels::{self, Panel};
 use crate::points;
 use crate::rewards;
 
-use crate::subscriptions::{ACTIVE, FAILED, PROVISIONING, Subscription};
+use crate::subscriptions::{FAILED, Subscription, SubscriptionStatus};
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,7 +196,7 @@ async fn attempt(
 
     let txn = crate::db::begin(db).await?;
     let mut am = subscriptions::ActiveModel::from(sub.clone());
-    am.status = Set(ACTIVE.into());
+    am.status = Set(SubscriptionStatus::Active);
     am.expires_at = Set(account.expires_at);
     am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
     am.used_bytes = Set(account.used_bytes as i64);
@@ -332,7 +332,7 @@ async fn new_subscription(
         plan_id: Set(plan),
         panel_id: Set(panel.id.get()),
         panel_account: Set(placeholder),
-        status: Set(PROVISIONING.into()),
+        status: Set(SubscriptionStatus::Provisioning),
         is_trial: Set(order.kind == OrderKind::Trial),
         traffic_limit_bytes: Set(order.traffic_bytes),
         used_bytes: Set(0),
@@ -476,7 +476,7 @@ pub async fn disable_refunded(
     let Some(sub) = subscriptions::Entity::find_by_id(subscription.get())
         .one(db)
         .await?
-        .filter(|s| s.status == FAILED)
+        .filter(|s| s.status == SubscriptionStatus::Failed)
     else {
         return Ok(());
     };

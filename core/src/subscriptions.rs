@@ -14,14 +14,22 @@ use crate::provisioning;
 /// A customer's subscription: one panel account, its limits and the last figures read from it.
 pub use subscriptions::Model as Subscription;
 
-/// Where a subscription is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a subscription is in its life. The `subscriptions.status` column is this type (stored
+/// as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(sea_orm::sea_query::StringLen::N(16))"
+)]
 pub enum SubscriptionStatus {
     /// Paid; its panel account is being made.
+    #[sea_orm(string_value = "provisioning")]
     Provisioning,
     /// Its account exists (it may still have expired or used up its traffic).
+    #[sea_orm(string_value = "active")]
     Active,
     /// Provisioning gave up and the money went back.
+    #[sea_orm(string_value = "failed")]
     Failed,
 }
 
@@ -51,9 +59,8 @@ impl Subscription {
         SubscriptionId::new(self.id)
     }
 
-    /// Its state (provisioning when the stored one is unknown).
     pub fn state(&self) -> SubscriptionStatus {
-        SubscriptionStatus::parse(&self.status).unwrap_or(SubscriptionStatus::Provisioning)
+        self.status
     }
 }
 

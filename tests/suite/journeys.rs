@@ -910,7 +910,7 @@ async fn long_lists_and_long_tickets_stay_within_telegrams_limits() {
             plan_id: Set(plan.id),
             panel_id: Set(panel.id.get()),
             panel_account: Set(format!("vsx_{}_{n}", c.id)),
-            status: Set("active".into()),
+            status: Set(vpnshop_core::subscriptions::SubscriptionStatus::Active),
             is_trial: Set(false),
             traffic_limit_bytes: Set(Some(50 << 30)),
             used_bytes: Set(0),

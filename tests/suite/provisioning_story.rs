@@ -104,7 +104,7 @@ async fn a_paid_order_becomes_one_account_and_a_replay_changes_nothing() {
     assert_eq!(subs.len(), 1);
     let s = &subs[0];
     assert_eq!(s.id, sub.get());
-    assert_eq!(s.status, "active");
+    assert_eq!(s.status.as_str(), "active");
     assert_eq!(s.traffic_limit_bytes, Some(50 << 30));
     assert_eq!(s.expires_at, Some(t0() + Duration::days(30)));
     let shop = shop::identity(&t.db).await.unwrap();

@@ -10,7 +10,7 @@ pub struct Model {
     pub plan_id: i64,
     pub panel_id: i64,
     pub panel_account: String,
-    pub status: String,
+    pub status: crate::subscriptions::SubscriptionStatus,
     pub is_trial: bool,
     pub traffic_limit_bytes: Option<i64>,
     pub used_bytes: i64,
