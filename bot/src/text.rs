@@ -250,6 +250,23 @@ mod tests {
                 checked += 1;
             }
         }
+        // The refusal table names its keys as plain literals: every "section.key" there.
+        let table = std::fs::read_to_string(src.join("refusals.rs")).unwrap();
+        let mut in_table = 0;
+        for literal in table.split('"').skip(1).step_by(2) {
+            let looks_like_key = literal.contains('.')
+                && literal
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
+            if looks_like_key {
+                assert!(
+                    known.iter().any(|k| k == literal),
+                    "refusals.rs uses unknown key {literal}"
+                );
+                in_table += 1;
+            }
+        }
+        assert!(in_table > 20, "only {in_table} refusal keys found");
         assert!(
             checked > 100,
             "only {checked} keys found: the scan is broken"

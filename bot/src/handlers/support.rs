@@ -1,5 +1,5 @@
-//! Support tickets, both sides: the customer opens, reads, answers and closes tickets; staff
-//! answer by replying, in the staff chat, to the post that shows the customer's message.
+//! Support tickets, the customer's side: open one, read it, write again, close it, and hear the
+//! staff's answers (`notify_customer`). Staff answer in the staff chat (`staff/tickets.rs`).
 
 use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardMarkup;

@@ -1,4 +1,4 @@
-//! The payments sweep, every `payments.reconcile_minutes`: reconciliation with every gateway and
+//! The payments sweep, every `payments.reconcile_seconds`: reconciliation with every gateway and
 //! with Telegram Stars, card transfers that never got a receipt expired, and reminders of
 //! receipts staff have not decided.
 use std::sync::Arc;
