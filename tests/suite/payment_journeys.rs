@@ -58,6 +58,15 @@ fn assert_never_logged(secrets: &[&str]) {
     }
 }
 
+/// The shop's YooKassa account, at the fake's `url`.
+fn yookassa_at(url: &str) -> vpnshop_bot::config::YooKassaSettings {
+    vpnshop_bot::config::YooKassaSettings {
+        shop_id: YK_SHOP.into(),
+        secret_key: SecretString::from(YK_SECRET),
+        api_url: url.to_string(),
+    }
+}
+
 /// A ruble shop with a staff chat and YooKassa, whose notices reach the bot.
 async fn ruble_shop_with_yookassa() -> (FakeYooKassa, TestApp) {
     let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
@@ -66,11 +75,7 @@ async fn ruble_shop_with_yookassa() -> (FakeYooKassa, TestApp) {
         s.shop.currency = "RUB".into();
         s.shop.staff_chat_id = Some(STAFF_CHAT);
         s.shop.admin_ids = vec![ADMIN];
-        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
-            shop_id: YK_SHOP.into(),
-            secret_key: SecretString::from(YK_SECRET),
-            api_url: yk_url.clone(),
-        });
+        s.payments.yookassa = Some(yookassa_at(&yk_url));
     })
     .await;
     yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
@@ -242,11 +247,7 @@ async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliat
     let app = spawn_app_with(move |s| {
         s.shop.currency = "RUB".into();
         s.payments.reconcile_seconds = 1;
-        s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
-            shop_id: YK_SHOP.into(),
-            secret_key: SecretString::from(YK_SECRET),
-            api_url: yk_url.clone(),
-        });
+        s.payments.yookassa = Some(yookassa_at(&yk_url));
     })
     .await;
     yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));

@@ -9,13 +9,10 @@ use futures::FutureExt;
 use teloxide::dispatching::{DpHandlerDescription, UpdateHandler};
 use teloxide::dptree::{self, HandlerDescription, HandlerSignature, di::DependencyMap};
 use teloxide::prelude::*;
-use teloxide::types::ParseMode;
 
 use super::Ctx;
 use crate::ctx::TgBot;
 use crate::errors::BotError;
-use crate::keyboards;
-use crate::text::tr;
 
 /// An entry that runs everything after it with panics caught.
 pub fn guard() -> UpdateHandler<BotError> {
@@ -42,12 +39,7 @@ pub fn guard() -> UpdateHandler<BotError> {
                         "a handler panicked; the update was dropped"
                     );
                     if let (Some(chat), Some(bot), Some(ctx)) = (chat, bot, ctx) {
-                        let lang = ctx.default_language;
-                        let _ = bot
-                            .send_message(chat, tr(lang, "errors.internal"))
-                            .parse_mode(ParseMode::Html)
-                            .reply_markup(keyboards::back_to_menu(lang))
-                            .await;
+                        super::visit::say_sorry(&bot, chat, ctx.default_language).await;
                     }
                     ControlFlow::Break(Ok(()))
                 }

@@ -97,6 +97,11 @@ impl Visit {
 /// Logs an internal failure and tells the person, in `lang`, that it was ours.
 pub async fn apologize(bot: &TgBot, chat: ChatId, lang: Language, error: &BotError) {
     tracing::error!(chat = chat.0, error = %error, "handler failed");
+    say_sorry(bot, chat, lang).await;
+}
+
+/// The apology for a failure of ours, with a way back to the menu: the one place it is said.
+pub async fn say_sorry(bot: &TgBot, chat: ChatId, lang: Language) {
     let _ = bot
         .send_message(chat, tr(lang, "errors.internal"))
         .reply_markup(keyboards::back_to_menu(lang))
