@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use vpnshop_core::ids::PaymentId;
 use vpnshop_core::payments::gateways::{self, Callback, CallbackError, Rejected};
-use vpnshop_core::payments::{self, Provider, status};
+use vpnshop_core::payments::{self, PaymentStatus, Provider};
 
 use crate::ctx::Ctx;
 use crate::text::{escape, tr};
@@ -141,10 +141,10 @@ async fn return_page(
     let Some(now) = now else {
         return page(&ctx, StatusCode::NOT_FOUND, tr(lang, "web.unknown"));
     };
-    let key = match Some(now.status).as_deref() {
-        Some(status::PAID) => "web.paid",
-        Some(status::REVIEW) => "web.review",
-        Some(status::FAILED) => "web.failed",
+    let key = match Some(now.status) {
+        Some(PaymentStatus::Paid) => "web.paid",
+        Some(PaymentStatus::Review) => "web.review",
+        Some(PaymentStatus::Failed) => "web.failed",
         _ => "web.pending",
     };
     page(&ctx, StatusCode::OK, tr(lang, key))

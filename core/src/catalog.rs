@@ -189,7 +189,7 @@ async fn set_price_in(db: &impl ConnectionTrait, plan: PlanId, price: Money) -> 
         .await?;
     plan_prices::Entity::insert(plan_prices::ActiveModel {
         plan_id: Set(plan.get()),
-        currency: Set(price.currency().code().to_string()),
+        currency: Set(price.currency()),
         amount_minor: Set(price.minor()),
         ..Default::default()
     })
@@ -254,7 +254,7 @@ pub async fn prices(db: &impl ConnectionTrait, plan: PlanId) -> Result<Vec<Money
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|p| Money::new(p.amount_minor, p.currency.parse().ok()?).ok())
+        .filter_map(|p| Money::new(p.amount_minor, p.currency).ok())
         .collect())
 }
 

@@ -24,10 +24,18 @@ use crate::ids::JobId;
 
 pub use jobs::Model as Job;
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const DONE: &str = "done";
-pub const FAILED: &str = "failed";
+text_column! {
+    /// Where a job is. The `jobs.status` column is this type.
+    pub enum JobStatus {
+        /// Waiting for its `run_at`.
+        Queued = "queued",
+        /// Leased by a worker until its lease runs out.
+        Running = "running",
+        Done = "done",
+        /// Gave up after its last attempt.
+        Failed = "failed",
+    }
+}
 
 /// What a kind of job carries, typed: the kind's name is declared once, with its payload, and
 /// the runner parses the payload before the handler sees it.
@@ -120,7 +128,7 @@ pub async fn enqueue(
         kind: Set(job.kind),
         payload: Set(job.payload.to_string()),
         dedupe_key: Set(job.dedupe_key),
-        status: Set(QUEUED.to_string()),
+        status: Set(JobStatus::Queued),
         run_at: Set(job.run_at),
         attempts: Set(0),
         max_attempts: Set(job.max_attempts),
@@ -159,12 +167,12 @@ fn available(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(
             Condition::all()
-                .add(jobs::Column::Status.eq(QUEUED))
+                .add(jobs::Column::Status.eq(JobStatus::Queued))
                 .add(jobs::Column::RunAt.lte(now)),
         )
         .add(
             Condition::all()
-                .add(jobs::Column::Status.eq(RUNNING))
+                .add(jobs::Column::Status.eq(JobStatus::Running))
                 .add(jobs::Column::LeaseUntil.lt(now)),
         )
 }
@@ -218,7 +226,7 @@ pub async fn lease(
     let mut leased = Vec::new();
     for id in candidates {
         let won = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, RUNNING.into())
+            .col_expr(jobs::Column::Status, JobStatus::Running.into())
             .col_expr(jobs::Column::LeasedBy, worker.into())
             .col_expr(jobs::Column::LeaseUntil, until.into())
             .col_expr(
@@ -242,7 +250,7 @@ pub async fn lease(
 fn held_by(id: JobId, worker: &str) -> Condition {
     Condition::all()
         .add(jobs::Column::Id.eq(id.get()))
-        .add(jobs::Column::Status.eq(RUNNING))
+        .add(jobs::Column::Status.eq(JobStatus::Running))
         .add(jobs::Column::LeasedBy.eq(worker))
 }
 
@@ -254,7 +262,7 @@ pub async fn complete(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let r = jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, DONE.into())
+        .col_expr(jobs::Column::Status, JobStatus::Done.into())
         .col_expr(
             jobs::Column::LeaseUntil,
             Option::<DateTime<Utc>>::None.into(),
@@ -276,7 +284,7 @@ pub async fn release_all(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     Ok(jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, QUEUED.into())
+        .col_expr(jobs::Column::Status, JobStatus::Queued.into())
         .col_expr(jobs::Column::LeasedBy, Option::<String>::None.into())
         .col_expr(
             jobs::Column::LeaseUntil,
@@ -288,7 +296,7 @@ pub async fn release_all(
             Expr::col(jobs::Column::Attempts).sub(1),
         )
         .col_expr(jobs::Column::UpdatedAt, now.into())
-        .filter(jobs::Column::Status.eq(RUNNING))
+        .filter(jobs::Column::Status.eq(JobStatus::Running))
         .filter(jobs::Column::LeasedBy.eq(worker))
         .exec(db)
         .await?
@@ -323,10 +331,10 @@ pub async fn fail(
     let id = JobId::new(job.id);
     let error: String = error.chars().take(2000).collect();
     let (fate, status, run_at, finished) = if permanent || job.attempts >= job.max_attempts {
-        (Fate::GaveUp, FAILED, job.run_at, Some(now))
+        (Fate::GaveUp, JobStatus::Failed, job.run_at, Some(now))
     } else {
         let at = now + backoff(job.attempts);
-        (Fate::RetryAt(at), QUEUED, at, None)
+        (Fate::RetryAt(at), JobStatus::Queued, at, None)
     };
     let r = jobs::Entity::update_many()
         .col_expr(jobs::Column::Status, status.into())
@@ -381,7 +389,7 @@ pub async fn is_open(
     use sea_orm::PaginatorTrait;
     Ok(jobs::Entity::find()
         .filter(jobs::Column::Kind.eq(kind))
-        .filter(jobs::Column::Status.is_in([QUEUED, RUNNING]))
+        .filter(jobs::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
         .filter(jobs::Column::Payload.eq(payload.to_string()))
         .count(db)
         .await?

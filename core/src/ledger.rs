@@ -70,49 +70,31 @@ impl SystemAccount {
     }
 }
 
-/// Why money moved. Stored as text; the set is closed so reports can rely on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxKind {
-    TopUp,
-    Purchase,
-    Refund,
-    Adjustment,
-    ReferralReward,
-    PromoCredit,
-    PointsEarned,
-    PointsSpent,
-    PointsExpired,
+text_column! {
+    /// Why money moved. The `ledger_transactions.kind` column is this type; the set is closed
+    /// so reports can rely on it.
+    pub enum TxKind {
+        TopUp = "top_up",
+        Purchase = "purchase",
+        Refund = "refund",
+        Adjustment = "adjustment",
+        ReferralReward = "referral_reward",
+        PromoCredit = "promo_credit",
+        PointsEarned = "points_earned",
+        PointsSpent = "points_spent",
+        PointsExpired = "points_expired",
+    }
 }
 
-impl TxKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TxKind::TopUp => "top_up",
-            TxKind::Purchase => "purchase",
-            TxKind::Refund => "refund",
-            TxKind::Adjustment => "adjustment",
-            TxKind::ReferralReward => "referral_reward",
-            TxKind::PromoCredit => "promo_credit",
-            TxKind::PointsEarned => "points_earned",
-            TxKind::PointsSpent => "points_spent",
-            TxKind::PointsExpired => "points_expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            TxKind::TopUp,
-            TxKind::Purchase,
-            TxKind::Refund,
-            TxKind::Adjustment,
-            TxKind::ReferralReward,
-            TxKind::PromoCredit,
-            TxKind::PointsEarned,
-            TxKind::PointsSpent,
-            TxKind::PointsExpired,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+text_column! {
+    /// Whose an account is. The `ledger_accounts.kind` column is this type.
+    pub enum AccountKind {
+        /// A customer's money in one currency.
+        Wallet = "wallet",
+        /// A customer's loyalty points.
+        Points = "points",
+        /// One of the shop's own accounts ([`SystemAccount`]).
+        System = "system",
     }
 }
 
@@ -155,7 +137,7 @@ pub struct Memo {
 async fn account_by_code(
     txn: &impl ConnectionTrait,
     code: String,
-    kind: &str,
+    kind: AccountKind,
     customer: Option<CustomerId>,
     unit: Unit,
     allow_negative: bool,
@@ -170,7 +152,7 @@ async fn account_by_code(
     }
     ledger_accounts::Entity::insert(ledger_accounts::ActiveModel {
         code: Set(code.clone()),
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         customer_id: Set(customer.map(CustomerId::get)),
         currency: Set(unit.code().to_string()),
         allow_negative: Set(allow_negative),
@@ -204,7 +186,7 @@ pub async fn wallet_account(
     account_by_code(
         txn,
         format!("wallet:{customer}:{unit}"),
-        "wallet",
+        AccountKind::Wallet,
         Some(customer),
         unit,
         false,
@@ -222,7 +204,7 @@ pub async fn points_account(
     account_by_code(
         txn,
         format!("points:{customer}"),
-        "points",
+        AccountKind::Points,
         Some(customer),
         Unit::Points,
         false,
@@ -237,7 +219,16 @@ pub async fn system_account(
     unit: Unit,
     now: DateTime<Utc>,
 ) -> Result<AccountId, DbErr> {
-    account_by_code(txn, which.code(unit), "system", None, unit, true, now).await
+    account_by_code(
+        txn,
+        which.code(unit),
+        AccountKind::System,
+        None,
+        unit,
+        true,
+        now,
+    )
+    .await
 }
 
 /// Posts one balanced transaction. Takes a transaction handle so that the postings, the entries
@@ -293,7 +284,7 @@ async fn insert_transaction(
         }
     }
     let inserted = ledger_transactions::Entity::insert(ledger_transactions::ActiveModel {
-        kind: Set(kind.as_str().to_string()),
+        kind: Set(kind),
         idempotency_key: Set(memo.idempotency_key.clone()),
         order_id: Set(memo.order_id.map(OrderId::get)),
         payment_id: Set(memo.payment_id.map(PaymentId::get)),
@@ -571,7 +562,7 @@ pub async fn wallet_history(
         .all(db)
         .await?;
     let tx_ids: Vec<i64> = entries.iter().map(|e| e.transaction_id).collect();
-    let kinds: BTreeMap<i64, String> = ledger_transactions::Entity::find()
+    let kinds: BTreeMap<i64, TxKind> = ledger_transactions::Entity::find()
         .filter(ledger_transactions::Column::Id.is_in(tx_ids))
         .all(db)
         .await?
@@ -582,7 +573,7 @@ pub async fn wallet_history(
         .into_iter()
         .map(|e| HistoryLine {
             transaction: TransactionId::new(e.transaction_id),
-            kind: kinds.get(&e.transaction_id).and_then(|k| TxKind::parse(k)),
+            kind: kinds.get(&e.transaction_id).copied(),
             amount_minor: e.amount_minor,
             at: e.created_at,
         })

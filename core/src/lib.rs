@@ -2,6 +2,8 @@
 //!
 //! Services are plain async functions over a sea-orm connection that return plain results; they
 //! know nothing of Telegram. Time is passed in (`now`), so expiry and backoff are testable.
+#[macro_use]
+pub mod columns;
 pub mod clock;
 pub mod db;
 pub mod entities;

@@ -4,9 +4,23 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The currencies the shop prices in. `XTR` is Telegram Stars.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The currencies the shop prices in. `XTR` is Telegram Stars. Currency columns are this type
+/// (stored as the ISO code); an unknown code in the database is a read error.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    sea_orm::DeriveValueType,
+)]
 #[serde(try_from = "String", into = "String")]
+#[sea_orm(value_type = "String")]
 pub enum Currency {
     /// Iranian rial.
     Irr,

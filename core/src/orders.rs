@@ -311,7 +311,7 @@ pub async fn place(
         location_id: Set(quote.location.map(LocationId::get)),
         duration_days: Set(quote.duration_days),
         traffic_bytes: Set(quote.traffic_bytes),
-        currency: Set(quote.total.currency().code().to_string()),
+        currency: Set(quote.total.currency()),
         list_price_minor: Set(quote.list_price.minor()),
         discount_minor: Set(quote.discount_minor),
         points_used: Set(quote.points_used),
@@ -438,7 +438,7 @@ pub async fn pay_with_wallet_in(
     if order.expires_at <= now {
         return Err(OrderError::QuoteExpired);
     }
-    let currency: Currency = order.currency.parse().map_err(|_| OrderError::NotFound)?;
+    let currency = order.currency;
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),
         order_id: Some(id),
@@ -509,5 +509,36 @@ impl orders::Model {
 
     pub fn state(&self) -> OrderStatus {
         self.status
+    }
+
+    /// What the customer pays for this order, after discounts and points.
+    pub fn total(&self) -> Money {
+        self.money(self.total_minor)
+    }
+
+    /// The plan's price when the order was placed (later price changes never reach it).
+    pub fn list_price(&self) -> Money {
+        self.money(self.list_price_minor)
+    }
+
+    /// What the promo code took off.
+    pub fn discount(&self) -> Money {
+        self.money(self.discount_minor)
+    }
+
+    /// What the points spent on this order were worth.
+    pub fn points_value(&self) -> Money {
+        self.money(self.points_value_minor)
+    }
+
+    /// The part already taken from the wallet.
+    pub fn wallet_paid(&self) -> Money {
+        self.money(self.wallet_paid_minor)
+    }
+
+    /// Amounts are written non-negative by [`place`]; one that is not would be a bug and reads
+    /// as zero rather than as a debt.
+    fn money(&self, minor: i64) -> Money {
+        Money::new(minor, self.currency).unwrap_or(Money::zero(self.currency))
     }
 }

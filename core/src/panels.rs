@@ -250,7 +250,10 @@ async fn loads(db: &impl ConnectionTrait) -> Result<std::collections::HashMap<i6
         .select_only()
         .column(subscriptions::Column::PanelId)
         .column_as(Expr::col(subscriptions::Column::Id).count(), "n")
-        .filter(subscriptions::Column::Status.is_in(["active", "provisioning"]))
+        .filter(subscriptions::Column::Status.is_in([
+            crate::subscriptions::SubscriptionStatus::Active,
+            crate::subscriptions::SubscriptionStatus::Provisioning,
+        ]))
         .group_by(subscriptions::Column::PanelId)
         .into_tuple()
         .all(db)

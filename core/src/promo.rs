@@ -9,7 +9,7 @@ use sea_orm::{
 
 use crate::entities::{promo_codes, promo_uses};
 use crate::ids::{CustomerId, OrderId, PlanId};
-use crate::money::{Currency, Money};
+use crate::money::Money;
 
 pub use promo_codes::Model as PromoCode;
 
@@ -69,9 +69,7 @@ pub async fn add(
 ) -> Result<PromoCode, PromoError> {
     let (percent, amount, currency) = match new.discount {
         Discount::Percent(p) if (1..=100).contains(&p) => (Some(p as i32), None, None),
-        Discount::Amount(m) if m.minor() > 0 => {
-            (None, Some(m.minor()), Some(m.currency().code().to_string()))
-        }
+        Discount::Amount(m) if m.minor() > 0 => (None, Some(m.minor()), Some(m.currency())),
         _ => return Err(PromoError::BadDiscount),
     };
     let code = normalize(&new.code);
@@ -138,7 +136,7 @@ pub async fn evaluate(
         // Round the discount down: the shop never gives more than it said.
         (Some(p), _, _) => (price.minor() as i128 * p as i128 / 100) as i64,
         (None, Some(a), Some(c)) => {
-            if c.parse::<Currency>().ok() != Some(price.currency()) {
+            if *c != price.currency() {
                 return Err(PromoError::OtherCurrency);
             }
             a

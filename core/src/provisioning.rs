@@ -17,14 +17,14 @@ use sea_orm::{
 use crate::entities::{orders as order_rows, subscriptions};
 use crate::ids::{CustomerId, LocationId, OrderId, PanelId, SubscriptionId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
-use crate::money::{Currency, Money};
+use crate::money::Money;
 use crate::notices::{self, Notice};
 use crate::orders::{self, OrderKind, OrderStatus};
 use crate::panels::{self, Panel};
 use crate::points;
 use crate::rewards;
 
-use crate::subscriptions::{FAILED, Subscription, SubscriptionStatus};
+use crate::subscriptions::{Subscription, SubscriptionStatus};
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -388,14 +388,7 @@ async fn refund(
         ..Memo::default()
     };
     if order.total_minor > 0 {
-        let currency: Currency =
-            order
-                .currency
-                .parse()
-                .map_err(|_| ProvisionError::Unreadable {
-                    order: id,
-                    what: "currency",
-                })?;
+        let currency = order.currency;
         let amount =
             Money::new(order.total_minor, currency).map_err(|_| ProvisionError::Unreadable {
                 order: id,
@@ -432,7 +425,10 @@ async fn refund(
         && order.kind.makes_account()
     {
         subscriptions::Entity::update_many()
-            .col_expr(subscriptions::Column::Status, FAILED.into())
+            .col_expr(
+                subscriptions::Column::Status,
+                SubscriptionStatus::Failed.into(),
+            )
             .filter(subscriptions::Column::Id.eq(sub))
             .exec(&txn)
             .await?;
@@ -503,7 +499,7 @@ pub async fn of_customer(
 ) -> Result<Vec<Subscription>, sea_orm::DbErr> {
     subscriptions::Entity::find()
         .filter(subscriptions::Column::CustomerId.eq(customer.get()))
-        .filter(subscriptions::Column::Status.ne(FAILED))
+        .filter(subscriptions::Column::Status.ne(SubscriptionStatus::Failed))
         .order_by_desc(subscriptions::Column::Id)
         .all(db)
         .await

@@ -167,7 +167,7 @@ pub async fn take_back(
         text: "referred order refunded".into(),
         ..Memo::default()
     };
-    if reward.kind == TxKind::ReferralReward.as_str() {
+    if reward.kind == TxKind::ReferralReward {
         match ledger::reverse(
             txn,
             TransactionId::new(reward.id),
@@ -184,7 +184,7 @@ pub async fn take_back(
             }
             Err(e) => return Err(e.into()),
         }
-    } else if reward.kind == TxKind::PointsEarned.as_str() {
+    } else if reward.kind == TxKind::PointsEarned {
         let lot = crate::entities::points_lots::Entity::find()
             .filter(crate::entities::points_lots::Column::TransactionId.eq(reward.id))
             .one(txn)

@@ -1,6 +1,5 @@
 //! Staff and their roles. Authority is always looked up here on the server, never read from a
 //! button: a callback only names an action and an id.
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -10,30 +9,24 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 use crate::entities::staff;
 use crate::ids::TelegramId;
 
-/// What a staff member may do. Each role includes the ones below it where that makes sense:
-/// an owner may do everything, an admin everything but manage owners.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Answers tickets.
-    Support,
-    /// Approves receipts and adjusts balances.
-    Finance,
-    /// Runs the shop: plans, panels, promo codes, broadcasts.
-    Admin,
-    /// Everything, including adding and removing staff.
-    Owner,
+text_column! {
+    /// What a staff member may do. Each role includes the ones below it where that makes sense:
+    /// an owner may do everything, an admin everything but manage owners. The `staff.role`
+    /// column is this type.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        /// Answers tickets.
+        Support = "support",
+        /// Approves receipts and adjusts balances.
+        Finance = "finance",
+        /// Runs the shop: plans, panels, promo codes, broadcasts.
+        Admin = "admin",
+        /// Everything, including adding and removing staff.
+        Owner = "owner",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Support => "support",
-            Role::Finance => "finance",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-
     /// Whether someone with this role may act with `needed`'s authority. Support and finance are
     /// separate duties; admin and owner cover both.
     pub fn allows(self, needed: Role) -> bool {
@@ -44,12 +37,6 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown role `{0}` (one of: owner, admin, finance, support)")]
 pub struct UnknownRole(pub String);
@@ -57,13 +44,7 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "support" => Ok(Role::Support),
-            "finance" => Ok(Role::Finance),
-            "admin" => Ok(Role::Admin),
-            "owner" => Ok(Role::Owner),
-            _ => Err(UnknownRole(s.to_string())),
-        }
+        Role::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| UnknownRole(s.to_string()))
     }
 }
 
@@ -77,7 +58,7 @@ pub async fn grant(
 ) -> Result<(), DbErr> {
     staff::Entity::insert(staff::ActiveModel {
         telegram_id: Set(telegram_id.get()),
-        role: Set(role.as_str().to_string()),
+        role: Set(role),
         added_by: Set(added_by.map(TelegramId::get)),
         created_at: Set(now),
         ..Default::default()
@@ -109,7 +90,7 @@ pub async fn role_of(
         .filter(staff::Column::TelegramId.eq(telegram_id.get()))
         .one(db)
         .await?
-        .and_then(|s| s.role.parse().ok()))
+        .map(|s| s.role))
 }
 
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<(TelegramId, Role)>, DbErr> {
@@ -117,6 +98,6 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<(TelegramId, Role)>, 
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|s| Some((TelegramId::new(s.telegram_id), s.role.parse().ok()?)))
+        .map(|s| (TelegramId::new(s.telegram_id), s.role))
         .collect())
 }

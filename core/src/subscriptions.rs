@@ -49,11 +49,6 @@ impl SubscriptionStatus {
     }
 }
 
-/// The stored forms, for queries.
-pub const ACTIVE: &str = SubscriptionStatus::Active.as_str();
-pub const PROVISIONING: &str = SubscriptionStatus::Provisioning.as_str();
-pub const FAILED: &str = SubscriptionStatus::Failed.as_str();
-
 impl Subscription {
     pub fn subscription_id(&self) -> SubscriptionId {
         SubscriptionId::new(self.id)

@@ -13,14 +13,24 @@ use crate::notices::{self, Notice};
 pub use ticket_messages::Model as TicketMessage;
 pub use tickets::Model as Ticket;
 
-pub const OPEN: &str = "open";
-pub const CLOSED: &str = "closed";
+text_column! {
+    /// Whether a ticket still takes messages. The `tickets.status` column is this type.
+    pub enum TicketStatus {
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
+text_column! {
+    /// Who wrote a ticket message. The `ticket_messages.author` column is this type.
+    pub enum Author {
+        Customer = "customer",
+        Staff = "staff",
+    }
+}
 /// Longer messages are refused with a hint (Telegram's caption limit is 1024, a post to staff
 /// carries a header too).
 pub const MAX_BODY: usize = 3000;
-
-const CUSTOMER: &str = "customer";
-const STAFF: &str = "staff";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
@@ -68,14 +78,14 @@ impl Writing {
 async fn add_message(
     txn: &sea_orm::DatabaseTransaction,
     ticket: i64,
-    author: &str,
+    author: Author,
     author_telegram_id: TelegramId,
     w: Writing,
     now: DateTime<Utc>,
 ) -> Result<TicketMessage, DbErr> {
     let m = ticket_messages::Entity::insert(ticket_messages::ActiveModel {
         ticket_id: Set(ticket),
-        author: Set(author.into()),
+        author: Set(author),
         author_telegram_id: Set(author_telegram_id.get()),
         body: Set(w.body),
         photo_file_id: Set(w.photo_file_id),
@@ -90,7 +100,7 @@ async fn add_message(
         .filter(tickets::Column::Id.eq(ticket))
         .exec(txn)
         .await?;
-    let notice = if author == STAFF {
+    let notice = if author == Author::Staff {
         Notice::TicketToCustomer { message_id: m.id }
     } else {
         Notice::TicketToStaff { message_id: m.id }
@@ -119,7 +129,7 @@ pub async fn open(
     let txn = crate::db::begin(db).await?;
     let ticket = tickets::Entity::insert(tickets::ActiveModel {
         customer_id: Set(customer.get()),
-        status: Set(OPEN.into()),
+        status: Set(TicketStatus::Open),
         subject: Set(subject),
         updated_at: Set(now),
         closed_at: Set(None),
@@ -128,7 +138,7 @@ pub async fn open(
     })
     .exec_with_returning(&txn)
     .await?;
-    add_message(&txn, ticket.id, CUSTOMER, telegram, writing, now).await?;
+    add_message(&txn, ticket.id, Author::Customer, telegram, writing, now).await?;
     txn.commit().await?;
     Ok(ticket)
 }
@@ -157,11 +167,11 @@ pub async fn customer_writes(
 ) -> Result<Ticket, TicketError> {
     let writing = writing.checked()?;
     let t = owned(db, ticket, customer).await?;
-    if t.status != OPEN {
+    if t.status != TicketStatus::Open {
         return Err(TicketError::Closed);
     }
     let txn = crate::db::begin(db).await?;
-    add_message(&txn, t.id, CUSTOMER, telegram, writing, now).await?;
+    add_message(&txn, t.id, Author::Customer, telegram, writing, now).await?;
     txn.commit().await?;
     Ok(t)
 }
@@ -183,11 +193,11 @@ pub async fn staff_answers(
         .one(db)
         .await?
         .ok_or(TicketError::NotFound)?;
-    if t.status != OPEN {
+    if t.status != TicketStatus::Open {
         return Err(TicketError::Closed);
     }
     let txn = crate::db::begin(db).await?;
-    add_message(&txn, t.id, STAFF, staff, writing, now).await?;
+    add_message(&txn, t.id, Author::Staff, staff, writing, now).await?;
     txn.commit().await?;
     Ok(Some(t))
 }
@@ -219,11 +229,11 @@ pub async fn close(
 ) -> Result<Ticket, TicketError> {
     let t = owned(db, ticket, customer).await?;
     tickets::Entity::update_many()
-        .col_expr(tickets::Column::Status, CLOSED.into())
+        .col_expr(tickets::Column::Status, TicketStatus::Closed.into())
         .col_expr(tickets::Column::ClosedAt, Some(now).into())
         .col_expr(tickets::Column::UpdatedAt, now.into())
         .filter(tickets::Column::Id.eq(t.id))
-        .filter(tickets::Column::Status.eq(OPEN))
+        .filter(tickets::Column::Status.eq(TicketStatus::Open))
         .exec(db)
         .await?;
     Ok(t)
@@ -233,7 +243,7 @@ pub async fn close(
 pub async fn open_of(db: &DatabaseConnection, customer: CustomerId) -> Result<Vec<Ticket>, DbErr> {
     tickets::Entity::find()
         .filter(tickets::Column::CustomerId.eq(customer.get()))
-        .filter(tickets::Column::Status.eq(OPEN))
+        .filter(tickets::Column::Status.eq(TicketStatus::Open))
         .order_by_desc(tickets::Column::UpdatedAt)
         .all(db)
         .await

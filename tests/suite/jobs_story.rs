@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Duration;
 use serde_json::json;
 use vpnshop_core::ids::JobId;
-use vpnshop_core::jobs::{self, Fate, NewJob};
+use vpnshop_core::jobs::{self, Fate, JobStatus, NewJob};
 use vpnshop_tests::db::fresh_db;
 
 use crate::support::t0;
@@ -101,7 +101,7 @@ async fn a_failing_job_backs_off_then_gives_up() {
         Fate::GaveUp
     );
     let job = jobs::get(&t.db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, jobs::FAILED);
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.last_error.as_deref(), Some("panel timed out"));
     assert!(
         jobs::lease(
@@ -205,7 +205,7 @@ async fn the_runner_dispatches_by_kind_and_retries_failures() {
     assert_eq!(runner.tick().await.unwrap(), 1);
     assert_eq!(
         jobs::get(&t.db, id).await.unwrap().unwrap().status,
-        jobs::DONE
+        JobStatus::Done
     );
     assert_eq!(*calls.lock().unwrap(), 2);
 }
@@ -236,7 +236,7 @@ async fn a_panicking_job_is_one_failed_attempt_and_the_runner_goes_on() {
     .unwrap();
     assert_eq!(runner.tick().await.unwrap(), 1);
     let failed = jobs::get(&t.db, buggy).await.unwrap().unwrap();
-    assert_eq!(failed.status, jobs::QUEUED, "retried later");
+    assert_eq!(failed.status, JobStatus::Queued, "retried later");
     assert!(
         failed
             .last_error
@@ -248,7 +248,7 @@ async fn a_panicking_job_is_one_failed_attempt_and_the_runner_goes_on() {
     runner.tick().await.unwrap();
     assert_eq!(
         jobs::get(&t.db, fine).await.unwrap().unwrap().status,
-        jobs::DONE
+        JobStatus::Done
     );
 }
 

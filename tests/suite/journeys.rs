@@ -623,6 +623,7 @@ async fn a_referrer_is_rewarded_once_when_the_friend_first_buys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panel_that_never_works_refunds_the_order_once_and_tells_customer_and_staff() {
     use vpnshop_core::entities::jobs;
+    use vpnshop_core::jobs::JobStatus;
     use vpnshop_core::sea_orm::sea_query::Expr;
     use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -649,12 +650,12 @@ async fn a_panel_that_never_works_refunds_the_order_once_and_tells_customer_and_
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let job = loop {
         let job = jobs::Entity::find()
-            .filter(jobs::Column::Kind.eq("provision"))
+            .filter(jobs::Column::Kind.eq(vpnshop_core::orders::PROVISION_JOB))
             .one(&db)
             .await
             .unwrap()
             .unwrap();
-        if job.attempts >= 1 && job.status == "queued" {
+        if job.attempts >= 1 && job.status == JobStatus::Queued {
             break job;
         }
         assert!(
@@ -670,7 +671,7 @@ async fn a_panel_that_never_works_refunds_the_order_once_and_tells_customer_and_
             Expr::value(Utc::now() - Duration::seconds(1)),
         )
         .filter(jobs::Column::Id.eq(job.id))
-        .filter(jobs::Column::Status.eq("queued"))
+        .filter(jobs::Column::Status.eq(JobStatus::Queued))
         .exec(&db)
         .await
         .unwrap();
@@ -770,6 +771,7 @@ async fn in_persian_a_customer_takes_the_trial_buys_with_wallet_and_stars_and_ge
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     use vpnshop_core::entities::jobs;
+    use vpnshop_core::jobs::JobStatus;
     use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
     let mut shop = open_shop().await;
@@ -786,21 +788,21 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     );
     let provision = || async {
         jobs::Entity::find()
-            .filter(jobs::Column::Kind.eq("provision"))
+            .filter(jobs::Column::Kind.eq(vpnshop_core::orders::PROVISION_JOB))
             .one(&db)
             .await
             .unwrap()
             .unwrap()
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    while provision().await.status != "running" {
+    while provision().await.status != JobStatus::Running {
         assert!(tokio::time::Instant::now() < deadline, "never leased");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     shop.app.stop().await;
     let job = provision().await;
-    assert_eq!(job.status, "queued", "given back");
+    assert_eq!(job.status, JobStatus::Queued, "given back");
     assert_eq!(job.leased_by, None);
     assert_eq!(job.attempts, 0, "the interrupted attempt is not counted");
 

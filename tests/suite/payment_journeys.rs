@@ -604,6 +604,7 @@ async fn without_a_staff_chat_that_works_card_payments_and_support_are_not_offer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     use vpnshop_core::entities::jobs;
+    use vpnshop_core::jobs::JobStatus;
     use vpnshop_core::sea_orm::sea_query::Expr;
     use vpnshop_core::sea_orm::{ColumnTrait, QueryFilter};
     let app = spawn_app_with(|s| {
@@ -636,10 +637,10 @@ async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     loop {
         let given_up = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("failed"))
-            .filter(jobs::Column::Kind.eq("notice"))
+            .filter(jobs::Column::Kind.eq(vpnshop_core::notices::JOB))
             .filter(jobs::Column::Payload.contains("receipt_to_staff"))
             .filter(jobs::Column::Attempts.gte(1))
-            .filter(jobs::Column::Status.eq("queued"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .exec(db)
             .await
             .unwrap()

@@ -9,7 +9,7 @@ use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::{self, OrderKind, OrderStatus, PointsRules, QuoteRequest};
 use vpnshop_core::payments::card::{self, Approval, CardError, CardNumber, CardRules};
-use vpnshop_core::payments::{self, Outcome, Report, status};
+use vpnshop_core::payments::{self, Outcome, PaymentStatus, Report};
 use vpnshop_core::sea_orm::{DatabaseConnection, EntityTrait};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_tests::db::fresh_db;
@@ -344,7 +344,7 @@ async fn a_rejected_receipt_fails_its_payment_and_the_same_photo_is_flagged_next
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(p.status, status::FAILED);
+    assert_eq!(p.status, PaymentStatus::Failed);
 
     let again = card::open(db, c.customer_id(), None, irt(100_000), &rules(), t0())
         .await
@@ -493,7 +493,7 @@ async fn a_late_failure_after_paid_changes_nothing_and_a_late_paid_after_failure
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(p.status, status::PAID);
+    assert_eq!(p.status, PaymentStatus::Paid);
     assert_eq!(
         ledger::wallet_balance(db, c.customer_id(), Currency::Rub)
             .await
@@ -571,7 +571,7 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
         0
     );
     let p = payments::get(db, checkout.payment).await.unwrap().unwrap();
-    assert_eq!(p.status, status::REVIEW);
+    assert_eq!(p.status, PaymentStatus::Review);
 }
 
 #[tokio::test]
@@ -724,7 +724,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         Outcome::AlreadySettled
     );
     let row = payments::get(db, declined.payment).await.unwrap().unwrap();
-    assert_eq!(row.status, status::DECLINED);
+    assert_eq!(row.status, PaymentStatus::Declined);
     assert_eq!(balance(c3.customer_id()).await, 0);
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
@@ -808,7 +808,7 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(first.status, status::FAILED);
+    assert_eq!(first.status, PaymentStatus::Failed);
 
     // The first customer had paid after all, and sends the receipt late: staff still see it.
     let waiting = card::awaiting_receipt(db, a.customer_id(), &tight, later)
@@ -830,7 +830,7 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(first.status, status::PENDING, "back before staff");
+    assert_eq!(first.status, PaymentStatus::Pending, "back before staff");
     // Far later, an old expired transfer no longer catches stray photos.
     assert!(
         card::awaiting_receipt(db, b.customer_id(), &tight, t0() + Duration::days(3))

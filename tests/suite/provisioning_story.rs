@@ -403,7 +403,7 @@ async fn a_refunded_purchase_leaves_no_working_account_behind() {
         .await
         .unwrap()
         .expect("a job to turn the account off");
-    assert_eq!(job.status, "queued");
+    assert_eq!(job.status, vpnshop_core::jobs::JobStatus::Queued);
 
     // The job's work, once the panel answers: the account is off; running it again is fine.
     fake.faults.fail_next(0);

@@ -7,7 +7,7 @@ use vpnshop_core::catalog;
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{LocationId, OrderId, PlanId};
 use vpnshop_core::ledger::LedgerError;
-use vpnshop_core::money::Money;
+
 use vpnshop_core::orders::{self, Order, OrderError, OrderKind, OrderStatus, QuoteRequest};
 use vpnshop_core::panels;
 use vpnshop_core::payments::stars::{self, StarsError};
@@ -411,8 +411,7 @@ pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Handl
     };
     let customer = readers::customer(ctx, order.customer_id).await?;
     let lang = readers::lang(ctx, &customer);
-    let currency = order.currency.parse().unwrap_or(ctx.currency);
-    let amount = Money::new(order.total_minor, currency).unwrap_or(Money::zero(currency));
+    let amount = order.total();
     let key = if order.total_minor > 0 {
         "notice.refunded"
     } else {

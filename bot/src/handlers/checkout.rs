@@ -9,7 +9,7 @@ use vpnshop_core::ids::{OrderId, PaymentId};
 use vpnshop_core::money::{Money, MoneyError};
 use vpnshop_core::payments::card::{self};
 use vpnshop_core::payments::gateways::{self};
-use vpnshop_core::payments::{self, Provider};
+use vpnshop_core::payments::{self, PaymentStatus, Provider};
 
 use super::readers;
 use super::{Ctx, State, Visit};
@@ -253,8 +253,8 @@ pub async fn check(v: &Visit, payment: PaymentId) -> HandlerResult {
     };
     // Only a payment still open can change by asking the gateway; the answer then comes from
     // the payment's own state, never from what the check returned.
-    let open = [payments::status::PENDING, payments::status::FAILED];
-    let key = if open.contains(&row.status.as_str()) {
+    let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+    let key = if open.contains(&row.status) {
         let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
         let Some(gateway) = gateway else {
             return v.stale().await;
@@ -278,17 +278,14 @@ pub async fn check(v: &Visit, payment: PaymentId) -> HandlerResult {
     let key = match key {
         Some(key) => key,
         None => {
-            let now = payments::get(&ctx.db, payment)
-                .await?
-                .map(|p| p.status)
-                .unwrap_or_default();
-            match now.as_str() {
-                payments::status::PAID => "pay.confirmed",
-                payments::status::REVIEW => "pay.in_review",
-                payments::status::FAILED => "pay.failed",
-                payments::status::DECLINED
-                | payments::status::REFUND_DUE
-                | payments::status::REFUNDED => "pay.declined",
+            let now = payments::get(&ctx.db, payment).await?.map(|p| p.status);
+            match now {
+                Some(PaymentStatus::Paid) => "pay.confirmed",
+                Some(PaymentStatus::Review) => "pay.in_review",
+                Some(PaymentStatus::Failed) => "pay.failed",
+                Some(
+                    PaymentStatus::Declined | PaymentStatus::RefundDue | PaymentStatus::Refunded,
+                ) => "pay.declined",
                 _ => "pay.not_yet",
             }
         }
@@ -345,8 +342,7 @@ pub async fn notify_received(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Hand
     };
     let customer = readers::customer(ctx, row.customer_id).await?;
     let lang = readers::lang(ctx, &customer);
-    let credit = payments::credit_of(&row)
-        .unwrap_or_else(|| text::money_of(row.amount_minor, &row.currency, ctx.currency));
+    let credit = payments::credit_of(&row).unwrap_or_else(|| row.amount());
     let balance =
         ledger::wallet_balance(&ctx.db, customer.customer_id(), credit.currency()).await?;
     let key = match (row.order_id, payments::paid_its_order(&row)) {

@@ -3,7 +3,7 @@
 
 use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardMarkup;
-use vpnshop_core::tickets::{self, TicketError, Writing};
+use vpnshop_core::tickets::{self, Author, TicketError, TicketStatus, Writing};
 
 use super::readers;
 use super::{Ctx, State, Visit};
@@ -64,7 +64,7 @@ pub async fn ask(v: &Visit, ticket: Option<TicketId>) -> HandlerResult {
     }
     if let Some(id) = ticket {
         match tickets::owned(&ctx.db, id, customer.customer_id()).await {
-            Ok(t) if t.status == tickets::OPEN => {}
+            Ok(t) if t.status == TicketStatus::Open => {}
             Ok(_) => {
                 return v
                     .say(tr(lang, "support.closed"), keyboards::back_to_menu(lang))
@@ -149,7 +149,7 @@ pub async fn show_ticket(v: &Visit, id: TicketId) -> HandlerResult {
     };
     let mut body = tr_with(lang, "support.ticket_title", &[("id", &t.id.to_string())]);
     for m in tickets::messages(&ctx.db, t.id, 10).await? {
-        let who = if m.author == "staff" {
+        let who = if m.author == Author::Staff {
             tr(lang, "support.from_staff")
         } else {
             tr(lang, "support.from_you")
@@ -165,7 +165,7 @@ pub async fn show_ticket(v: &Visit, id: TicketId) -> HandlerResult {
         ));
     }
     let mut rows = Vec::new();
-    if t.status == tickets::OPEN {
+    if t.status == TicketStatus::Open {
         rows.push(vec![
             button(
                 tr(lang, "support.write"),

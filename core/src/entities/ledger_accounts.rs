@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub code: String,
-    pub kind: String,
+    pub kind: crate::ledger::AccountKind,
     pub customer_id: Option<i64>,
     pub currency: String,
     pub allow_negative: bool,

@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub kind: String,
+    pub kind: crate::ledger::TxKind,
     #[sea_orm(unique)]
     pub idempotency_key: Option<String>,
     pub order_id: Option<i64>,

@@ -14,7 +14,7 @@ pub struct Model {
     pub location_id: Option<i64>,
     pub duration_days: i32,
     pub traffic_bytes: Option<i64>,
-    pub currency: String,
+    pub currency: crate::money::Currency,
     pub list_price_minor: i64,
     pub discount_minor: i64,
     pub points_used: i64,

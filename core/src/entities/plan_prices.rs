@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub plan_id: i64,
-    pub currency: String,
+    pub currency: crate::money::Currency,
     pub amount_minor: i64,
 }
 

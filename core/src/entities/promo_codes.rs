@@ -10,7 +10,7 @@ pub struct Model {
     pub code: String,
     pub percent_off: Option<i32>,
     pub amount_off_minor: Option<i64>,
-    pub currency: Option<String>,
+    pub currency: Option<crate::money::Currency>,
     pub plan_id: Option<i64>,
     pub max_uses: Option<i32>,
     pub per_customer_limit: i32,

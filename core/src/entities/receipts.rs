@@ -12,7 +12,7 @@ pub struct Model {
     pub file_id: String,
     pub file_unique_id: String,
     pub duplicate_of: Option<i64>,
-    pub status: String,
+    pub status: crate::payments::card::ReceiptStatus,
     pub first_approver: Option<i64>,
     pub decided_by: Option<i64>,
     pub claimed_by: Option<i64>,

@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub telegram_id: i64,
-    pub role: String,
+    pub role: crate::staff::Role,
     pub added_by: Option<i64>,
     pub created_at: DateTimeUtc,
 }

@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub ticket_id: i64,
-    pub author: String,
+    pub author: crate::tickets::Author,
     pub author_telegram_id: i64,
     pub body: Option<String>,
     pub photo_file_id: Option<String>,

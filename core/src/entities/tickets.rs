@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub customer_id: i64,
-    pub status: String,
+    pub status: crate::tickets::TicketStatus,
     pub subject: Option<String>,
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,

@@ -21,7 +21,7 @@ use crate::ids::{CustomerId, OrderId, PaymentId, StaffPost, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
-use crate::payments::{self, Checkout, CheckoutError, status};
+use crate::payments::{self, Checkout, CheckoutError, PaymentStatus};
 use crate::staff::{self, Role};
 
 pub use cards::Model as Card;
@@ -29,14 +29,19 @@ pub use receipts::Model as Receipt;
 
 pub const PROVIDER: &str = "card";
 
-pub mod receipt_status {
-    pub const SUBMITTED: &str = "submitted";
-    pub const HALF_APPROVED: &str = "half_approved";
-    pub const APPROVED: &str = "approved";
-    pub const REJECTING: &str = "rejecting";
-    pub const REJECTED: &str = "rejected";
+text_column! {
+    /// Where a card-to-card receipt is in its review. The `receipts.status` column is this type.
+    pub enum ReceiptStatus {
+        /// Waiting for staff.
+        Submitted = "submitted",
+        /// One approval of the two that large amounts need.
+        HalfApproved = "half_approved",
+        Approved = "approved",
+        /// A staff member is typing the reason for a rejection.
+        Rejecting = "rejecting",
+        Rejected = "rejected",
+    }
 }
-use receipt_status::*;
 
 /// The seller's card-to-card settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +110,7 @@ pub enum CardError {
     #[error("only finance or admin staff may review receipts")]
     NotAllowed,
     #[error("this receipt was already {0}")]
-    AlreadyDecided(String),
+    AlreadyDecided(ReceiptStatus),
     #[error("the second approval must come from someone else")]
     SameApprover,
     /// Staff never decide their own payments, whatever their role.
@@ -218,7 +223,7 @@ pub async fn open(
     let waiting = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
         .filter(payment_rows::Column::CustomerId.eq(customer.get()))
-        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
         .all(&txn)
         .await?
@@ -229,7 +234,7 @@ pub async fn open(
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
     let taken: Vec<i64> = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
-        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::Currency.eq(amount.currency().code()))
         .filter(payment_rows::Column::AmountMinor.gte(amount.minor()))
         .filter(
@@ -289,10 +294,10 @@ pub async fn expire_unreceipted(
         .column(receipts::Column::PaymentId)
         .into_query();
     Ok(payment_rows::Entity::update_many()
-        .col_expr(payment_rows::Column::Status, status::FAILED.into())
+        .col_expr(payment_rows::Column::Status, PaymentStatus::Failed.into())
         .col_expr(payment_rows::Column::UpdatedAt, now.into())
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
-        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::CreatedAt.lte(now - rules.expire_after))
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
         .exec(db)
@@ -340,7 +345,7 @@ pub async fn submit(
         .filter(|p| {
             p.provider == PROVIDER
                 && p.customer_id == customer.get()
-                && (p.status == status::PENDING || p.status == status::FAILED)
+                && (p.status == PaymentStatus::Pending || p.status == PaymentStatus::Failed)
         })
         .ok_or(CardError::NotYourTransfer)?;
     if receipts::Entity::find()
@@ -357,14 +362,14 @@ pub async fn submit(
         .one(&txn)
         .await?
         .map(|r| r.id);
-    if row.status == status::FAILED {
+    if row.status == PaymentStatus::Failed {
         // The transfer expired without a receipt (a failed card transfer has none otherwise):
         // the customer may have paid late, so staff still decide it.
         payment_rows::Entity::update_many()
-            .col_expr(payment_rows::Column::Status, status::PENDING.into())
+            .col_expr(payment_rows::Column::Status, PaymentStatus::Pending.into())
             .col_expr(payment_rows::Column::UpdatedAt, now.into())
             .filter(payment_rows::Column::Id.eq(row.id))
-            .filter(payment_rows::Column::Status.eq(status::FAILED))
+            .filter(payment_rows::Column::Status.eq(PaymentStatus::Failed))
             .exec(&txn)
             .await?;
     }
@@ -376,7 +381,7 @@ pub async fn submit(
         file_id: Set(file_id.to_string()),
         file_unique_id: Set(file_unique_id.to_string()),
         duplicate_of: Set(duplicate_of),
-        status: Set(SUBMITTED.into()),
+        status: Set(ReceiptStatus::Submitted),
         first_approver: Set(None),
         decided_by: Set(None),
         claimed_by: Set(None),
@@ -422,10 +427,10 @@ pub async fn awaiting_receipt(
         .filter(payment_rows::Column::CustomerId.eq(customer.get()))
         .filter(
             Condition::any()
-                .add(payment_rows::Column::Status.eq(status::PENDING))
+                .add(payment_rows::Column::Status.eq(PaymentStatus::Pending))
                 .add(
                     Condition::all()
-                        .add(payment_rows::Column::Status.eq(status::FAILED))
+                        .add(payment_rows::Column::Status.eq(PaymentStatus::Failed))
                         .add(payment_rows::Column::CreatedAt.gt(now - rules.expire_after * 2)),
                 ),
         )
@@ -523,9 +528,9 @@ async fn reviewer(
 async fn step(
     db: &impl ConnectionTrait,
     id: i64,
-    from: &[&str],
+    from: &[ReceiptStatus],
     extra: Condition,
-    to: &str,
+    to: ReceiptStatus,
     set: &[(receipts::Column, sea_orm::Value)],
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
@@ -554,7 +559,7 @@ pub async fn approve(
     now: DateTime<Utc>,
 ) -> Result<Approval, CardError> {
     let mut r = reviewer(db, who, id, "approve", now).await?;
-    if r.status == REJECTING {
+    if r.status == ReceiptStatus::Rejecting {
         r = cancel_stale_rejection(db, &r, who, rules, now).await?;
     }
     let txn = crate::db::begin(db).await?;
@@ -565,14 +570,14 @@ pub async fn approve(
         .second_approval_above
         .is_some_and(|limit| payment.amount_minor > limit.minor());
     let by = Some(who.get());
-    let outcome = if needs_two && r.status == SUBMITTED {
+    let outcome = if needs_two && r.status == ReceiptStatus::Submitted {
         let set = [(receipts::Column::FirstApprover, by.into())];
         if !step(
             &txn,
             id,
-            &[SUBMITTED],
+            &[ReceiptStatus::Submitted],
             Condition::all(),
-            HALF_APPROVED,
+            ReceiptStatus::HalfApproved,
             &set,
             now,
         )
@@ -587,19 +592,19 @@ pub async fn approve(
         }
         let (from, extra) = if needs_two {
             (
-                HALF_APPROVED,
+                ReceiptStatus::HalfApproved,
                 Condition::all().add(receipts::Column::FirstApprover.ne(who.get())),
             )
         } else {
-            (SUBMITTED, Condition::all())
+            (ReceiptStatus::Submitted, Condition::all())
         };
         let set = [(receipts::Column::DecidedBy, by.into())];
-        if !step(&txn, id, &[from], extra, APPROVED, &set, now).await? {
+        if !step(&txn, id, &[from], extra, ReceiptStatus::Approved, &set, now).await? {
             return Err(decided(&txn, id).await);
         }
         let credited = payments::settle_in(&txn, &payment, now)
             .await?
-            .ok_or_else(|| CardError::AlreadyDecided(payment.status.clone()))?;
+            .ok_or_else(|| CardError::AlreadyDecided(ReceiptStatus::Approved))?;
         Approval::Approved(credited)
     };
     audit::record(
@@ -639,16 +644,19 @@ pub async fn begin_reject(
     let txn = crate::db::begin(db).await?;
     let set = [(receipts::Column::ClaimedBy, Some(who.get()).into())];
     // Someone else's rejection whose reason never came: this press takes it over.
-    let taking_over = r.status == REJECTING && r.claimed_by != Some(who.get());
+    let taking_over = r.status == ReceiptStatus::Rejecting && r.claimed_by != Some(who.get());
     let (from, extra) = if taking_over {
         (
-            &[REJECTING][..],
+            &[ReceiptStatus::Rejecting][..],
             Condition::all().add(receipts::Column::UpdatedAt.lte(now - rules.takeover_after)),
         )
     } else {
-        (&[SUBMITTED, HALF_APPROVED][..], Condition::all())
+        (
+            &[ReceiptStatus::Submitted, ReceiptStatus::HalfApproved][..],
+            Condition::all(),
+        )
     };
-    if !step(&txn, id, from, extra, REJECTING, &set, now).await? {
+    if !step(&txn, id, from, extra, ReceiptStatus::Rejecting, &set, now).await? {
         return Err(decided(&txn, id).await);
     }
     if taking_over {
@@ -680,12 +688,22 @@ async fn cancel_stale_rejection(
     let txn = crate::db::begin(db).await?;
     let set = [(receipts::Column::ClaimedBy, Option::<i64>::None.into())];
     let back_to = if r.first_approver.is_some() {
-        HALF_APPROVED
+        ReceiptStatus::HalfApproved
     } else {
-        SUBMITTED
+        ReceiptStatus::Submitted
     };
     let stale = Condition::all().add(receipts::Column::UpdatedAt.lte(now - rules.takeover_after));
-    if !step(&txn, r.id, &[REJECTING], stale, back_to, &set, now).await? {
+    if !step(
+        &txn,
+        r.id,
+        &[ReceiptStatus::Rejecting],
+        stale,
+        back_to,
+        &set,
+        now,
+    )
+    .await?
+    {
         return Err(decided(&txn, r.id).await);
     }
     audit::record(
@@ -720,14 +738,24 @@ pub async fn finish_reject(
         ),
     ];
     let mine = Condition::all().add(receipts::Column::ClaimedBy.eq(who.get()));
-    if !step(&txn, id, &[REJECTING], mine, REJECTED, &set, now).await? {
+    if !step(
+        &txn,
+        id,
+        &[ReceiptStatus::Rejecting],
+        mine,
+        ReceiptStatus::Rejected,
+        &set,
+        now,
+    )
+    .await?
+    {
         return Err(decided(&txn, id).await);
     }
     payment_rows::Entity::update_many()
-        .col_expr(payment_rows::Column::Status, status::FAILED.into())
+        .col_expr(payment_rows::Column::Status, PaymentStatus::Failed.into())
         .col_expr(payment_rows::Column::UpdatedAt, now.into())
         .filter(payment_rows::Column::Id.eq(r.payment_id))
-        .filter(payment_rows::Column::Status.eq(status::PENDING))
+        .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .exec(&txn)
         .await?;
     notices::enqueue(&txn, &Notice::ReceiptRejected { receipt_id: id }, now).await?;
@@ -754,7 +782,11 @@ pub async fn due_reminders(
 ) -> Result<Vec<Receipt>, DbErr> {
     let cutoff = now - rules.remind_after;
     let due = receipts::Entity::find()
-        .filter(receipts::Column::Status.is_in([SUBMITTED, HALF_APPROVED, REJECTING]))
+        .filter(receipts::Column::Status.is_in([
+            ReceiptStatus::Submitted,
+            ReceiptStatus::HalfApproved,
+            ReceiptStatus::Rejecting,
+        ]))
         .filter(receipts::Column::CreatedAt.lte(cutoff))
         .filter(
             Condition::any()

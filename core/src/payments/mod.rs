@@ -30,6 +30,18 @@ use crate::orders::{self, OrderError, OrderStatus};
 
 pub use payments::Model as Payment;
 
+impl Payment {
+    pub fn payment_id(&self) -> PaymentId {
+        PaymentId::new(self.id)
+    }
+
+    /// What the payer is asked for, in the provider's currency (the column is CHECKed
+    /// non-negative).
+    pub fn amount(&self) -> Money {
+        Money::new(self.amount_minor, self.currency).unwrap_or(Money::zero(self.currency))
+    }
+}
+
 /// The outside providers a customer can pay through (Stars has its own module).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Provider {
@@ -70,21 +82,24 @@ impl fmt::Display for Provider {
     }
 }
 
-/// The states of a payment row.
-pub mod status {
-    /// Waiting for the customer (or for staff, for a card receipt).
-    pub const PENDING: &str = "pending";
-    /// Credited: the money is in the wallet (and the order, if still open, paid from it).
-    pub const PAID: &str = "paid";
-    /// The provider said it failed, expired or was cancelled. A later "paid" still counts.
-    pub const FAILED: &str = "failed";
-    /// Paid, but not as asked (amount or currency differ): staff decide, nothing is provisioned.
-    pub const REVIEW: &str = "review";
-    /// Staff declined a payment in review: nothing credited; it is returned at the gateway.
-    pub const DECLINED: &str = "declined";
-    /// Money that must go back to the payer (Stars paid twice).
-    pub const REFUND_DUE: &str = "refund_due";
-    pub const REFUNDED: &str = "refunded";
+text_column! {
+    /// The states of a payment row. The `payments.status` column is this type.
+    pub enum PaymentStatus {
+        /// Waiting for the customer (or for staff, for a card receipt).
+        Pending = "pending",
+        /// Credited: the money is in the wallet (and the order, if still open, paid from it).
+        Paid = "paid",
+        /// The provider said it failed, expired or was cancelled. A later "paid" still counts.
+        Failed = "failed",
+        /// Paid, but not as asked (amount or currency differ): staff decide, nothing is
+        /// provisioned.
+        Review = "review",
+        /// Staff declined a payment in review: nothing credited; it is returned at the gateway.
+        Declined = "declined",
+        /// Money that must go back to the payer (Stars paid twice).
+        RefundDue = "refund_due",
+        Refunded = "refunded",
+    }
 }
 
 /// An opened payment: what the provider must be asked for, and what the wallet gets.
@@ -137,10 +152,7 @@ pub async fn amount_due(
     if row.expires_at <= now {
         return Err(CheckoutError::QuoteExpired);
     }
-    let currency: Currency = row
-        .currency
-        .parse()
-        .map_err(|_| CheckoutError::NoSuchOrder)?;
+    let currency = row.currency;
     let balance = ledger::wallet_balance(db, customer, currency).await?;
     let rest = row.total_minor - balance.minor();
     if rest <= 0 {
@@ -177,9 +189,9 @@ pub async fn open(
         order_id: Set(order.map(OrderId::get)),
         provider: Set(provider.into()),
         provider_payment_id: Set(None),
-        status: Set(status::PENDING.into()),
+        status: Set(PaymentStatus::Pending),
         amount_minor: Set(charge.minor()),
-        currency: Set(charge.currency().code().into()),
+        currency: Set(charge.currency()),
         details: Set(Some(details.to_string())),
         updated_at: Set(now),
         created_at: Set(now),
@@ -232,10 +244,10 @@ pub async fn fail_unopened(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     payments::Entity::update_many()
-        .col_expr(payments::Column::Status, status::FAILED.into())
+        .col_expr(payments::Column::Status, PaymentStatus::Failed.into())
         .col_expr(payments::Column::UpdatedAt, now.into())
         .filter(payments::Column::Id.eq(payment.get()))
-        .filter(payments::Column::Status.eq(status::PENDING))
+        .filter(payments::Column::Status.eq(PaymentStatus::Pending))
         .filter(payments::Column::ProviderPaymentId.is_null())
         .exec(db)
         .await?;
@@ -294,7 +306,7 @@ pub async fn open_at_gateways(
     use sea_orm::PaginatorTrait;
     payments::Entity::find()
         .filter(payments::Column::CustomerId.eq(customer.get()))
-        .filter(payments::Column::Status.eq(status::PENDING))
+        .filter(payments::Column::Status.eq(PaymentStatus::Pending))
         .filter(payments::Column::Provider.is_not_in([
             crate::payments::card::PROVIDER,
             crate::payments::stars::PROVIDER,
@@ -326,7 +338,7 @@ pub async fn pending(
 ) -> Result<Vec<Payment>, DbErr> {
     payments::Entity::find()
         .filter(payments::Column::Provider.eq(provider))
-        .filter(payments::Column::Status.is_in([status::PENDING, status::FAILED]))
+        .filter(payments::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Failed]))
         .filter(payments::Column::ProviderPaymentId.is_not_null())
         .filter(payments::Column::CreatedAt.gte(since))
         .filter(payments::Column::CreatedAt.lt(before))
@@ -419,7 +431,15 @@ pub async fn apply(
     let outcome = match report {
         Report::Pending => Outcome::StillPending,
         Report::Failed => {
-            if claim(&txn, &row, &[status::PENDING], status::FAILED, now).await? {
+            if claim(
+                &txn,
+                &row,
+                &[PaymentStatus::Pending],
+                PaymentStatus::Failed,
+                now,
+            )
+            .await?
+            {
                 Outcome::MarkedFailed
             } else {
                 Outcome::AlreadySettled
@@ -428,15 +448,15 @@ pub async fn apply(
         Report::Paid {
             amount_minor,
             currency,
-        } if *amount_minor == row.amount_minor && *currency == row.currency => {
+        } if *amount_minor == row.amount_minor && *currency == row.currency.code() => {
             match settle_in(&txn, &row, now).await? {
                 Some(credited) => Outcome::Credited(credited),
                 None => Outcome::AlreadySettled,
             }
         }
         Report::Paid { .. } | Report::Underpaid { .. } | Report::UnderpaidUnscaled { .. } => {
-            let open = [status::PENDING, status::FAILED];
-            if claim(&txn, &row, &open, status::REVIEW, now).await? {
+            let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+            if claim(&txn, &row, &open, PaymentStatus::Review, now).await? {
                 let mut details = details_of(&row);
                 if let (
                     Some(d),
@@ -486,8 +506,8 @@ pub async fn apply(
 async fn claim(
     txn: &DatabaseTransaction,
     row: &Payment,
-    from: &[&str],
-    to: &str,
+    from: &[PaymentStatus],
+    to: PaymentStatus,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     Ok(payments::Entity::update_many()
@@ -511,8 +531,8 @@ pub async fn settle_in(
     if !claim(
         txn,
         row,
-        &[status::PENDING, status::FAILED],
-        status::PAID,
+        &[PaymentStatus::Pending, PaymentStatus::Failed],
+        PaymentStatus::Paid,
         now,
     )
     .await?

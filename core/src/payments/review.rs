@@ -13,7 +13,7 @@ use crate::ids::{CustomerId, PaymentId, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
-use crate::payments::{self, Credited, Payment, credit_of, details_of, status};
+use crate::payments::{self, Credited, Payment, PaymentStatus, credit_of, details_of};
 use crate::staff::{self, Role};
 
 /// What staff decided about a payment in review.
@@ -61,8 +61,8 @@ pub enum ReviewError {
     #[error("no such payment")]
     NoSuchPayment,
     /// Someone decided first (or it was never in review).
-    #[error("the payment is {0}, not in review")]
-    AlreadyDecided(String),
+    #[error("someone else decided this payment first (it was {0})")]
+    AlreadyDecided(PaymentStatus),
     /// The provider reported another currency: there is no "received" amount to credit.
     #[error("the amount received is in another currency")]
     NotComparable,
@@ -82,7 +82,7 @@ pub enum ReviewError {
 pub fn received_credit(p: &Payment) -> Option<Money> {
     let details = details_of(p);
     let reported = details["reported_minor"].as_i64()?;
-    if details["reported_currency"].as_str()? != p.currency || p.amount_minor <= 0 {
+    if details["reported_currency"].as_str()? != p.currency.code() || p.amount_minor <= 0 {
         return None;
     }
     let credit = credit_of(p)?;
@@ -115,7 +115,7 @@ pub async fn decide(
     let row = payments::get(&txn, payment)
         .await?
         .ok_or(ReviewError::NoSuchPayment)?;
-    if row.status != status::REVIEW {
+    if row.status != PaymentStatus::Review {
         return Err(ReviewError::AlreadyDecided(row.status));
     }
     if crate::customers::is_telegram_user(&txn, CustomerId::new(row.customer_id), who).await? {
@@ -133,10 +133,10 @@ pub async fn decide(
         return Err(ReviewError::OwnPayment);
     }
     let (to, credit) = match decision {
-        Decision::Decline => (status::DECLINED, None),
-        Decision::CreditFull => (status::PAID, credit_of(&row)),
+        Decision::Decline => (PaymentStatus::Declined, None),
+        Decision::CreditFull => (PaymentStatus::Paid, credit_of(&row)),
         Decision::CreditReceived => (
-            status::PAID,
+            PaymentStatus::Paid,
             Some(received_credit(&row).ok_or(ReviewError::NotComparable)?),
         ),
     };
@@ -163,7 +163,7 @@ pub async fn decide(
             .col_expr(rows::Column::Details, Some(details.to_string()).into())
             .col_expr(rows::Column::UpdatedAt, now.into())
             .filter(rows::Column::Id.eq(row.id))
-            .filter(rows::Column::Status.eq(status::REVIEW))
+            .filter(rows::Column::Status.eq(PaymentStatus::Review))
             .filter(match &row.details {
                 Some(d) => rows::Column::Details.eq(d.clone()),
                 None => rows::Column::Details.is_null(),
@@ -172,7 +172,7 @@ pub async fn decide(
             .await?
             .rows_affected;
         if recorded != 1 {
-            return Err(ReviewError::AlreadyDecided("being decided".into()));
+            return Err(ReviewError::AlreadyDecided(PaymentStatus::Review));
         }
         let action = format!("{}.first", decision.audit_action());
         audit::record(&txn, Some(who), &action, target, String::new(), now).await?;
@@ -190,12 +190,12 @@ pub async fn decide(
         .col_expr(rows::Column::Details, Some(details.to_string()).into())
         .col_expr(rows::Column::UpdatedAt, now.into())
         .filter(rows::Column::Id.eq(row.id))
-        .filter(rows::Column::Status.eq(status::REVIEW))
+        .filter(rows::Column::Status.eq(PaymentStatus::Review))
         .exec(&txn)
         .await?
         .rows_affected;
     if moved != 1 {
-        return Err(ReviewError::AlreadyDecided("decided".into()));
+        return Err(ReviewError::AlreadyDecided(PaymentStatus::Review));
     }
     let settled = match credit {
         Some(credit) => {

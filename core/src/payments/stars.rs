@@ -17,7 +17,7 @@ use crate::notices::{self, Notice};
 use crate::orders::{self, OrderStatus};
 use crate::payments as checkout;
 use crate::payments::CheckoutError;
-use crate::payments::status::{PAID, PENDING, REFUND_DUE, REFUNDED};
+use crate::payments::PaymentStatus;
 use crate::shop::ShopId;
 
 pub const PROVIDER: &str = "telegram_stars";
@@ -154,9 +154,9 @@ async fn open_invoice(
         order_id: Set(order.map(OrderId::get)),
         provider: Set(PROVIDER.into()),
         provider_payment_id: Set(None),
-        status: Set(PENDING.into()),
+        status: Set(PaymentStatus::Pending),
         amount_minor: Set(stars),
-        currency: Set(Currency::Xtr.code().into()),
+        currency: Set(Currency::Xtr),
         details: Set(Some(
             json!({ "credit_minor": credit.minor(), "credit_currency": credit.currency().code() })
                 .to_string(),
@@ -239,7 +239,7 @@ pub async fn pre_checkout(
     if customer.telegram_id != payer.get() {
         return Ok(Err(Refusal::Unknown));
     }
-    if payment.status != PENDING {
+    if payment.status != PaymentStatus::Pending {
         return Ok(Err(Refusal::AlreadyPaid));
     }
     if currency != Currency::Xtr.code() || total != payment.amount_minor {
@@ -341,7 +341,7 @@ pub async fn record_payment(
             .map(|c| c.id),
     };
     let matches = |p: &payments::Model| {
-        p.status == PENDING
+        p.status == PaymentStatus::Pending
             && currency == Currency::Xtr.code()
             && total == p.amount_minor
             && Some(p.customer_id) == payer_customer
@@ -349,14 +349,14 @@ pub async fn record_payment(
     let claimed = match &invoice {
         Some((p, _)) if matches(p) => {
             payments::Entity::update_many()
-                .col_expr(payments::Column::Status, PAID.into())
+                .col_expr(payments::Column::Status, PaymentStatus::Paid.into())
                 .col_expr(
                     payments::Column::ProviderPaymentId,
                     Some(charge_id.to_string()).into(),
                 )
                 .col_expr(payments::Column::UpdatedAt, now.into())
                 .filter(payments::Column::Id.eq(p.id))
-                .filter(payments::Column::Status.eq(PENDING))
+                .filter(payments::Column::Status.eq(PaymentStatus::Pending))
                 .exec(&txn)
                 .await?
                 .rows_affected
@@ -426,9 +426,9 @@ async fn refund_due(
         order_id: Set(None),
         provider: Set(PROVIDER.into()),
         provider_payment_id: Set(Some(charge_id.to_string())),
-        status: Set(REFUND_DUE.into()),
+        status: Set(PaymentStatus::RefundDue),
         amount_minor: Set(total),
-        currency: Set(Currency::Xtr.code().into()),
+        currency: Set(Currency::Xtr),
         details: Set(Some(
             json!({ "payload": payload, "payer": payer.get() }).to_string(),
         )),
@@ -473,7 +473,7 @@ pub async fn refund_target(
     payment: PaymentId,
 ) -> Result<Option<(TelegramId, String, i64)>, DbErr> {
     let Some(row) = payments::Entity::find_by_id(payment.get())
-        .filter(payments::Column::Status.eq(REFUND_DUE))
+        .filter(payments::Column::Status.eq(PaymentStatus::RefundDue))
         .one(db)
         .await?
     else {
@@ -501,10 +501,10 @@ pub async fn mark_refunded(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     payments::Entity::update_many()
-        .col_expr(payments::Column::Status, REFUNDED.into())
+        .col_expr(payments::Column::Status, PaymentStatus::Refunded.into())
         .col_expr(payments::Column::UpdatedAt, now.into())
         .filter(payments::Column::Id.eq(payment.get()))
-        .filter(payments::Column::Status.eq(REFUND_DUE))
+        .filter(payments::Column::Status.eq(PaymentStatus::RefundDue))
         .exec(db)
         .await?;
     Ok(())

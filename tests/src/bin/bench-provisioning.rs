@@ -198,7 +198,7 @@ async fn main() {
     }
     let fulfilled = || async {
         order_rows::Entity::find()
-            .filter(order_rows::Column::Status.eq("fulfilled"))
+            .filter(order_rows::Column::Status.eq(vpnshop_core::orders::OrderStatus::Fulfilled))
             .count(&db)
             .await
             .unwrap()

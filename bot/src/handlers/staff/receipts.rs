@@ -6,9 +6,9 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
 use vpnshop_core::customers::{self, Language};
 use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost};
-use vpnshop_core::money::{Currency, Money};
+
 use vpnshop_core::payments;
-use vpnshop_core::payments::card::{self, Approval, Receipt};
+use vpnshop_core::payments::card::{self, Approval, Receipt, ReceiptStatus};
 
 use super::Member;
 use crate::callback::StaffAction;
@@ -58,13 +58,7 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
             )
         })
         .unwrap_or_default();
-    let amount = payment
-        .currency
-        .parse::<Currency>()
-        .ok()
-        .and_then(|c| Money::new(payment.amount_minor, c).ok())
-        .map(|m| text::money(lang, m))
-        .unwrap_or_default();
+    let amount = text::money(lang, payment.amount());
     let card = match r.card_id {
         Some(id) => card::card(&ctx.db, id)
             .await?
@@ -146,8 +140,8 @@ async fn refresh(m: &Member, r: &Receipt, note: String) -> HandlerResult {
     body.push_str("\n\n");
     body.push_str(&note);
     let open = matches!(
-        r.status.as_str(),
-        card::receipt_status::SUBMITTED | card::receipt_status::HALF_APPROVED
+        r.status,
+        ReceiptStatus::Submitted | ReceiptStatus::HalfApproved
     );
     let edit = bot
         .edit_message_caption(chat, MessageId(message as i32))
@@ -235,7 +229,7 @@ pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
     let lang = m.lang();
     let who = m.who;
     let reason = msg.text().unwrap_or_default().trim();
-    let key = if r.status != card::receipt_status::REJECTING || r.claimed_by != Some(who.get()) {
+    let key = if r.status != ReceiptStatus::Rejecting || r.claimed_by != Some(who.get()) {
         "receipt.not_rejecting"
     } else if reason.is_empty() || reason.chars().count() > 500 {
         "receipt.reason_bad"
@@ -289,13 +283,7 @@ pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerRes
         lang,
         "receipt.rejected_customer",
         &[
-            (
-                "amount",
-                &text::money(
-                    lang,
-                    text::money_of(row.amount_minor, &row.currency, ctx.currency),
-                ),
-            ),
+            ("amount", &text::money(lang, row.amount())),
             ("reason", &escape(r.reason.as_deref().unwrap_or(""))),
         ],
     );

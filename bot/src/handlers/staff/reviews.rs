@@ -51,13 +51,7 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
                     customer.telegram_id
                 ),
             ),
-            (
-                "asked",
-                &text::money(
-                    l,
-                    text::money_of(row.amount_minor, &row.currency, ctx.currency),
-                ),
-            ),
+            ("asked", &text::money(l, row.amount())),
             ("reported", &reported),
         ],
     )

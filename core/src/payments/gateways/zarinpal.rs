@@ -147,12 +147,12 @@ impl Gateway for Zarinpal {
         match Self::code_of(&verify) {
             Ok(100 | 101) => Ok(Report::Paid {
                 amount_minor: payment.amount_minor,
-                currency: payment.currency.clone(),
+                currency: payment.currency.code().to_string(),
             }),
             // Paid, but not the amount this payment asked: staff review.
             Err((-50, _)) => Ok(Report::Underpaid {
                 amount_minor: 0,
-                currency: payment.currency.clone(),
+                currency: payment.currency.code().to_string(),
             }),
             Err((-51, _)) => Ok(Report::Failed),
             Ok(code) => Err(GatewayError::Refused(format!("verify code {code}"))),
