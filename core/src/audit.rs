@@ -14,7 +14,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     audit_log::Entity::insert(audit_log::ActiveModel {
-        actor_telegram_id: Set(actor.map(TelegramId::get)),
+        actor_telegram_id: Set(actor),
         action: Set(action.to_string()),
         target: Set(target),
         details: Set(details),

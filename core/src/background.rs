@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::clock::Clock;
-use crate::ids::{OrderId, SubscriptionId};
 use crate::jobs::{JobError, Runner};
 use crate::orders::Provision;
 use crate::provisioning::{self, DisableRefunded, Outcome, ProvisionError};
@@ -32,7 +31,7 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: Rules) -> Runner {
         .on(8, move |p: Provision, job| {
             let (db, clock, rules) = (db.clone(), clock.clone(), rules.clone());
             async move {
-                let order = OrderId::new(p.order_id);
+                let order = p.order_id;
                 let last = job.attempts >= job.max_attempts;
                 let outcome =
                     provisioning::provision(&db, order, &rules.account_prefix, last, clock.now())
@@ -51,7 +50,7 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: Rules) -> Runner {
         .on(2, move |p: DisableRefunded, _job| {
             let db = db2.clone();
             async move {
-                provisioning::disable_refunded(&db, SubscriptionId::new(p.subscription_id))
+                provisioning::disable_refunded(&db, p.subscription_id)
                     .await
                     .map_err(|e| JobError::Retry(e.to_string()))
             }
@@ -61,7 +60,7 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: Rules) -> Runner {
         .on(4, move |p: RefreshUsage, _job| {
             let (db, clock, rules) = (db3.clone(), clock2.clone(), rules2.clone());
             async move {
-                let id = SubscriptionId::new(p.subscription_id);
+                let id = p.subscription_id;
                 subscriptions::refresh(&db, id, rules.usage_max_age, clock.now()).await?;
                 Ok(())
             }

@@ -91,7 +91,7 @@ pub async fn location(
     db: &impl ConnectionTrait,
     id: LocationId,
 ) -> Result<Option<Location>, DbErr> {
-    locations::Entity::find_by_id(id.get()).one(db).await
+    locations::Entity::find_by_id(id).one(db).await
 }
 
 /// Locations in display order; `enabled_only` for what customers see.
@@ -163,7 +163,7 @@ pub async fn add_plan(
     let plan = plans::Entity::insert(plans::ActiveModel {
         code: Set(code),
         name: Set(new.name),
-        location_id: Set(new.location.map(LocationId::get)),
+        location_id: Set(new.location),
         duration_days: Set(new.duration_days),
         traffic_bytes: Set(new.traffic_bytes.filter(|b| *b > 0)),
         is_trial: Set(new.is_trial),
@@ -175,7 +175,7 @@ pub async fn add_plan(
     .exec_with_returning(&txn)
     .await?;
     for price in new.prices {
-        set_price_in(&txn, PlanId::new(plan.id), price).await?;
+        set_price_in(&txn, plan.id, price).await?;
     }
     txn.commit().await?;
     Ok(plan)
@@ -183,12 +183,12 @@ pub async fn add_plan(
 
 async fn set_price_in(db: &impl ConnectionTrait, plan: PlanId, price: Money) -> Result<(), DbErr> {
     plan_prices::Entity::delete_many()
-        .filter(plan_prices::Column::PlanId.eq(plan.get()))
+        .filter(plan_prices::Column::PlanId.eq(plan))
         .filter(plan_prices::Column::Currency.eq(price.currency().code()))
         .exec(db)
         .await?;
     plan_prices::Entity::insert(plan_prices::ActiveModel {
-        plan_id: Set(plan.get()),
+        plan_id: Set(plan),
         currency: Set(price.currency()),
         amount_minor: Set(price.minor()),
         ..Default::default()
@@ -206,7 +206,7 @@ pub async fn set_price(db: &DatabaseConnection, plan: PlanId, price: Money) -> R
 }
 
 pub async fn plan(db: &impl ConnectionTrait, id: PlanId) -> Result<Option<Plan>, DbErr> {
-    plans::Entity::find_by_id(id.get()).one(db).await
+    plans::Entity::find_by_id(id).one(db).await
 }
 
 pub async fn plan_by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<Plan>, DbErr> {
@@ -239,7 +239,7 @@ pub async fn price(
     currency: Currency,
 ) -> Result<Option<Money>, DbErr> {
     Ok(plan_prices::Entity::find()
-        .filter(plan_prices::Column::PlanId.eq(plan.get()))
+        .filter(plan_prices::Column::PlanId.eq(plan))
         .filter(plan_prices::Column::Currency.eq(currency.code()))
         .one(db)
         .await?
@@ -249,7 +249,7 @@ pub async fn price(
 /// All prices of a plan.
 pub async fn prices(db: &impl ConnectionTrait, plan: PlanId) -> Result<Vec<Money>, DbErr> {
     Ok(plan_prices::Entity::find()
-        .filter(plan_prices::Column::PlanId.eq(plan.get()))
+        .filter(plan_prices::Column::PlanId.eq(plan))
         .order_by_asc(plan_prices::Column::Currency)
         .all(db)
         .await?
@@ -277,14 +277,14 @@ pub async fn offers(
         .filter(plans::Column::IsTrial.eq(false))
         .filter(
             sea_orm::Condition::any()
-                .add(plans::Column::LocationId.eq(location.get()))
+                .add(plans::Column::LocationId.eq(location))
                 .add(plans::Column::LocationId.is_null()),
         )
         .order_by_asc(plans::Column::SortOrder)
         .order_by_asc(plans::Column::Id)
         .all(db)
         .await?;
-    let ids: Vec<i64> = plans.iter().map(|p| p.id).collect();
+    let ids: Vec<PlanId> = plans.iter().map(|p| p.id).collect();
     let prices = plan_prices::Entity::find()
         .filter(plan_prices::Column::PlanId.is_in(ids))
         .filter(plan_prices::Column::Currency.eq(currency.code()))
@@ -313,13 +313,13 @@ pub async fn all_plans(db: &impl ConnectionTrait) -> Result<Vec<Plan>, DbErr> {
 
 impl plans::Model {
     pub fn plan_id(&self) -> PlanId {
-        PlanId::new(self.id)
+        self.id
     }
 }
 
 impl locations::Model {
     pub fn location_id(&self) -> LocationId {
-        LocationId::new(self.id)
+        self.id
     }
 }
 
@@ -383,7 +383,7 @@ pub async fn edit_plan(
         am.name = Set(v);
     }
     if let Some(v) = edit.location {
-        am.location_id = Set(v.map(LocationId::get));
+        am.location_id = Set(v);
     }
     if let Some(v) = edit.duration_days {
         am.duration_days = Set(v);
@@ -396,7 +396,7 @@ pub async fn edit_plan(
     }
     let plan = sea_orm::ActiveModelTrait::update(am, &txn).await?;
     for price in edit.prices {
-        set_price_in(&txn, PlanId::new(plan.id), price).await?;
+        set_price_in(&txn, plan.id, price).await?;
     }
     txn.commit().await?;
     Ok(plan)

@@ -92,7 +92,7 @@ pub async fn register(
         None => None,
     };
     let inserted = customers::Entity::insert(customers::ActiveModel {
-        telegram_id: Set(contact.telegram_id.get()),
+        telegram_id: Set(contact.telegram_id),
         username: Set(contact.username.clone()),
         first_name: Set(contact.first_name.clone()),
         language: Set(None),
@@ -136,13 +136,13 @@ pub async fn by_telegram_id(
     telegram_id: TelegramId,
 ) -> Result<Option<Customer>, DbErr> {
     customers::Entity::find()
-        .filter(customers::Column::TelegramId.eq(telegram_id.get()))
+        .filter(customers::Column::TelegramId.eq(telegram_id))
         .one(db)
         .await
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, DbErr> {
-    customers::Entity::find_by_id(id.get()).one(db).await
+    customers::Entity::find_by_id(id).one(db).await
 }
 
 /// Whether `customer` is the Telegram user `who`: how staff are kept from deciding their own
@@ -154,7 +154,7 @@ pub async fn is_telegram_user(
 ) -> Result<bool, DbErr> {
     Ok(by_id(db, customer)
         .await?
-        .is_some_and(|c| c.telegram_id == who.get()))
+        .is_some_and(|c| c.telegram_id == who))
 }
 
 pub async fn by_referral_code(
@@ -175,7 +175,7 @@ pub async fn set_language(
 ) -> Result<(), DbErr> {
     customers::Entity::update_many()
         .col_expr(customers::Column::Language, language.code().into())
-        .filter(customers::Column::TelegramId.eq(telegram_id.get()))
+        .filter(customers::Column::TelegramId.eq(telegram_id))
         .exec(db)
         .await?;
     Ok(())
@@ -185,7 +185,7 @@ pub async fn set_language(
 pub async fn mark_blocked(db: &impl ConnectionTrait, telegram_id: TelegramId) -> Result<(), DbErr> {
     customers::Entity::update_many()
         .col_expr(customers::Column::BlockedBot, true.into())
-        .filter(customers::Column::TelegramId.eq(telegram_id.get()))
+        .filter(customers::Column::TelegramId.eq(telegram_id))
         .exec(db)
         .await?;
     Ok(())
@@ -194,18 +194,18 @@ pub async fn mark_blocked(db: &impl ConnectionTrait, telegram_id: TelegramId) ->
 /// How many customers joined through this customer's link.
 pub async fn referred_count(db: &impl ConnectionTrait, referrer: CustomerId) -> Result<u64, DbErr> {
     customers::Entity::find()
-        .filter(customers::Column::ReferredBy.eq(referrer.get()))
+        .filter(customers::Column::ReferredBy.eq(referrer))
         .count(db)
         .await
 }
 
 impl customers::Model {
     pub fn customer_id(&self) -> CustomerId {
-        CustomerId::new(self.id)
+        self.id
     }
 
     pub fn telegram(&self) -> TelegramId {
-        TelegramId::new(self.telegram_id)
+        self.telegram_id
     }
 
     /// The chosen language, or `None` before the customer picked one.

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            sea_orm::DeriveValueType,
+        )]
         #[serde(transparent)]
         pub struct $name(i64);
 
@@ -43,6 +46,8 @@ id_type!(TransactionId);
 id_type!(JobId);
 id_type!(TicketId);
 id_type!(ReceiptId);
+id_type!(PromoCodeId);
+id_type!(CardId);
 
 /// A message in a staff chat: the chat and the message id. Message ids repeat from chat to
 /// chat, so a staff reply is matched on both — after the staff chat changes, a reply in the new

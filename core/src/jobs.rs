@@ -141,9 +141,7 @@ pub async fn enqueue(
         ..Default::default()
     };
     match key {
-        None => Ok(JobId::new(
-            jobs::Entity::insert(am).exec(db).await?.last_insert_id,
-        )),
+        None => Ok(jobs::Entity::insert(am).exec(db).await?.last_insert_id),
         Some(key) => {
             jobs::Entity::insert(am)
                 .on_conflict(
@@ -158,7 +156,7 @@ pub async fn enqueue(
                 .one(db)
                 .await?
                 .ok_or(DbErr::RecordNotFound(key))?;
-            Ok(JobId::new(job.id))
+            Ok(job.id)
         }
     }
 }
@@ -212,7 +210,7 @@ pub async fn lease(
         leased.sort_by_key(|j| (j.run_at, j.id));
         return Ok(leased);
     }
-    let candidates: Vec<i64> = jobs::Entity::find()
+    let candidates: Vec<JobId> = jobs::Entity::find()
         .select_only()
         .column(jobs::Column::Id)
         .filter(jobs::Column::Kind.is_in(kinds.iter().copied()))
@@ -249,7 +247,7 @@ pub async fn lease(
 
 fn held_by(id: JobId, worker: &str) -> Condition {
     Condition::all()
-        .add(jobs::Column::Id.eq(id.get()))
+        .add(jobs::Column::Id.eq(id))
         .add(jobs::Column::Status.eq(JobStatus::Running))
         .add(jobs::Column::LeasedBy.eq(worker))
 }
@@ -328,7 +326,7 @@ pub async fn fail(
     permanent: bool,
     now: DateTime<Utc>,
 ) -> Result<Fate, DbErr> {
-    let id = JobId::new(job.id);
+    let id = job.id;
     let error: String = error.chars().take(2000).collect();
     let (fate, status, run_at, finished) = if permanent || job.attempts >= job.max_attempts {
         (Fate::GaveUp, JobStatus::Failed, job.run_at, Some(now))
@@ -357,7 +355,7 @@ pub async fn fail(
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: JobId) -> Result<Option<Job>, DbErr> {
-    jobs::Entity::find_by_id(id.get()).one(db).await
+    jobs::Entity::find_by_id(id).one(db).await
 }
 
 /// Why one attempt of a job failed.
@@ -570,7 +568,7 @@ impl Runner {
         let Some(lane) = self.lanes.get(&job.kind) else {
             return Ok(());
         };
-        let id = JobId::new(job.id);
+        let id = job.id;
         // Taken a moment ago, but a busy process may have waited: never run a lost lease.
         if !extend_lease(
             &self.db,
@@ -620,7 +618,7 @@ impl Runner {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(job = job.id, kind = %job.kind, panic = %what, "a job panicked");
+            tracing::error!(job = %job.id, kind = %job.kind, panic = %what, "a job panicked");
             Err(JobError::Retry(format!("the job panicked: {what}")))
         });
         drop(heartbeat);
@@ -633,7 +631,7 @@ impl Runner {
                 let permanent = matches!(e, JobError::Permanent(_));
                 let fate =
                     fail(&self.db, &job, &self.worker, &e.to_string(), permanent, now).await?;
-                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
             }
         }
         Ok(())

@@ -148,12 +148,12 @@ async fn account_by_code(
         .one(txn)
         .await?
     {
-        return Ok(AccountId::new(a.id));
+        return Ok(a.id);
     }
     ledger_accounts::Entity::insert(ledger_accounts::ActiveModel {
         code: Set(code.clone()),
         kind: Set(kind),
-        customer_id: Set(customer.map(CustomerId::get)),
+        customer_id: Set(customer),
         currency: Set(unit.code().to_string()),
         allow_negative: Set(allow_negative),
         balance_minor: Set(0),
@@ -172,7 +172,7 @@ async fn account_by_code(
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(code))?;
-    Ok(AccountId::new(a.id))
+    Ok(a.id)
 }
 
 /// The customer's wallet in `currency`, created on first use.
@@ -286,10 +286,10 @@ async fn insert_transaction(
     let inserted = ledger_transactions::Entity::insert(ledger_transactions::ActiveModel {
         kind: Set(kind),
         idempotency_key: Set(memo.idempotency_key.clone()),
-        order_id: Set(memo.order_id.map(OrderId::get)),
-        payment_id: Set(memo.payment_id.map(PaymentId::get)),
-        reverses_id: Set(reverses.map(TransactionId::get)),
-        actor_telegram_id: Set(memo.actor.map(TelegramId::get)),
+        order_id: Set(memo.order_id),
+        payment_id: Set(memo.payment_id),
+        reverses_id: Set(reverses),
+        actor_telegram_id: Set(memo.actor),
         memo: Set(memo.text.clone()),
         created_at: Set(now),
         ..Default::default()
@@ -297,7 +297,7 @@ async fn insert_transaction(
     .exec(txn)
     .await;
     let tx_id = match inserted {
-        Ok(r) => TransactionId::new(r.last_insert_id),
+        Ok(r) => r.last_insert_id,
         Err(e) if is_unique_violation(&e) => {
             return Err(match (reverses, memo.idempotency_key) {
                 (Some(r), _) => LedgerError::AlreadyReversed(r),
@@ -314,7 +314,7 @@ async fn insert_transaction(
                 ledger_accounts::Column::BalanceMinor,
                 Expr::col(ledger_accounts::Column::BalanceMinor).add(*amount),
             )
-            .filter(ledger_accounts::Column::Id.eq(account.get()))
+            .filter(ledger_accounts::Column::Id.eq(*account))
             .filter(
                 sea_orm::Condition::any()
                     .add(ledger_accounts::Column::AllowNegative.eq(true))
@@ -327,7 +327,7 @@ async fn insert_transaction(
             .exec(txn)
             .await?;
         if moved.rows_affected == 0 {
-            let available = ledger_accounts::Entity::find_by_id(account.get())
+            let available = ledger_accounts::Entity::find_by_id(*account)
                 .one(txn)
                 .await?
                 .map_or(0, |a| a.balance_minor);
@@ -339,8 +339,8 @@ async fn insert_transaction(
     }
     ledger_entries::Entity::insert_many(merged.iter().map(|(account, amount)| {
         ledger_entries::ActiveModel {
-            transaction_id: Set(tx_id.get()),
-            account_id: Set(account.get()),
+            transaction_id: Set(tx_id),
+            account_id: Set(*account),
             amount_minor: Set(*amount),
             created_at: Set(now),
             ..Default::default()
@@ -360,7 +360,7 @@ pub async fn reverse(
     memo: Memo,
     now: DateTime<Utc>,
 ) -> Result<TransactionId, LedgerError> {
-    if ledger_transactions::Entity::find_by_id(original.get())
+    if ledger_transactions::Entity::find_by_id(original)
         .one(txn)
         .await?
         .is_none()
@@ -368,19 +368,19 @@ pub async fn reverse(
         return Err(LedgerError::NoSuchTransaction(original));
     }
     let already = ledger_transactions::Entity::find()
-        .filter(ledger_transactions::Column::ReversesId.eq(original.get()))
+        .filter(ledger_transactions::Column::ReversesId.eq(original))
         .count(txn)
         .await?;
     if already > 0 {
         return Err(LedgerError::AlreadyReversed(original));
     }
     let postings: Vec<Posting> = ledger_entries::Entity::find()
-        .filter(ledger_entries::Column::TransactionId.eq(original.get()))
+        .filter(ledger_entries::Column::TransactionId.eq(original))
         .all(txn)
         .await?
         .into_iter()
         .map(|e| Posting {
-            account: AccountId::new(e.account_id),
+            account: e.account_id,
             amount_minor: -e.amount_minor,
         })
         .collect();
@@ -462,7 +462,7 @@ pub async fn wallet_balance(
 
 /// The cached balance of an account.
 pub async fn balance(db: &impl ConnectionTrait, account: AccountId) -> Result<i64, DbErr> {
-    Ok(ledger_accounts::Entity::find_by_id(account.get())
+    Ok(ledger_accounts::Entity::find_by_id(account)
         .one(db)
         .await?
         .map_or(0, |a| a.balance_minor))
@@ -478,7 +478,7 @@ pub async fn sum_of_entries(db: &impl ConnectionTrait, account: AccountId) -> Re
                 .cast_as("BIGINT"),
             "s",
         )
-        .filter(ledger_entries::Column::AccountId.eq(account.get()))
+        .filter(ledger_entries::Column::AccountId.eq(account))
         .into_tuple()
         .one(db)
         .await?;
@@ -503,13 +503,13 @@ impl Audit {
 pub async fn audit(db: &impl ConnectionTrait) -> Result<Audit, DbErr> {
     let mut report = Audit::default();
     for a in ledger_accounts::Entity::find().all(db).await? {
-        let id = AccountId::new(a.id);
+        let id = a.id;
         let sum = sum_of_entries(db, id).await?;
         if sum != a.balance_minor {
             report.drifting_accounts.push((id, a.balance_minor, sum));
         }
     }
-    let sums: Vec<(i64, Option<i64>)> = ledger_entries::Entity::find()
+    let sums: Vec<(TransactionId, Option<i64>)> = ledger_entries::Entity::find()
         .select_only()
         .column(ledger_entries::Column::TransactionId)
         .column_as(
@@ -525,7 +525,7 @@ pub async fn audit(db: &impl ConnectionTrait) -> Result<Audit, DbErr> {
     report.unbalanced_transactions = sums
         .into_iter()
         .filter(|(_, s)| s.unwrap_or(0) != 0)
-        .map(|(t, _)| TransactionId::new(t))
+        .map(|(t, _)| t)
         .collect();
     Ok(report)
 }
@@ -561,8 +561,8 @@ pub async fn wallet_history(
         .limit(per_page)
         .all(db)
         .await?;
-    let tx_ids: Vec<i64> = entries.iter().map(|e| e.transaction_id).collect();
-    let kinds: BTreeMap<i64, TxKind> = ledger_transactions::Entity::find()
+    let tx_ids: Vec<TransactionId> = entries.iter().map(|e| e.transaction_id).collect();
+    let kinds: BTreeMap<TransactionId, TxKind> = ledger_transactions::Entity::find()
         .filter(ledger_transactions::Column::Id.is_in(tx_ids))
         .all(db)
         .await?
@@ -572,7 +572,7 @@ pub async fn wallet_history(
     Ok(entries
         .into_iter()
         .map(|e| HistoryLine {
-            transaction: TransactionId::new(e.transaction_id),
+            transaction: e.transaction_id,
             kind: kinds.get(&e.transaction_id).copied(),
             amount_minor: e.amount_minor,
             at: e.created_at,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CustomerId, OrderId, PaymentId};
+use crate::ids::{CustomerId, OrderId, PaymentId, ReceiptId};
 use crate::jobs::{self, NewJob};
 use crate::money::Money;
 
@@ -46,9 +46,9 @@ pub enum Notice {
     /// Staff declined a payment in review: the customer hears it is not credited.
     PaymentDeclined { payment_id: PaymentId },
     /// A card-to-card receipt to put before staff (with Approve / Reject).
-    ReceiptToStaff { receipt_id: i64 },
+    ReceiptToStaff { receipt_id: ReceiptId },
     /// Staff rejected a receipt: the customer hears why.
-    ReceiptRejected { receipt_id: i64 },
+    ReceiptRejected { receipt_id: ReceiptId },
 }
 
 impl Notice {

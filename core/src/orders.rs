@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::catalog;
 use crate::entities::orders;
-use crate::ids::{CustomerId, LocationId, OrderId, PlanId, SubscriptionId};
+use crate::ids::{CustomerId, LocationId, OrderId, PlanId, PromoCodeId, SubscriptionId};
 use crate::jobs::{self, NewJob};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::{Currency, Money};
@@ -29,7 +29,7 @@ pub use orders::Model as Order;
 /// The job that makes (or extends) a paid order's panel account, never inside a handler.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Provision {
-    pub order_id: i64,
+    pub order_id: OrderId,
 }
 
 impl crate::jobs::Payload for Provision {
@@ -235,7 +235,7 @@ pub struct Quote {
     pub duration_days: i32,
     pub traffic_bytes: Option<i64>,
     pub list_price: Money,
-    pub promo_code_id: Option<i64>,
+    pub promo_code_id: Option<PromoCodeId>,
     pub discount_minor: i64,
     pub points_used: i64,
     pub points_value_minor: i64,
@@ -280,7 +280,7 @@ pub async fn quote(
         .map_err(|_| OrderError::PlanUnavailable)?;
     Ok(Quote {
         plan: req.plan,
-        location: plan.location_id.map(LocationId::new),
+        location: plan.location_id,
         duration_days: plan.duration_days,
         traffic_bytes: plan.traffic_bytes,
         list_price,
@@ -303,12 +303,12 @@ pub async fn place(
     now: DateTime<Utc>,
 ) -> Result<Order, DbErr> {
     orders::Entity::insert(orders::ActiveModel {
-        customer_id: Set(customer.get()),
+        customer_id: Set(customer),
         kind: Set(kind),
         status: Set(OrderStatus::PendingPayment),
-        plan_id: Set(Some(quote.plan.get())),
-        subscription_id: Set(subscription.map(SubscriptionId::get)),
-        location_id: Set(quote.location.map(LocationId::get)),
+        plan_id: Set(Some(quote.plan)),
+        subscription_id: Set(subscription),
+        location_id: Set(quote.location),
         duration_days: Set(quote.duration_days),
         traffic_bytes: Set(quote.traffic_bytes),
         currency: Set(quote.total.currency()),
@@ -332,7 +332,7 @@ pub async fn place(
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: OrderId) -> Result<Option<Order>, DbErr> {
-    orders::Entity::find_by_id(id.get()).one(db).await
+    orders::Entity::find_by_id(id).one(db).await
 }
 
 /// The customer's orders, newest first.
@@ -341,7 +341,7 @@ pub async fn of_customer(
     customer: CustomerId,
 ) -> Result<Vec<Order>, DbErr> {
     orders::Entity::find()
-        .filter(orders::Column::CustomerId.eq(customer.get()))
+        .filter(orders::Column::CustomerId.eq(customer))
         .order_by_desc(orders::Column::Id)
         .all(db)
         .await
@@ -370,7 +370,7 @@ pub async fn transition(
         _ => {}
     }
     let r = update
-        .filter(orders::Column::Id.eq(id.get()))
+        .filter(orders::Column::Id.eq(id))
         .filter(orders::Column::Status.is_in(from))
         .exec(db)
         .await?;
@@ -385,7 +385,7 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<bool, OrderError> {
     let order = get(db, id).await?.ok_or(OrderError::NotFound)?;
-    if order.customer_id != customer.get() {
+    if order.customer_id != customer {
         return Err(OrderError::NotYours);
     }
     Ok(transition(db, id, OrderStatus::Cancelled, now).await?)
@@ -428,7 +428,7 @@ pub async fn pay_with_wallet_in(
     now: DateTime<Utc>,
 ) -> Result<(), OrderError> {
     let order = get(txn, id).await?.ok_or(OrderError::NotFound)?;
-    if order.customer_id != customer.get() {
+    if order.customer_id != customer {
         return Err(OrderError::NotYours);
     }
     let status = order.status;
@@ -472,8 +472,8 @@ async fn settle(
     order: &Order,
     now: DateTime<Utc>,
 ) -> Result<(), OrderError> {
-    let id = OrderId::new(order.id);
-    let customer = CustomerId::new(order.customer_id);
+    let id = order.id;
+    let customer = order.customer_id;
     if order.points_used > 0 {
         let memo = Memo {
             idempotency_key: Some(format!("order:{}:points", order.id)),
@@ -504,7 +504,7 @@ async fn settle(
 
 impl orders::Model {
     pub fn order_id(&self) -> OrderId {
-        OrderId::new(self.id)
+        self.id
     }
 
     pub fn state(&self) -> OrderStatus {

@@ -179,9 +179,9 @@ fn from_model(m: panels::Model) -> Result<Panel, PanelStoreError> {
     config.proxy = m.proxy_url.as_deref().and_then(|p| Url::parse(p).ok());
     config.options = options;
     Ok(Panel {
-        id: PanelId::new(m.id),
+        id: m.id,
         name: m.name,
-        location_id: LocationId::new(m.location_id),
+        location_id: m.location_id,
         capacity: m.capacity,
         enabled: m.enabled,
         healthy: m.healthy,
@@ -218,7 +218,7 @@ pub async fn panel(
     db: &impl ConnectionTrait,
     id: PanelId,
 ) -> Result<Option<Panel>, PanelStoreError> {
-    panels::Entity::find_by_id(id.get())
+    panels::Entity::find_by_id(id)
         .one(db)
         .await?
         .map(from_model)
@@ -233,7 +233,7 @@ pub async fn record_check(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let am = panels::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(id.get()),
+        id: sea_orm::ActiveValue::Unchanged(id),
         healthy: Set(error.is_none()),
         checked_at: Set(Some(now)),
         last_error: Set(error),

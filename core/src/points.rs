@@ -27,7 +27,7 @@ pub enum PointsError {
 
 fn spendable(customer: CustomerId, now: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(points_lots::Column::CustomerId.eq(customer.get()))
+        .add(points_lots::Column::CustomerId.eq(customer))
         .add(points_lots::Column::Remaining.gt(0))
         .add(
             Condition::any()
@@ -84,8 +84,8 @@ pub async fn earn(
     )
     .await?;
     points_lots::Entity::insert(points_lots::ActiveModel {
-        customer_id: Set(customer.get()),
-        transaction_id: Set(tx.get()),
+        customer_id: Set(customer),
+        transaction_id: Set(tx),
         amount: Set(points),
         remaining: Set(points),
         expires_at: Set(expires_at),
@@ -187,7 +187,7 @@ pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u
         if r.rows_affected != 1 {
             continue;
         }
-        let customer = CustomerId::new(lot.customer_id);
+        let customer = lot.customer_id;
         let account = ledger::points_account(&txn, customer, now).await?;
         let issued =
             ledger::system_account(&txn, &SystemAccount::PointsIssued, Unit::Points, now).await?;

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::entities::{promo_codes, promo_uses};
-use crate::ids::{CustomerId, OrderId, PlanId};
+use crate::ids::{CustomerId, OrderId, PlanId, PromoCodeId};
 use crate::money::Money;
 
 pub use promo_codes::Model as PromoCode;
@@ -81,7 +81,7 @@ pub async fn add(
         percent_off: Set(percent),
         amount_off_minor: Set(amount),
         currency: Set(currency),
-        plan_id: Set(new.plan.map(PlanId::get)),
+        plan_id: Set(new.plan),
         max_uses: Set(new.max_uses),
         per_customer_limit: Set(Ord::max(new.per_customer_limit, 1)),
         uses: Set(0),
@@ -94,7 +94,7 @@ pub async fn add(
     .await?)
 }
 
-pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<PromoCode>, DbErr> {
+pub async fn by_id(db: &impl ConnectionTrait, id: PromoCodeId) -> Result<Option<PromoCode>, DbErr> {
     promo_codes::Entity::find_by_id(id).one(db).await
 }
 
@@ -125,7 +125,7 @@ pub async fn evaluate(
     if promo.max_uses.is_some_and(|max| promo.uses >= max) {
         return Err(PromoError::UsedUp);
     }
-    if promo.plan_id.is_some_and(|p| p != plan.get()) {
+    if promo.plan_id.is_some_and(|p| p != plan) {
         return Err(PromoError::OtherPlan);
     }
     let used = uses_by(db, promo.id, customer).await?;
@@ -156,7 +156,7 @@ pub async fn evaluate(
 /// number, and only one can.
 pub async fn redeem(
     db: &impl ConnectionTrait,
-    promo_id: i64,
+    promo_id: PromoCodeId,
     customer: CustomerId,
     order: OrderId,
     now: DateTime<Utc>,
@@ -193,8 +193,8 @@ pub async fn redeem(
     }
     let inserted = promo_uses::Entity::insert(promo_uses::ActiveModel {
         promo_code_id: Set(promo_id),
-        customer_id: Set(customer.get()),
-        order_id: Set(order.get()),
+        customer_id: Set(customer),
+        order_id: Set(order),
         use_no: Set(used + 1),
         created_at: Set(now),
         ..Default::default()
@@ -218,12 +218,12 @@ pub async fn redeem(
 /// How many times `customer` has used the code.
 async fn uses_by(
     db: &impl ConnectionTrait,
-    promo_id: i64,
+    promo_id: PromoCodeId,
     customer: CustomerId,
 ) -> Result<i64, DbErr> {
     Ok(promo_uses::Entity::find()
         .filter(promo_uses::Column::PromoCodeId.eq(promo_id))
-        .filter(promo_uses::Column::CustomerId.eq(customer.get()))
+        .filter(promo_uses::Column::CustomerId.eq(customer))
         .count(db)
         .await? as i64)
 }
@@ -252,7 +252,7 @@ pub async fn misses_since(
     use crate::entities::audit_log;
     audit_log::Entity::find()
         .filter(audit_log::Column::Action.eq(MISS))
-        .filter(audit_log::Column::ActorTelegramId.eq(who.get()))
+        .filter(audit_log::Column::ActorTelegramId.eq(who))
         .filter(audit_log::Column::CreatedAt.gte(since))
         .count(db)
         .await

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use crate::entities::{orders as order_rows, subscriptions};
-use crate::ids::{CustomerId, LocationId, OrderId, PanelId, SubscriptionId};
+use crate::ids::{CustomerId, OrderId, SubscriptionId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::Money;
 use crate::notices::{self, Notice};
@@ -104,7 +104,7 @@ pub enum AttemptError {
     #[error("`{0}` is not an account name")]
     NotAnAccountName(String),
     #[error("subscription {0} has a malformed account key")]
-    MalformedKey(i64),
+    MalformedKey(SubscriptionId),
     #[error("the subscription has no account key")]
     NoAccountKey,
     #[error("another run attached a subscription first")]
@@ -207,7 +207,7 @@ async fn attempt(
     am.usage_synced_at = Set(Some(now));
     am.updated_at = Set(now);
     am.update(&txn).await?;
-    let id = OrderId::new(order.id);
+    let id = order.id;
     if orders::transition(&txn, id, OrderStatus::Fulfilled, now).await? {
         for notice in [
             Notice::Fulfilled { order_id: id },
@@ -217,7 +217,7 @@ async fn attempt(
         }
     }
     txn.commit().await?;
-    Ok(SubscriptionId::new(sub.id))
+    Ok(sub.id)
 }
 
 /// What a renewal or traffic pack sets the account to: stored on the order before the first
@@ -288,7 +288,7 @@ pub fn account_ref(sub: &Subscription) -> Result<AccountRef, AttemptError> {
 }
 
 async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Panel, AttemptError> {
-    panels::panel(db, PanelId::new(sub.panel_id))
+    panels::panel(db, sub.panel_id)
         .await?
         .ok_or(AttemptError::Gone("subscription's panel"))
 }
@@ -320,7 +320,7 @@ async fn new_subscription(
         .location_id
         .ok_or(AttemptError::OrderLacks("location"))?;
     let plan = order.plan_id.ok_or(AttemptError::OrderLacks("plan"))?;
-    let panel = panels::with_room(db, LocationId::new(location), false)
+    let panel = panels::with_room(db, location, false)
         .await?
         .ok_or(AttemptError::NoRoom)?;
     let tag = crate::shop::identity(db).await?.account_tag(prefix);
@@ -330,7 +330,7 @@ async fn new_subscription(
     let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
         customer_id: Set(order.customer_id),
         plan_id: Set(plan),
-        panel_id: Set(panel.id.get()),
+        panel_id: Set(panel.id),
         panel_account: Set(placeholder),
         status: Set(SubscriptionStatus::Provisioning),
         is_trial: Set(order.kind == OrderKind::Trial),
@@ -347,7 +347,7 @@ async fn new_subscription(
     })
     .exec_with_returning(&txn)
     .await?;
-    let name = AccountName::derive(&tag, order.customer_id, row.id)?;
+    let name = AccountName::derive(&tag, order.customer_id.get(), row.id.get())?;
     let mut am = subscriptions::ActiveModel::from(row);
     am.panel_account = Set(name.to_string());
     let row = am.update(&txn).await?;
@@ -374,13 +374,13 @@ async fn refund(
     now: DateTime<Utc>,
 ) -> Result<(), ProvisionError> {
     let txn = crate::db::begin(db).await?;
-    let id = OrderId::new(order.id);
+    let id = order.id;
     if !orders::transition(&txn, id, OrderStatus::Refunded, now).await? {
         return Ok(());
     }
     notices::enqueue(&txn, &Notice::Refunded { order_id: id }, now).await?;
     rewards::take_back(&txn, id, now).await?;
-    let customer = CustomerId::new(order.customer_id);
+    let customer = order.customer_id;
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),
         order_id: Some(id),
@@ -454,7 +454,7 @@ async fn refund(
 /// The job that turns off the panel account of a refunded purchase, if it exists.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct DisableRefunded {
-    pub subscription_id: i64,
+    pub subscription_id: SubscriptionId,
 }
 
 impl crate::jobs::Payload for DisableRefunded {
@@ -469,7 +469,7 @@ pub async fn disable_refunded(
     db: &DatabaseConnection,
     subscription: SubscriptionId,
 ) -> Result<(), ProvisionError> {
-    let Some(sub) = subscriptions::Entity::find_by_id(subscription.get())
+    let Some(sub) = subscriptions::Entity::find_by_id(subscription)
         .one(db)
         .await?
         .filter(|s| s.status == SubscriptionStatus::Failed)
@@ -498,7 +498,7 @@ pub async fn of_customer(
     customer: CustomerId,
 ) -> Result<Vec<Subscription>, sea_orm::DbErr> {
     subscriptions::Entity::find()
-        .filter(subscriptions::Column::CustomerId.eq(customer.get()))
+        .filter(subscriptions::Column::CustomerId.eq(customer))
         .filter(subscriptions::Column::Status.ne(SubscriptionStatus::Failed))
         .order_by_desc(subscriptions::Column::Id)
         .all(db)

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::entities::{customers, ledger_transactions, orders as order_rows};
-use crate::ids::{CustomerId, OrderId, TransactionId};
+use crate::ids::{CustomerId, OrderId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::Money;
 use crate::orders::{self, OrderKind, OrderStatus};
@@ -69,7 +69,7 @@ pub async fn grant_for_order(
     if row.state() != OrderStatus::Fulfilled || !paid_for {
         return Ok(Granted::default());
     }
-    let customer = CustomerId::new(row.customer_id);
+    let customer = row.customer_id;
     let txn = crate::db::begin(db).await?;
     let mut granted = Granted::default();
     let expires = rules.points_expire_after.map(|d| now + d);
@@ -92,8 +92,7 @@ pub async fn grant_for_order(
     let referrer = customers::Entity::find_by_id(row.customer_id)
         .one(&txn)
         .await?
-        .and_then(|c| c.referred_by)
-        .map(CustomerId::new);
+        .and_then(|c| c.referred_by);
     let key = format!("referral:{}", row.customer_id);
     if let (Some(referrer), Some(reward)) = (referrer, rules.referral)
         && !posted(&txn, &key).await?
@@ -150,7 +149,7 @@ pub async fn take_back(
     now: DateTime<Utc>,
 ) -> Result<(), RewardError> {
     let Some(reward) = ledger_transactions::Entity::find()
-        .filter(ledger_transactions::Column::OrderId.eq(order.get()))
+        .filter(ledger_transactions::Column::OrderId.eq(order))
         .filter(ledger_transactions::Column::IdempotencyKey.like("referral:%"))
         .one(txn)
         .await?
@@ -168,15 +167,7 @@ pub async fn take_back(
         ..Memo::default()
     };
     if reward.kind == TxKind::ReferralReward {
-        match ledger::reverse(
-            txn,
-            TransactionId::new(reward.id),
-            TxKind::ReferralReward,
-            memo,
-            now,
-        )
-        .await
-        {
+        match ledger::reverse(txn, reward.id, TxKind::ReferralReward, memo, now).await {
             Ok(_) | Err(LedgerError::AlreadyReversed(_)) => {}
             // Already spent: the shop absorbs it rather than push a wallet below zero.
             Err(LedgerError::InsufficientBalance { .. }) => {
@@ -190,7 +181,7 @@ pub async fn take_back(
             .one(txn)
             .await?;
         if let Some(lot) = lot {
-            let owner = CustomerId::new(lot.customer_id);
+            let owner = lot.customer_id;
             let take = lot.amount.min(points::balance(txn, owner, now).await?);
             if take > 0 {
                 points::spend(txn, owner, take, memo, now).await?;
@@ -209,7 +200,7 @@ pub async fn referral_stats(
     use sea_orm::{PaginatorTrait, QuerySelect};
     // Two counts in SQL, however many friends joined: no id list is ever sent back and forth.
     let joined = customers::Entity::find()
-        .filter(customers::Column::ReferredBy.eq(referrer.get()))
+        .filter(customers::Column::ReferredBy.eq(referrer))
         .count(db)
         .await?;
     let referred = Query::select()

@@ -57,7 +57,7 @@ pub async fn grant(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     staff::Entity::insert(staff::ActiveModel {
-        telegram_id: Set(telegram_id.get()),
+        telegram_id: Set(telegram_id),
         role: Set(role),
         added_by: Set(added_by.map(TelegramId::get)),
         created_at: Set(now),
@@ -75,7 +75,7 @@ pub async fn grant(
 
 pub async fn revoke(db: &impl ConnectionTrait, telegram_id: TelegramId) -> Result<bool, DbErr> {
     let r = staff::Entity::delete_many()
-        .filter(staff::Column::TelegramId.eq(telegram_id.get()))
+        .filter(staff::Column::TelegramId.eq(telegram_id))
         .exec(db)
         .await?;
     Ok(r.rows_affected > 0)
@@ -87,7 +87,7 @@ pub async fn role_of(
     telegram_id: TelegramId,
 ) -> Result<Option<Role>, DbErr> {
     Ok(staff::Entity::find()
-        .filter(staff::Column::TelegramId.eq(telegram_id.get()))
+        .filter(staff::Column::TelegramId.eq(telegram_id))
         .one(db)
         .await?
         .map(|s| s.role))
@@ -98,6 +98,6 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<(TelegramId, Role)>, 
         .all(db)
         .await?
         .into_iter()
-        .map(|s| (TelegramId::new(s.telegram_id), s.role))
+        .map(|s| (s.telegram_id, s.role))
         .collect())
 }

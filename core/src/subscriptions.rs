@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, Ent
 
 use crate::catalog;
 use crate::entities::subscriptions;
-use crate::ids::{CustomerId, PanelId, PlanId, SubscriptionId};
+use crate::ids::{CustomerId, SubscriptionId};
 use crate::money::{Currency, Money};
 use crate::orders::{self, Order, OrderError, OrderKind, Quote};
 use crate::panels::{self, Panel, PanelStoreError};
@@ -51,7 +51,7 @@ impl SubscriptionStatus {
 
 impl Subscription {
     pub fn subscription_id(&self) -> SubscriptionId {
-        SubscriptionId::new(self.id)
+        self.id
     }
 
     pub fn state(&self) -> SubscriptionStatus {
@@ -87,17 +87,17 @@ pub async fn owned(
     id: SubscriptionId,
     customer: CustomerId,
 ) -> Result<Subscription, SubscriptionError> {
-    subscriptions::Entity::find_by_id(id.get())
+    subscriptions::Entity::find_by_id(id)
         .one(db)
         .await?
-        .filter(|s| s.customer_id == customer.get())
+        .filter(|s| s.customer_id == customer)
         .ok_or(SubscriptionError::NotFound)
 }
 
 /// The job that reads a subscription's figures from its panel, so no handler waits on one.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RefreshUsage {
-    pub subscription_id: i64,
+    pub subscription_id: SubscriptionId,
 }
 
 impl crate::jobs::Payload for RefreshUsage {
@@ -139,7 +139,7 @@ pub async fn refresh(
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if let Some(sub) = subscriptions::Entity::find_by_id(id.get()).one(db).await? {
+    if let Some(sub) = subscriptions::Entity::find_by_id(id).one(db).await? {
         refresh_usage(db, sub, max_age, now).await?;
     }
     Ok(())
@@ -219,14 +219,14 @@ pub async fn refresh_usage(
             if e.is_retryable() {
                 breaker::failed(panel.id.get());
             }
-            tracing::warn!(subscription = sub.id, error = %e, "usage not refreshed");
+            tracing::warn!(subscription = %sub.id, error = %e, "usage not refreshed");
             Ok((sub, false))
         }
     }
 }
 
 async fn panel_of(db: &DatabaseConnection, sub: &Subscription) -> Result<Option<Panel>, DbErr> {
-    match panels::panel(db, PanelId::new(sub.panel_id)).await {
+    match panels::panel(db, sub.panel_id).await {
         Ok(p) => Ok(p),
         Err(PanelStoreError::Db(e)) => Err(e),
         Err(_) => Ok(None),
@@ -252,7 +252,7 @@ pub async fn quote_renewal(
     if sub.state() != SubscriptionStatus::Active {
         return Err(SubscriptionError::NotActive);
     }
-    let plan = catalog::plan(db, PlanId::new(sub.plan_id))
+    let plan = catalog::plan(db, sub.plan_id)
         .await?
         .filter(|p| p.enabled && !p.is_trial)
         .ok_or(SubscriptionError::PlanGone)?;
@@ -305,7 +305,7 @@ pub async fn quote_traffic(
     .map_err(|_| SubscriptionError::NoSuchPack(gb))?;
     let panel = panel_of(db, sub).await?;
     let quote = Quote {
-        plan: PlanId::new(sub.plan_id),
+        plan: sub.plan_id,
         location: panel.map(|p| p.location_id),
         duration_days: 0,
         traffic_bytes: Some(gb * GB),
@@ -332,16 +332,7 @@ pub async fn place(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<Order, SubscriptionError> {
-    Ok(orders::place(
-        db,
-        CustomerId::new(sub.customer_id),
-        kind,
-        quote,
-        Some(SubscriptionId::new(sub.id)),
-        ttl,
-        now,
-    )
-    .await?)
+    Ok(orders::place(db, sub.customer_id, kind, quote, Some(sub.id), ttl, now).await?)
 }
 
 /// Where the subscription's panel is (for the listing).

@@ -77,7 +77,7 @@ impl Writing {
 
 async fn add_message(
     txn: &sea_orm::DatabaseTransaction,
-    ticket: i64,
+    ticket: TicketId,
     author: Author,
     author_telegram_id: TelegramId,
     w: Writing,
@@ -86,7 +86,7 @@ async fn add_message(
     let m = ticket_messages::Entity::insert(ticket_messages::ActiveModel {
         ticket_id: Set(ticket),
         author: Set(author),
-        author_telegram_id: Set(author_telegram_id.get()),
+        author_telegram_id: Set(author_telegram_id),
         body: Set(w.body),
         photo_file_id: Set(w.photo_file_id),
         staff_chat_message_id: Set(None),
@@ -128,7 +128,7 @@ pub async fn open(
         .map(|b| b.chars().take(60).collect::<String>());
     let txn = crate::db::begin(db).await?;
     let ticket = tickets::Entity::insert(tickets::ActiveModel {
-        customer_id: Set(customer.get()),
+        customer_id: Set(customer),
         status: Set(TicketStatus::Open),
         subject: Set(subject),
         updated_at: Set(now),
@@ -149,10 +149,10 @@ pub async fn owned(
     ticket: TicketId,
     customer: CustomerId,
 ) -> Result<Ticket, TicketError> {
-    tickets::Entity::find_by_id(ticket.get())
+    tickets::Entity::find_by_id(ticket)
         .one(db)
         .await?
-        .filter(|t| t.customer_id == customer.get())
+        .filter(|t| t.customer_id == customer)
         .ok_or(TicketError::NotFound)
 }
 
@@ -242,7 +242,7 @@ pub async fn close(
 /// The customer's open tickets, most recently active first.
 pub async fn open_of(db: &DatabaseConnection, customer: CustomerId) -> Result<Vec<Ticket>, DbErr> {
     tickets::Entity::find()
-        .filter(tickets::Column::CustomerId.eq(customer.get()))
+        .filter(tickets::Column::CustomerId.eq(customer))
         .filter(tickets::Column::Status.eq(TicketStatus::Open))
         .order_by_desc(tickets::Column::UpdatedAt)
         .all(db)
@@ -264,7 +264,7 @@ pub async fn message(
 /// The latest `limit` messages of a ticket, oldest first.
 pub async fn messages(
     db: &DatabaseConnection,
-    ticket: i64,
+    ticket: TicketId,
     limit: u64,
 ) -> Result<Vec<TicketMessage>, DbErr> {
     use sea_orm::QuerySelect;
@@ -297,6 +297,6 @@ async fn post_of(
 
 impl tickets::Model {
     pub fn ticket_id(&self) -> crate::ids::TicketId {
-        crate::ids::TicketId::new(self.id)
+        self.id
     }
 }

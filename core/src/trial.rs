@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrai
 
 use crate::catalog;
 use crate::entities::{customers, orders as order_rows};
-use crate::ids::{CustomerId, LocationId, OrderId};
+use crate::ids::{CustomerId, OrderId};
 use crate::money::{Currency, Money};
 use crate::orders::{self, OrderError, OrderKind, Quote};
 use crate::panels;
@@ -40,7 +40,7 @@ pub async fn available(
     let offered = catalog::plan_by_code(db, code)
         .await?
         .is_some_and(|p| p.enabled && p.is_trial);
-    let fresh = customers::Entity::find_by_id(customer.get())
+    let fresh = customers::Entity::find_by_id(customer)
         .one(db)
         .await?
         .is_some_and(|c| !c.trial_used);
@@ -52,7 +52,7 @@ async fn has_bought(
     customer: CustomerId,
 ) -> Result<bool, DbErr> {
     Ok(order_rows::Entity::find()
-        .filter(order_rows::Column::CustomerId.eq(customer.get()))
+        .filter(order_rows::Column::CustomerId.eq(customer))
         .filter(order_rows::Column::Kind.ne(OrderKind::Trial.as_str()))
         .filter(order_rows::Column::PaidAt.is_not_null())
         .count(db)
@@ -77,7 +77,7 @@ pub async fn take(
         None => return Err(TrialError::NotOffered),
     };
     let location = match plan.location_id {
-        Some(id) => Some(LocationId::new(id)),
+        Some(id) => Some(id),
         None => panels::sellable_locations(db)
             .await?
             .first()
@@ -93,7 +93,7 @@ pub async fn take(
     }
     let claimed = customers::Entity::update_many()
         .col_expr(customers::Column::TrialUsed, Expr::value(true))
-        .filter(customers::Column::Id.eq(customer.get()))
+        .filter(customers::Column::Id.eq(customer))
         .filter(customers::Column::TrialUsed.eq(false))
         .exec(&txn)
         .await?;

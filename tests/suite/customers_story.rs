@@ -93,7 +93,7 @@ async fn an_affiliate_with_thirty_three_thousand_friends_sees_the_counts() {
         let friends = (0..1_000).map(|i| {
             let n = 10_000_000 + chunk * 1_000 + i;
             rows::ActiveModel {
-                telegram_id: Set(n),
+                telegram_id: Set(vpnshop_core::ids::TelegramId::new(n)),
                 username: Set(None),
                 first_name: Set(format!("friend{n}")),
                 language: Set(Some("fa".into())),

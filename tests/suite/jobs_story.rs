@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use serde_json::json;
-use vpnshop_core::ids::JobId;
 use vpnshop_core::jobs::{self, Fate, JobStatus, NewJob};
 use vpnshop_tests::db::fresh_db;
 
@@ -35,12 +34,8 @@ async fn two_workers_racing_over_a_thousand_jobs_run_each_exactly_once() {
                         return ran;
                     }
                     for job in batch {
-                        seen.lock().unwrap().push(job.id);
-                        assert!(
-                            jobs::complete(&db, JobId::new(job.id), name, t0())
-                                .await
-                                .unwrap()
-                        );
+                        seen.lock().unwrap().push(job.id.get());
+                        assert!(jobs::complete(&db, job.id, name, t0()).await.unwrap());
                         ran += 1;
                     }
                     tokio::task::yield_now().await;
@@ -271,7 +266,7 @@ async fn two_processes_with_a_slow_panel_run_each_job_once_and_a_sweep_holds_not
                 let ran = ran.clone();
                 async move {
                     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-                    ran.lock().unwrap().push(job.id);
+                    ran.lock().unwrap().push(job.id.get());
                     Ok(())
                 }
             })

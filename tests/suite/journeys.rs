@@ -52,7 +52,7 @@ async fn open_shop() -> Shop {
         NewPlan {
             code: "trial".into(),
             name: "Trial".into(),
-            location: plan.location_id.map(vpnshop_core::ids::LocationId::new),
+            location: plan.location_id,
             duration_days: 1,
             traffic_bytes: Some(1 << 30),
             is_trial: true,
@@ -910,7 +910,7 @@ async fn long_lists_and_long_tickets_stay_within_telegrams_limits() {
         rows::Entity::insert(rows::ActiveModel {
             customer_id: Set(c.id),
             plan_id: Set(plan.id),
-            panel_id: Set(panel.id.get()),
+            panel_id: Set(panel.id),
             panel_account: Set(format!("vsx_{}_{n}", c.id)),
             status: Set(vpnshop_core::subscriptions::SubscriptionStatus::Active),
             is_trial: Set(false),

@@ -815,7 +815,7 @@ async fn unreceipted_transfers_expire_and_amounts_never_repeat() {
         .await
         .unwrap()
         .expect("the expired transfer still takes its receipt");
-    assert_eq!(waiting.id, ta.checkout.payment.get());
+    assert_eq!(waiting.id, ta.checkout.payment);
     card::submit(
         db,
         ta.checkout.payment,

@@ -103,7 +103,7 @@ async fn a_paid_order_becomes_one_account_and_a_replay_changes_nothing() {
         .unwrap();
     assert_eq!(subs.len(), 1);
     let s = &subs[0];
-    assert_eq!(s.id, sub.get());
+    assert_eq!(s.id, sub);
     assert_eq!(s.status.as_str(), "active");
     assert_eq!(s.traffic_limit_bytes, Some(50 << 30));
     assert_eq!(s.expires_at, Some(t0() + Duration::days(30)));
@@ -376,10 +376,7 @@ async fn a_refunded_purchase_leaves_no_working_account_behind() {
         .unwrap()
         .unwrap();
     let account = provisioning::account_ref(&sub).unwrap();
-    let panel = panels::panel(&t.db, vpnshop_core::ids::PanelId::new(sub.panel_id))
-        .await
-        .unwrap()
-        .unwrap();
+    let panel = panels::panel(&t.db, sub.panel_id).await.unwrap().unwrap();
     let client = marzban_client::connect(panel.config.clone()).unwrap();
     fake.faults.fail_next(0);
     client
@@ -407,7 +404,7 @@ async fn a_refunded_purchase_leaves_no_working_account_behind() {
 
     // The job's work, once the panel answers: the account is off; running it again is fine.
     fake.faults.fail_next(0);
-    let sub_id = vpnshop_core::ids::SubscriptionId::new(sub.id);
+    let sub_id = sub.id;
     provisioning::disable_refunded(&t.db, sub_id).await.unwrap();
     provisioning::disable_refunded(&t.db, sub_id).await.unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use vpnshop_core::catalog::{self, CatalogError, LocationEdit, NewLocation, NewPlan, PlanEdit};
-use vpnshop_core::ids::LocationId;
+use vpnshop_core::ids::{CardId, LocationId};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::payments::card::{self, CardNumber};
 use vpnshop_core::sea_orm::DatabaseConnection;
@@ -391,7 +391,7 @@ pub async fn card(
         }
         CardCommand::Disable { id } | CardCommand::Enable { id } => {
             let on = matches!(command, CardCommand::Enable { .. });
-            if !card::set_card_enabled(db, id, on).await? {
+            if !card::set_card_enabled(db, CardId::new(id), on).await? {
                 return Err(CatalogAdminError::NoSuchCard(id));
             }
             writeln!(

@@ -163,7 +163,7 @@ pub async fn list(db: &DatabaseConnection, out: &mut dyn Write) -> Result<(), Pa
     for p in all {
         let location = locations
             .iter()
-            .find(|l| l.id == p.location_id.get())
+            .find(|l| l.id == p.location_id)
             .map_or("?", |l| l.code.as_str());
         let state = match (p.enabled, p.checked_at, p.healthy) {
             (false, _, _) => "disabled",

@@ -335,7 +335,7 @@ async fn requote(v: &Visit, order: &Order, asked: Asked) -> HandlerResult {
     };
     let req = QuoteRequest {
         customer: customer.customer_id(),
-        plan: PlanId::new(plan),
+        plan,
         currency: ctx.currency,
         promo_code: promo,
         points,
@@ -359,7 +359,7 @@ async fn requote(v: &Visit, order: &Order, asked: Asked) -> HandlerResult {
         }
         Err(e) => return Err(e.into()),
     };
-    quote.location = Some(LocationId::new(location));
+    quote.location = Some(location);
     if !orders::cancel(&ctx.db, order.order_id(), customer.customer_id(), now)
         .await
         .unwrap_or(false)

@@ -310,7 +310,7 @@ pub async fn receipt(v: &Visit, msg: &Message, payment: Option<PaymentId>) -> Ha
             ctx.clock.now(),
         )
         .await?
-        .map(|p| PaymentId::new(p.id)),
+        .map(|p| p.id),
     };
     let Some(payment) = payment else {
         return v

@@ -56,7 +56,7 @@ pub async fn notify_reward(
     referrer: CustomerId,
     (wallet, points): (Option<Money>, Option<i64>),
 ) -> HandlerResult {
-    let customer = readers::customer(ctx, referrer.get()).await?;
+    let customer = readers::customer(ctx, referrer).await?;
     let lang = readers::lang(ctx, &customer);
     let what = match (wallet, points) {
         (Some(m), _) => text::money(lang, m),

@@ -4,7 +4,6 @@
 use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::catalog;
 use vpnshop_core::customers::Language;
-use vpnshop_core::ids::{CustomerId, LocationId, PlanId};
 use vpnshop_core::ledger;
 use vpnshop_core::money::Money;
 use vpnshop_core::orders::{Order, OrderKind};
@@ -31,12 +30,12 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
         )
     };
     let plan = match order.plan_id {
-        Some(id) => catalog::plan(&ctx.db, PlanId::new(id)).await?,
+        Some(id) => catalog::plan(&ctx.db, id).await?,
         None => None,
     };
     let plan_name = plan.as_ref().map(|p| p.name.clone()).unwrap_or_default();
     let location = match order.location_id {
-        Some(id) => catalog::location(&ctx.db, LocationId::new(id)).await?,
+        Some(id) => catalog::location(&ctx.db, id).await?,
         None => None,
     };
     let what = match order.kind {
@@ -107,8 +106,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
         body.push_str("\n\n");
         body.push_str(&after_text(lang, after));
     }
-    let balance =
-        ledger::wallet_balance(&ctx.db, CustomerId::new(order.customer_id), currency).await?;
+    let balance = ledger::wallet_balance(&ctx.db, order.customer_id, currency).await?;
     body.push_str("\n\n");
     body.push_str(&tr_with(
         lang,
@@ -167,7 +165,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
         if order.promo_code_id.is_none() {
             extras.push(button(tr(lang, "checkout.add_promo"), Action::Promo(id)));
         }
-        let customer = CustomerId::new(order.customer_id);
+        let customer = order.customer_id;
         if order.points_used == 0
             && ctx.sales.points.value_of_point(currency).is_some()
             && points::balance(&ctx.db, customer, ctx.clock.now()).await? > 0

@@ -8,8 +8,8 @@ use crate::ctx::Ctx;
 use crate::errors::BotError;
 
 /// The customer a notice is for; one who is gone can never be told.
-pub async fn customer(ctx: &Ctx, id: i64) -> Result<Customer, BotError> {
-    customers::by_id(&ctx.db, CustomerId::new(id))
+pub async fn customer(ctx: &Ctx, id: CustomerId) -> Result<Customer, BotError> {
+    customers::by_id(&ctx.db, id)
         .await?
         .ok_or_else(|| BotError::Undeliverable(format!("customer {id} is gone")))
 }
@@ -21,5 +21,5 @@ pub fn lang(ctx: &Ctx, c: &Customer) -> Language {
 
 /// Their private chat with the bot.
 pub fn chat(c: &Customer) -> ChatId {
-    ChatId(c.telegram_id)
+    ChatId(c.telegram_id.get())
 }

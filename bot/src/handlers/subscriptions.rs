@@ -352,13 +352,9 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
     let Some(sub_id) = order.subscription_id else {
         return Ok(());
     };
-    let sub = subscriptions::owned(
-        &ctx.db,
-        vpnshop_core::ids::SubscriptionId::new(sub_id),
-        customer.customer_id(),
-    )
-    .await
-    .map_err(|e| BotError::Service(e.to_string()))?;
+    let sub = subscriptions::owned(&ctx.db, sub_id, customer.customer_id())
+        .await
+        .map_err(|e| BotError::Service(e.to_string()))?;
     let left = sub.traffic_limit_bytes.map(|l| (l - sub.used_bytes).max(0));
     let until = sub
         .expires_at

@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub actor_telegram_id: Option<i64>,
+    pub actor_telegram_id: Option<crate::ids::TelegramId>,
     pub action: String,
     pub target: Option<String>,
     pub details: String,

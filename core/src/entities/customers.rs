@@ -5,15 +5,15 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "customers")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::CustomerId,
     #[sea_orm(unique)]
-    pub telegram_id: i64,
+    pub telegram_id: crate::ids::TelegramId,
     pub username: Option<String>,
     pub first_name: String,
     pub language: Option<String>,
     #[sea_orm(unique)]
     pub referral_code: String,
-    pub referred_by: Option<i64>,
+    pub referred_by: Option<crate::ids::CustomerId>,
     pub trial_used: bool,
     pub banned: bool,
     pub blocked_bot: bool,

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::JobId,
     pub kind: String,
     pub payload: String,
     #[sea_orm(unique)]

@@ -5,11 +5,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "ledger_accounts")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::AccountId,
     #[sea_orm(unique)]
     pub code: String,
     pub kind: crate::ledger::AccountKind,
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<crate::ids::CustomerId>,
     pub currency: String,
     pub allow_negative: bool,
     pub balance_minor: i64,

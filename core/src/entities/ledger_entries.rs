@@ -6,8 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub transaction_id: i64,
-    pub account_id: i64,
+    pub transaction_id: crate::ids::TransactionId,
+    pub account_id: crate::ids::AccountId,
     pub amount_minor: i64,
     pub created_at: DateTimeUtc,
 }

@@ -5,13 +5,13 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "orders")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub customer_id: i64,
+    pub id: crate::ids::OrderId,
+    pub customer_id: crate::ids::CustomerId,
     pub kind: crate::orders::OrderKind,
     pub status: crate::orders::OrderStatus,
-    pub plan_id: Option<i64>,
-    pub subscription_id: Option<i64>,
-    pub location_id: Option<i64>,
+    pub plan_id: Option<crate::ids::PlanId>,
+    pub subscription_id: Option<crate::ids::SubscriptionId>,
+    pub location_id: Option<crate::ids::LocationId>,
     pub duration_days: i32,
     pub traffic_bytes: Option<i64>,
     pub currency: crate::money::Currency,
@@ -21,7 +21,7 @@ pub struct Model {
     pub points_value_minor: i64,
     pub total_minor: i64,
     pub wallet_paid_minor: i64,
-    pub promo_code_id: Option<i64>,
+    pub promo_code_id: Option<crate::ids::PromoCodeId>,
     pub expires_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,

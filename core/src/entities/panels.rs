@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "panels")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::PanelId,
     #[sea_orm(unique)]
     pub name: String,
     pub kind: String,
@@ -16,7 +16,7 @@ pub struct Model {
     pub secret: String,
     pub proxy_url: Option<String>,
     pub options: String,
-    pub location_id: i64,
+    pub location_id: crate::ids::LocationId,
     pub capacity: Option<i32>,
     pub enabled: bool,
     pub healthy: bool,

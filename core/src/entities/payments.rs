@@ -5,9 +5,9 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "payments")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub customer_id: i64,
-    pub order_id: Option<i64>,
+    pub id: crate::ids::PaymentId,
+    pub customer_id: crate::ids::CustomerId,
+    pub order_id: Option<crate::ids::OrderId>,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub status: crate::payments::PaymentStatus,

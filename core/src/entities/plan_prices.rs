@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub plan_id: i64,
+    pub plan_id: crate::ids::PlanId,
     pub currency: crate::money::Currency,
     pub amount_minor: i64,
 }

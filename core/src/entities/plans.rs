@@ -5,11 +5,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "plans")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::PlanId,
     #[sea_orm(unique)]
     pub code: String,
     pub name: String,
-    pub location_id: Option<i64>,
+    pub location_id: Option<crate::ids::LocationId>,
     pub duration_days: i32,
     pub traffic_bytes: Option<i64>,
     pub is_trial: bool,

@@ -6,8 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub customer_id: i64,
-    pub transaction_id: i64,
+    pub customer_id: crate::ids::CustomerId,
+    pub transaction_id: crate::ids::TransactionId,
     pub amount: i64,
     pub remaining: i64,
     pub expires_at: Option<DateTimeUtc>,

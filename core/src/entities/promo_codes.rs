@@ -5,13 +5,13 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "promo_codes")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: crate::ids::PromoCodeId,
     #[sea_orm(unique)]
     pub code: String,
     pub percent_off: Option<i32>,
     pub amount_off_minor: Option<i64>,
     pub currency: Option<crate::money::Currency>,
-    pub plan_id: Option<i64>,
+    pub plan_id: Option<crate::ids::PlanId>,
     pub max_uses: Option<i32>,
     pub per_customer_limit: i32,
     pub uses: i32,

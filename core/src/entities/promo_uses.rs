@@ -6,10 +6,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub promo_code_id: i64,
-    pub customer_id: i64,
+    pub promo_code_id: crate::ids::PromoCodeId,
+    pub customer_id: crate::ids::CustomerId,
     #[sea_orm(unique)]
-    pub order_id: i64,
+    pub order_id: crate::ids::OrderId,
     pub created_at: DateTimeUtc,
     /// The customer's 1st, 2nd, … use of the code; unique per code and customer.
     pub use_no: i64,

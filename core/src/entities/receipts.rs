@@ -5,13 +5,13 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "receipts")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub payment_id: i64,
-    pub customer_id: i64,
-    pub card_id: Option<i64>,
+    pub id: crate::ids::ReceiptId,
+    pub payment_id: crate::ids::PaymentId,
+    pub customer_id: crate::ids::CustomerId,
+    pub card_id: Option<crate::ids::CardId>,
     pub file_id: String,
     pub file_unique_id: String,
-    pub duplicate_of: Option<i64>,
+    pub duplicate_of: Option<crate::ids::ReceiptId>,
     pub status: crate::payments::card::ReceiptStatus,
     pub first_approver: Option<i64>,
     pub decided_by: Option<i64>,

@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     #[sea_orm(unique)]
-    pub telegram_id: i64,
+    pub telegram_id: crate::ids::TelegramId,
     pub role: crate::staff::Role,
     pub added_by: Option<i64>,
     pub created_at: DateTimeUtc,

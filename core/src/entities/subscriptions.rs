@@ -5,10 +5,10 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "subscriptions")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub customer_id: i64,
-    pub plan_id: i64,
-    pub panel_id: i64,
+    pub id: crate::ids::SubscriptionId,
+    pub customer_id: crate::ids::CustomerId,
+    pub plan_id: crate::ids::PlanId,
+    pub panel_id: crate::ids::PanelId,
     pub panel_account: String,
     pub status: crate::subscriptions::SubscriptionStatus,
     pub is_trial: bool,

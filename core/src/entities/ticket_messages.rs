@@ -6,9 +6,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub ticket_id: i64,
+    pub ticket_id: crate::ids::TicketId,
     pub author: crate::tickets::Author,
-    pub author_telegram_id: i64,
+    pub author_telegram_id: crate::ids::TelegramId,
     pub body: Option<String>,
     pub photo_file_id: Option<String>,
     pub staff_chat_message_id: Option<i64>,

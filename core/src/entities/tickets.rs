@@ -5,8 +5,8 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "tickets")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub customer_id: i64,
+    pub id: crate::ids::TicketId,
+    pub customer_id: crate::ids::CustomerId,
     pub status: crate::tickets::TicketStatus,
     pub subject: Option<String>,
     pub updated_at: DateTimeUtc,

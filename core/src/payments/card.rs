@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::entities::{cards, payments as payment_rows, receipts};
-use crate::ids::{CustomerId, OrderId, PaymentId, StaffPost, TelegramId};
+use crate::ids::{CardId, CustomerId, OrderId, PaymentId, ReceiptId, StaffPost, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
@@ -153,7 +153,7 @@ pub async fn cards(db: &impl ConnectionTrait) -> Result<Vec<Card>, DbErr> {
 /// Enables or disables a card; whether it exists.
 pub async fn set_card_enabled(
     db: &impl ConnectionTrait,
-    id: i64,
+    id: CardId,
     enabled: bool,
 ) -> Result<bool, DbErr> {
     Ok(cards::Entity::update_many()
@@ -222,7 +222,7 @@ pub async fn open(
         .into_query();
     let waiting = payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
-        .filter(payment_rows::Column::CustomerId.eq(customer.get()))
+        .filter(payment_rows::Column::CustomerId.eq(customer))
         .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
         .all(&txn)
@@ -326,8 +326,8 @@ async fn serialize_offsets(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbE
 /// A receipt put before staff; `duplicate_of` names an earlier receipt with the same photo.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
-    pub receipt: i64,
-    pub duplicate_of: Option<i64>,
+    pub receipt: ReceiptId,
+    pub duplicate_of: Option<ReceiptId>,
 }
 
 /// The customer's receipt photo for their pending transfer. Queues it for the staff chat.
@@ -344,7 +344,7 @@ pub async fn submit(
         .await?
         .filter(|p| {
             p.provider == PROVIDER
-                && p.customer_id == customer.get()
+                && p.customer_id == customer
                 && (p.status == PaymentStatus::Pending || p.status == PaymentStatus::Failed)
         })
         .ok_or(CardError::NotYourTransfer)?;
@@ -373,10 +373,12 @@ pub async fn submit(
             .exec(&txn)
             .await?;
     }
-    let card_id = payments::details_of(&row)["card_id"].as_i64();
+    let card_id = payments::details_of(&row)["card_id"]
+        .as_i64()
+        .map(CardId::new);
     let receipt = receipts::Entity::insert(receipts::ActiveModel {
         payment_id: Set(row.id),
-        customer_id: Set(customer.get()),
+        customer_id: Set(customer),
         card_id: Set(card_id),
         file_id: Set(file_id.to_string()),
         file_unique_id: Set(file_unique_id.to_string()),
@@ -420,11 +422,11 @@ pub async fn awaiting_receipt(
     let with_receipt = receipts::Entity::find()
         .select_only()
         .column(receipts::Column::PaymentId)
-        .filter(receipts::Column::CustomerId.eq(customer.get()))
+        .filter(receipts::Column::CustomerId.eq(customer))
         .into_query();
     payment_rows::Entity::find()
         .filter(payment_rows::Column::Provider.eq(PROVIDER))
-        .filter(payment_rows::Column::CustomerId.eq(customer.get()))
+        .filter(payment_rows::Column::CustomerId.eq(customer))
         .filter(
             Condition::any()
                 .add(payment_rows::Column::Status.eq(PaymentStatus::Pending))
@@ -440,11 +442,11 @@ pub async fn awaiting_receipt(
         .await
 }
 
-pub async fn card(db: &impl ConnectionTrait, id: i64) -> Result<Option<Card>, DbErr> {
+pub async fn card(db: &impl ConnectionTrait, id: CardId) -> Result<Option<Card>, DbErr> {
     cards::Entity::find_by_id(id).one(db).await
 }
 
-pub async fn receipt(db: &impl ConnectionTrait, id: i64) -> Result<Option<Receipt>, DbErr> {
+pub async fn receipt(db: &impl ConnectionTrait, id: ReceiptId) -> Result<Option<Receipt>, DbErr> {
     receipts::Entity::find_by_id(id).one(db).await
 }
 
@@ -463,7 +465,7 @@ pub async fn by_staff_message(
 /// Remembers the staff-chat message that shows a receipt, so decisions can update it.
 pub async fn set_staff_message(
     db: &impl ConnectionTrait,
-    id: i64,
+    id: ReceiptId,
     post: StaffPost,
 ) -> Result<(), DbErr> {
     receipts::Entity::update_many()
@@ -489,7 +491,7 @@ pub enum Approval {
 async fn reviewer(
     db: &DatabaseConnection,
     who: TelegramId,
-    id: i64,
+    id: ReceiptId,
     action: &str,
     now: DateTime<Utc>,
 ) -> Result<Receipt, CardError> {
@@ -509,7 +511,7 @@ async fn reviewer(
         return Err(CardError::NotAllowed);
     }
     let r = receipt(db, id).await?.ok_or(CardError::NoSuchReceipt)?;
-    if crate::customers::is_telegram_user(db, CustomerId::new(r.customer_id), who).await? {
+    if crate::customers::is_telegram_user(db, r.customer_id, who).await? {
         audit::record(
             db,
             Some(who),
@@ -527,7 +529,7 @@ async fn reviewer(
 /// Moves a receipt from one of `from` to `to`, setting `set`; whether this call did it.
 async fn step(
     db: &impl ConnectionTrait,
-    id: i64,
+    id: ReceiptId,
     from: &[ReceiptStatus],
     extra: Condition,
     to: ReceiptStatus,
@@ -553,7 +555,7 @@ async fn step(
 /// A staff member presses Approve. Authority is looked up here, never taken from the button.
 pub async fn approve(
     db: &DatabaseConnection,
-    id: i64,
+    id: ReceiptId,
     who: TelegramId,
     rules: &CardRules,
     now: DateTime<Utc>,
@@ -563,7 +565,7 @@ pub async fn approve(
         r = cancel_stale_rejection(db, &r, who, rules, now).await?;
     }
     let txn = crate::db::begin(db).await?;
-    let payment = payments::get(&txn, PaymentId::new(r.payment_id))
+    let payment = payments::get(&txn, r.payment_id)
         .await?
         .ok_or(CardError::NoSuchReceipt)?;
     let needs_two = rules
@@ -593,7 +595,7 @@ pub async fn approve(
         let (from, extra) = if needs_two {
             (
                 ReceiptStatus::HalfApproved,
-                Condition::all().add(receipts::Column::FirstApprover.ne(who.get())),
+                Condition::all().add(receipts::Column::FirstApprover.ne(who)),
             )
         } else {
             (ReceiptStatus::Submitted, Condition::all())
@@ -624,7 +626,7 @@ pub async fn approve(
 }
 
 /// Why a conditional step found nothing to move.
-async fn decided(db: &impl ConnectionTrait, id: i64) -> CardError {
+async fn decided(db: &impl ConnectionTrait, id: ReceiptId) -> CardError {
     match receipt(db, id).await {
         Ok(Some(r)) => CardError::AlreadyDecided(r.status),
         Ok(None) => CardError::NoSuchReceipt,
@@ -635,7 +637,7 @@ async fn decided(db: &impl ConnectionTrait, id: i64) -> CardError {
 /// A staff member presses Reject: they claim the receipt and are asked for the reason.
 pub async fn begin_reject(
     db: &DatabaseConnection,
-    id: i64,
+    id: ReceiptId,
     who: TelegramId,
     rules: &CardRules,
     now: DateTime<Utc>,
@@ -723,7 +725,7 @@ async fn cancel_stale_rejection(
 /// The reason arrives: the receipt is rejected, the payment fails, the customer is told why.
 pub async fn finish_reject(
     db: &DatabaseConnection,
-    id: i64,
+    id: ReceiptId,
     who: TelegramId,
     reason: &str,
     now: DateTime<Utc>,
@@ -737,7 +739,7 @@ pub async fn finish_reject(
             Some(reason.trim().to_string()).into(),
         ),
     ];
-    let mine = Condition::all().add(receipts::Column::ClaimedBy.eq(who.get()));
+    let mine = Condition::all().add(receipts::Column::ClaimedBy.eq(who));
     if !step(
         &txn,
         id,

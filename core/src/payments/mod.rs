@@ -32,7 +32,7 @@ pub use payments::Model as Payment;
 
 impl Payment {
     pub fn payment_id(&self) -> PaymentId {
-        PaymentId::new(self.id)
+        self.id
     }
 
     /// What the payer is asked for, in the provider's currency (the column is CHECKed
@@ -142,7 +142,7 @@ pub async fn amount_due(
     let row = orders::get(db, order)
         .await?
         .ok_or(CheckoutError::NoSuchOrder)?;
-    if row.customer_id != customer.get() {
+    if row.customer_id != customer {
         return Err(CheckoutError::NotYours);
     }
     match row.state() {
@@ -185,8 +185,8 @@ pub async fn open(
         d.extend(e.clone());
     }
     let row = payments::Entity::insert(payments::ActiveModel {
-        customer_id: Set(customer.get()),
-        order_id: Set(order.map(OrderId::get)),
+        customer_id: Set(customer),
+        order_id: Set(order),
         provider: Set(provider.into()),
         provider_payment_id: Set(None),
         status: Set(PaymentStatus::Pending),
@@ -200,7 +200,7 @@ pub async fn open(
     .exec_with_returning(db)
     .await?;
     Ok(Checkout {
-        payment: PaymentId::new(row.id),
+        payment: row.id,
         customer,
         order,
         charge,
@@ -230,7 +230,7 @@ pub async fn attach_reference(
         )
         .col_expr(payments::Column::Details, Some(details.to_string()).into())
         .col_expr(payments::Column::UpdatedAt, now.into())
-        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Id.eq(payment))
         .filter(payments::Column::ProviderPaymentId.is_null())
         .exec(db)
         .await?;
@@ -246,7 +246,7 @@ pub async fn fail_unopened(
     payments::Entity::update_many()
         .col_expr(payments::Column::Status, PaymentStatus::Failed.into())
         .col_expr(payments::Column::UpdatedAt, now.into())
-        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Id.eq(payment))
         .filter(payments::Column::Status.eq(PaymentStatus::Pending))
         .filter(payments::Column::ProviderPaymentId.is_null())
         .exec(db)
@@ -255,7 +255,7 @@ pub async fn fail_unopened(
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: PaymentId) -> Result<Option<Payment>, DbErr> {
-    payments::Entity::find_by_id(id.get()).one(db).await
+    payments::Entity::find_by_id(id).one(db).await
 }
 
 pub async fn by_reference(
@@ -305,7 +305,7 @@ pub async fn open_at_gateways(
 ) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     payments::Entity::find()
-        .filter(payments::Column::CustomerId.eq(customer.get()))
+        .filter(payments::Column::CustomerId.eq(customer))
         .filter(payments::Column::Status.eq(PaymentStatus::Pending))
         .filter(payments::Column::Provider.is_not_in([
             crate::payments::card::PROVIDER,
@@ -324,7 +324,7 @@ pub async fn mark_checked(
 ) -> Result<(), DbErr> {
     payments::Entity::update_many()
         .col_expr(payments::Column::CheckedAt, Some(now).into())
-        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Id.eq(payment))
         .exec(db)
         .await?;
     Ok(())
@@ -483,7 +483,7 @@ pub async fn apply(
                     .filter(payments::Column::Id.eq(row.id))
                     .exec(&txn)
                     .await?;
-                let payment = PaymentId::new(row.id);
+                let payment = row.id;
                 notices::enqueue(
                     &txn,
                     &Notice::PaymentReview {
@@ -558,15 +558,15 @@ pub async fn credit_and_pay(
     row: &Payment,
     now: DateTime<Utc>,
 ) -> Result<Credited, LedgerError> {
-    let payment = PaymentId::new(row.id);
-    let customer = CustomerId::new(row.customer_id);
+    let payment = row.id;
+    let customer = row.customer_id;
     let credit = credit_of(row)
         .ok_or_else(|| DbErr::Custom(format!("payment {payment} does not say what it credits")))?;
     let reference = row
         .provider_payment_id
         .clone()
         .unwrap_or_else(|| payment.to_string());
-    let order = row.order_id.map(OrderId::new);
+    let order = row.order_id;
     ledger::credit_wallet(
         txn,
         customer,

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::audit;
 use crate::entities::payments as rows;
-use crate::ids::{CustomerId, PaymentId, TelegramId};
+use crate::ids::{PaymentId, TelegramId};
 use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
@@ -118,7 +118,7 @@ pub async fn decide(
     if row.status != PaymentStatus::Review {
         return Err(ReviewError::AlreadyDecided(row.status));
     }
-    if crate::customers::is_telegram_user(&txn, CustomerId::new(row.customer_id), who).await? {
+    if crate::customers::is_telegram_user(&txn, row.customer_id, who).await? {
         let action = format!("{}.denied", decision.audit_action());
         audit::record(
             &txn,

@@ -150,8 +150,8 @@ async fn open_invoice(
         return Err(StarsError::BadAmount);
     }
     let row = payments::Entity::insert(payments::ActiveModel {
-        customer_id: Set(customer.get()),
-        order_id: Set(order.map(OrderId::get)),
+        customer_id: Set(customer),
+        order_id: Set(order),
         provider: Set(PROVIDER.into()),
         provider_payment_id: Set(None),
         status: Set(PaymentStatus::Pending),
@@ -167,7 +167,7 @@ async fn open_invoice(
     })
     .exec_with_returning(db)
     .await?;
-    let payment = PaymentId::new(row.id);
+    let payment = row.id;
     let shop = crate::shop::identity(db).await?;
     Ok(Invoice {
         payment,
@@ -236,7 +236,7 @@ pub async fn pre_checkout(
     let Some((payment, customer)) = invoice_row(db, Payload::read(&shop, payload)).await? else {
         return Ok(Err(Refusal::Unknown));
     };
-    if customer.telegram_id != payer.get() {
+    if customer.telegram_id != payer {
         return Ok(Err(Refusal::Unknown));
     }
     if payment.status != PaymentStatus::Pending {
@@ -246,7 +246,7 @@ pub async fn pre_checkout(
         return Ok(Err(Refusal::PriceChanged));
     }
     if let Some(order) = payment.order_id {
-        let open = orders::get(db, OrderId::new(order))
+        let open = orders::get(db, order)
             .await?
             .is_some_and(|o| o.state() == OrderStatus::PendingPayment && o.expires_at > now);
         if !open {
@@ -263,7 +263,7 @@ async fn invoice_row(
     let Some(id) = payload.payment() else {
         return Ok(None);
     };
-    let Some(payment) = payments::Entity::find_by_id(id.get())
+    let Some(payment) = payments::Entity::find_by_id(id)
         .filter(payments::Column::Provider.eq(PROVIDER))
         .one(db)
         .await?
@@ -333,9 +333,9 @@ pub async fn record_payment(
     let ours = Payload::read(&shop, payload);
     let invoice = invoice_row(&txn, ours).await?;
     let payer_customer = match &invoice {
-        Some((_, c)) if c.telegram_id == payer.get() => Some(c.id),
+        Some((_, c)) if c.telegram_id == payer => Some(c.id),
         _ => customers::Entity::find()
-            .filter(customers::Column::TelegramId.eq(payer.get()))
+            .filter(customers::Column::TelegramId.eq(payer))
             .one(&txn)
             .await?
             .map(|c| c.id),
@@ -415,7 +415,7 @@ pub async fn record_payment(
 async fn refund_due(
     txn: &sea_orm::DatabaseTransaction,
     payer: TelegramId,
-    customer: i64,
+    customer: CustomerId,
     payload: &str,
     total: i64,
     charge_id: &str,
@@ -455,7 +455,7 @@ async fn refund_due(
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(charge_id.into()))?;
-    let payment = PaymentId::new(row.id);
+    let payment = row.id;
     notices::enqueue(
         txn,
         &Notice::StarsRefund {
@@ -472,7 +472,7 @@ pub async fn refund_target(
     db: &DatabaseConnection,
     payment: PaymentId,
 ) -> Result<Option<(TelegramId, String, i64)>, DbErr> {
-    let Some(row) = payments::Entity::find_by_id(payment.get())
+    let Some(row) = payments::Entity::find_by_id(payment)
         .filter(payments::Column::Status.eq(PaymentStatus::RefundDue))
         .one(db)
         .await?
@@ -485,13 +485,9 @@ pub async fn refund_target(
     else {
         return Ok(None);
     };
-    Ok(row.provider_payment_id.map(|charge| {
-        (
-            TelegramId::new(customer.telegram_id),
-            charge,
-            row.amount_minor,
-        )
-    }))
+    Ok(row
+        .provider_payment_id
+        .map(|charge| (customer.telegram_id, charge, row.amount_minor)))
 }
 
 /// Marks a refund done (Telegram confirmed it, or said it was already refunded).
@@ -503,7 +499,7 @@ pub async fn mark_refunded(
     payments::Entity::update_many()
         .col_expr(payments::Column::Status, PaymentStatus::Refunded.into())
         .col_expr(payments::Column::UpdatedAt, now.into())
-        .filter(payments::Column::Id.eq(payment.get()))
+        .filter(payments::Column::Id.eq(payment))
         .filter(payments::Column::Status.eq(PaymentStatus::RefundDue))
         .exec(db)
         .await?;

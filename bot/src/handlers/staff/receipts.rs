@@ -5,7 +5,7 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters};
 use vpnshop_core::customers::{self, Language};
-use vpnshop_core::ids::{CustomerId, PaymentId, StaffPost};
+use vpnshop_core::ids::StaffPost;
 
 use vpnshop_core::payments;
 use vpnshop_core::payments::card::{self, Approval, Receipt, ReceiptStatus};
@@ -22,8 +22,7 @@ use crate::refusals;
 use crate::text::{self, escape, tr, tr_with};
 use vpnshop_core::ids::ReceiptId;
 
-fn decision_keyboard(lang: Language, receipt: i64) -> InlineKeyboardMarkup {
-    let receipt = ReceiptId::new(receipt);
+fn decision_keyboard(lang: Language, receipt: ReceiptId) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(vec![vec![
         staff_button(
             tr(lang, "receipt.approve"),
@@ -39,10 +38,10 @@ fn decision_keyboard(lang: Language, receipt: i64) -> InlineKeyboardMarkup {
 /// The caption staff see: who, how much, to which card, for what, and any warning.
 pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
     let lang = ctx.default_language;
-    let payment = payments::get(&ctx.db, PaymentId::new(r.payment_id))
+    let payment = payments::get(&ctx.db, r.payment_id)
         .await?
         .ok_or_else(|| BotError::Service(format!("receipt {} has no payment", r.id)))?;
-    let customer = customers::by_id(&ctx.db, CustomerId::new(r.customer_id)).await?;
+    let customer = customers::by_id(&ctx.db, r.customer_id).await?;
     let who = customer
         .as_ref()
         .map(|c| {
@@ -102,7 +101,12 @@ pub async fn caption(ctx: &Ctx, r: &Receipt) -> Result<String, BotError> {
 }
 
 /// Posts a receipt to the staff chat (once: a retried job finds it posted).
-pub async fn post(bot: &TgBot, ctx: &Ctx, staff: ChatId, receipt: i64) -> Result<(), BotError> {
+pub async fn post(
+    bot: &TgBot,
+    ctx: &Ctx,
+    staff: ChatId,
+    receipt: ReceiptId,
+) -> Result<(), BotError> {
     let Some(r) = card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
@@ -153,7 +157,7 @@ async fn refresh(m: &Member, r: &Receipt, note: String) -> HandlerResult {
         edit.reply_markup(InlineKeyboardMarkup::default())
     };
     if let Err(e) = edit.await {
-        tracing::warn!(receipt = r.id, error = %e, "cannot update the receipt in the staff chat");
+        tracing::warn!(receipt = %r.id, error = %e, "cannot update the receipt in the staff chat");
     }
     Ok(())
 }
@@ -164,7 +168,7 @@ pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let (ctx, lang) = (&m.ctx, m.lang());
     // The service checks the presser's role itself, and audits a refusal.
     let now = ctx.clock.now();
-    let approved = card::approve(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await;
+    let approved = card::approve(&ctx.db, id, m.who, &ctx.payments.card, now).await;
     let outcome = match approved {
         Ok(outcome) => outcome,
         Err(e) => return Ok(refusals::for_staff_receipt(e)?.render(lang)),
@@ -173,7 +177,7 @@ pub async fn approve(m: &Member, id: ReceiptId) -> Result<String, BotError> {
         Approval::NeedsSecond => tr_with(lang, "receipt.first_approval", &[("who", &m.name)]),
         Approval::Approved(_) => tr_with(lang, "receipt.approved_by", &[("who", &m.name)]),
     };
-    if let Some(r) = card::receipt(&ctx.db, id.get()).await? {
+    if let Some(r) = card::receipt(&ctx.db, id).await? {
         refresh(m, &r, note).await?;
     }
     Ok(tr(
@@ -190,7 +194,7 @@ pub async fn reject(m: &Member, id: ReceiptId) -> Result<String, BotError> {
     let (ctx, lang) = (&m.ctx, m.lang());
     // The service checks the presser's role itself, and audits a refusal.
     let now = ctx.clock.now();
-    let r = match card::begin_reject(&ctx.db, id.get(), m.who, &ctx.payments.card, now).await {
+    let r = match card::begin_reject(&ctx.db, id, m.who, &ctx.payments.card, now).await {
         Ok(r) => r,
         Err(e) => return Ok(refusals::for_staff_receipt(e)?.render(lang)),
     };
@@ -260,7 +264,7 @@ pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
 }
 
 /// A notice: a receipt to put before staff, with Approve / Reject.
-pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
+pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: ReceiptId) -> HandlerResult {
     let Some(staff) = ctx.sales.staff_chat else {
         return Err(BotError::Undeliverable(
             "no staff chat configured (shop.staff_chat_id)".into(),
@@ -270,11 +274,11 @@ pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
 }
 
 /// A notice: staff rejected a receipt; the customer hears why.
-pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: i64) -> HandlerResult {
+pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: ReceiptId) -> HandlerResult {
     let Some(r) = card::receipt(&ctx.db, receipt).await? else {
         return Ok(());
     };
-    let Some(row) = payments::get(&ctx.db, PaymentId::new(r.payment_id)).await? else {
+    let Some(row) = payments::get(&ctx.db, r.payment_id).await? else {
         return Ok(());
     };
     let customer = readers::customer(ctx, r.customer_id).await?;
@@ -306,7 +310,7 @@ pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
         // reminder is the receipt itself again, with its buttons.
         if r.staff_message_id.is_none() || r.staff_chat_id != Some(staff) {
             if let Err(e) = repost(bot, ctx, ChatId(staff), &r).await {
-                tracing::warn!(receipt = r.id, error = %e, "cannot post a receipt for staff");
+                tracing::warn!(receipt = %r.id, error = %e, "cannot post a receipt for staff");
             }
             continue;
         }
@@ -326,7 +330,7 @@ pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
             );
         }
         if let Err(e) = send.await {
-            tracing::warn!(receipt = r.id, error = %e, "cannot remind staff of a receipt");
+            tracing::warn!(receipt = %r.id, error = %e, "cannot remind staff of a receipt");
         }
     }
     Ok(())

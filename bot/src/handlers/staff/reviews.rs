@@ -5,7 +5,7 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 use vpnshop_core::customers::{self, Customer, Language};
-use vpnshop_core::ids::{CustomerId, PaymentId};
+use vpnshop_core::ids::PaymentId;
 use vpnshop_core::payments::review::{self, Decision, Settled};
 use vpnshop_core::payments::{self, Payment};
 
@@ -68,7 +68,7 @@ pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
                 "payment.review_credit_received",
                 &[("amount", &text::money(lang, received))],
             ),
-            StaffAction::ReviewCreditReceived(PaymentId::new(row.id)),
+            StaffAction::ReviewCreditReceived(row.id),
         ));
     }
     if let Some(full) = payments::credit_of(row) {
@@ -78,12 +78,12 @@ pub fn decisions(lang: Language, row: &Payment) -> InlineKeyboardMarkup {
                 "payment.review_credit_full",
                 &[("amount", &text::money(lang, full))],
             ),
-            StaffAction::ReviewCreditFull(PaymentId::new(row.id)),
+            StaffAction::ReviewCreditFull(row.id),
         ));
     }
     buttons.push(staff_button(
         tr(lang, "payment.review_decline"),
-        StaffAction::ReviewDecline(PaymentId::new(row.id)),
+        StaffAction::ReviewDecline(row.id),
     ));
     InlineKeyboardMarkup::new(buttons.into_iter().map(|b| vec![b]))
 }
@@ -136,7 +136,7 @@ pub async fn decide(
     if let (Some(note), Some(message)) = (note, q.regular_message()) {
         let row = payments::get(&ctx.db, payment).await?;
         let customer = match &row {
-            Some(r) => customers::by_id(&ctx.db, CustomerId::new(r.customer_id)).await?,
+            Some(r) => customers::by_id(&ctx.db, r.customer_id).await?,
             None => None,
         };
         if let (Some(row), Some(customer)) = (row, customer) {

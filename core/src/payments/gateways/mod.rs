@@ -457,13 +457,13 @@ pub async fn reconcile(
         )
         .await?;
         for payment in pending {
-            payments::mark_checked(db, PaymentId::new(payment.id), now).await?;
+            payments::mark_checked(db, payment.id, now).await?;
             match check_one(db, *gateway, &payment, now).await {
                 Ok(Outcome::Credited(_)) => credited += 1,
                 Ok(_) => {}
                 Err(CallbackError::Db(e)) => return Err(e),
                 Err(e) => {
-                    tracing::warn!(provider = %provider, payment = payment.id, error = %e, "reconciliation could not check a payment");
+                    tracing::warn!(provider = %provider, payment = %payment.id, error = %e, "reconciliation could not check a payment");
                 }
             }
         }
