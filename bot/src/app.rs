@@ -186,19 +186,12 @@ impl App {
         publish_commands(&bot, runtime.default_language).await;
         tracing::info!(bot = %username, database = %redacted_url(settings.database.url.expose_secret()), "vpnshop is serving");
 
-        let ctx = Arc::new(Ctx {
-            db: db.clone(),
-            clock: clock.clone(),
-            shop_name: settings.shop.name.clone(),
-            default_language: runtime.default_language,
-            currency: runtime.currency,
-            bot_username: username,
-            sales: runtime.sales,
-            payments: Arc::new(runtime.payments),
-            staff: Arc::new(crate::staff_chat::StaffChat::new(
-                settings.shop.staff_chat_id,
-            )),
-        });
+        let ctx = Arc::new(Ctx::new(
+            db.clone(),
+            clock.clone(),
+            (settings.shop.name.clone(), username),
+            runtime,
+        ));
         // Card-to-card and support are offered only while the staff chat takes the bot's posts.
         if let Err(problem) = ctx.staff.recheck(&bot).await {
             tracing::error!(%problem, "card-to-card payments and support are off until the staff chat works");

@@ -7,13 +7,21 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::lenient;
 use serde::Deserialize;
+use vpnshop_core::config::{Problems, lenient};
 use vpnshop_core::customers::Language;
-use vpnshop_core::money::{Currency, Money};
-use vpnshop_core::orders::PointsRules;
-use vpnshop_core::payments::stars::StarsRate;
-use vpnshop_core::rewards::{ReferralReward, RewardRules};
+use vpnshop_core::money::Currency;
+use vpnshop_core::payments::methods::PaymentMethods;
+use vpnshop_core::sales::SalesRules;
+
+pub use vpnshop_core::config::Problem;
+pub use vpnshop_core::payments::card::CardSettings;
+pub use vpnshop_core::payments::gateways::cryptobot::CryptoBotSettings;
+pub use vpnshop_core::payments::gateways::nowpayments::NowPaymentsSettings;
+pub use vpnshop_core::payments::gateways::yookassa::YooKassaSettings;
+pub use vpnshop_core::payments::gateways::zarinpal::ZarinpalSettings;
+pub use vpnshop_core::payments::methods::PaymentsSettings;
+pub use vpnshop_core::sales::{PointsSettings, ReferralSettings, SalesSettings};
 
 pub const ENV_PREFIX: &str = "VPNSHOP__";
 
@@ -78,213 +86,6 @@ impl Default for RunSettings {
             shutdown_seconds: 20,
         }
     }
-}
-
-/// How customers pay besides the wallet and Stars. A gateway is offered only when its section
-/// is filled in, and only in currencies it can charge.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaymentsSettings {
-    /// The shop's HTTP server as gateways reach it (`https://shop.example.com`); needed by any
-    /// online gateway for its callbacks and return page.
-    pub public_url: Option<String>,
-    /// How often pending payments are checked with their gateway, in seconds.
-    pub reconcile_seconds: i64,
-    pub card: CardSettings,
-    pub zarinpal: Option<ZarinpalSettings>,
-    pub yookassa: Option<YooKassaSettings>,
-    pub nowpayments: Option<NowPaymentsSettings>,
-    pub cryptobot: Option<CryptoBotSettings>,
-}
-
-impl Default for PaymentsSettings {
-    fn default() -> Self {
-        PaymentsSettings {
-            public_url: None,
-            reconcile_seconds: 300,
-            card: CardSettings::default(),
-            zarinpal: None,
-            yookassa: None,
-            nowpayments: None,
-            cryptobot: None,
-        }
-    }
-}
-
-/// Card-to-card: offered whenever an enabled card exists (`vpnshop card add`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CardSettings {
-    /// The most added to an amount to make pending transfers distinguishable (`"999"`); `"0"`: none.
-    #[serde(deserialize_with = "lenient::text")]
-    pub max_offset: String,
-    /// Receipts above this amount need two different approvers; unset: one is enough.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub second_approval_above: Option<String>,
-    /// Unreviewed receipts are reminded to staff after this many minutes (and again as often).
-    pub remind_minutes: i64,
-    /// A transfer with no receipt after this many minutes expires and frees its amount.
-    pub expire_minutes: i64,
-    /// A rejection with no reason after this many minutes may be taken over or cancelled by
-    /// other finance staff.
-    pub reject_takeover_minutes: i64,
-}
-
-impl Default for CardSettings {
-    fn default() -> Self {
-        CardSettings {
-            max_offset: "999".into(),
-            second_approval_above: None,
-            remind_minutes: 30,
-            expire_minutes: 24 * 60,
-            reject_takeover_minutes: 30,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZarinpalSettings {
-    #[serde(deserialize_with = "lenient::secret")]
-    pub merchant_id: SecretString,
-    /// What Zarinpal is asked in: `IRR` (its default) or `IRT`.
-    #[serde(default = "irr")]
-    pub currency: String,
-    #[serde(default = "zarinpal_api")]
-    pub api_url: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct YooKassaSettings {
-    #[serde(deserialize_with = "lenient::text")]
-    pub shop_id: String,
-    #[serde(deserialize_with = "lenient::secret")]
-    pub secret_key: SecretString,
-    #[serde(default = "yookassa_api")]
-    pub api_url: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NowPaymentsSettings {
-    #[serde(deserialize_with = "lenient::secret")]
-    pub api_key: SecretString,
-    #[serde(deserialize_with = "lenient::secret")]
-    pub ipn_secret: SecretString,
-    /// The account login: reconciliation lists an invoice's payments with it.
-    pub email: String,
-    #[serde(deserialize_with = "lenient::secret")]
-    pub password: SecretString,
-    #[serde(default = "nowpayments_api")]
-    pub api_url: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CryptoBotSettings {
-    /// The Crypto Pay app token (from @CryptoBot → Crypto Pay → My Apps).
-    #[serde(deserialize_with = "lenient::secret")]
-    pub token: SecretString,
-    #[serde(default = "cryptobot_api")]
-    pub api_url: String,
-}
-
-fn irr() -> String {
-    "IRR".into()
-}
-fn zarinpal_api() -> String {
-    vpnshop_core::payments::gateways::zarinpal::DEFAULT_API.into()
-}
-fn yookassa_api() -> String {
-    vpnshop_core::payments::gateways::yookassa::DEFAULT_API.into()
-}
-fn nowpayments_api() -> String {
-    vpnshop_core::payments::gateways::nowpayments::DEFAULT_API.into()
-}
-fn cryptobot_api() -> String {
-    vpnshop_core::payments::gateways::cryptobot::DEFAULT_API.into()
-}
-
-/// What customers can buy and how they pay. Amounts are written as in the shop's currency
-/// (`"1,500"` toman, `"9.99"` roubles).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SalesSettings {
-    /// The code of the plan given as the free trial (one per customer); unset: no trial.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub trial_plan: Option<String>,
-    /// How long a quote (and its unpaid order) holds its price, in minutes.
-    pub quote_minutes: i64,
-    /// What one Telegram Star is worth in the shop's currency; unset: Stars are not accepted.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub stars_rate: Option<String>,
-    /// The Stars amounts offered for a wallet top-up.
-    pub stars_top_up: Vec<i64>,
-    /// Extra-traffic packs offered for a subscription, in GB; empty: none.
-    pub traffic_packs_gb: Vec<i64>,
-    /// The price of one GB of extra traffic.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub traffic_price_per_gb: Option<String>,
-    /// Usage shown in "my subscriptions" is read from the panel when older than this (minutes).
-    pub usage_max_age_minutes: i64,
-    /// The prefix of account names on panels (`<prefix>_<customer>_<subscription>`).
-    pub account_prefix: String,
-}
-
-impl Default for SalesSettings {
-    fn default() -> Self {
-        SalesSettings {
-            trial_plan: None,
-            quote_minutes: 30,
-            stars_rate: None,
-            stars_top_up: vec![50, 100, 250, 500],
-            traffic_packs_gb: Vec::new(),
-            traffic_price_per_gb: None,
-            usage_max_age_minutes: 10,
-            account_prefix: "vs".to_string(),
-        }
-    }
-}
-
-/// Loyalty points: how they are earned, what they are worth, when they expire.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PointsSettings {
-    /// Customers earn `earn_points` for every full `earn_per` paid (an amount); unset: none.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub earn_per: Option<String>,
-    pub earn_points: i64,
-    /// What one point takes off a price at checkout (an amount); unset: points are not spent.
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub value: Option<String>,
-    /// At most this share of a price may be paid with points.
-    pub max_share_percent: u8,
-    /// Earned points expire after this many days; 0: never.
-    pub expire_days: i64,
-}
-
-impl Default for PointsSettings {
-    fn default() -> Self {
-        PointsSettings {
-            earn_per: None,
-            earn_points: 1,
-            value: None,
-            max_share_percent: 50,
-            expire_days: 365,
-        }
-    }
-}
-
-/// The reward for inviting a friend, granted when the friend's first paid order is fulfilled.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReferralSettings {
-    /// A wallet credit (an amount), or …
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub reward_wallet: Option<String>,
-    /// … points. Set one of the two, or neither for no reward.
-    pub reward_points: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -406,36 +207,6 @@ impl Default for LogSettings {
     }
 }
 
-/// The selling rules the handlers and jobs use, parsed once from the settings.
-#[derive(Clone, Debug)]
-pub struct Sales {
-    pub trial_plan: Option<String>,
-    pub quote_ttl: chrono::Duration,
-    pub stars: Option<StarsRate>,
-    pub stars_top_up: Vec<i64>,
-    pub traffic_packs_gb: Vec<i64>,
-    pub traffic_price_per_gb: Option<Money>,
-    pub usage_max_age: chrono::Duration,
-    pub account_prefix: String,
-    pub points: PointsRules,
-    pub rewards: RewardRules,
-    pub staff_chat: Option<i64>,
-    pub limits: LimitsSettings,
-}
-
-/// One wrong key: where it is, what is wrong, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
 /// Keys whose values are secrets: never echoed in an error.
 fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
@@ -502,54 +273,102 @@ fn load_from(path: &Path, env: Env) -> Result<Settings, Vec<Problem>> {
     })
 }
 
-/// The rules the bot runs by, parsed from [`Settings`] once, after every key was checked.
+/// The rules the bot runs by, parsed from [`Settings`] in one pass that checks every key.
 pub struct Runtime {
     pub default_language: Language,
     pub currency: Currency,
-    pub sales: Sales,
-    pub payments: crate::payment_methods::PaymentMethods,
+    pub sales: SalesRules,
+    pub payments: PaymentMethods,
+    pub staff_chat: Option<i64>,
+    pub limits: LimitsSettings,
 }
 
 impl Settings {
-    /// Checks every key and parses the settings in one step: the rules the bot runs by, or
-    /// every problem, each with its key. The only way to the parsed rules, so none of their
-    /// fallbacks is ever taken for a value that was wrong.
+    /// Checks every key and parses the settings in one pass: the rules the bot runs by, or
+    /// every problem, each with its key. The only way to the parsed rules, so no stand-in for a
+    /// wrong value ever reaches a running bot.
     pub fn runtime(&self) -> Result<Runtime, Vec<Problem>> {
-        let problems = self.validate();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Runtime {
-            default_language: self.default_language(),
-            currency: self.currency(),
-            sales: self.sales(),
-            payments: crate::payment_methods::PaymentMethods::from_settings(self, self.currency()),
+        let mut problems = Problems::new();
+        self.check_telegram(&mut problems);
+        let db = self.database.url.expose_secret();
+        problems.require(
+            db.starts_with("sqlite:")
+                || db.starts_with("postgres://")
+                || db.starts_with("postgresql://"),
+            "database.url",
+            "must start with sqlite:// or postgres://",
+        );
+        let default_language = Language::parse(&self.shop.default_language).unwrap_or_else(|| {
+            problems.bad(
+                "shop.default_language",
+                format!("`{}` is not one of fa, en, ru", self.shop.default_language),
+            );
+            Language::Fa
+        });
+        let currency = self.shop.currency.parse::<Currency>().unwrap_or_else(|e| {
+            problems.bad("shop.currency", e.to_string());
+            Currency::Irt
+        });
+        problems.require(
+            self.shop.admin_ids.iter().all(|id| *id > 0),
+            "shop.admin_ids",
+            "Telegram user ids are positive numbers",
+        );
+        problems.require(
+            !self.shop.name.trim().is_empty(),
+            "shop.name",
+            "must not be empty",
+        );
+        let sales = self
+            .sales
+            .rules(&self.points, &self.referral, currency, &mut problems);
+        let payments = self
+            .payments
+            .methods(currency, self.limits.card_transfers, &mut problems);
+        problems.require(
+            matches!(self.log.format.as_str(), "text" | "json"),
+            "log.format",
+            format!("`{}` is not `text` or `json`", self.log.format),
+        );
+        problems.require(
+            tracing_subscriber::EnvFilter::try_new(&self.log.level).is_ok(),
+            "log.level",
+            format!(
+                "`{}` is not a log filter (try `info` or `debug`)",
+                self.log.level
+            ),
+        );
+        problems.finish(Runtime {
+            default_language,
+            currency,
+            sales,
+            payments,
+            staff_chat: self.shop.staff_chat_id,
+            limits: self.limits.clone(),
         })
     }
 
     /// Everything that is wrong, each with its key. Empty when the bot can start.
     pub fn validate(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let mut bad = |key: &str, message: String| {
-            problems.push(Problem {
-                key: key.to_string(),
-                message,
-            })
-        };
+        self.runtime().err().unwrap_or_default()
+    }
+
+    /// The Bot API connection and how updates arrive.
+    fn check_telegram(&self, problems: &mut Problems) {
         match &self.telegram.token {
-            None => bad(
+            None => problems.bad(
                 "telegram.token",
                 format!("not set: put the token from @BotFather in {} or in vpnshop.toml", env_name("telegram.token")),
             ),
-            Some(t) if !token_looks_valid(t.expose_secret()) => bad(
+            Some(t) if !token_looks_valid(t.expose_secret()) => problems.bad(
                 "telegram.token",
-                "does not look like a bot token (expected digits, a colon, then 30+ letters, digits, - or _)".into(),
+                "does not look like a bot token (expected digits, a colon, then 30+ letters, digits, - or _)",
             ),
             Some(_) => {}
         }
         match url::Url::parse(&self.telegram.api_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => bad(
+            _ => problems.bad(
                 "telegram.api_url",
                 format!("`{}` is not an http(s) URL", self.telegram.api_url),
             ),
@@ -557,15 +376,15 @@ impl Settings {
         if let Some(proxy) = &self.telegram.proxy {
             match url::Url::parse(proxy.expose_secret()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") => {}
-                _ => bad(
+                _ => problems.bad(
                     "telegram.proxy",
-                    "must be an http://, https:// or socks5:// URL".into(),
+                    "must be an http://, https:// or socks5:// URL",
                 ),
             }
         }
         if self.telegram.mode == UpdateMode::Webhook {
             match self.telegram.webhook_url.as_deref().map(url::Url::parse) {
-                None => bad(
+                None => problems.bad(
                     "telegram.webhook_url",
                     format!(
                         "webhook mode needs the public URL Telegram should post to ({})",
@@ -573,16 +392,16 @@ impl Settings {
                     ),
                 ),
                 Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                Some(_) => bad("telegram.webhook_url", "is not an http(s) URL".into()),
+                Some(_) => problems.bad("telegram.webhook_url", "is not an http(s) URL"),
             }
             if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-                bad(
+                problems.bad(
                     "http.listen",
                     format!("`{}` is not an address like 0.0.0.0:8443", self.http.listen),
                 );
             }
             if self.telegram.webhook_secret.is_none() {
-                bad(
+                problems.bad(
                     "telegram.webhook_secret",
                     format!(
                         "webhook mode needs a secret shared by every process (e.g. `openssl rand -hex 32`), in {}",
@@ -592,7 +411,7 @@ impl Settings {
             }
         }
         if !(1..=600).contains(&self.run.shutdown_seconds) {
-            bad("run.shutdown_seconds", "must be 1–600".into());
+            problems.bad("run.shutdown_seconds", "must be 1–600");
         }
         if let Some(secret) = &self.telegram.webhook_secret {
             let s = secret.expose_secret();
@@ -602,302 +421,11 @@ impl Settings {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                bad(
+                problems.bad(
                     "telegram.webhook_secret",
-                    "1–256 characters: letters, digits, - and _ only".into(),
+                    "1–256 characters: letters, digits, - and _ only",
                 );
             }
-        }
-        let db = self.database.url.expose_secret();
-        if !(db.starts_with("sqlite:")
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
-        {
-            bad(
-                "database.url",
-                "must start with sqlite:// or postgres://".into(),
-            );
-        }
-        if Language::parse(&self.shop.default_language).is_none() {
-            bad(
-                "shop.default_language",
-                format!("`{}` is not one of fa, en, ru", self.shop.default_language),
-            );
-        }
-        if let Err(e) = self.shop.currency.parse::<Currency>() {
-            bad("shop.currency", e.to_string());
-        }
-        if self.shop.admin_ids.iter().any(|id| *id <= 0) {
-            bad(
-                "shop.admin_ids",
-                "Telegram user ids are positive numbers".into(),
-            );
-        }
-        if self.shop.name.trim().is_empty() {
-            bad("shop.name", "must not be empty".into());
-        }
-        let currency = self.currency();
-        for (key, value) in [
-            ("sales.stars_rate", &self.sales.stars_rate),
-            (
-                "sales.traffic_price_per_gb",
-                &self.sales.traffic_price_per_gb,
-            ),
-            ("points.earn_per", &self.points.earn_per),
-            ("points.value", &self.points.value),
-            ("referral.reward_wallet", &self.referral.reward_wallet),
-        ] {
-            if let Some(v) = value
-                && !Money::parse(v, currency).is_ok_and(|m| m.minor() > 0)
-            {
-                bad(
-                    key,
-                    format!("`{v}` is not a positive amount in {}", currency.code()),
-                );
-            }
-        }
-        if self.sales.quote_minutes < 1 {
-            bad("sales.quote_minutes", "must be at least 1".into());
-        }
-        if self
-            .sales
-            .stars_top_up
-            .iter()
-            .any(|s| !(1..=10_000).contains(s))
-        {
-            bad("sales.stars_top_up", "each amount is 1–10000 Stars".into());
-        }
-        if self
-            .sales
-            .traffic_packs_gb
-            .iter()
-            .any(|g| !(1..=100_000).contains(g))
-        {
-            bad("sales.traffic_packs_gb", "each pack is 1–100000 GB".into());
-        }
-        if !self.sales.traffic_packs_gb.is_empty() && self.sales.traffic_price_per_gb.is_none() {
-            bad(
-                "sales.traffic_price_per_gb",
-                "traffic packs are offered but have no price: set it, or set traffic_packs_gb = []"
-                    .into(),
-            );
-        }
-        if self.sales.account_prefix.is_empty()
-            || self.sales.account_prefix.len() > 8
-            || !self
-                .sales
-                .account_prefix
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            bad(
-                "sales.account_prefix",
-                "1–8 lowercase letters or digits".into(),
-            );
-        }
-        if self.points.max_share_percent > 100 {
-            bad("points.max_share_percent", "is a percentage, 0–100".into());
-        }
-        if self.referral.reward_wallet.is_some() && self.referral.reward_points.is_some() {
-            bad(
-                "referral",
-                "set reward_wallet or reward_points, not both".into(),
-            );
-        }
-        if self.referral.reward_points.is_some_and(|p| p <= 0) {
-            bad("referral.reward_points", "must be positive".into());
-        }
-        self.validate_payments(&mut bad);
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            bad(
-                "log.format",
-                format!("`{}` is not `text` or `json`", self.log.format),
-            );
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            bad(
-                "log.level",
-                format!(
-                    "`{}` is not a log filter (try `info` or `debug`)",
-                    self.log.level
-                ),
-            );
-        }
-        problems
-    }
-
-    fn validate_payments(&self, bad: &mut impl FnMut(&str, String)) {
-        let p = &self.payments;
-        let online = p.zarinpal.is_some()
-            || p.yookassa.is_some()
-            || p.nowpayments.is_some()
-            || p.cryptobot.is_some();
-        match &p.public_url {
-            Some(u) => match url::Url::parse(u) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => bad(
-                    "payments.public_url",
-                    format!("`{u}` is not an http(s) URL"),
-                ),
-            },
-            None if online => bad(
-                "payments.public_url",
-                "not set: gateways need the address of this server for callbacks".into(),
-            ),
-            None => {}
-        }
-        if p.reconcile_seconds < 1 {
-            bad("payments.reconcile_seconds", "must be at least 1".into());
-        }
-        if Money::parse(&p.card.max_offset, self.currency()).is_err() {
-            bad(
-                "payments.card.max_offset",
-                format!(
-                    "`{}` is not an amount in {}",
-                    p.card.max_offset,
-                    self.currency()
-                ),
-            );
-        }
-        if let Some(a) = &p.card.second_approval_above
-            && Money::parse(a, self.currency()).is_err()
-        {
-            bad(
-                "payments.card.second_approval_above",
-                format!("`{a}` is not an amount in {}", self.currency()),
-            );
-        }
-        if p.card.reject_takeover_minutes < 1 {
-            bad(
-                "payments.card.reject_takeover_minutes",
-                "must be at least 1".into(),
-            );
-        }
-        if p.card.expire_minutes < 1 {
-            bad("payments.card.expire_minutes", "must be at least 1".into());
-        }
-        if p.card.remind_minutes < 1 {
-            bad("payments.card.remind_minutes", "must be at least 1".into());
-        }
-        let urls = [
-            (
-                "payments.zarinpal.api_url",
-                p.zarinpal.as_ref().map(|z| &z.api_url),
-            ),
-            (
-                "payments.yookassa.api_url",
-                p.yookassa.as_ref().map(|z| &z.api_url),
-            ),
-            (
-                "payments.nowpayments.api_url",
-                p.nowpayments.as_ref().map(|z| &z.api_url),
-            ),
-            (
-                "payments.cryptobot.api_url",
-                p.cryptobot.as_ref().map(|z| &z.api_url),
-            ),
-        ];
-        for (key, url) in urls {
-            if let Some(url) = url
-                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            {
-                bad(key, format!("`{url}` is not an http(s) URL"));
-            }
-        }
-        if let Some(z) = &p.zarinpal {
-            if !matches!(z.currency.as_str(), "IRR" | "IRT") {
-                bad("payments.zarinpal.currency", "is `IRR` or `IRT`".into());
-            }
-            if !matches!(self.currency(), Currency::Irr | Currency::Irt) {
-                bad(
-                    "payments.zarinpal",
-                    format!(
-                        "Zarinpal charges rial; the shop sells in {}",
-                        self.currency()
-                    ),
-                );
-            }
-        }
-        if p.yookassa.is_some() && self.currency() != Currency::Rub {
-            bad(
-                "payments.yookassa",
-                format!(
-                    "YooKassa is set up for RUB here; the shop sells in {}",
-                    self.currency()
-                ),
-            );
-        }
-        for (key, on) in [
-            ("payments.nowpayments", p.nowpayments.is_some()),
-            ("payments.cryptobot", p.cryptobot.is_some()),
-        ] {
-            if on
-                && !matches!(
-                    self.currency(),
-                    Currency::Usd | Currency::Eur | Currency::Rub
-                )
-            {
-                bad(
-                    key,
-                    format!(
-                        "prices crypto invoices in USD, EUR or RUB; the shop sells in {}",
-                        self.currency()
-                    ),
-                );
-            }
-        }
-    }
-
-    fn default_language(&self) -> Language {
-        Language::parse(&self.shop.default_language).unwrap_or(Language::Fa)
-    }
-
-    fn currency(&self) -> Currency {
-        self.shop.currency.parse().unwrap_or(Currency::Irt)
-    }
-
-    fn amount(&self, text: &Option<String>) -> Option<Money> {
-        text.as_deref()
-            .and_then(|t| Money::parse(t, self.currency()).ok())
-            .filter(|m| m.minor() > 0)
-    }
-
-    /// The selling rules, parsed (after `validate`: see [`Settings::runtime`]).
-    fn sales(&self) -> Sales {
-        let currency = self.currency();
-        let points_value = self.amount(&self.points.value);
-        Sales {
-            trial_plan: self.sales.trial_plan.clone(),
-            quote_ttl: chrono::Duration::minutes(self.sales.quote_minutes.max(1)),
-            stars: self.amount(&self.sales.stars_rate).and_then(StarsRate::new),
-            stars_top_up: self.sales.stars_top_up.clone(),
-            traffic_packs_gb: self.sales.traffic_packs_gb.clone(),
-            traffic_price_per_gb: self.amount(&self.sales.traffic_price_per_gb),
-            usage_max_age: chrono::Duration::minutes(self.sales.usage_max_age_minutes.max(0)),
-            account_prefix: self.sales.account_prefix.clone(),
-            points: PointsRules {
-                value_minor: points_value
-                    .map(|v| vec![(currency, v.minor())])
-                    .unwrap_or_default(),
-                max_share_percent: self.points.max_share_percent.min(100),
-            },
-            rewards: RewardRules {
-                points_per_paid: self
-                    .amount(&self.points.earn_per)
-                    .map(|per| (per.minor(), self.points.earn_points)),
-                points_expire_after: (self.points.expire_days > 0)
-                    .then(|| chrono::Duration::days(self.points.expire_days)),
-                referral: match (
-                    self.amount(&self.referral.reward_wallet),
-                    self.referral.reward_points,
-                ) {
-                    (Some(m), _) => Some(ReferralReward::Wallet(m)),
-                    (None, Some(p)) if p > 0 => Some(ReferralReward::Points(p)),
-                    _ => None,
-                },
-            },
-            staff_chat: self.shop.staff_chat_id,
-            limits: self.limits.clone(),
         }
     }
 }

@@ -7,7 +7,10 @@ use vpnshop_core::customers::Language;
 use vpnshop_core::money::Currency;
 use vpnshop_core::sea_orm::DatabaseConnection;
 
-use crate::config::Sales;
+use vpnshop_core::payments::methods::PaymentMethods;
+use vpnshop_core::sales::SalesRules;
+
+use crate::config::LimitsSettings;
 
 /// The Bot API client every message goes out through: HTML by default, so no send can forget
 /// it, and wrapping it again (throttling) is one line in `app.rs`.
@@ -22,8 +25,36 @@ pub struct Ctx {
     pub currency: Currency,
     /// The bot's @username, for deep links (`t.me/<username>?start=ref_…`).
     pub bot_username: String,
-    pub sales: Sales,
-    pub payments: Arc<crate::payment_methods::PaymentMethods>,
+    pub sales: SalesRules,
+    pub payments: Arc<PaymentMethods>,
+    /// The chat (group) where staff get notifications.
+    pub staff_chat: Option<i64>,
+    /// What one customer may have at once.
+    pub limits: LimitsSettings,
     /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
     pub staff: Arc<crate::staff_chat::StaffChat>,
+}
+
+impl Ctx {
+    /// The context for a shop named `shop_name`, served as @`bot_username`, by `runtime`'s rules.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        (shop_name, bot_username): (String, String),
+        runtime: crate::config::Runtime,
+    ) -> Ctx {
+        Ctx {
+            db,
+            clock,
+            shop_name,
+            default_language: runtime.default_language,
+            currency: runtime.currency,
+            bot_username,
+            sales: runtime.sales,
+            payments: Arc::new(runtime.payments),
+            staff_chat: runtime.staff_chat,
+            staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
+            limits: runtime.limits,
+        }
+    }
 }

@@ -3,26 +3,16 @@
 //! people (notices, the payments sweep) to the same runner.
 use std::sync::Arc;
 
-use chrono::Duration;
-
 use crate::clock::Clock;
 use crate::jobs::{JobError, Runner};
 use crate::orders::Provision;
 use crate::provisioning::{self, DisableRefunded, Outcome, ProvisionError};
+use crate::sales::SalesRules;
 use crate::subscriptions::{self, RefreshUsage};
-
-/// The shop's rules these jobs follow.
-#[derive(Clone, Debug)]
-pub struct Rules {
-    /// The prefix of account names on panels.
-    pub account_prefix: String,
-    /// Usage figures younger than this are not read again.
-    pub usage_max_age: Duration,
-}
 
 /// `runner` with the core's jobs registered, each in a lane of its own: a slow panel never
 /// holds up notices, nor usage reads the provisioning of paid orders.
-pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: Rules) -> Runner {
+pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: SalesRules) -> Runner {
     let db = runner.db().clone();
     let rules = Arc::new(rules);
     let (db2, db3) = (db.clone(), db.clone());

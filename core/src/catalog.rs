@@ -243,7 +243,7 @@ pub async fn price(
         .filter(plan_prices::Column::Currency.eq(currency.code()))
         .one(db)
         .await?
-        .and_then(|p| Money::new(p.amount_minor, currency).ok()))
+        .and_then(|p| p.price()))
 }
 
 /// All prices of a plan.
@@ -254,7 +254,7 @@ pub async fn prices(db: &impl ConnectionTrait, plan: PlanId) -> Result<Vec<Money
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|p| Money::new(p.amount_minor, p.currency).ok())
+        .filter_map(|p| p.price())
         .collect())
 }
 
@@ -295,7 +295,7 @@ pub async fn offers(
         .filter_map(|plan| {
             let p = prices.iter().find(|p| p.plan_id == plan.id)?;
             Some(Offer {
-                price: Money::new(p.amount_minor, currency).ok()?,
+                price: p.price()?,
                 plan,
             })
         })
@@ -309,6 +309,13 @@ pub async fn all_plans(db: &impl ConnectionTrait) -> Result<Vec<Plan>, DbErr> {
         .order_by_asc(plans::Column::Id)
         .all(db)
         .await
+}
+
+impl plan_prices::Model {
+    /// The price this row holds (a negative amount, which the code never writes, is none).
+    pub fn price(&self) -> Option<Money> {
+        Money::new(self.amount_minor, self.currency).ok()
+    }
 }
 
 impl plans::Model {

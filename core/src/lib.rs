@@ -5,6 +5,7 @@
 #[macro_use]
 pub mod columns;
 pub mod clock;
+pub mod config;
 pub mod db;
 pub mod entities;
 pub mod ids;
@@ -26,6 +27,7 @@ pub mod points;
 pub mod promo;
 pub mod provisioning;
 pub mod rewards;
+pub mod sales;
 pub mod shop;
 pub mod staff;
 pub mod subscriptions;

@@ -438,14 +438,13 @@ pub async fn pay_with_wallet_in(
     if order.expires_at <= now {
         return Err(OrderError::QuoteExpired);
     }
-    let currency = order.currency;
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),
         order_id: Some(id),
         ..Memo::default()
     };
     if order.total_minor > 0 {
-        let total = Money::new(order.total_minor, currency).map_err(|_| OrderError::NotFound)?;
+        let total = order.total();
         ledger::debit_wallet(
             txn,
             customer,

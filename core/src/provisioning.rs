@@ -17,7 +17,6 @@ use sea_orm::{
 use crate::entities::{orders as order_rows, subscriptions};
 use crate::ids::{CustomerId, OrderId, SubscriptionId};
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
-use crate::money::Money;
 use crate::notices::{self, Notice};
 use crate::orders::{self, OrderKind, OrderStatus};
 use crate::panels::{self, Panel};
@@ -47,9 +46,6 @@ pub enum ProvisionError {
     NotPaid { order: OrderId, status: OrderStatus },
     #[error("order {0} does not exist")]
     NoSuchOrder(OrderId),
-    /// The order's stored total or currency cannot be read back: it cannot be refunded as is.
-    #[error("order {order} has an unreadable {what}")]
-    Unreadable { order: OrderId, what: &'static str },
     #[error(transparent)]
     Rewards(#[from] rewards::RewardError),
     #[error(transparent)]
@@ -388,12 +384,7 @@ async fn refund(
         ..Memo::default()
     };
     if order.total_minor > 0 {
-        let currency = order.currency;
-        let amount =
-            Money::new(order.total_minor, currency).map_err(|_| ProvisionError::Unreadable {
-                order: id,
-                what: "total",
-            })?;
+        let amount = order.total();
         ledger::credit_wallet(
             &txn,
             customer,

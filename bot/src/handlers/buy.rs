@@ -272,7 +272,7 @@ pub async fn promo_entered(v: &Visit, id: OrderId, code: Option<&str>) -> Handle
         now - chrono::Duration::hours(1),
     )
     .await?;
-    if tries >= ctx.sales.limits.promo_tries_per_hour {
+    if tries >= ctx.limits.promo_tries_per_hour {
         return v
             .say(
                 tr(lang, "promo.too_many_tries"),
@@ -423,7 +423,7 @@ pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Handl
     )
     .reply_markup(keyboards::back_to_menu(lang))
     .await?;
-    if let Some(staff) = ctx.sales.staff_chat {
+    if let Some(staff) = ctx.staff_chat {
         let l = ctx.default_language;
         let body = tr_with(
             l,

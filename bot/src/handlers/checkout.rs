@@ -207,7 +207,7 @@ async fn start(
             credit: amount,
             description,
         },
-        ctx.sales.limits.open_payments,
+        ctx.limits.open_payments,
         now,
     )
     .await

@@ -23,7 +23,7 @@ pub fn allowed(update: Update, ctx: Arc<Ctx>) -> bool {
     let Some(chat) = update.chat().map(|c| c.id.0) else {
         return true;
     };
-    if ctx.sales.staff_chat == Some(chat) {
+    if ctx.staff_chat == Some(chat) {
         return true;
     }
     let now = Instant::now();
@@ -37,7 +37,7 @@ pub fn allowed(update: Update, ctx: Arc<Ctx>) -> bool {
         *count = 0;
     }
     *count += 1;
-    let most = ctx.sales.limits.chat_updates_per_10s;
+    let most = ctx.limits.chat_updates_per_10s;
     if *count == most + 1 {
         tracing::warn!(
             chat,

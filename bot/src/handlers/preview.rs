@@ -22,7 +22,7 @@ use crate::text::{self, escape, tr, tr_with};
 pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerResult {
     let (ctx, lang) = (&v.ctx, v.lang);
 
-    let currency = ctx.currency;
+    let currency = order.currency;
     let m = |minor: i64| {
         text::money(
             lang,
@@ -75,14 +75,14 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
     body.push_str(&tr_with(
         lang,
         "checkout.price",
-        &[("amount", &m(order.list_price_minor))],
+        &[("amount", &text::money(lang, order.list_price()))],
     ));
     if order.discount_minor > 0 {
         body.push('\n');
         body.push_str(&tr_with(
             lang,
             "checkout.promo",
-            &[("amount", &m(order.discount_minor))],
+            &[("amount", &text::money(lang, order.discount()))],
         ));
     }
     if order.points_used > 0 {
@@ -91,7 +91,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
             lang,
             "checkout.points",
             &[
-                ("amount", &m(order.points_value_minor)),
+                ("amount", &text::money(lang, order.points_value())),
                 ("points", &order.points_used.to_string()),
             ],
         ));
@@ -100,7 +100,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
     body.push_str(&tr_with(
         lang,
         "checkout.total",
-        &[("amount", &m(order.total_minor))],
+        &[("amount", &text::money(lang, order.total()))],
     ));
     if let Some(after) = after {
         body.push_str("\n\n");
@@ -127,7 +127,7 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
             tr_with(
                 lang,
                 "checkout.pay_wallet",
-                &[("amount", &m(order.total_minor))],
+                &[("amount", &text::money(lang, order.total()))],
             ),
             Action::PayWallet(id),
         )]);

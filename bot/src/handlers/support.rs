@@ -101,7 +101,7 @@ pub async fn written(v: &Visit, msg: &Message, ticket: Option<TicketId>) -> Hand
                 customer.customer_id(),
                 customer.telegram(),
                 writing,
-                ctx.sales.limits.open_tickets,
+                ctx.limits.open_tickets,
                 now,
             )
             .await
@@ -244,7 +244,7 @@ pub async fn notify_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Handler
         Err(RequestError::Api(
             ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
         )) => {
-            if let Some(staff) = ctx.sales.staff_chat {
+            if let Some(staff) = ctx.staff_chat {
                 bot.send_message(
                     ChatId(staff),
                     tr_with(

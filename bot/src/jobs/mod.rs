@@ -8,7 +8,7 @@ mod sweep;
 
 use std::sync::Arc;
 
-use vpnshop_core::background::{self, Rules};
+use vpnshop_core::background;
 use vpnshop_core::jobs::Runner;
 use vpnshop_core::notices::Notice;
 
@@ -16,13 +16,9 @@ use crate::ctx::{Ctx, TgBot};
 
 /// The runner with every kind of job registered, each in a lane of its own.
 pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
-    let rules = Rules {
-        account_prefix: ctx.sales.account_prefix.clone(),
-        usage_max_age: ctx.sales.usage_max_age,
-    };
     let runner = Runner::new(ctx.db.clone(), ctx.clock.clone(), worker);
     let (b, c) = (bot.clone(), ctx.clone());
-    background::register(runner, ctx.clock.clone(), rules)
+    background::register(runner, ctx.clock.clone(), ctx.sales.clone())
         .on(8, move |notice: Notice, _job| {
             notices::deliver(b.clone(), c.clone(), notice)
         })
@@ -44,17 +40,12 @@ mod tests {
         let mut settings = crate::config::Settings::default();
         settings.telegram.token = Some("5000000001:AAH-fake-token-for-tests_0123456789".into());
         let runtime = settings.runtime().unwrap();
-        let ctx = Arc::new(Ctx {
+        let ctx = Arc::new(Ctx::new(
             db,
-            clock: Arc::new(vpnshop_core::clock::SystemClock),
-            shop_name: "t".into(),
-            default_language: runtime.default_language,
-            currency: runtime.currency,
-            bot_username: "t".into(),
-            sales: runtime.sales,
-            payments: Arc::new(runtime.payments),
-            staff: Arc::new(crate::staff_chat::StaffChat::new(None)),
-        });
+            Arc::new(vpnshop_core::clock::SystemClock),
+            ("t".into(), "t".into()),
+            runtime,
+        ));
         use teloxide::requests::RequesterExt;
         let bot = teloxide::Bot::new("1:x").parse_mode(teloxide::types::ParseMode::Html);
         let runner = runner(bot, ctx, "t".into());

@@ -16,10 +16,11 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::audit;
+use crate::config::{Problems, lenient};
 use crate::entities::{cards, payments as payment_rows, receipts};
 use crate::ids::{CardId, CustomerId, OrderId, PaymentId, ReceiptId, StaffPost, TelegramId};
 use crate::ledger::LedgerError;
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::notices::{self, Notice};
 use crate::payments::{self, Checkout, CheckoutError, PaymentStatus};
 use crate::staff::{self, Role};
@@ -61,6 +62,76 @@ pub struct CardRules {
     /// How many transfers one customer may have waiting for a receipt: each holds one of the
     /// few distinguishable amounts.
     pub max_pending_per_customer: usize,
+}
+
+/// `[payments.card]`: card-to-card is offered whenever an enabled card exists (`vpnshop card
+/// add`); these say how it behaves.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardSettings {
+    /// The most added to an amount to make pending transfers distinguishable (`"999"`); `"0"`:
+    /// none.
+    #[serde(deserialize_with = "lenient::text")]
+    pub max_offset: String,
+    /// Receipts above this amount need two different approvers; unset: one is enough.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub second_approval_above: Option<String>,
+    /// Unreviewed receipts are reminded to staff after this many minutes (and again as often).
+    pub remind_minutes: i64,
+    /// A transfer with no receipt after this many minutes expires and frees its amount.
+    pub expire_minutes: i64,
+    /// A rejection with no reason after this many minutes may be taken over or cancelled by
+    /// other finance staff.
+    pub reject_takeover_minutes: i64,
+}
+
+impl Default for CardSettings {
+    fn default() -> Self {
+        CardSettings {
+            max_offset: "999".into(),
+            second_approval_above: None,
+            remind_minutes: 30,
+            expire_minutes: 24 * 60,
+            reject_takeover_minutes: 30,
+        }
+    }
+}
+
+impl CardSettings {
+    /// The rules these settings describe; what is wrong goes into `problems` under `key`.
+    pub fn rules(
+        &self,
+        key: &str,
+        shop: Currency,
+        max_pending_per_customer: usize,
+        problems: &mut Problems,
+    ) -> CardRules {
+        let max_offset = problems.amount(&format!("{key}.max_offset"), &self.max_offset, shop);
+        let second_approval_above = self
+            .second_approval_above
+            .as_deref()
+            .and_then(|a| problems.amount(&format!("{key}.second_approval_above"), a, shop));
+        CardRules {
+            max_offset_minor: max_offset.map_or(0, Money::minor),
+            second_approval_above,
+            remind_after: problems.minutes(
+                &format!("{key}.remind_minutes"),
+                self.remind_minutes,
+                1,
+            ),
+            expire_after: problems.minutes(
+                &format!("{key}.expire_minutes"),
+                self.expire_minutes,
+                1,
+            ),
+            takeover_after: problems.minutes(
+                &format!("{key}.reject_takeover_minutes"),
+                self.reject_takeover_minutes,
+                1,
+            ),
+            max_pending_per_customer: max_pending_per_customer.max(1),
+        }
+    }
 }
 
 /// A card number as the customer must type it: 16 digits (Persian or Arabic digits accepted,

@@ -9,6 +9,7 @@
 //! ledger posting carries the same id as its idempotency key.
 pub mod card;
 pub mod gateways;
+pub mod methods;
 pub mod review;
 pub mod stars;
 

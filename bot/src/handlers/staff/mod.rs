@@ -47,7 +47,7 @@ impl Member {
 }
 
 fn in_staff_chat(ctx: &Ctx, chat: Option<ChatId>) -> bool {
-    ctx.sales.staff_chat.is_some() && chat.map(|c| c.0) == ctx.sales.staff_chat
+    ctx.staff_chat.is_some() && chat.map(|c| c.0) == ctx.staff_chat
 }
 
 async fn member(bot: TgBot, ctx: Arc<Ctx>, chat: ChatId, user: &User) -> Option<Member> {

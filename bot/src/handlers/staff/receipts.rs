@@ -265,7 +265,7 @@ pub async fn reason_reply(m: &Member, msg: &Message) -> Result<bool, BotError> {
 
 /// A notice: a receipt to put before staff, with Approve / Reject.
 pub async fn to_staff(bot: &TgBot, ctx: &Ctx, receipt: ReceiptId) -> HandlerResult {
-    let Some(staff) = ctx.sales.staff_chat else {
+    let Some(staff) = ctx.staff_chat else {
         return Err(BotError::Undeliverable(
             "no staff chat configured (shop.staff_chat_id)".into(),
         ));
@@ -299,7 +299,7 @@ pub async fn notify_rejected(bot: &TgBot, ctx: &Ctx, receipt: ReceiptId) -> Hand
 
 /// Reminds staff of receipts nobody decided yet (from the payments sweep).
 pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
-    let Some(staff) = ctx.sales.staff_chat else {
+    let Some(staff) = ctx.staff_chat else {
         return Ok(());
     };
     let now = ctx.clock.now();

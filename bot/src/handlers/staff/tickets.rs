@@ -65,7 +65,7 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
 
 /// A notice: a customer's ticket message, posted in the staff chat with who they are.
 pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerResult {
-    let Some(staff) = ctx.sales.staff_chat else {
+    let Some(staff) = ctx.staff_chat else {
         return Err(BotError::Undeliverable(
             "no staff chat configured (shop.staff_chat_id)".into(),
         ));

@@ -12,6 +12,7 @@ use super::{
     Callback, Claim, CreateRequest, Created, Gateway, GatewayError, Rejected, json_of, mac_matches,
     text_of,
 };
+use crate::config::{Problems, lenient};
 use crate::money::{Currency, Money};
 use crate::payments::{Payment, Provider, Report};
 
@@ -19,6 +20,44 @@ pub const DEFAULT_API: &str = "https://pay.crypt.bot/api";
 
 /// How old a signed update may be.
 pub const MAX_AGE_MINUTES: i64 = 60;
+
+/// `[payments.cryptobot]`: Crypto Pay (@CryptoBot) is offered when this is set.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoBotSettings {
+    /// The Crypto Pay app token (from @CryptoBot → Crypto Pay → My Apps).
+    #[serde(deserialize_with = "lenient::secret")]
+    pub token: SecretString,
+    #[serde(default = "default_api")]
+    pub api_url: String,
+}
+
+fn default_api() -> String {
+    DEFAULT_API.into()
+}
+
+impl CryptoBotSettings {
+    /// The client these settings describe; what is wrong goes into `problems` under `key`.
+    pub fn client(
+        &self,
+        key: &str,
+        shop: Currency,
+        http: &reqwest::Client,
+        problems: &mut Problems,
+    ) -> CryptoBot {
+        problems.url(&format!("{key}.api_url"), &self.api_url);
+        problems.require(
+            matches!(shop, Currency::Usd | Currency::Eur | Currency::Rub),
+            key,
+            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+        );
+        CryptoBot {
+            token: self.token.clone(),
+            api_base: self.api_url.clone(),
+            http: http.clone(),
+        }
+    }
+}
 
 pub struct CryptoBot {
     pub token: SecretString,

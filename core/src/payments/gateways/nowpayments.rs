@@ -11,10 +11,58 @@ use super::{
     Callback, Claim, CreateRequest, Created, Gateway, GatewayError, Rejected, json_of, mac_matches,
     text_of,
 };
+use crate::config::{Problems, lenient};
 use crate::money::{Currency, Money};
 use crate::payments::{Payment, Provider, Report};
 
 pub const DEFAULT_API: &str = "https://api.nowpayments.io/v1";
+
+/// `[payments.nowpayments]`: NOWPayments is offered when this is set.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NowPaymentsSettings {
+    #[serde(deserialize_with = "lenient::secret")]
+    pub api_key: SecretString,
+    #[serde(deserialize_with = "lenient::secret")]
+    pub ipn_secret: SecretString,
+    /// The account login: reconciliation lists an invoice's payments with it.
+    pub email: String,
+    #[serde(deserialize_with = "lenient::secret")]
+    pub password: SecretString,
+    #[serde(default = "default_api")]
+    pub api_url: String,
+}
+
+fn default_api() -> String {
+    DEFAULT_API.into()
+}
+
+impl NowPaymentsSettings {
+    /// The client these settings describe; what is wrong goes into `problems` under `key`.
+    pub fn client(
+        &self,
+        key: &str,
+        shop: Currency,
+        http: &reqwest::Client,
+        problems: &mut Problems,
+    ) -> NowPayments {
+        problems.url(&format!("{key}.api_url"), &self.api_url);
+        problems.require(
+            matches!(shop, Currency::Usd | Currency::Eur | Currency::Rub),
+            key,
+            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+        );
+        NowPayments {
+            api_key: self.api_key.clone(),
+            ipn_secret: self.ipn_secret.clone(),
+            email: self.email.clone(),
+            password: self.password.clone(),
+            api_base: self.api_url.clone(),
+            http: http.clone(),
+            session: Default::default(),
+        }
+    }
+}
 
 pub struct NowPayments {
     pub api_key: SecretString,

@@ -9,10 +9,51 @@ use serde_json::{Value, json};
 use super::{
     Callback, Claim, CreateRequest, Created, Gateway, GatewayError, Rejected, json_of, text_of,
 };
+use crate::config::{Problems, lenient};
 use crate::money::{Currency, Money};
 use crate::payments::{Payment, Provider, Report};
 
 pub const DEFAULT_API: &str = "https://api.yookassa.ru/v3";
+
+/// `[payments.yookassa]`: YooKassa is offered when this is set.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YooKassaSettings {
+    #[serde(deserialize_with = "lenient::text")]
+    pub shop_id: String,
+    #[serde(deserialize_with = "lenient::secret")]
+    pub secret_key: SecretString,
+    #[serde(default = "default_api")]
+    pub api_url: String,
+}
+
+fn default_api() -> String {
+    DEFAULT_API.into()
+}
+
+impl YooKassaSettings {
+    /// The client these settings describe; what is wrong goes into `problems` under `key`.
+    pub fn client(
+        &self,
+        key: &str,
+        shop: Currency,
+        http: &reqwest::Client,
+        problems: &mut Problems,
+    ) -> YooKassa {
+        problems.url(&format!("{key}.api_url"), &self.api_url);
+        problems.require(
+            shop == Currency::Rub,
+            key,
+            format!("YooKassa is set up for RUB here; the shop sells in {shop}"),
+        );
+        YooKassa {
+            shop_id: self.shop_id.clone(),
+            secret_key: self.secret_key.clone(),
+            api_base: self.api_url.clone(),
+            http: http.clone(),
+        }
+    }
+}
 
 pub struct YooKassa {
     pub shop_id: String,

@@ -6,10 +6,64 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{Callback, Claim, CreateRequest, Created, Gateway, GatewayError, Rejected, json_of};
+use crate::config::{Problems, lenient};
 use crate::money::{Currency, Money};
 use crate::payments::{Payment, Provider, Report};
 
 pub const DEFAULT_API: &str = "https://payment.zarinpal.com";
+
+/// `[payments.zarinpal]`: Zarinpal is offered when this is set.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZarinpalSettings {
+    #[serde(deserialize_with = "lenient::secret")]
+    pub merchant_id: SecretString,
+    /// What Zarinpal is asked in: `IRR` (its default) or `IRT`.
+    #[serde(default = "irr")]
+    pub currency: String,
+    #[serde(default = "default_api")]
+    pub api_url: String,
+}
+
+fn irr() -> String {
+    "IRR".into()
+}
+
+fn default_api() -> String {
+    DEFAULT_API.into()
+}
+
+impl ZarinpalSettings {
+    /// The client these settings describe; what is wrong goes into `problems` under `key`.
+    pub fn client(
+        &self,
+        key: &str,
+        shop: Currency,
+        http: &reqwest::Client,
+        problems: &mut Problems,
+    ) -> Zarinpal {
+        problems.url(&format!("{key}.api_url"), &self.api_url);
+        let currency = match self.currency.as_str() {
+            "IRT" => Currency::Irt,
+            "IRR" => Currency::Irr,
+            _ => {
+                problems.bad(&format!("{key}.currency"), "is `IRR` or `IRT`");
+                Currency::Irr
+            }
+        };
+        problems.require(
+            matches!(shop, Currency::Irr | Currency::Irt),
+            key,
+            format!("Zarinpal charges rial; the shop sells in {shop}"),
+        );
+        Zarinpal {
+            merchant_id: self.merchant_id.clone(),
+            currency,
+            api_base: self.api_url.clone(),
+            http: http.clone(),
+        }
+    }
+}
 
 pub struct Zarinpal {
     pub merchant_id: SecretString,
