@@ -11,48 +11,40 @@ use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
 use vpnshop_core::promo::{self, Discount, NewPromo};
 use vpnshop_core::provisioning;
-use vpnshop_tests::app::{TestApp, spawn_app_with};
 use vpnshop_tests::assert_says;
-use vpnshop_tests::panels::marzban::FakeMarzban;
 use vpnshop_tests::telegram::{BotMessage, FakeUser, Payment};
 
-use crate::support::{irt, marzban_for_germany, plan_30d, t0, top_up};
+use crate::shop::{ADMIN, STAFF_CHAT, Shop, ShopBuilder};
+use crate::support::{irt, t0, top_up};
 
-const STAFF_CHAT: i64 = -1_001_234;
-const ADMIN: i64 = 9_000_000_001;
 const GB: u64 = 1 << 30;
-
-struct Shop {
-    app: TestApp,
-    marzban: FakeMarzban,
-}
 
 /// A shop selling a 30-day, 50 GB plan in Germany for 150,000 toman (1 Star = 1,000 toman), a
 /// 1-day trial, 10 and 20 GB packs at 2,000 toman per GB, on a healthy fake Marzban.
 async fn open_shop() -> Shop {
-    let app = spawn_app_with(|s| {
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.sales.trial_plan = Some("trial".into());
-        s.sales.stars_rate = Some("1,000".into());
-        s.sales.stars_top_up = vec![100, 350];
-        s.sales.traffic_packs_gb = vec![10, 20];
-        s.sales.traffic_price_per_gb = Some("2,000".into());
-        s.sales.usage_max_age_minutes = 0;
-        s.points.earn_per = Some("10,000".into());
-        s.points.value = Some("1,000".into());
-        s.referral.reward_wallet = Some("10,000".into());
-        s.run.shutdown_seconds = 1;
-    })
-    .await;
-    let db = &app.db.db;
-    let plan = plan_30d(db).await;
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .settings(|s| {
+            s.sales.trial_plan = Some("trial".into());
+            s.sales.stars_rate = Some("1,000".into());
+            s.sales.stars_top_up = vec![100, 350];
+            s.sales.traffic_packs_gb = vec![10, 20];
+            s.sales.traffic_price_per_gb = Some("2,000".into());
+            s.sales.usage_max_age_minutes = 0;
+            s.points.earn_per = Some("10,000".into());
+            s.points.value = Some("1,000".into());
+            s.referral.reward_wallet = Some("10,000".into());
+            s.run.shutdown_seconds = 1;
+        })
+        .open()
+        .await;
+    let db = &shop.app.db.db;
     catalog::add_plan(
         db,
         NewPlan {
             code: "trial".into(),
             name: "Trial".into(),
-            location: plan.location_id,
+            location: shop.plan.as_ref().unwrap().location_id,
             duration_days: 1,
             traffic_bytes: Some(1 << 30),
             is_trial: true,
@@ -63,8 +55,7 @@ async fn open_shop() -> Shop {
     )
     .await
     .unwrap();
-    let marzban = marzban_for_germany(db).await;
-    Shop { app, marzban }
+    shop
 }
 
 /// A customer who picked `lang` and sees the main menu.
@@ -215,7 +206,7 @@ async fn a_new_customer_takes_the_trial_then_buys_with_stars_in_english() {
     let db = &shop.app.db.db;
     let c = customer(&shop, john.id).await;
     assert_eq!(provisioning::of_customer(db, c).await.unwrap().len(), 2);
-    assert_eq!(shop.marzban.user_count(), 2);
+    assert_eq!(shop.panel().user_count(), 2);
     assert_eq!(wallet_of(&shop, john.id).await, 0, "Stars paid the order");
     assert_audit_clean(db).await;
 }
@@ -283,7 +274,7 @@ async fn a_persian_customer_tops_up_buys_renews_with_carry_over_and_adds_traffic
     assert_says!(renewed, &renewed_until);
 
     // Add traffic: 4 GB used, 10 GB bought, the unused 96 GB kept → 106 GB left.
-    shop.marzban.use_traffic(&sub.panel_account, 4 * GB);
+    shop.panel().use_traffic(&sub.panel_account, 4 * GB);
     // The figures are read from the panel by a job: the detail shows them once it has run.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let detail = loop {
@@ -466,7 +457,7 @@ async fn a_promo_step_survives_a_restart_and_a_double_tapped_pay_charges_once() 
         .filter(|o| o.state() == OrderStatus::Fulfilled)
         .collect();
     assert_eq!(paid.len(), 1);
-    assert_eq!(shop.marzban.user_count(), 1);
+    assert_eq!(shop.panel().user_count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -636,7 +627,7 @@ async fn a_panel_that_never_works_refunds_the_order_once_and_tells_customer_and_
         .unwrap()
         .unwrap();
     top_up(&db, &c, irt(150_000)).await;
-    shop.marzban.faults.fail_next(100_000);
+    shop.panel().faults.fail_next(100_000);
 
     let preview = to_preview(&john, &menu, "Buy a subscription").await;
     assert!(
@@ -777,8 +768,8 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     let mut shop = open_shop().await;
     let db = shop.app.db.db.clone();
     let (john, menu) = with_wallet(&shop, 7_100_000_030, "John", irt(150_000)).await;
-    shop.marzban.faults.only_paths("/api/user");
-    shop.marzban.faults.hang_next(100_000);
+    shop.panel().faults.only_paths("/api/user");
+    shop.panel().faults.hang_next(100_000);
     let preview = to_preview(&john, &menu, "Buy a subscription").await;
     assert!(
         press(&john, &preview, "from wallet")
@@ -806,11 +797,11 @@ async fn a_graceful_stop_mid_provisioning_hands_the_job_to_the_next_process() {
     assert_eq!(job.leased_by, None);
     assert_eq!(job.attempts, 0, "the interrupted attempt is not counted");
 
-    shop.marzban.faults.hang_next(0);
+    shop.panel().faults.hang_next(0);
     shop.app.start().await;
     let ready = john.next().await;
     assert_says!(ready, "ready");
-    assert_eq!(shop.marzban.user_count(), 1);
+    assert_eq!(shop.panel().user_count(), 1);
 }
 
 /// The panel hangs, and one customer's client fires their subscription button a thousand
@@ -835,7 +826,7 @@ async fn a_hanging_panel_and_a_thousand_presses_hold_up_nobody() {
         .map(|(_, data)| data.clone())
         .expect("a button for the subscription");
 
-    shop.marzban.faults.hang_next(100_000);
+    shop.panel().faults.hang_next(100_000);
     let presses: Vec<String> = (0..1_000)
         .map(|_| john.press_data(list.message_id, &open))
         .collect();

@@ -13,5 +13,6 @@ mod payment_journeys;
 mod payment_matrix;
 mod payments_story;
 mod provisioning_story;
+mod shop;
 mod start_story;
 mod support;

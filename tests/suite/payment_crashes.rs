@@ -5,7 +5,6 @@
 use std::time::Duration;
 use vpnshop_tests::assert_says;
 
-use secrecy::SecretString;
 use vpnshop_bot::text::tr;
 use vpnshop_core::customers::{self, Language};
 use vpnshop_core::ids::TelegramId;
@@ -16,24 +15,22 @@ use vpnshop_tests::app::{TestApp, spawn_app_after, spawn_app_with};
 use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::support::{at_menu, label, marzban_for_germany, plan_30d, press, wallet};
+use crate::shop::{Shop, ShopBuilder};
+use crate::support::{at_menu, label, press, wallet};
+use vpnshop_tests::panels::marzban::FakeMarzban;
 
-const ZP_MERCHANT: &str = "7c2e1a90-5b3d-11ef-8a41-0242ac120002";
-
-async fn shop_with_zarinpal() -> (TestApp, FakeZarinpal) {
-    let zp = FakeZarinpal::start(ZP_MERCHANT).await;
-    let zp_url = zp.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.payments.reconcile_seconds = 1;
-        s.payments.zarinpal = Some(vpnshop_bot::config::ZarinpalSettings {
-            merchant_id: SecretString::from(ZP_MERCHANT),
-            currency: "IRT".into(),
-            api_url: zp_url.clone(),
-        });
-    })
-    .await;
-    plan_30d(&app.db.db).await;
-    (app, zp)
+/// A toman shop taking Zarinpal (asked in toman), reconciling every second, with the plan on a
+/// Marzban the story breaks.
+async fn shop_with_zarinpal() -> (TestApp, FakeZarinpal, FakeMarzban) {
+    let Shop {
+        app, zp, marzban, ..
+    } = ShopBuilder::new()
+        .with_zarinpal("IRT")
+        .with_plan()
+        .settings(|s| s.payments.reconcile_seconds = 1)
+        .open()
+        .await;
+    (app, zp.unwrap(), marzban.unwrap())
 }
 
 /// The customer's only order, as it is now.
@@ -76,8 +73,7 @@ async fn until(u: &FakeUser, needle: &str, n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulfilled_once() {
-    let (mut app, zp) = shop_with_zarinpal().await;
-    let marzban = marzban_for_germany(&app.db.db).await;
+    let (mut app, zp, marzban) = shop_with_zarinpal().await;
     let fa = Language::Fa;
     let zarinpal = label(fa, "pay.method.zarinpal");
 
@@ -184,8 +180,7 @@ async fn a_zarinpal_purchase_survives_a_kill_between_every_two_steps_and_is_fulf
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_order_whose_panel_never_comes_back_is_refunded_to_the_wallet_once() {
-    let (mut app, zp) = shop_with_zarinpal().await;
-    let marzban = marzban_for_germany(&app.db.db).await;
+    let (mut app, zp, marzban) = shop_with_zarinpal().await;
     marzban.faults.fail_next(100_000);
     let fa = Language::Fa;
     let (sara, menu) = at_menu(&app, 7_600_000_002, "سارا", fa).await;

@@ -6,7 +6,6 @@
 use std::time::Duration;
 use vpnshop_tests::assert_says;
 
-use secrecy::SecretString;
 use vpnshop_bot::text::tr;
 use vpnshop_core::customers::{self, Language};
 use vpnshop_core::entities::audit_log;
@@ -16,19 +15,15 @@ use vpnshop_core::money::Currency;
 use vpnshop_core::orders::{self, OrderStatus};
 use vpnshop_core::payments::card::{self, CardNumber};
 use vpnshop_core::sea_orm::EntityTrait;
-use vpnshop_tests::app::{TestApp, logs, spawn_app_after, spawn_app_with};
-use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
-use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
+use vpnshop_tests::app::{TestApp, logs, spawn_app_after};
 use vpnshop_tests::gateways::yookassa::FakeYooKassa;
-use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
 use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::support::{
-    at_menu, label, marzban_for_germany, plan_30d, press, t0, wallet, wallet_reaches,
+use crate::shop::{
+    ADMIN, CB_TOKEN, NP_IPN, NP_KEY, NP_PASSWORD, STAFF_CHAT, Shop, ShopBuilder, YK_SECRET,
+    ZP_MERCHANT,
 };
-
-const STAFF_CHAT: i64 = -1_009_876;
-const ADMIN: i64 = 9_100_000_001;
+use crate::support::{at_menu, label, press, t0, wallet, wallet_reaches};
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     audit_log::Entity::find()
@@ -58,28 +53,14 @@ fn assert_never_logged(secrets: &[&str]) {
     }
 }
 
-/// The shop's YooKassa account, at the fake's `url`.
-fn yookassa_at(url: &str) -> vpnshop_bot::config::YooKassaSettings {
-    vpnshop_bot::config::YooKassaSettings {
-        shop_id: YK_SHOP.into(),
-        secret_key: SecretString::from(YK_SECRET),
-        api_url: url.to_string(),
-    }
-}
-
 /// A ruble shop with a staff chat and YooKassa, whose notices reach the bot.
 async fn ruble_shop_with_yookassa() -> (FakeYooKassa, TestApp) {
-    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
-    let yk_url = yk.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = "RUB".into();
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.payments.yookassa = Some(yookassa_at(&yk_url));
-    })
-    .await;
-    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
-    (yk, app)
+    let Shop { app, yk, .. } = ShopBuilder::new()
+        .selling_in("RUB")
+        .with_yookassa()
+        .open()
+        .await;
+    (yk.unwrap(), app)
 }
 
 /// Wallet → Top up → a method → the amount: the bot's instructions.
@@ -116,30 +97,23 @@ fn pay_url(m: &BotMessage, lang: Language) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_changes_nothing() {
-    let app = spawn_app_with(|s| {
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.payments.card.max_offset = "999".into();
-    })
-    .await;
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .with_card_of("علی رضایی", "ملی")
+        .settings(|s| s.payments.card.max_offset = "999".into())
+        .open()
+        .await;
+    let (app, staff, admin) = (&shop.app, &shop.staff, &shop.admin);
     let db = &app.db.db;
-    plan_30d(db).await;
-    let _panel = marzban_for_germany(&app.db.db).await;
-    let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
-    card::add_card(db, &card, "علی رضایی", "ملی", t0())
-        .await
-        .unwrap();
-    let staff = app.tg.group(STAFF_CHAT, "Staff");
-    let admin = app.user(ADMIN, "Admin", Some("fa"));
     let fa = Language::Fa;
 
     // Top up 200,000 toman by card: the amount to send is made unique (200,001).
-    let (sara, menu) = at_menu(&app, 7_200_000_001, "سارا", fa).await;
+    let (sara, menu) = at_menu(app, 7_200_000_001, "سارا", fa).await;
     let how = top_up_via(&sara, &menu, fa, "card", "۲۰۰٬۰۰۰").await;
     assert_says!(how, "200,001 تومان");
     assert_says!(how, "6037-9911-2233-4455");
     assert_says!(how, "علی رضایی");
-    let (received, receipt) = sara.send_receipt(&staff).await;
+    let (received, receipt) = sara.send_receipt(staff).await;
     assert_says!(received, tr(fa, "pay.receipt_received"));
     assert!(receipt.photo.is_some(), "{receipt:?}");
     assert_says!(receipt, "200,001 تومان");
@@ -148,12 +122,12 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     // The customer herself presses a forged Approve in the staff chat: refused, nothing moves.
     let forged = sara.press_in_group(&receipt, "تأیید");
     assert_eq!(
-        answer(&app, &forged).await.as_deref(),
+        answer(app, &forged).await.as_deref(),
         Some(tr(fa, "receipt.not_allowed").as_str())
     );
-    assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 0);
+    assert_eq!(wallet(app, sara.id, Currency::Irt).await, 0);
     assert!(
-        audit_actions(&app)
+        audit_actions(app)
             .await
             .contains(&"receipt.approve.denied".to_string())
     );
@@ -161,7 +135,7 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     // The admin approves; a second press changes nothing.
     let q = admin.press_in_group(&receipt, "تأیید");
     assert_eq!(
-        answer(&app, &q).await.as_deref(),
+        answer(app, &q).await.as_deref(),
         Some(tr(fa, "receipt.answer_approved").as_str())
     );
     let edited = staff.next().await;
@@ -175,22 +149,22 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     assert_says!(credited, "200,001 تومان");
     let again = admin.press_data_in_group(STAFF_CHAT, receipt.message_id, &receipt.buttons[0][0].1);
     assert_eq!(
-        answer(&app, &again).await.as_deref(),
+        answer(app, &again).await.as_deref(),
         Some(tr(fa, "receipt.already_decided").as_str())
     );
-    assert_eq!(wallet(&app, sara.id, Currency::Irt).await, 200_001);
+    assert_eq!(wallet(app, sara.id, Currency::Irt).await, 200_001);
 
     // Another customer buys by card: the first receipt is rejected with a reason, the second
     // approved, and the order is paid and provisioned.
-    let (reza, menu) = at_menu(&app, 7_200_000_002, "رضا", fa).await;
+    let (reza, menu) = at_menu(app, 7_200_000_002, "رضا", fa).await;
     let locations = press(&reza, &menu, &label(fa, "menu.buy")).await;
     let plans = press(&reza, &locations, "Germany").await;
     let preview = press(&reza, &plans, "1 month").await;
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
     assert_says!(how, "150,00");
-    let (_, receipt) = reza.send_receipt(&staff).await;
+    let (_, receipt) = reza.send_receipt(staff).await;
     let q = admin.press_in_group(&receipt, "رد");
-    answer(&app, &q).await;
+    answer(app, &q).await;
     let mut asked = staff.next().await;
     if asked.edited {
         asked = staff.next().await;
@@ -218,9 +192,9 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
 
     let how = press(&reza, &preview, &label(fa, "pay.method.card")).await;
     assert_says!(how, "6037");
-    let (_, receipt) = reza.send_receipt(&staff).await;
+    let (_, receipt) = reza.send_receipt(staff).await;
     let q = admin.press_in_group(&receipt, "تأیید");
-    answer(&app, &q).await;
+    answer(app, &q).await;
     let mut seen = String::new();
     for _ in 0..3 {
         seen.push_str(&reza.next().await.text);
@@ -237,20 +211,15 @@ async fn card_to_card_in_persian_staff_approve_reject_and_a_forged_approve_chang
     assert!(ledger::audit(db).await.unwrap().is_clean());
 }
 
-const YK_SHOP: &str = "506751";
-const YK_SECRET: &str = "test_Fh8hUAVVBGUGbjmlzba6TB0iyUbos_lueTHE-axOwM0";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yookassa_in_russian_two_hundred_notices_the_return_page_and_reconciliation_credit_once() {
-    let yk = FakeYooKassa::start(YK_SHOP, YK_SECRET).await;
-    let yk_url = yk.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = "RUB".into();
-        s.payments.reconcile_seconds = 1;
-        s.payments.yookassa = Some(yookassa_at(&yk_url));
-    })
-    .await;
-    yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+    let Shop { app, yk, .. } = ShopBuilder::new()
+        .selling_in("RUB")
+        .with_yookassa()
+        .settings(|s| s.payments.reconcile_seconds = 1)
+        .open()
+        .await;
+    let yk = yk.unwrap();
     let ru = Language::Ru;
     let (ivan, menu) = at_menu(&app, 7_300_000_001, "Иван", ru).await;
     let how = top_up_via(&ivan, &menu, ru, "yookassa", "500").await;
@@ -368,24 +337,16 @@ async fn a_yookassa_payment_for_less_is_settled_by_staff_from_the_staff_chat() {
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
 }
 
-const ZP_MERCHANT: &str = "1344b5d4-0048-11e8-94db-005056a205be";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zarinpal_in_persian_buys_a_plan_through_the_return_page() {
-    let zp = FakeZarinpal::start(ZP_MERCHANT).await;
-    let zp_url = zp.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.payments.zarinpal = Some(vpnshop_bot::config::ZarinpalSettings {
-            merchant_id: SecretString::from(ZP_MERCHANT),
-            currency: "IRR".into(),
-            api_url: zp_url.clone(),
-        });
-    })
-    .await;
-    plan_30d(&app.db.db).await;
-    let _panel = marzban_for_germany(&app.db.db).await;
+    let shop = ShopBuilder::new()
+        .with_zarinpal("IRR")
+        .with_plan()
+        .open()
+        .await;
+    let (app, zp) = (&shop.app, shop.zp.as_ref().unwrap());
     let fa = Language::Fa;
-    let (ali, menu) = at_menu(&app, 7_400_000_001, "علی", fa).await;
+    let (ali, menu) = at_menu(app, 7_400_000_001, "علی", fa).await;
     let locations = press(&ali, &menu, &label(fa, "menu.buy")).await;
     let plans = press(&ali, &locations, "Germany").await;
     let preview = press(&ali, &plans, "1 month").await;
@@ -415,40 +376,27 @@ async fn zarinpal_in_persian_buys_a_plan_through_the_return_page() {
         }
     }
     assert!(seen.contains("/sub/"), "{seen}");
-    assert_eq!(wallet(&app, ali.id, Currency::Irt).await, 0);
+    assert_eq!(wallet(app, ali.id, Currency::Irt).await, 0);
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
     assert_never_logged(&[ZP_MERCHANT]);
 }
 
-const NP_KEY: &str = "NP-KEY-7X2Q9Z1-ABCDEF";
-const NP_IPN: &str = "np-ipn-secret-0b1f6e";
-const NP_PASSWORD: &str = "np-password-51c2";
-const CB_TOKEN: &str = "12345:AAzQcZWQqQAbsfgPnOLr4FHC8Doa4L7KryC";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crypto_in_english_forged_stale_and_lost_callbacks() {
-    let np = FakeNowPayments::start(NP_KEY, NP_IPN, "shop@example.com", NP_PASSWORD).await;
-    let cb = FakeCryptoBot::start(CB_TOKEN).await;
-    let (np_url, cb_url) = (np.url.clone(), cb.url.clone());
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = "USD".into();
-        s.payments.reconcile_seconds = 1;
-        s.payments.nowpayments = Some(vpnshop_bot::config::NowPaymentsSettings {
-            api_key: SecretString::from(NP_KEY),
-            ipn_secret: SecretString::from(NP_IPN),
-            email: "shop@example.com".into(),
-            password: SecretString::from(NP_PASSWORD),
-            api_url: np_url.clone(),
-        });
-        s.payments.cryptobot = Some(vpnshop_bot::config::CryptoBotSettings {
-            token: SecretString::from(CB_TOKEN),
-            api_url: cb_url.clone(),
-        });
-    })
-    .await;
-    cb.set_webhook_url(&format!("{}/pay/cryptobot/notify", app.http));
+    let shop = ShopBuilder::new()
+        .selling_in("USD")
+        .with_nowpayments()
+        .with_cryptobot()
+        .settings(|s| s.payments.reconcile_seconds = 1)
+        .open()
+        .await;
+    let (app, np, cb) = (
+        &shop.app,
+        shop.np.as_ref().unwrap(),
+        shop.cb.as_ref().unwrap(),
+    );
     let en = Language::En;
-    let (john, menu) = at_menu(&app, 7_500_000_001, "John", en).await;
+    let (john, menu) = at_menu(app, 7_500_000_001, "John", en).await;
 
     // NOWPayments: a forged IPN (amount raised, signature kept) is refused and audited.
     let how = top_up_via(&john, &menu, en, "nowpayments", "12.50").await;
@@ -458,18 +406,18 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
     let ipn = np.last_callback().unwrap();
     let forged = ipn.tampered(|v| v["price_amount"] = serde_json::json!(1250));
     assert_eq!(forged.deliver().await, 401);
-    assert_eq!(wallet(&app, john.id, Currency::Usd).await, 0);
+    assert_eq!(wallet(app, john.id, Currency::Usd).await, 0);
     assert!(
-        audit_actions(&app)
+        audit_actions(app)
             .await
             .contains(&"payment.callback.refused.nowpayments".to_string())
     );
     // The real one, twice, then a late "failed": credited once.
     assert_eq!(ipn.deliver_times(2).await, vec![200, 200]);
-    wallet_reaches(&app, john.id, Currency::Usd, 1_250).await;
+    wallet_reaches(app, john.id, Currency::Usd, 1_250).await;
     np.pay(&invoice, "failed");
     assert_eq!(np.last_callback().unwrap().deliver().await, 200);
-    assert_eq!(wallet(&app, john.id, Currency::Usd).await, 1_250);
+    assert_eq!(wallet(app, john.id, Currency::Usd).await, 1_250);
     john.next().await;
 
     // CryptoBot: a stale update is refused; the callback that never came is found by
@@ -485,7 +433,7 @@ async fn crypto_in_english_forged_stale_and_lost_callbacks() {
     let stale = cb.last_callback().unwrap();
     assert_eq!(stale.deliver().await, 400);
     // Dropped: no fresh webhook is delivered at all.
-    wallet_reaches(&app, john.id, Currency::Usd, 1_550).await;
+    wallet_reaches(app, john.id, Currency::Usd, 1_550).await;
     assert!(ledger::audit(&app.db.db).await.unwrap().is_clean());
     assert_never_logged(&[
         NP_KEY,
@@ -607,22 +555,19 @@ async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     use vpnshop_core::jobs::JobStatus;
     use vpnshop_core::sea_orm::sea_query::Expr;
     use vpnshop_core::sea_orm::{ColumnTrait, QueryFilter};
-    let app = spawn_app_with(|s| {
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        s.payments.reconcile_seconds = 1;
-        s.payments.card.remind_minutes = 30;
-    })
-    .await;
+    let shop = ShopBuilder::new()
+        .with_card()
+        .settings(|s| {
+            s.payments.reconcile_seconds = 1;
+            s.payments.card.remind_minutes = 30;
+        })
+        .open()
+        .await;
+    let (app, staff) = (&shop.app, &shop.staff);
     let db = &app.db.db;
-    let card = CardNumber::parse("6037-9911-2233-4455").unwrap();
-    card::add_card(db, &card, "Ali Rezaei", "Melli", t0())
-        .await
-        .unwrap();
-    let staff = app.tg.group(STAFF_CHAT, "Staff");
     let admin = app.user(ADMIN, "Admin", Some("en"));
     let en = Language::En;
-    let (sam, menu) = at_menu(&app, 7_200_000_050, "Sam", en).await;
+    let (sam, menu) = at_menu(app, 7_200_000_050, "Sam", en).await;
     top_up_via(&sam, &menu, en, "card", "200000").await;
     app.tg.fail_next_sends_to(STAFF_CHAT, 1_000);
     sam.send_photo(None);
@@ -666,8 +611,8 @@ async fn a_receipt_whose_post_never_arrived_is_posted_again_with_its_buttons() {
     let fa = Language::Fa;
     let q = admin.press_in_group(&again, &label(fa, "receipt.approve"));
     assert_eq!(
-        answer(&app, &q).await.as_deref(),
+        answer(app, &q).await.as_deref(),
         Some(tr(fa, "receipt.answer_approved").as_str())
     );
-    wallet_reaches(&app, sam.id, Currency::Irt, 200_001).await;
+    wallet_reaches(app, sam.id, Currency::Irt, 200_001).await;
 }

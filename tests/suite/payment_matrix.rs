@@ -2,48 +2,13 @@
 //! Russian customer each top up and then buy a plan with every method the shop's currency
 //! allows — card to card (approved from the staff chat), YooKassa, NOWPayments and CryptoBot in
 //! rubles; card to card and Zarinpal in toman — and end with a working subscription link.
-use secrecy::SecretString;
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
-use vpnshop_core::payments::card::{self, CardNumber};
-use vpnshop_tests::app::{TestApp, spawn_app_with};
-use vpnshop_tests::gateways::cryptobot::FakeCryptoBot;
-use vpnshop_tests::gateways::nowpayments::FakeNowPayments;
-use vpnshop_tests::gateways::yookassa::FakeYooKassa;
-use vpnshop_tests::gateways::zarinpal::FakeZarinpal;
-use vpnshop_tests::telegram::{BotMessage, FakeGroup, FakeUser};
+use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::support::{
-    at_menu, label, marzban_for_germany, plan_30d, plan_30d_priced, press, t0, wallet_reaches,
-};
-
-const STAFF_CHAT: i64 = -1_005_550;
-const ADMIN: i64 = 9_200_000_001;
-const YK_SHOP: &str = "506751";
-const YK_SECRET: &str = "test_matrix_yk_secret_0001";
-const NP_KEY: &str = "NP-MATRIX-KEY-0001";
-const NP_IPN: &str = "np-matrix-ipn-0001";
-const NP_EMAIL: &str = "s@example.com";
-const NP_PASSWORD: &str = "np-matrix-pass";
-const CB_TOKEN: &str = "777:AAmatrixCryptoBotToken0001";
-const ZP_MERCHANT: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
-
-/// The gateway fakes behind one shop (those its currency allows).
-struct Gateways {
-    yk: Option<FakeYooKassa>,
-    np: Option<FakeNowPayments>,
-    cb: Option<FakeCryptoBot>,
-    zp: Option<FakeZarinpal>,
-}
-
-struct Shop {
-    app: TestApp,
-    gw: Gateways,
-    staff: FakeGroup,
-    admin: FakeUser,
-    _marzban: vpnshop_tests::panels::marzban::FakeMarzban,
-}
+use crate::shop::{Shop, ShopBuilder};
+use crate::support::{at_menu, label, press, wallet_reaches};
 
 impl Shop {
     /// Completes the payment the customer was just sent to, as the provider and the customer's
@@ -56,25 +21,25 @@ impl Shop {
                 return;
             }
             "yookassa" => {
-                let yk = self.gw.yk.as_ref().unwrap();
+                let yk = self.yk.as_ref().unwrap();
                 let id = yk.payment_ids().pop().unwrap();
                 yk.pay(&id);
                 yk.last_callback().unwrap().deliver().await
             }
             "nowpayments" => {
-                let np = self.gw.np.as_ref().unwrap();
+                let np = self.np.as_ref().unwrap();
                 let invoice = np.invoice_ids().pop().unwrap();
                 np.pay(&invoice, "finished");
                 np.last_callback().unwrap().deliver().await
             }
             "cryptobot" => {
-                let cb = self.gw.cb.as_ref().unwrap();
+                let cb = self.cb.as_ref().unwrap();
                 let invoice = cb.invoice_ids().pop().unwrap();
                 cb.pay(invoice);
                 cb.last_callback().unwrap().deliver().await
             }
             "zarinpal" => {
-                let zp = self.gw.zp.as_ref().unwrap();
+                let zp = self.zp.as_ref().unwrap();
                 let authority = zp.authorities().pop().unwrap();
                 zp.pay(&authority);
                 zp.last_callback().unwrap().deliver().await
@@ -85,95 +50,20 @@ impl Shop {
     }
 }
 
+/// A shop in `currency` with every method that currency allows, a card, and the plan.
 async fn open_shop(currency: &'static str) -> Shop {
-    let rubles = currency == "RUB";
-    let (yk, np, cb, zp) = if rubles {
-        (
-            Some(FakeYooKassa::start(YK_SHOP, YK_SECRET).await),
-            Some(FakeNowPayments::start(NP_KEY, NP_IPN, NP_EMAIL, NP_PASSWORD).await),
-            Some(FakeCryptoBot::start(CB_TOKEN).await),
-            None,
-        )
+    let builder = ShopBuilder::new().selling_in(currency).with_card();
+    if currency == "RUB" {
+        builder
+            .with_yookassa()
+            .with_nowpayments()
+            .with_cryptobot()
+            .with_plan_priced(vec![Money::new(30_000, Currency::Rub).unwrap()])
     } else {
-        (
-            None,
-            None,
-            None,
-            Some(FakeZarinpal::start(ZP_MERCHANT).await),
-        )
-    };
-    let urls = (
-        yk.as_ref().map(|f| f.url.clone()),
-        np.as_ref().map(|f| f.url.clone()),
-        cb.as_ref().map(|f| f.url.clone()),
-        zp.as_ref().map(|f| f.url.clone()),
-    );
-    let app = spawn_app_with(move |s| {
-        s.shop.currency = currency.into();
-        s.shop.staff_chat_id = Some(STAFF_CHAT);
-        s.shop.admin_ids = vec![ADMIN];
-        if let Some(url) = &urls.0 {
-            s.payments.yookassa = Some(vpnshop_bot::config::YooKassaSettings {
-                shop_id: YK_SHOP.into(),
-                secret_key: SecretString::from(YK_SECRET),
-                api_url: url.clone(),
-            });
-        }
-        if let Some(url) = &urls.1 {
-            s.payments.nowpayments = Some(vpnshop_bot::config::NowPaymentsSettings {
-                api_key: SecretString::from(NP_KEY),
-                ipn_secret: SecretString::from(NP_IPN),
-                email: NP_EMAIL.into(),
-                password: SecretString::from(NP_PASSWORD),
-                api_url: url.clone(),
-            });
-        }
-        if let Some(url) = &urls.2 {
-            s.payments.cryptobot = Some(vpnshop_bot::config::CryptoBotSettings {
-                token: SecretString::from(CB_TOKEN),
-                api_url: url.clone(),
-            });
-        }
-        if let Some(url) = &urls.3 {
-            s.payments.zarinpal = Some(vpnshop_bot::config::ZarinpalSettings {
-                merchant_id: SecretString::from(ZP_MERCHANT),
-                currency: "IRT".into(),
-                api_url: url.clone(),
-            });
-        }
-    })
-    .await;
-    if let Some(yk) = &yk {
-        yk.set_notify_url(&format!("{}/pay/yookassa/notify", app.http));
+        builder.with_zarinpal("IRT").with_plan()
     }
-    if let Some(cb) = &cb {
-        cb.set_webhook_url(&format!("{}/pay/cryptobot/notify", app.http));
-    }
-    let db = &app.db.db;
-    if rubles {
-        plan_30d_priced(db, vec![Money::new(30_000, Currency::Rub).unwrap()]).await;
-    } else {
-        plan_30d(db).await;
-    }
-    let marzban = marzban_for_germany(db).await;
-    card::add_card(
-        db,
-        &CardNumber::parse("6037-9911-2233-4455").unwrap(),
-        "Ali Rezaei",
-        "Melli",
-        t0(),
-    )
+    .open()
     .await
-    .unwrap();
-    let staff = app.tg.group(STAFF_CHAT, "Staff");
-    let admin = app.user(ADMIN, "Admin", Some("fa"));
-    Shop {
-        app,
-        gw: Gateways { yk, np, cb, zp },
-        staff,
-        admin,
-        _marzban: marzban,
-    }
 }
 
 /// Wallet → Top up → `method` → `amount`, then paid.
