@@ -325,8 +325,8 @@ mod tests {
             TicketClose(TicketId::new(big)),
             CheckPayment(PaymentId::new(big)),
         ];
-        all.extend(Provider::ALL.map(|p| PayVia(OrderId::new(big), p)));
-        all.extend(Provider::ALL.map(TopUpVia));
+        all.extend(Provider::ALL.iter().map(|p| PayVia(OrderId::new(big), *p)));
+        all.extend(Provider::ALL.iter().copied().map(TopUpVia));
         all.extend(Language::ALL.map(SetLanguage));
         all.extend(Platform::ALL.map(Guide));
         for a in all {

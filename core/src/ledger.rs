@@ -48,7 +48,7 @@ pub enum SystemAccount {
     /// Sales: what customers paid for subscriptions.
     Revenue,
     /// Money that came in (or went back out) through a payment provider.
-    Gateway(String),
+    Gateway(crate::payments::Provider),
     /// Manual corrections by admins.
     Adjustments,
     /// Promotional credit and referral rewards paid by the shop.

@@ -9,7 +9,7 @@ use vpnshop_core::ledger;
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::{self, OrderKind, OrderStatus, PointsRules, QuoteRequest};
 use vpnshop_core::payments::card::{self, Approval, CardError, CardNumber, CardRules};
-use vpnshop_core::payments::{self, Outcome, PaymentStatus, Report};
+use vpnshop_core::payments::{self, Outcome, PaymentStatus, Provider, Report};
 use vpnshop_core::sea_orm::{DatabaseConnection, EntityTrait};
 use vpnshop_core::staff::{self, Role};
 use vpnshop_tests::db::fresh_db;
@@ -415,7 +415,7 @@ async fn gateway_payment(
     let rub = Money::new(50_000, Currency::Rub).unwrap();
     let checkout = payments::open(
         db,
-        "yookassa",
+        Provider::YooKassa,
         c.customer_id(),
         None,
         rub,
@@ -449,10 +449,13 @@ async fn two_hundred_concurrent_reports_of_one_payment_credit_once() {
     let t = fresh_db().await;
     let db = &t.db;
     let (c, checkout) = gateway_payment(db, 20, "yk-1").await;
-    let reports = (0..200).map(|_| {
-        let db = db.clone();
-        async move { payments::apply(&db, "yookassa", "yk-1", &paid_rub(50_000), t0()).await }
-    });
+    let reports =
+        (0..200).map(|_| {
+            let db = db.clone();
+            async move {
+                payments::apply(&db, Provider::YooKassa, "yk-1", &paid_rub(50_000), t0()).await
+            }
+        });
     let outcomes = futures::future::join_all(reports).await;
     let credited = outcomes
         .iter()
@@ -478,18 +481,18 @@ async fn a_late_failure_after_paid_changes_nothing_and_a_late_paid_after_failure
     let db = &t.db;
     let (c, _) = gateway_payment(db, 21, "yk-2").await;
     assert!(matches!(
-        payments::apply(db, "yookassa", "yk-2", &paid_rub(50_000), t0())
+        payments::apply(db, Provider::YooKassa, "yk-2", &paid_rub(50_000), t0())
             .await
             .unwrap(),
         Outcome::Credited(_)
     ));
     assert_eq!(
-        payments::apply(db, "yookassa", "yk-2", &Report::Failed, t0())
+        payments::apply(db, Provider::YooKassa, "yk-2", &Report::Failed, t0())
             .await
             .unwrap(),
         Outcome::AlreadySettled
     );
-    let p = payments::by_reference(db, "yookassa", "yk-2")
+    let p = payments::by_reference(db, Provider::YooKassa, "yk-2")
         .await
         .unwrap()
         .unwrap();
@@ -505,13 +508,13 @@ async fn a_late_failure_after_paid_changes_nothing_and_a_late_paid_after_failure
     // Expired first, then the money arrives after all (crypto does this): it is credited.
     let (c2, _) = gateway_payment(db, 22, "yk-3").await;
     assert_eq!(
-        payments::apply(db, "yookassa", "yk-3", &Report::Failed, t0())
+        payments::apply(db, Provider::YooKassa, "yk-3", &Report::Failed, t0())
             .await
             .unwrap(),
         Outcome::MarkedFailed
     );
     assert!(matches!(
-        payments::apply(db, "yookassa", "yk-3", &paid_rub(50_000), t0())
+        payments::apply(db, Provider::YooKassa, "yk-3", &paid_rub(50_000), t0())
             .await
             .unwrap(),
         Outcome::Credited(_)
@@ -530,7 +533,7 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
     let t = fresh_db().await;
     let db = &t.db;
     let (c, checkout) = gateway_payment(db, 23, "yk-4").await;
-    let under = payments::apply(db, "yookassa", "yk-4", &paid_rub(49_999), t0())
+    let under = payments::apply(db, Provider::YooKassa, "yk-4", &paid_rub(49_999), t0())
         .await
         .unwrap();
     assert_eq!(
@@ -541,7 +544,7 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
     );
     // The right amount reported afterwards does not undo the review: staff decide.
     assert_eq!(
-        payments::apply(db, "yookassa", "yk-4", &paid_rub(50_000), t0())
+        payments::apply(db, Provider::YooKassa, "yk-4", &paid_rub(50_000), t0())
             .await
             .unwrap(),
         Outcome::AlreadySettled
@@ -552,13 +555,13 @@ async fn a_wrong_amount_or_currency_goes_to_staff_and_credits_nothing() {
         currency: "USD".into(),
     };
     assert!(matches!(
-        payments::apply(db, "yookassa", "yk-5", &other_currency, t0())
+        payments::apply(db, Provider::YooKassa, "yk-5", &other_currency, t0())
             .await
             .unwrap(),
         Outcome::Review { .. }
     ));
     assert_eq!(
-        payments::apply(db, "yookassa", "nobody", &paid_rub(50_000), t0())
+        payments::apply(db, Provider::YooKassa, "nobody", &paid_rub(50_000), t0())
             .await
             .unwrap(),
         Outcome::Unknown
@@ -590,7 +593,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
 
     // 400 of 500 rubles arrived: finance credits what arrived, once, however often pressed.
     let (c, short) = gateway_payment(db, 31, "yk-31").await;
-    payments::apply(db, "yookassa", "yk-31", &paid_rub(40_000), t0())
+    payments::apply(db, Provider::YooKassa, "yk-31", &paid_rub(40_000), t0())
         .await
         .unwrap();
     let row = payments::get(db, short.payment).await.unwrap().unwrap();
@@ -643,7 +646,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
     assert_eq!(balance(c.customer_id()).await, 40_000);
     // A late, right-sized report or a decline afterwards changes nothing.
     assert_eq!(
-        payments::apply(db, "yookassa", "yk-31", &paid_rub(50_000), t0())
+        payments::apply(db, Provider::YooKassa, "yk-31", &paid_rub(50_000), t0())
             .await
             .unwrap(),
         Outcome::AlreadySettled
@@ -668,7 +671,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         amount_minor: 550,
         currency: "USD".into(),
     };
-    payments::apply(db, "yookassa", "yk-32", &usd, t0())
+    payments::apply(db, Provider::YooKassa, "yk-32", &usd, t0())
         .await
         .unwrap();
     let row = payments::get(db, other.payment).await.unwrap().unwrap();
@@ -701,7 +704,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
 
     // Declined: nothing credited, and reconciliation never brings it back to review.
     let (c3, declined) = gateway_payment(db, 33, "yk-33").await;
-    payments::apply(db, "yookassa", "yk-33", &paid_rub(1_000), t0())
+    payments::apply(db, Provider::YooKassa, "yk-33", &paid_rub(1_000), t0())
         .await
         .unwrap();
     assert_eq!(
@@ -718,7 +721,7 @@ async fn staff_settle_a_payment_in_review_once_and_only_finance_or_admin_may() {
         Settled::Declined
     );
     assert_eq!(
-        payments::apply(db, "yookassa", "yk-33", &paid_rub(1_000), t0())
+        payments::apply(db, Provider::YooKassa, "yk-33", &paid_rub(1_000), t0())
             .await
             .unwrap(),
         Outcome::AlreadySettled
@@ -903,7 +906,7 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
     // Their own gateway payment in review: refused too.
     let limit = Some(Money::new(30_000, Currency::Rub).unwrap());
     let (_, mine) = gateway_payment(db, FINANCE, "yk-own").await;
-    payments::apply(db, "yookassa", "yk-own", &paid_rub(45_000), t0())
+    payments::apply(db, Provider::YooKassa, "yk-own", &paid_rub(45_000), t0())
         .await
         .unwrap();
     assert!(matches!(
@@ -921,7 +924,7 @@ async fn staff_never_decide_their_own_payments_and_big_review_credits_need_two()
 
     // Someone else's 500 ₽ in review, above the 300 ₽ limit: the first press only records.
     let (c, theirs) = gateway_payment(db, 77, "yk-big").await;
-    payments::apply(db, "yookassa", "yk-big", &paid_rub(45_000), t0())
+    payments::apply(db, Provider::YooKassa, "yk-big", &paid_rub(45_000), t0())
         .await
         .unwrap();
     let decide = |who: i64, decision| {

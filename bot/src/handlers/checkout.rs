@@ -255,7 +255,7 @@ pub async fn check(v: &Visit, payment: PaymentId) -> HandlerResult {
     // the payment's own state, never from what the check returned.
     let open = [PaymentStatus::Pending, PaymentStatus::Failed];
     let key = if open.contains(&row.status) {
-        let gateway = Provider::parse(&row.provider).and_then(|p| ctx.payments.gateway(p));
+        let gateway = ctx.payments.gateway(row.provider);
         let Some(gateway) = gateway else {
             return v.stale().await;
         };

@@ -8,7 +8,7 @@ pub struct Model {
     pub id: crate::ids::PaymentId,
     pub customer_id: crate::ids::CustomerId,
     pub order_id: Option<crate::ids::OrderId>,
-    pub provider: String,
+    pub provider: crate::payments::Provider,
     pub provider_payment_id: Option<String>,
     pub status: crate::payments::PaymentStatus,
     pub amount_minor: i64,

@@ -22,13 +22,11 @@ use crate::ids::{CardId, CustomerId, OrderId, PaymentId, ReceiptId, StaffPost, T
 use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
 use crate::notices::{self, Notice};
-use crate::payments::{self, Checkout, CheckoutError, PaymentStatus};
+use crate::payments::{self, Checkout, CheckoutError, PaymentStatus, Provider};
 use crate::staff::{self, Role};
 
 pub use cards::Model as Card;
 pub use receipts::Model as Receipt;
-
-pub const PROVIDER: &str = "card";
 
 text_column! {
     /// Where a card-to-card receipt is in its review. The `receipts.status` column is this type.
@@ -292,7 +290,7 @@ pub async fn open(
         .column(receipts::Column::PaymentId)
         .into_query();
     let waiting = payment_rows::Entity::find()
-        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Provider.eq(Provider::Card))
         .filter(payment_rows::Column::CustomerId.eq(customer))
         .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
@@ -304,7 +302,7 @@ pub async fn open(
     }
     let card = next_card(&txn).await?.ok_or(CardError::NoCard)?;
     let taken: Vec<i64> = payment_rows::Entity::find()
-        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Provider.eq(Provider::Card))
         .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::Currency.eq(amount.currency().code()))
         .filter(payment_rows::Column::AmountMinor.gte(amount.minor()))
@@ -332,7 +330,7 @@ pub async fn open(
         .ok_or(CheckoutError::BadAmount)?;
     let checkout = payments::open(
         &txn,
-        PROVIDER,
+        Provider::Card,
         customer,
         order,
         charge,
@@ -367,7 +365,7 @@ pub async fn expire_unreceipted(
     Ok(payment_rows::Entity::update_many()
         .col_expr(payment_rows::Column::Status, PaymentStatus::Failed.into())
         .col_expr(payment_rows::Column::UpdatedAt, now.into())
-        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Provider.eq(Provider::Card))
         .filter(payment_rows::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment_rows::Column::CreatedAt.lte(now - rules.expire_after))
         .filter(payment_rows::Column::Id.not_in_subquery(with_receipt))
@@ -414,7 +412,7 @@ pub async fn submit(
     let row = payments::get(&txn, payment)
         .await?
         .filter(|p| {
-            p.provider == PROVIDER
+            p.provider == Provider::Card
                 && p.customer_id == customer
                 && (p.status == PaymentStatus::Pending || p.status == PaymentStatus::Failed)
         })
@@ -496,7 +494,7 @@ pub async fn awaiting_receipt(
         .filter(receipts::Column::CustomerId.eq(customer))
         .into_query();
     payment_rows::Entity::find()
-        .filter(payment_rows::Column::Provider.eq(PROVIDER))
+        .filter(payment_rows::Column::Provider.eq(Provider::Card))
         .filter(payment_rows::Column::CustomerId.eq(customer))
         .filter(
             Condition::any()

@@ -13,8 +13,6 @@ pub mod methods;
 pub mod review;
 pub mod stars;
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
@@ -43,43 +41,17 @@ impl Payment {
     }
 }
 
-/// The outside providers a customer can pay through (Stars has its own module).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Provider {
-    Card,
-    Zarinpal,
-    YooKassa,
-    NowPayments,
-    CryptoBot,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 5] = [
-        Provider::Card,
-        Provider::Zarinpal,
-        Provider::YooKassa,
-        Provider::NowPayments,
-        Provider::CryptoBot,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Card => "card",
-            Provider::Zarinpal => "zarinpal",
-            Provider::YooKassa => "yookassa",
-            Provider::NowPayments => "nowpayments",
-            Provider::CryptoBot => "cryptobot",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_column! {
+    /// Who a payment goes through. The `payments.provider` column is this type.
+    pub enum Provider {
+        /// A card-to-card transfer with a receipt staff approve.
+        Card = "card",
+        Zarinpal = "zarinpal",
+        YooKassa = "yookassa",
+        NowPayments = "nowpayments",
+        CryptoBot = "cryptobot",
+        /// Telegram Stars (paid inside Telegram; see [`stars`]).
+        Stars = "telegram_stars",
     }
 }
 
@@ -167,7 +139,7 @@ pub async fn amount_due(
 #[allow(clippy::too_many_arguments)]
 pub async fn open(
     db: &impl ConnectionTrait,
-    provider: &str,
+    provider: Provider,
     customer: CustomerId,
     order: Option<OrderId>,
     charge: Money,
@@ -188,7 +160,7 @@ pub async fn open(
     let row = payments::Entity::insert(payments::ActiveModel {
         customer_id: Set(customer),
         order_id: Set(order),
-        provider: Set(provider.into()),
+        provider: Set(provider),
         provider_payment_id: Set(None),
         status: Set(PaymentStatus::Pending),
         amount_minor: Set(charge.minor()),
@@ -261,7 +233,7 @@ pub async fn get(db: &impl ConnectionTrait, id: PaymentId) -> Result<Option<Paym
 
 pub async fn by_reference(
     db: &impl ConnectionTrait,
-    provider: &str,
+    provider: Provider,
     reference: &str,
 ) -> Result<Option<Payment>, DbErr> {
     payments::Entity::find()
@@ -278,7 +250,7 @@ pub async fn by_reference(
 /// checkout is checked often and a day-old abandoned one hourly; the longest unasked come first.
 pub async fn due_for_check(
     db: &impl ConnectionTrait,
-    provider: &str,
+    provider: Provider,
     since: DateTime<Utc>,
     before: DateTime<Utc>,
     cap: usize,
@@ -308,10 +280,7 @@ pub async fn open_at_gateways(
     payments::Entity::find()
         .filter(payments::Column::CustomerId.eq(customer))
         .filter(payments::Column::Status.eq(PaymentStatus::Pending))
-        .filter(payments::Column::Provider.is_not_in([
-            crate::payments::card::PROVIDER,
-            crate::payments::stars::PROVIDER,
-        ]))
+        .filter(payments::Column::Provider.is_not_in([Provider::Card, Provider::Stars]))
         .filter(payments::Column::CreatedAt.gte(since))
         .count(db)
         .await
@@ -333,7 +302,7 @@ pub async fn mark_checked(
 
 pub async fn pending(
     db: &impl ConnectionTrait,
-    provider: &str,
+    provider: Provider,
     since: DateTime<Utc>,
     before: DateTime<Utc>,
 ) -> Result<Vec<Payment>, DbErr> {
@@ -420,7 +389,7 @@ pub struct Credited {
 /// Acts on what `provider` reported for `reference`, exactly once however often it is told.
 pub async fn apply(
     db: &DatabaseConnection,
-    provider: &str,
+    provider: Provider,
     reference: &str,
     report: &Report,
     now: DateTime<Utc>,
@@ -572,7 +541,7 @@ pub async fn credit_and_pay(
         txn,
         customer,
         credit,
-        &SystemAccount::Gateway(row.provider.clone()),
+        &SystemAccount::Gateway(row.provider),
         TxKind::TopUp,
         Memo {
             idempotency_key: Some(format!("{}:{reference}", row.provider)),

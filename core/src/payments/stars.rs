@@ -17,10 +17,9 @@ use crate::notices::{self, Notice};
 use crate::orders::{self, OrderStatus};
 use crate::payments as checkout;
 use crate::payments::CheckoutError;
-use crate::payments::PaymentStatus;
+use crate::payments::{PaymentStatus, Provider};
 use crate::shop::ShopId;
 
-pub const PROVIDER: &str = "telegram_stars";
 /// Telegram's limit on one Stars invoice.
 pub const MAX_STARS: i64 = 10_000;
 
@@ -152,7 +151,7 @@ async fn open_invoice(
     let row = payments::Entity::insert(payments::ActiveModel {
         customer_id: Set(customer),
         order_id: Set(order),
-        provider: Set(PROVIDER.into()),
+        provider: Set(Provider::Stars),
         provider_payment_id: Set(None),
         status: Set(PaymentStatus::Pending),
         amount_minor: Set(stars),
@@ -264,7 +263,7 @@ async fn invoice_row(
         return Ok(None);
     };
     let Some(payment) = payments::Entity::find_by_id(id)
-        .filter(payments::Column::Provider.eq(PROVIDER))
+        .filter(payments::Column::Provider.eq(Provider::Stars))
         .one(db)
         .await?
     else {
@@ -322,7 +321,7 @@ pub async fn record_payment(
 ) -> Result<Settled, StarsError> {
     let txn = crate::db::begin(db).await?;
     let seen = payments::Entity::find()
-        .filter(payments::Column::Provider.eq(PROVIDER))
+        .filter(payments::Column::Provider.eq(Provider::Stars))
         .filter(payments::Column::ProviderPaymentId.eq(charge_id))
         .one(&txn)
         .await?;
@@ -424,7 +423,7 @@ async fn refund_due(
     let inserted = payments::Entity::insert(payments::ActiveModel {
         customer_id: Set(customer),
         order_id: Set(None),
-        provider: Set(PROVIDER.into()),
+        provider: Set(Provider::Stars),
         provider_payment_id: Set(Some(charge_id.to_string())),
         status: Set(PaymentStatus::RefundDue),
         amount_minor: Set(total),
@@ -450,7 +449,7 @@ async fn refund_due(
         return Ok(Settled::AlreadyRecorded);
     }
     let row = payments::Entity::find()
-        .filter(payments::Column::Provider.eq(PROVIDER))
+        .filter(payments::Column::Provider.eq(Provider::Stars))
         .filter(payments::Column::ProviderPaymentId.eq(charge_id))
         .one(txn)
         .await?

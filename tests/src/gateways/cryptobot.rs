@@ -4,7 +4,6 @@
 //! ids with amounts as strings (but `fee_amount` a number); `accepted_assets` a comma-separated
 //! string in and an array out (a JSON array in is a 500 `APP_ERROR`); `getInvoices` wrapped in
 //! `items`; `invoice_paid` webhooks signed over the raw body, keyed by SHA-256 of the token.
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -19,6 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::store::Store;
 use super::{CallLog, Faults, Sent, iso_ms, random_alnum, random_in, serve_fake};
 
 const ASSETS: [&str; 8] = ["USDT", "TON", "BTC", "ETH", "LTC", "BNB", "TRX", "USDC"];
@@ -40,11 +40,9 @@ pub struct FakeCryptoBot {
 struct Inner {
     token: String,
     webhook_url: Option<String>,
-    /// Invoice id → the Invoice object exactly as the API shows it.
-    invoices: BTreeMap<i64, Value>,
-    next_invoice: i64,
+    /// Invoice id → the Invoice object exactly as the API shows it; the webhook updates.
+    store: Store<i64, Value>,
     next_update: i64,
-    outbox: Vec<Sent>,
 }
 
 /// A webhook body, fields in the order Crypto Pay sends them.
@@ -233,8 +231,7 @@ impl Inner {
         let allow_comments = flag(p, "allow_comments", true)?;
         let allow_anonymous = flag(p, "allow_anonymous", true)?;
 
-        self.next_invoice += 1;
-        let id = self.next_invoice;
+        let id = self.store.next_serial(1) as i64;
         let hash = format!("IV{}", random_alnum(10));
         let now = Utc::now();
         let bot_url = format!("https://t.me/CryptoBot?start={hash}");
@@ -278,7 +275,7 @@ impl Inner {
             }
         }
         let invoice = Value::Object(invoice);
-        self.invoices.insert(id, invoice.clone());
+        self.store.insert(id, invoice.clone());
         Ok(invoice)
     }
 
@@ -315,7 +312,7 @@ impl Inner {
         };
         // Newest first; unknown ids are simply absent.
         let items: Vec<Value> = self
-            .invoices
+            .store
             .iter()
             .rev()
             .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
@@ -331,9 +328,7 @@ impl Inner {
     }
 
     fn invoice(&mut self, id: i64) -> &mut Value {
-        self.invoices
-            .get_mut(&id)
-            .unwrap_or_else(|| panic!("no CryptoBot invoice {id}"))
+        self.store.expect_mut(&id, "CryptoBot invoice")
     }
 }
 
@@ -370,10 +365,8 @@ impl FakeCryptoBot {
         let state = Arc::new(Mutex::new(Inner {
             token: token.to_string(),
             webhook_url: None,
-            invoices: BTreeMap::new(),
-            next_invoice: random_in(10_000, 90_000) as i64,
+            store: Store::new(random_in(10_000, 90_000)),
             next_update: random_in(1_000, 30_000) as i64,
-            outbox: Vec::new(),
         }));
         let faults = Faults::default();
         let log = CallLog::default();
@@ -437,7 +430,7 @@ impl FakeCryptoBot {
             body,
             vec![("crypto-pay-api-signature".into(), signature)],
         );
-        s.outbox.push(sent);
+        s.store.queue(sent);
     }
 
     /// The invoice's time ran out: `expired` (Crypto Pay sends no update for it).
@@ -458,32 +451,21 @@ impl FakeCryptoBot {
 
     /// The invoice as the API shows it.
     pub fn invoice(&self, invoice_id: i64) -> Option<Value> {
-        self.state
-            .lock()
-            .unwrap()
-            .invoices
-            .get(&invoice_id)
-            .cloned()
+        self.state.lock().unwrap().store.get(&invoice_id).cloned()
     }
 
     /// Invoice ids in the order they were created.
     pub fn invoice_ids(&self) -> Vec<i64> {
-        self.state
-            .lock()
-            .unwrap()
-            .invoices
-            .keys()
-            .copied()
-            .collect()
+        self.state.lock().unwrap().store.ids()
     }
 
     /// Webhook updates queued so far, oldest first.
     pub fn outbox(&self) -> Vec<Sent> {
-        self.state.lock().unwrap().outbox.clone()
+        self.state.lock().unwrap().store.outbox()
     }
 
     pub fn last_callback(&self) -> Option<Sent> {
-        self.state.lock().unwrap().outbox.last().cloned()
+        self.state.lock().unwrap().store.last()
     }
 
     /// Requests handled whose `"METHOD /path"` contains `path_contains`.
@@ -559,7 +541,7 @@ async fn delete_invoice(
         let id = text(p, "invoice_id")
             .and_then(|t| t.parse::<i64>().ok())
             .ok_or_else(|| bad("INVOICE_ID_INVALID"))?;
-        match s.invoices.remove(&id) {
+        match s.store.remove(&id) {
             Some(_) => Ok(json!(true)),
             None => Err(bad("INVOICE_NOT_FOUND")),
         }

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 pub mod cryptobot;
 pub mod nowpayments;
+pub mod store;
 pub mod yookassa;
 pub mod zarinpal;
 

@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::Sha512;
 
+use super::store::Store;
 use super::{CallLog, Faults, Sent, iso_ms, random_alnum, random_in, serve_fake};
 
 /// The coin every fake payment is made in.
@@ -55,13 +56,12 @@ struct Inner {
     password: String,
     /// `http://127.0.0.1:port`, where the invoice pages are.
     root: String,
-    invoices: Vec<Invoice>,
+    /// Invoices under their ids as the API writes them (strings of digits), and the IPNs.
+    store: Store<String, Invoice>,
     payments: Vec<Payment>,
     /// Issued JWTs and when each expires.
     tokens: Vec<(String, DateTime<Utc>)>,
-    next_invoice: u64,
     next_payment: u64,
-    outbox: Vec<Sent>,
 }
 
 struct Invoice {
@@ -374,12 +374,10 @@ impl FakeNowPayments {
             email: email.to_string(),
             password: password.to_string(),
             root: String::new(),
-            invoices: Vec::new(),
+            store: Store::new(random_in(4_000_000_000, 5_000_000_000)),
             payments: Vec::new(),
             tokens: Vec::new(),
-            next_invoice: random_in(4_000_000_000, 5_000_000_000),
             next_payment: random_in(5_000_000_000, 6_000_000_000),
-            outbox: Vec::new(),
         }));
         let faults = Faults::default();
         let log = CallLog::default();
@@ -411,11 +409,7 @@ impl FakeNowPayments {
         );
         let mut guard = self.state.lock().unwrap();
         let s = &mut *guard;
-        let invoice = s
-            .invoices
-            .iter()
-            .find(|i| i.id.to_string() == invoice_id)
-            .unwrap_or_else(|| panic!("no NOWPayments invoice {invoice_id}"));
+        let invoice = s.store.expect(invoice_id, "NOWPayments invoice");
         let now = Utc::now();
         let index = match s.payments.iter().position(|p| p.invoice_id == invoice.id) {
             Some(i) => i,
@@ -447,13 +441,16 @@ impl FakeNowPayments {
         if payment.actually_paid > 0.0 && payment.payin_hash.is_none() {
             payment.payin_hash = Some(hex::encode(random_alnum(32)));
         }
-        if let Some(url) = &invoice.ipn_callback_url {
+        let ipn = invoice.ipn_callback_url.as_ref().map(|url| {
             let body = payment.ipn(invoice);
             let sig = sign(&s.ipn_secret, &body);
-            let sent = Sent::post_json(url, body, vec![("x-nowpayments-sig".into(), sig)]);
-            s.outbox.push(sent);
+            Sent::post_json(url, body, vec![("x-nowpayments-sig".into(), sig)])
+        });
+        let payment_id = payment.payment_id;
+        if let Some(sent) = ipn {
+            s.store.queue(sent);
         }
-        payment.payment_id
+        payment_id
     }
 
     /// The signature NOWPayments would put on `body` (to sign a hand-made IPN).
@@ -468,17 +465,16 @@ impl FakeNowPayments {
 
     /// Invoice ids (strings of digits) in the order they were created.
     pub fn invoice_ids(&self) -> Vec<String> {
-        let s = self.state.lock().unwrap();
-        s.invoices.iter().map(|i| i.id.to_string()).collect()
+        self.state.lock().unwrap().store.ids()
     }
 
     /// IPNs queued so far, oldest first.
     pub fn outbox(&self) -> Vec<Sent> {
-        self.state.lock().unwrap().outbox.clone()
+        self.state.lock().unwrap().store.outbox()
     }
 
     pub fn last_callback(&self) -> Option<Sent> {
-        self.state.lock().unwrap().outbox.last().cloned()
+        self.state.lock().unwrap().store.last()
     }
 
     /// Requests handled whose `"METHOD /path"` contains `path_contains`.
@@ -566,9 +562,9 @@ fn new_invoice(s: &mut Inner, body: &Map<String, Value>) -> Result<Value, Respon
     if pay_currency.as_deref().is_some_and(|c| !COINS.contains(&c)) {
         return Err(bad_params("\"pay_currency\" is not a supported currency"));
     }
-    s.next_invoice += random_in(1, 1000);
     let invoice = Invoice {
-        id: s.next_invoice,
+        // Other merchants' invoices come between ours.
+        id: s.store.next_serial(random_in(1, 1000)),
         token_id: random_in(1_000_000_000, 10_000_000_000).to_string(),
         price_amount,
         price_currency,
@@ -584,7 +580,7 @@ fn new_invoice(s: &mut Inner, body: &Map<String, Value>) -> Result<Value, Respon
         created_at: Utc::now(),
     };
     let answer = invoice.json(&s.root);
-    s.invoices.push(invoice);
+    s.store.insert(invoice.id.to_string(), invoice);
     Ok(answer)
 }
 
@@ -626,7 +622,7 @@ async fn list_payments(
         .iter()
         .filter(|p| invoice_id.is_none_or(|id| p.invoice_id == id))
         .filter_map(|p| {
-            let invoice = s.invoices.iter().find(|i| i.id == p.invoice_id)?;
+            let invoice = s.store.get(&p.invoice_id.to_string())?;
             Some(p.json(invoice))
         })
         .collect();
@@ -662,7 +658,7 @@ async fn read_payment(State(state): St, headers: HeaderMap, Path(id): Path<Strin
         .iter()
         .find(|p| p.payment_id == id)
         .and_then(|p| {
-            let invoice = s.invoices.iter().find(|i| i.id == p.invoice_id)?;
+            let invoice = s.store.get(&p.invoice_id.to_string())?;
             Some(p.json(invoice))
         });
     match found {
@@ -677,7 +673,7 @@ async fn invoice_page(State(state): St, RawQuery(query): RawQuery) -> Response {
         .find(|(k, _)| k == "iid")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    match s.invoices.iter().find(|i| i.id.to_string() == iid) {
+    match s.store.get(&iid) {
         Some(i) => Html(format!(
             "<!doctype html><html><head><title>NOWPayments</title></head><body>\
              <h1>Fake NOWPayments invoice {}</h1><p>Pay {} {}</p></body></html>",

@@ -16,6 +16,7 @@ use base64::Engine;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
+use super::store::Store;
 use super::{CallLog, Faults, Sent, iso_ms, random_in, serve_fake};
 
 #[derive(Clone)]
@@ -33,13 +34,11 @@ struct Inner {
     /// `http://127.0.0.1:port`, where the checkout pages are.
     root: String,
     notify_url: Option<String>,
-    payments: BTreeMap<String, Payment>,
-    /// Payment ids in the order they were created.
-    created: Vec<String>,
+    /// Payments under their UUIDs, and the notifications queued.
+    store: Store<String, Payment>,
     refunds: BTreeMap<String, Value>,
     /// Idempotence key → the call it was first used for and its answer.
     keys: BTreeMap<String, Remembered>,
-    outbox: Vec<Sent>,
 }
 
 struct Payment {
@@ -223,14 +222,12 @@ impl Inner {
         if let Some(url) = &self.notify_url {
             let body = json!({ "type": "notification", "event": event, "object": object });
             let sent = Sent::post_json(url, body.to_string().into_bytes(), Vec::new());
-            self.outbox.push(sent);
+            self.store.queue(sent);
         }
     }
 
     fn payment(&mut self, id: &str) -> &mut Payment {
-        self.payments
-            .get_mut(id)
-            .unwrap_or_else(|| panic!("no YooKassa payment {id}"))
+        self.store.expect_mut(id, "YooKassa payment")
     }
 
     fn create_payment(&mut self, body: &Value) -> Result<Value, Response> {
@@ -292,15 +289,14 @@ impl Inner {
         if !metadata.is_null() {
             object["metadata"] = metadata.clone();
         }
-        self.payments.insert(
-            id.clone(),
+        self.store.insert(
+            id,
             Payment {
                 object: object.clone(),
                 capture,
                 refunded: 0,
             },
         );
-        self.created.push(id);
         Ok(object)
     }
 }
@@ -369,11 +365,10 @@ impl FakeYooKassa {
             secret_key: secret_key.to_string(),
             root: String::new(),
             notify_url: None,
-            payments: BTreeMap::new(),
-            created: Vec::new(),
+            // Ids are UUIDs: the serial is not used.
+            store: Store::new(0),
             refunds: BTreeMap::new(),
             keys: BTreeMap::new(),
-            outbox: Vec::new(),
         }));
         let faults = Faults::default();
         let log = CallLog::default();
@@ -448,7 +443,7 @@ impl FakeYooKassa {
     /// Where the customer's browser goes back to after paying (`confirmation.return_url`).
     pub fn return_url(&self, id: &str) -> Option<String> {
         let s = self.state.lock().unwrap();
-        s.payments.get(id).and_then(|p| {
+        s.store.get(id).and_then(|p| {
             p.object["confirmation"]["return_url"]
                 .as_str()
                 .map(str::to_string)
@@ -458,28 +453,28 @@ impl FakeYooKassa {
     /// The payment's status as the API shows it.
     pub fn status(&self, id: &str) -> Option<String> {
         let s = self.state.lock().unwrap();
-        s.payments
+        s.store
             .get(id)
             .and_then(|p| p.object["status"].as_str().map(str::to_string))
     }
 
     /// Payment ids in the order they were created.
     pub fn payment_ids(&self) -> Vec<String> {
-        self.state.lock().unwrap().created.clone()
+        self.state.lock().unwrap().store.ids()
     }
 
     /// Distinct payments created (a replayed Idempotence-Key creates none).
     pub fn create_count(&self) -> usize {
-        self.state.lock().unwrap().created.len()
+        self.state.lock().unwrap().store.len()
     }
 
     /// Notifications queued so far, oldest first.
     pub fn outbox(&self) -> Vec<Sent> {
-        self.state.lock().unwrap().outbox.clone()
+        self.state.lock().unwrap().store.outbox()
     }
 
     pub fn last_callback(&self) -> Option<Sent> {
-        self.state.lock().unwrap().outbox.last().cloned()
+        self.state.lock().unwrap().store.last()
     }
 
     /// Requests handled whose `"METHOD /path"` contains `path_contains`.
@@ -520,7 +515,7 @@ async fn read(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> R
     if let Err(r) = authorize(&s, &headers) {
         return r;
     }
-    match s.payments.get(&id) {
+    match s.store.get(&id) {
         Some(p) => Json(p.object.clone()).into_response(),
         None => not_found("Payment"),
     }
@@ -546,7 +541,7 @@ async fn capture_call(
         }
     };
     s.once(&headers, &format!("capture {id}"), &body, |s| {
-        let Some(p) = s.payments.get_mut(&id) else {
+        let Some(p) = s.store.get_mut(&id) else {
             return Err(not_found("Payment"));
         };
         if p.object["status"] != "waiting_for_capture" {
@@ -589,7 +584,7 @@ async fn cancel_call(
         }
     };
     s.once(&headers, &format!("cancel {id}"), &body, |s| {
-        let Some(p) = s.payments.get_mut(&id) else {
+        let Some(p) = s.store.get_mut(&id) else {
             return Err(not_found("Payment"));
         };
         if p.object["status"] != "waiting_for_capture" {
@@ -624,7 +619,7 @@ async fn refund(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
             Value::String(d) if d.chars().count() <= 250 => Some(d.clone()),
             _ => return Err(invalid("Invalid description value", "description")),
         };
-        let Some(p) = s.payments.get_mut(payment_id) else {
+        let Some(p) = s.store.get_mut(payment_id) else {
             return Err(invalid(
                 "Payment doesn't exist or access denied",
                 "payment_id",
@@ -679,7 +674,7 @@ async fn read_refund(State(state): St, headers: HeaderMap, Path(id): Path<String
 
 async fn checkout(State(state): St, Path(id): Path<String>) -> Response {
     let s = state.lock().unwrap();
-    match s.payments.get(&id) {
+    match s.store.get(&id) {
         Some(p) => Html(format!(
             "<!doctype html><html><head><title>YooKassa</title></head><body>\
              <h1>Fake YooKassa checkout</h1><p>Pay {} RUB (payment {id}, {})</p></body></html>",

@@ -3,7 +3,6 @@
 //! authorities, StartPay as a browser page, an unsigned browser return (`Authority`,
 //! `Status=OK|NOK`), verify answering 100 once and 101 afterwards, -50 for another amount, -51
 //! when unpaid, -54 for an unknown authority; `unVerified` gives its code as a string.
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -16,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::store::Store;
 use super::{CallLog, Faults, Sent, random_in, serve_fake};
 
 /// The least Zarinpal takes: 1,000 toman, that is 10,000 rial.
@@ -34,11 +34,8 @@ pub struct FakeZarinpal {
 
 struct Inner {
     merchant_id: String,
-    sessions: BTreeMap<String, Session>,
-    /// Authorities in the order they were issued.
-    issued: Vec<String>,
-    next_serial: u64,
-    outbox: Vec<Sent>,
+    /// Sessions under their authorities (numbered from the serial), and the browser returns.
+    store: Store<String, Session>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -170,10 +167,8 @@ impl FakeZarinpal {
         crate::app::never_log(merchant_id);
         let state = Arc::new(Mutex::new(Inner {
             merchant_id: merchant_id.to_string(),
-            sessions: BTreeMap::new(),
-            issued: Vec::new(),
-            next_serial: random_in(100_000_000, 900_000_000),
-            outbox: Vec::new(),
+            // The first authority is one above: A…100000000 to A…899999999.
+            store: Store::new(random_in(100_000_000, 900_000_000) - 1),
         }));
         let faults = Faults::default();
         let log = CallLog::default();
@@ -208,10 +203,7 @@ impl FakeZarinpal {
 
     fn finish(&self, authority: &str, status: Status, query_status: &str) {
         let mut s = self.state.lock().unwrap();
-        let session = s
-            .sessions
-            .get_mut(authority)
-            .unwrap_or_else(|| panic!("no Zarinpal session {authority}"));
+        let session = s.store.expect_mut(authority, "Zarinpal session");
         assert_eq!(
             session.status,
             Status::InBank,
@@ -230,33 +222,33 @@ impl FakeZarinpal {
             "{}{separator}Authority={authority}&Status={query_status}",
             session.callback_url
         );
-        s.outbox.push(Sent::browser(url));
+        s.store.queue(Sent::browser(url));
     }
 
     /// How many verify calls for `authority` were answered 100 or 101.
     pub fn verified_count(&self, authority: &str) -> usize {
         let s = self.state.lock().unwrap();
-        s.sessions.get(authority).map_or(0, |x| x.verified)
+        s.store.get(authority).map_or(0, |x| x.verified)
     }
 
     /// What inquiry would say: `IN_BANK`, `PAID`, `VERIFIED`, `FAILED` or `REVERSED`.
     pub fn status(&self, authority: &str) -> Option<&'static str> {
         let s = self.state.lock().unwrap();
-        s.sessions.get(authority).map(|x| x.status.as_str())
+        s.store.get(authority).map(|x| x.status.as_str())
     }
 
     /// Authorities in the order they were issued.
     pub fn authorities(&self) -> Vec<String> {
-        self.state.lock().unwrap().issued.clone()
+        self.state.lock().unwrap().store.ids()
     }
 
     /// Browser returns queued so far, oldest first.
     pub fn outbox(&self) -> Vec<Sent> {
-        self.state.lock().unwrap().outbox.clone()
+        self.state.lock().unwrap().store.outbox()
     }
 
     pub fn last_callback(&self) -> Option<Sent> {
-        self.state.lock().unwrap().outbox.last().cloned()
+        self.state.lock().unwrap().store.last()
     }
 
     /// Requests handled whose `"METHOD /path"` contains `path_contains`.
@@ -336,8 +328,7 @@ async fn request(State(state): St, body: Bytes) -> Response {
     if amount > max {
         return failure(-41, "Maximum amount is 100,000,000 toman.", vec![]);
     }
-    let authority = format!("A{:035}", s.next_serial);
-    s.next_serial += 1;
+    let authority = format!("A{:035}", s.store.next_serial(1));
     let pan = format!("6037{:012}", random_in(0, 1_000_000_000_000));
     let session = Session {
         amount,
@@ -352,8 +343,7 @@ async fn request(State(state): St, body: Bytes) -> Response {
         paid_at: None,
     };
     let fee = session.fee();
-    s.sessions.insert(authority.clone(), session);
-    s.issued.push(authority.clone());
+    s.store.insert(authority.clone(), session);
     success(json!({
         "code": 100,
         "message": "Success",
@@ -365,7 +355,7 @@ async fn request(State(state): St, body: Bytes) -> Response {
 
 async fn start_pay(State(state): St, Path(authority): Path<String>) -> Response {
     let s = state.lock().unwrap();
-    match s.sessions.get(&authority) {
+    match s.store.get(&authority) {
         Some(session) => Html(format!(
             "<!doctype html><html><head><title>Zarinpal</title></head><body>\
              <h1>Fake Zarinpal</h1><p>Pay {} {} (session {authority}, {})</p></body></html>",
@@ -389,7 +379,7 @@ async fn inquiry(State(state): St, body: Bytes) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    match s.sessions.get(&authority) {
+    match s.store.get(&authority) {
         Some(session) => success(json!({
             "code": 100,
             "message": "Success",
@@ -428,7 +418,7 @@ async fn verify(State(state): St, body: Bytes) -> Response {
         return r;
     }
     let authority = text(&body, "authority").unwrap_or_default();
-    let Some(session) = s.sessions.get_mut(authority) else {
+    let Some(session) = s.store.get_mut(authority) else {
         return invalid_authority();
     };
     let (code, message) = match session.status {
@@ -478,10 +468,9 @@ async fn unverified(State(state): St, body: Bytes) -> Response {
     }
     // Most recent first, at most 100; dates in Tehran time without a zone.
     let authorities: Vec<Value> = s
-        .issued
+        .store
         .iter()
         .rev()
-        .filter_map(|a| s.sessions.get(a).map(|x| (a, x)))
         .filter(|(_, x)| x.status == Status::Paid)
         .take(100)
         .map(|(a, x)| {
@@ -509,7 +498,7 @@ async fn reverse(State(state): St, body: Bytes) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(session) = s.sessions.get_mut(&authority) else {
+    let Some(session) = s.store.get_mut(&authority) else {
         return invalid_authority();
     };
     if session.status != Status::Verified {

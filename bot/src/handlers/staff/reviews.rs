@@ -42,7 +42,7 @@ pub fn staff_text(ctx: &Ctx, row: &Payment, customer: &Customer) -> String {
         "payment.review_staff",
         &[
             ("id", &row.id.to_string()),
-            ("provider", &row.provider),
+            ("provider", row.provider.as_str()),
             (
                 "customer",
                 &format!(

@@ -224,7 +224,7 @@ pub async fn checkout(
     let return_token = uuid::Uuid::new_v4().simple().to_string();
     let checkout = payments::open(
         db,
-        provider.as_str(),
+        provider,
         customer,
         order,
         charge,
@@ -300,7 +300,7 @@ pub async fn on_callback(
     let (reference, report) = match claim {
         Claim::Signed { reference, report } => (reference, report),
         Claim::Unsigned { reference } => {
-            let Some(row) = payments::by_reference(db, provider.as_str(), &reference).await? else {
+            let Some(row) = payments::by_reference(db, provider, &reference).await? else {
                 audit::record(
                     db,
                     None,
@@ -316,7 +316,7 @@ pub async fn on_callback(
             (reference, report)
         }
     };
-    let outcome = payments::apply(db, provider.as_str(), &reference, &report, now).await?;
+    let outcome = payments::apply(db, provider, &reference, &report, now).await?;
     if outcome == Outcome::Unknown {
         audit::record(
             db,
@@ -343,7 +343,7 @@ pub async fn check_one(
         return Ok(Outcome::Unknown);
     };
     let report = gateway.check(payment).await?;
-    Ok(payments::apply(db, &payment.provider, reference, &report, now).await?)
+    Ok(payments::apply(db, payment.provider, reference, &report, now).await?)
 }
 
 /// The customer's browser came back from the gateway (its query names our payment, which proves
@@ -357,7 +357,7 @@ pub async fn on_return(
 ) -> Result<Option<(Payment, Outcome)>, CallbackError> {
     let Some(row) = payments::get(db, payment)
         .await?
-        .filter(|p| p.provider == gateway.provider().as_str())
+        .filter(|p| p.provider == gateway.provider())
         .filter(|p| return_token_matches(p, token))
     else {
         return Ok(None);
@@ -449,7 +449,7 @@ pub async fn reconcile(
         let provider = gateway.provider();
         let pending = payments::due_for_check(
             db,
-            provider.as_str(),
+            provider,
             now - horizon,
             now - grace,
             CHECKS_PER_SWEEP,
