@@ -15,7 +15,7 @@ use vpnshop_core::customers::Language;
 use vpnshop_core::db::DbOpenError;
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::sea_orm::DatabaseConnection;
-use vpnshop_core::staff::{self, Role};
+use vpnshop_core::staff;
 
 use crate::config::{Problem, Settings, UpdateMode, redacted_url};
 use crate::ctx::{Ctx, TgBot};
@@ -174,13 +174,20 @@ impl App {
         let bot = build_bot(&settings)?;
         let runtime = settings.runtime().map_err(StartError::Config)?;
         let db = open_database(&settings).await?;
-        for id in &settings.shop.admin_ids {
-            staff::grant(&db, TelegramId::new(*id), Role::Owner, None, clock.now())
-                .await
-                .map_err(|e| StartError::Database {
-                    url: redacted_url(settings.database.url.expose_secret()),
-                    source: DbOpenError::Connect(e),
-                })?;
+        let owners: Vec<TelegramId> = settings
+            .shop
+            .admin_ids
+            .iter()
+            .map(|id| TelegramId::new(*id))
+            .collect();
+        let gone = staff::sync_config_owners(&db, &owners, clock.now())
+            .await
+            .map_err(|e| StartError::Database {
+                url: redacted_url(settings.database.url.expose_secret()),
+                source: DbOpenError::Connect(e),
+            })?;
+        for id in gone {
+            tracing::warn!(telegram_id = %id, "no longer an owner: the id was removed from shop.admin_ids");
         }
         let username = whoami(&bot, &settings).await?;
         publish_commands(&bot, runtime.default_language).await;

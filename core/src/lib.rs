@@ -30,6 +30,7 @@ pub mod rewards;
 pub mod sales;
 pub mod shop;
 pub mod staff;
+pub mod stats;
 pub mod subscriptions;
 pub mod tickets;
 pub mod trial;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_domain;
 mod m20261121_000002_payments;
 mod m20261130_000003_account_keys;
+mod m20261130_000004_staff_roles;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_domain::Migration),
             Box::new(m20261121_000002_payments::Migration),
             Box::new(m20261130_000003_account_keys::Migration),
+            Box::new(m20261130_000004_staff_roles::Migration),
         ]
     }
 }

@@ -14,5 +14,6 @@ mod payment_matrix;
 mod payments_story;
 mod provisioning_story;
 mod shop;
+mod staff_story;
 mod start_story;
 mod support;

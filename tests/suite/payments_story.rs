@@ -38,7 +38,7 @@ async fn staff_team(db: &DatabaseConnection) {
         (ADMIN, Role::Admin),
         (SUPPORT, Role::Support),
     ] {
-        staff::grant(db, TelegramId::new(id), role, None, t0())
+        staff::put(db, TelegramId::new(id), role, t0())
             .await
             .unwrap();
     }

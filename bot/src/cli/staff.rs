@@ -45,24 +45,31 @@ pub async fn staff(settings: Settings, command: StaffCommand) -> ExitCode {
                 eprintln!("error: a Telegram user id is a positive number");
                 return ExitCode::from(2);
             }
-            staff::grant(&db, TelegramId::new(telegram_id), role, None, now)
+            staff::put(&db, TelegramId::new(telegram_id), role, now)
                 .await
                 .map(|()| {
                     println!("{telegram_id} is now {role}");
                 })
         }
-        StaffCommand::Remove { telegram_id } => staff::revoke(&db, TelegramId::new(telegram_id))
-            .await
-            .map(|removed| {
-                if removed {
-                    println!("{telegram_id} is no longer staff");
-                } else {
-                    println!("{telegram_id} was not staff");
-                }
-            }),
+        StaffCommand::Remove { telegram_id } => {
+            staff::remove(&db, TelegramId::new(telegram_id), now)
+                .await
+                .map(|removed| {
+                    if removed {
+                        println!("{telegram_id} is no longer staff");
+                    } else {
+                        println!("{telegram_id} was not staff");
+                    }
+                })
+        }
         StaffCommand::List => staff::list(&db).await.map(|all| {
-            for (id, role) in all {
-                println!("{id}\t{role}");
+            for m in all {
+                let from = if m.from_config {
+                    "\t(shop.admin_ids)"
+                } else {
+                    ""
+                };
+                println!("{}\t{}{from}", m.access.who, m.access.title());
             }
         }),
     };

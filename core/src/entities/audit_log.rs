@@ -11,6 +11,11 @@ pub struct Model {
     pub target: Option<String>,
     pub details: String,
     pub created_at: DateTimeUtc,
+    /// What the action changed, as people read it (`20,000 IRT` → `70,000 IRT`).
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The customer the action concerned, if one.
+    pub customer_id: Option<crate::ids::CustomerId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

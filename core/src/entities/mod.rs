@@ -3,6 +3,7 @@ pub mod audit_log;
 pub mod broadcast_deliveries;
 pub mod broadcasts;
 pub mod cards;
+pub mod custom_roles;
 pub mod customers;
 pub mod dialogue_state;
 pub mod jobs;

@@ -11,6 +11,10 @@ pub struct Model {
     pub role: crate::staff::Role,
     pub added_by: Option<i64>,
     pub created_at: DateTimeUtc,
+    /// Granted because the id is in `shop.admin_ids`.
+    pub from_config: bool,
+    /// The custom role, when `role` is `custom`.
+    pub custom_role_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

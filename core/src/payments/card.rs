@@ -23,7 +23,7 @@ use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
 use crate::notices::{self, Notice};
 use crate::payments::{self, Checkout, CheckoutError, PaymentStatus, Provider};
-use crate::staff::{self, Role};
+use crate::staff::{self, Permission};
 
 pub use cards::Model as Card;
 pub use receipts::Model as Receipt;
@@ -564,9 +564,9 @@ async fn reviewer(
     action: &str,
     now: DateTime<Utc>,
 ) -> Result<Receipt, CardError> {
-    let allowed = staff::role_of(db, who)
+    let allowed = staff::access_of(db, who)
         .await?
-        .is_some_and(|r| r.allows(Role::Finance));
+        .is_some_and(|a| a.may(Permission::Receipts));
     if !allowed {
         audit::record(
             db,

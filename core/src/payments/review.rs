@@ -14,7 +14,7 @@ use crate::ledger::LedgerError;
 use crate::money::Money;
 use crate::notices::{self, Notice};
 use crate::payments::{self, Credited, Payment, PaymentStatus, credit_of, details_of};
-use crate::staff::{self, Role};
+use crate::staff::{self, Permission};
 
 /// What staff decided about a payment in review.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,9 +103,9 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Settled, ReviewError> {
     let target = Some(format!("payment:{payment}"));
-    let allowed = staff::role_of(db, who)
+    let allowed = staff::access_of(db, who)
         .await?
-        .is_some_and(|r| r.allows(Role::Finance));
+        .is_some_and(|a| a.may(Permission::Payments));
     if !allowed {
         let action = format!("{}.denied", decision.audit_action());
         audit::record(db, Some(who), &action, target, String::new(), now).await?;

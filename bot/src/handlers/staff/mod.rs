@@ -13,7 +13,7 @@ use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::User;
 use vpnshop_core::ids::TelegramId;
-use vpnshop_core::staff::{self, Role};
+use vpnshop_core::staff::{self, Access, Permission};
 
 use crate::callback::{Button, StaffAction};
 use crate::ctx::{Ctx, TgBot};
@@ -31,13 +31,13 @@ pub struct Member {
     /// Their first name, escaped for HTML, to say who decided.
     pub name: String,
     /// None: not staff (they are in the chat, but that gives no authority).
-    pub role: Option<Role>,
+    pub access: Option<Access>,
 }
 
 impl Member {
-    /// Whether they may act with `needed`'s authority.
-    pub fn may(&self, needed: Role) -> bool {
-        self.role.is_some_and(|r| r.allows(needed))
+    /// Whether their role carries `needed`.
+    pub fn may(&self, needed: Permission) -> bool {
+        self.access.as_ref().is_some_and(|a| a.may(needed))
     }
 
     /// Staff texts are in the shop's language.
@@ -52,8 +52,8 @@ fn in_staff_chat(ctx: &Ctx, chat: Option<ChatId>) -> bool {
 
 async fn member(bot: TgBot, ctx: Arc<Ctx>, chat: ChatId, user: &User) -> Option<Member> {
     let who = TelegramId::new(user.id.0 as i64);
-    let role = match staff::role_of(&ctx.db, who).await {
-        Ok(role) => role,
+    let access = match staff::access_of(&ctx.db, who).await {
+        Ok(access) => access,
         Err(e) => {
             tracing::error!(error = %e, "cannot read a staff member's role");
             return None;
@@ -64,7 +64,7 @@ async fn member(bot: TgBot, ctx: Arc<Ctx>, chat: ChatId, user: &User) -> Option<
         chat,
         who,
         name: escape(&user.first_name).into_owned(),
-        role,
+        access,
         ctx,
     })
 }

@@ -3,7 +3,7 @@
 use teloxide::prelude::*;
 use teloxide::types::InputFile;
 use vpnshop_core::ids::StaffPost;
-use vpnshop_core::staff::Role;
+use vpnshop_core::staff::Permission;
 use vpnshop_core::tickets::{self, TicketError, Writing};
 use vpnshop_core::{ledger, provisioning, subscriptions};
 
@@ -29,7 +29,7 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
         chat: msg.chat.id.0,
         message: i64::from(reply_to.id.0),
     };
-    if !m.may(Role::Support) {
+    if !m.may(Permission::Tickets) {
         // Authority comes from the staff table, never from being in the chat.
         let is_ticket = tickets::is_staff_post(&ctx.db, post).await?;
         if is_ticket {
