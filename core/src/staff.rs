@@ -516,6 +516,6 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Member>, DbErr> {
             from_config,
         });
     }
-    all.sort_by(|a, b| b.access.role.cmp(&a.access.role));
+    all.sort_by_key(|m| std::cmp::Reverse(m.access.role));
     Ok(all)
 }
