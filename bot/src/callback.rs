@@ -5,9 +5,11 @@
 //! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{
-    LocationId, OrderId, PaymentId, PlanId, ReceiptId, SubscriptionId, TicketId,
+    CustomerId, LocationId, OrderId, PaymentId, PlanId, ReceiptId, SubscriptionId, TelegramId,
+    TicketId,
 };
 use vpnshop_core::payments::Provider;
+use vpnshop_core::staff::Role;
 
 /// Telegram refuses callback data longer than this.
 pub const MAX_LEN: usize = 64;
@@ -106,10 +108,71 @@ pub enum StaffAction {
     ReviewDecline(PaymentId),
 }
 
-/// A button on an admin screen. None exist yet; the family is wired so the first one is one
-/// variant here, one line in `encode`/`decode`, and its handler in `handlers/admin/`.
+/// A button on an admin screen. It names what the presser asks for; whether they may is read
+/// from the staff table when it runs (`handlers/admin/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdminAction {}
+pub enum AdminAction {
+    Menu,
+    Stats,
+    Staff,
+    /// Start adding a staff member (asks who).
+    StaffAdd,
+    /// Give this person this role.
+    StaffGrant(TelegramId, RoleChoice),
+    StaffRevoke(TelegramId),
+    /// A page of the audit log, newest first.
+    Audit(u32, AuditFilter),
+}
+
+/// A role a grant button offers: a fixed one, or a custom role by its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleChoice {
+    Fixed(Role),
+    Custom(i64),
+}
+
+/// Which audit rows a page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFilter {
+    All,
+    /// Actions of one kind (`staff`, `receipt`, `payment`, `admin`).
+    Kind(AuditKind),
+    /// What one staff member did.
+    Actor(TelegramId),
+    /// What concerned one customer.
+    Customer(CustomerId),
+}
+
+/// The kinds the audit screen offers as buttons (`/audit <kind>` takes any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditKind {
+    Staff,
+    Receipt,
+    Payment,
+    Admin,
+}
+
+impl AuditKind {
+    pub const ALL: [AuditKind; 4] = [
+        AuditKind::Staff,
+        AuditKind::Receipt,
+        AuditKind::Payment,
+        AuditKind::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Staff => "staff",
+            AuditKind::Receipt => "receipt",
+            AuditKind::Payment => "payment",
+            AuditKind::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditKind> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
 
 /// Any button, by family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,11 +307,65 @@ impl StaffAction {
 
 impl AdminAction {
     pub fn encode(self) -> String {
-        match self {}
+        use AdminAction::*;
+        match self {
+            Menu => "am".to_string(),
+            Stats => "as".to_string(),
+            Staff => "at".to_string(),
+            StaffAdd => "ata".to_string(),
+            StaffGrant(who, RoleChoice::Fixed(r)) => format!("atg:{who}:{r}"),
+            StaffGrant(who, RoleChoice::Custom(id)) => format!("atg:{who}:c{id}"),
+            StaffRevoke(who) => format!("atr:{who}"),
+            Audit(page, filter) => {
+                let f = match filter {
+                    AuditFilter::All => "-".to_string(),
+                    AuditFilter::Kind(k) => format!("k{}", k.as_str()),
+                    AuditFilter::Actor(a) => format!("a{a}"),
+                    AuditFilter::Customer(c) => format!("c{c}"),
+                };
+                format!("au:{page}:{f}")
+            }
+        }
     }
 
-    pub fn decode(_data: &str) -> Option<AdminAction> {
-        None
+    pub fn decode(data: &str) -> Option<AdminAction> {
+        use AdminAction::*;
+        let (tag, args) = split(data)?;
+        Some(match (tag, args.len()) {
+            ("am", 0) => Menu,
+            ("as", 0) => Stats,
+            ("at", 0) => Staff,
+            ("ata", 0) => StaffAdd,
+            ("atg", 2) => {
+                let who = TelegramId::new(number(&args, 0)?);
+                let role = match args[1].strip_prefix('c') {
+                    Some(id) => RoleChoice::Custom(number(&[id], 0)?),
+                    None => RoleChoice::Fixed(Role::parse(args[1]).filter(|r| *r != Role::Custom)?),
+                };
+                StaffGrant(who, role)
+            }
+            ("atr", 1) => StaffRevoke(TelegramId::new(number(&args, 0)?)),
+            ("au", 2) => {
+                let page = if args[0] == "0" {
+                    0
+                } else {
+                    u32::try_from(number(&args, 0)?).ok()?
+                };
+                let f = args[1];
+                let filter = if f == "-" {
+                    AuditFilter::All
+                } else if let Some(k) = f.strip_prefix('k') {
+                    AuditFilter::Kind(AuditKind::parse(k)?)
+                } else if let Some(a) = f.strip_prefix('a') {
+                    AuditFilter::Actor(TelegramId::new(number(&[a], 0)?))
+                } else {
+                    let c = f.strip_prefix('c')?;
+                    AuditFilter::Customer(CustomerId::new(number(&[c], 0)?))
+                };
+                Audit(page, filter)
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -349,6 +466,46 @@ mod tests {
                 None,
                 "{data} is no customer's button"
             );
+        }
+    }
+
+    #[test]
+    fn every_admin_action_round_trips_and_fits() {
+        let big = i64::MAX;
+        let mut all = vec![
+            AdminAction::Menu,
+            AdminAction::Stats,
+            AdminAction::Staff,
+            AdminAction::StaffAdd,
+            AdminAction::StaffRevoke(TelegramId::new(big)),
+            AdminAction::StaffGrant(TelegramId::new(big), RoleChoice::Custom(big)),
+            AdminAction::Audit(0, AuditFilter::All),
+            AdminAction::Audit(u32::MAX, AuditFilter::Actor(TelegramId::new(big))),
+            AdminAction::Audit(u32::MAX, AuditFilter::Customer(CustomerId::new(big))),
+        ];
+        for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
+            all.push(AdminAction::StaffGrant(
+                TelegramId::new(big),
+                RoleChoice::Fixed(r),
+            ));
+        }
+        for k in AuditKind::ALL {
+            all.push(AdminAction::Audit(7, AuditFilter::Kind(k)));
+        }
+        for a in all {
+            let data = a.encode();
+            assert!(data.len() <= MAX_LEN, "{data}");
+            assert_eq!(Button::decode(&data), Some(Button::Admin(a)), "{data}");
+        }
+        for bad in [
+            "atg:1:custom",
+            "atg:1:c0",
+            "atg:1:god",
+            "au:01:-",
+            "au:1:kmoney",
+            "am:1",
+        ] {
+            assert_eq!(Button::decode(bad), None, "{bad}");
         }
     }
 

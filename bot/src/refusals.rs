@@ -10,6 +10,7 @@ use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
 use vpnshop_core::payments::review::ReviewError;
 use vpnshop_core::promo::PromoError;
+use vpnshop_core::staff::StaffError;
 use vpnshop_core::subscriptions::SubscriptionError;
 use vpnshop_core::tickets::TicketError;
 use vpnshop_core::trial::TrialError;
@@ -213,4 +214,27 @@ pub fn for_staff_review(e: ReviewError) -> Result<Refusal, BotError> {
         ReviewError::Db(e) => return Err(BotError::Db(e)),
     };
     Ok(Refusal::new(key))
+}
+
+impl From<StaffError> for BotError {
+    fn from(e: StaffError) -> Self {
+        use StaffError::*;
+        let r = match e {
+            NotAllowed => Refusal::new("admin.not_allowed").with("role", "—"),
+            AboveYou(role) => Refusal::new("admin.staff.above_you").with("role", role),
+            LastOwner => Refusal::new("admin.staff.last_owner"),
+            NoSuchRole(name) => {
+                Refusal::new("admin.role.no_such").with("name", crate::text::escape(&name))
+            }
+            BadName => Refusal::new("admin.role.bad_name"),
+            NoPermissions => Refusal::new("admin.role.no_permissions"),
+            UnknownPermission(p) => Refusal::new("admin.role.unknown_permission")
+                .with("permission", crate::text::escape(&p)),
+            RoleExists(name) => {
+                Refusal::new("admin.role.exists").with("name", crate::text::escape(&name))
+            }
+            Db(e) => return BotError::Db(e),
+        };
+        BotError::Refused(r)
+    }
 }

@@ -141,6 +141,27 @@ pub async fn by_telegram_id(
         .await
 }
 
+/// The customer with this @username (case-insensitive, with or without the `@`), if one has
+/// talked to the bot.
+pub async fn by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<Customer>, DbErr> {
+    let name = username.trim().trim_start_matches('@');
+    if name.is_empty() {
+        return Ok(None);
+    }
+    customers::Entity::find()
+        .filter(sea_orm::sea_query::ExprTrait::eq(
+            sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(
+                customers::Column::Username,
+            )),
+            name.to_lowercase(),
+        ))
+        .one(db)
+        .await
+}
+
 pub async fn by_id(db: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, DbErr> {
     customers::Entity::find_by_id(id).one(db).await
 }

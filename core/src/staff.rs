@@ -366,16 +366,26 @@ pub async fn define_role(
     Ok(())
 }
 
-/// The custom roles, by name, with their permissions.
-pub async fn custom_role_list(
-    db: &impl ConnectionTrait,
-) -> Result<Vec<(String, Vec<Permission>)>, DbErr> {
+/// A named set of permissions an owner defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomRole {
+    pub id: i64,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// The custom roles, by name.
+pub async fn custom_role_list(db: &impl ConnectionTrait) -> Result<Vec<CustomRole>, DbErr> {
     Ok(custom_roles::Entity::find()
         .order_by_asc(custom_roles::Column::Name)
         .all(db)
         .await?
         .into_iter()
-        .map(|c| (c.name, permissions_of(&c.permissions)))
+        .map(|c| CustomRole {
+            id: c.id,
+            permissions: permissions_of(&c.permissions),
+            name: c.name,
+        })
         .collect())
 }
 

@@ -1,5 +1,6 @@
 //! One test binary for every story, run on SQLite by default and on PostgreSQL with
 //! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
+mod admin_journeys;
 mod catalog_admin_story;
 mod customers_story;
 mod jobs_story;

@@ -6,7 +6,8 @@ use teloxide::prelude::*;
 use vpnshop_core::ids::{OrderId, PaymentId, TicketId};
 
 use super::{
-    State, Visit, answered, buy, checkout, help, language, menu, subscriptions, support, wallet,
+    State, Visit, admin, answered, buy, checkout, help, language, menu, subscriptions, support,
+    wallet,
 };
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards;
@@ -49,6 +50,7 @@ impl Command {
 pub fn schema() -> UpdateHandler<BotError> {
     dptree::entry()
         .branch(dptree::filter(|v: Visit| v.customer.banned).endpoint(banned))
+        .branch(admin::commands())
         .branch(dptree::filter_map(Command::of).endpoint(on_command))
         .enter_dialogue::<Message, ErasedStorage<State>, State>()
         .branch(dptree::case![State::EnteringPromo { order }].endpoint(promo))
@@ -56,6 +58,7 @@ pub fn schema() -> UpdateHandler<BotError> {
         .branch(dptree::case![State::AwaitingReceipt { payment }].endpoint(receipt))
         .branch(dptree::case![State::EnteringTopUp { method }].endpoint(top_up))
         .branch(dptree::case![State::ChoosingLanguage].endpoint(pick_language))
+        .branch(dptree::case![State::Admin(step)].endpoint(admin::step))
         .endpoint(idle)
 }
 

@@ -1,19 +1,159 @@
-//! The admin side: screens for running the shop from Telegram. Every admin update comes through
-//! [`buttons`] with the presser's role read from the staff table when it arrives; an endpoint
-//! acts only for a role its action allows, so a forged admin button from a customer changes
-//! nothing. There are no admin screens yet: the family of buttons ([`AdminAction`]) and the
-//! dialogue step ([`AdminStep`]) are wired so the first screen only adds its own code.
+//! The admin side: screens for running the shop from Telegram, in the admin's private chat.
+//!
+//! Every admin update becomes an [`Admin`]: the customer's [`Visit`] plus their [`Access`], read
+//! from the staff table when the update arrives — never from the chat or the button. Each screen
+//! then asks [`Admin::require`] for the permission its action needs at the moment it runs, so a
+//! forged admin button changes nothing: it is refused, and the refusal is audited.
+mod audit;
+mod menu;
+mod stats;
+mod team;
+
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
+use teloxide::types::InlineKeyboardButton;
+use vpnshop_core::audit::Entry;
+use vpnshop_core::customers::Language;
+use vpnshop_core::staff::{self, Access, Permission};
 
+use super::{State, Visit, answered, visit};
 use crate::callback::{AdminAction, Button};
 use crate::errors::{BotError, HandlerResult};
+use crate::refusals::Refusal;
+use crate::text::tr;
 
-/// A step of an admin dialogue (what a typed message answers). None exist yet.
+/// A step of an admin dialogue (what a typed message answers).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum AdminStep {}
+pub enum AdminStep {
+    /// Adding staff: waiting for the person's Telegram id or @username.
+    StaffWho,
+}
 
-/// Admin buttons, ahead of the customer's: data that decodes as an admin action.
+/// A staff member on an admin screen.
+#[derive(Clone)]
+pub struct Admin {
+    pub v: Visit,
+    pub access: Access,
+}
+
+impl Admin {
+    pub fn lang(&self) -> Language {
+        self.v.lang
+    }
+
+    /// Goes on only if their role carries `needed` now; otherwise the refusal is audited and
+    /// said.
+    pub async fn require(&self, needed: Permission, what: &str) -> HandlerResult {
+        if self.access.may(needed) {
+            return Ok(());
+        }
+        denied(&self.v, Some(&self.access), what).await?;
+        Err(BotError::Refused(
+            Refusal::new("admin.not_allowed").with("role", self.access.title()),
+        ))
+    }
+}
+
+/// Records a refused admin attempt.
+async fn denied(v: &Visit, access: Option<&Access>, what: &str) -> HandlerResult {
+    let who = v.customer.telegram_id;
+    Entry::new(Some(who), "admin.denied")
+        .target(what.chars().take(64).collect::<String>())
+        .details(access.map_or("not staff".to_string(), |a| a.title()))
+        .customer(v.customer.id)
+        .record(&v.ctx.db, v.ctx.clock.now())
+        .await?;
+    tracing::warn!(telegram_id = %who, action = what, "an admin action was refused");
+    Ok(())
+}
+
+/// A button back to the admin menu.
+fn back(lang: Language) -> InlineKeyboardButton {
+    button(tr(lang, "admin.back"), AdminAction::Menu)
+}
+
+fn button(label: String, action: AdminAction) -> InlineKeyboardButton {
+    InlineKeyboardButton::callback(label, action.encode())
+}
+
+/// The commands staff type: `/admin`, `/stats`, `/staff`, `/audit …`, `/role …`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Command {
+    Admin,
+    Stats,
+    Staff,
+    /// The rest of the line after `/audit`.
+    Audit(String),
+    /// The rest of the line after `/role`.
+    Role(String),
+}
+
+impl Command {
+    fn of(msg: &Message) -> Option<Command> {
+        let text = msg.text()?.trim();
+        let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        let name = word.strip_prefix('/')?;
+        let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
+        let rest = rest.trim().to_string();
+        Some(match name.as_str() {
+            "admin" => Command::Admin,
+            "stats" => Command::Stats,
+            "staff" => Command::Staff,
+            "audit" => Command::Audit(rest),
+            "role" => Command::Role(rest),
+            _ => return None,
+        })
+    }
+}
+
+/// Admin commands from staff; anyone else's fall through to the customer's commands (where
+/// they are unknown).
+pub fn commands() -> UpdateHandler<BotError> {
+    dptree::filter_map(|msg: Message| Command::of(&msg))
+        .filter_map_async(|v: Visit, command: Command| async move {
+            let access = staff::access_of(&v.ctx.db, v.customer.telegram_id)
+                .await
+                .ok()??;
+            Some((Admin { v, access }, command))
+        })
+        .endpoint(|(a, command): (Admin, Command)| async move {
+            let result = on_command(&a, command).await;
+            answered(&a.v, result).await
+        })
+}
+
+async fn on_command(a: &Admin, command: Command) -> HandlerResult {
+    a.v.set_state(State::Idle).await?;
+    match command {
+        Command::Admin => menu::show(a).await,
+        Command::Stats => stats::show(a).await,
+        Command::Staff => team::show(a).await,
+        Command::Audit(rest) => audit::from_command(a, &rest).await,
+        Command::Role(rest) => team::define_role(a, &rest).await,
+    }
+}
+
+/// A typed answer to an admin dialogue step.
+pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
+    let result = async {
+        let Some(access) = staff::access_of(&v.ctx.db, v.customer.telegram_id).await? else {
+            v.set_state(State::Idle).await?;
+            return Ok(());
+        };
+        let a = Admin {
+            v: v.clone(),
+            access,
+        };
+        match step {
+            AdminStep::StaffWho => team::who(&a, msg.text().unwrap_or_default()).await,
+        }
+    }
+    .await;
+    answered(&v, result).await
+}
+
+/// Admin buttons, ahead of the customer's: data that decodes as an admin action, pressed in the
+/// presser's own chat.
 pub fn buttons() -> UpdateHandler<BotError> {
     dptree::filter_map(
         |q: CallbackQuery| match q.data.as_deref().and_then(Button::decode) {
@@ -21,9 +161,34 @@ pub fn buttons() -> UpdateHandler<BotError> {
             _ => None,
         },
     )
+    .filter_map_async(visit::of_button)
     .endpoint(on_button)
 }
 
-async fn on_button(action: AdminAction) -> HandlerResult {
-    match action {}
+async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerResult {
+    let access = staff::access_of(&v.ctx.db, v.customer.telegram_id).await?;
+    let Some(access) = access else {
+        // A customer pressing (or forging) an admin button: nothing happens but the record.
+        let data = q.data.clone().unwrap_or_default();
+        denied(&v, None, &data).await?;
+        v.bot
+            .answer_callback_query(q.id.clone())
+            .text(tr(v.lang, "errors.stale_button"))
+            .await?;
+        return Ok(());
+    };
+    if let Err(e) = v.bot.answer_callback_query(q.id.clone()).await {
+        tracing::warn!(error = %e, "cannot answer a button press");
+    }
+    let a = Admin { v, access };
+    let result = match action {
+        AdminAction::Menu => menu::show(&a).await,
+        AdminAction::Stats => stats::show(&a).await,
+        AdminAction::Staff => team::show(&a).await,
+        AdminAction::StaffAdd => team::ask_who(&a).await,
+        AdminAction::StaffGrant(who, role) => team::grant(&a, who, role).await,
+        AdminAction::StaffRevoke(who) => team::revoke(&a, who).await,
+        AdminAction::Audit(page, filter) => audit::show(&a, page, filter).await,
+    };
+    answered(&a.v, result).await
 }

@@ -1,0 +1,37 @@
+//! `/admin`: the screens this staff member's role opens, one button each.
+use teloxide::types::InlineKeyboardMarkup;
+use vpnshop_core::staff::Permission;
+
+use super::{Admin, button};
+use crate::callback::{AdminAction, AuditFilter};
+use crate::errors::HandlerResult;
+use crate::text::{escape, tr, tr_with};
+
+pub async fn show(a: &Admin) -> HandlerResult {
+    let lang = a.lang();
+    let mut rows = vec![vec![button(
+        tr(lang, "admin.menu.stats"),
+        AdminAction::Stats,
+    )]];
+    if a.access.may(Permission::Staff) {
+        rows.push(vec![button(
+            tr(lang, "admin.menu.staff"),
+            AdminAction::Staff,
+        )]);
+    }
+    if a.access.may(Permission::Audit) {
+        rows.push(vec![button(
+            tr(lang, "admin.menu.audit"),
+            AdminAction::Audit(0, AuditFilter::All),
+        )]);
+    }
+    let text = tr_with(
+        lang,
+        "admin.menu.title",
+        &[
+            ("shop", &escape(&a.v.ctx.shop_name)),
+            ("role", &escape(&a.access.title())),
+        ],
+    );
+    a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}

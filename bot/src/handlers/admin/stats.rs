@@ -1,0 +1,57 @@
+//! `/stats`: how the shop is doing, on one screen. Revenue only for roles that may see it.
+use teloxide::types::InlineKeyboardMarkup;
+use vpnshop_core::staff::Permission;
+use vpnshop_core::stats;
+
+use super::{Admin, back, button};
+use crate::callback::AdminAction;
+use crate::errors::HandlerResult;
+use crate::text::{money, tr, tr_with};
+
+pub async fn show(a: &Admin) -> HandlerResult {
+    let lang = a.lang();
+    let s = stats::shop_stats(&a.v.ctx.db, a.v.ctx.clock.now()).await?;
+    let n = |x: u64| x.to_string();
+    let mut text = tr_with(
+        lang,
+        "admin.stats.body",
+        &[
+            ("customers", &n(s.customers)),
+            ("today", &n(s.new_customers.today)),
+            ("week", &n(s.new_customers.week)),
+            ("month", &n(s.new_customers.month)),
+            ("active", &n(s.active_subscriptions)),
+            ("trials", &n(s.trials)),
+            ("converted", &n(s.trials_converted)),
+            ("tickets", &n(s.open_tickets)),
+            ("receipts", &n(s.pending_receipts)),
+            ("reviews", &n(s.payments_in_review)),
+            ("panels_down", &n(s.panels_down)),
+        ],
+    );
+    if a.access.may(Permission::Revenue) {
+        text.push_str("\n\n");
+        text.push_str(&tr(lang, "admin.stats.revenue"));
+        if s.revenue.is_empty() {
+            text.push('\n');
+            text.push_str(&tr(lang, "admin.stats.no_sales"));
+        }
+        for r in &s.revenue {
+            text.push('\n');
+            text.push_str(&tr_with(
+                lang,
+                "admin.stats.revenue_line",
+                &[
+                    ("today", &money(lang, r.today)),
+                    ("week", &money(lang, r.week)),
+                    ("month", &money(lang, r.month)),
+                ],
+            ));
+        }
+    }
+    let keyboard = InlineKeyboardMarkup::new(vec![
+        vec![button(tr(lang, "admin.refresh"), AdminAction::Stats)],
+        vec![back(lang)],
+    ]);
+    a.v.show(text, keyboard).await
+}

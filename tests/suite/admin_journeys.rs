@@ -1,0 +1,192 @@
+//! Running the shop from Telegram: the owner (from the config) opens `/admin`, sees a sale in
+//! `/stats` and in the audit log, adds a finance member from the bot; finance sees sales but
+//! cannot manage staff; support sees no sales; a customer forging an admin button changes
+//! nothing and is recorded.
+use vpnshop_core::audit::{self, Filter};
+use vpnshop_core::customers::{self, Language};
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::staff::{self, Role};
+use vpnshop_tests::assert_says;
+use vpnshop_tests::telegram::FakeUser;
+
+use crate::shop::{ADMIN, ShopBuilder};
+use crate::support::{at_menu, irt, label, press, top_up};
+
+const FINANCE: i64 = 9_300_000_001;
+const SUPPORT: i64 = 9_300_000_002;
+
+/// The audit rows of `kind`, newest first, as `(actor, action, target, before, after)`.
+async fn audited(
+    db: &vpnshop_core::sea_orm::DatabaseConnection,
+    kind: &str,
+) -> Vec<(Option<i64>, String, String, String, String)> {
+    let filter = Filter {
+        kind: Some(kind.into()),
+        ..Filter::default()
+    };
+    let (rows, _) = audit::latest(db, &filter, 0, 50).await.unwrap();
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.actor_telegram_id.map(TelegramId::get),
+                r.action,
+                r.target.unwrap_or_default(),
+                r.before.unwrap_or_default(),
+                r.after.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_audit_log() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let db = &shop.app.db.db;
+    let owner: FakeUser = shop.app.user(ADMIN, "Boss", Some("en"));
+
+    owner.send("/admin");
+    let menu = owner.next().await;
+    assert_says!(menu, "admin (owner)");
+    assert_eq!(
+        menu.button_labels(),
+        vec!["📊 Stats", "👥 Staff", "📜 Audit log"]
+    );
+    let stats = press(&owner, &menu, "Stats").await;
+    assert_says!(stats, "no sales yet");
+
+    // A customer buys the 150,000-toman plan from her wallet.
+    let en = Language::En;
+    let (sara, home) = at_menu(&shop.app, 7_700_000_001, "Sara", en).await;
+    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(db, &c, irt(150_000)).await;
+    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
+    let plans = press(&sara, &locations, "Germany").await;
+    let preview = press(&sara, &plans, "1 month").await;
+    sara.press(&preview, "from wallet");
+    let mut seen = String::new();
+    for _ in 0..4 {
+        seen.push_str(&sara.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "{seen}");
+
+    // The owner refreshes: the sale and the new customer are there.
+    let stats = press(&owner, &stats, "Refresh").await;
+    assert_says!(stats, "Customers: 2 ");
+    assert_says!(stats, "Active subscriptions: 1");
+    assert_says!(stats, "150,000");
+
+    // Staff → Add → the id → Finance.
+    let team = press(&owner, &stats, "Admin menu").await;
+    let team = press(&owner, &team, "Staff").await;
+    assert_says!(team, &ADMIN.to_string());
+    assert_says!(team, "(from the config)");
+    let ask = press(&owner, &team, "Add staff").await;
+    assert_says!(ask, "Telegram id");
+    owner.send(&FINANCE.to_string());
+    let roles = owner.next().await;
+    assert_eq!(
+        roles.button_labels(),
+        vec![
+            "👑 Owner",
+            "🛠 Admin",
+            "💵 Finance",
+            "🎧 Support",
+            "⬅️ Admin menu"
+        ]
+    );
+    let done = press(&owner, &roles, "Finance").await;
+    assert_says!(done, &format!("{FINANCE} is now finance"));
+    assert_eq!(
+        audited(db, "staff").await[0],
+        (
+            Some(ADMIN),
+            "staff.grant".into(),
+            format!("staff:{FINANCE}"),
+            "-".into(),
+            "finance".into()
+        )
+    );
+
+    // The audit screen shows it, with who did it.
+    owner.send("/audit staff");
+    let log = owner.next().await;
+    assert_says!(log, "staff.grant");
+    assert_says!(log, &format!("staff:{FINANCE} · - → finance"));
+
+    // Finance sees sales, but no staff or audit screens — and typing /staff is refused,
+    // recorded, and changes nothing.
+    let finance = shop.app.user(FINANCE, "Fatemeh", Some("en"));
+    finance.send("/stats");
+    let theirs = finance.next().await;
+    assert_says!(theirs, "150,000");
+    finance.send("/admin");
+    let menu = finance.next().await;
+    assert_eq!(menu.button_labels(), vec!["📊 Stats"]);
+    finance.send("/staff");
+    let refused = finance.next().await;
+    assert_says!(refused, "Your role (finance) does not allow this");
+    let denied = audited(db, "admin").await;
+    assert_eq!(denied[0].0, Some(FINANCE));
+    assert_eq!(denied[0].2, "staff.list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_sees_no_sales_and_a_customer_forging_admin_buttons_changes_nothing() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let db = &shop.app.db.db;
+    staff::put(
+        db,
+        TelegramId::new(SUPPORT),
+        Role::Support,
+        crate::support::t0(),
+    )
+    .await
+    .unwrap();
+    let support = shop.app.user(SUPPORT, "Sam", Some("en"));
+    support.send("/stats");
+    let stats = support.next().await;
+    assert_says!(stats, "Customers:");
+    assert!(!stats.text.contains("Sales"), "{}", stats.text);
+    // Support pressing a Staff button (forged, since their menu has none) is refused.
+    let q = support.press_data(stats.message_id, "atg:9300000009:owner");
+    let refused = support.next().await;
+    assert_says!(refused, "Your role (support) does not allow this");
+    support.answer_to(&q).await;
+    assert!(
+        staff::access_of(db, TelegramId::new(9_300_000_009))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A customer forges "make me owner": the button is stale to them, nothing changes, and
+    // the attempt is in the log.
+    let en = Language::En;
+    let (eve, menu) = at_menu(&shop.app, 7_700_000_666, "Eve", en).await;
+    let forged = format!("atg:{}:owner", eve.id);
+    let q = eve.press_data(menu.message_id, &forged);
+    assert_eq!(
+        eve.answer_to(&q).await.as_deref(),
+        Some("This button is no longer active.")
+    );
+    eve.send("/admin");
+    let reply = eve.next().await;
+    assert!(!reply.text.contains("admin ("), "{}", reply.text);
+    assert!(
+        staff::access_of(db, TelegramId::new(eve.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let denied = audited(db, "admin").await;
+    assert!(
+        denied.iter().any(|d| d.0 == Some(eve.id) && d.2 == forged),
+        "{denied:?}"
+    );
+}
