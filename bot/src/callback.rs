@@ -122,6 +122,17 @@ pub enum AdminAction {
     StaffRevoke(TelegramId),
     /// A page of the audit log, newest first.
     Audit(u32, AuditFilter),
+    /// Find a customer (asks who).
+    Customers,
+    /// A customer's card.
+    Customer(CustomerId),
+    /// Correct a customer's wallet (asks the amount and the reason).
+    AdjustWallet(CustomerId),
+    /// Apply the correction previewed for this customer (the amount is the server's, from the
+    /// preview, never the button's).
+    ConfirmAdjust(CustomerId),
+    /// Ban (true) or unban a customer.
+    Ban(CustomerId, bool),
 }
 
 /// A role a grant button offers: a fixed one, or a custom role by its id.
@@ -325,6 +336,11 @@ impl AdminAction {
                 };
                 format!("au:{page}:{f}")
             }
+            Customers => "ac".to_string(),
+            Customer(c) => format!("acp:{c}"),
+            AdjustWallet(c) => format!("acw:{c}"),
+            ConfirmAdjust(c) => format!("acy:{c}"),
+            Ban(c, on) => format!("acb:{c}:{}", u8::from(on)),
         }
     }
 
@@ -364,6 +380,18 @@ impl AdminAction {
                 };
                 Audit(page, filter)
             }
+            ("ac", 0) => Customers,
+            ("acp", 1) => Customer(CustomerId::new(number(&args, 0)?)),
+            ("acw", 1) => AdjustWallet(CustomerId::new(number(&args, 0)?)),
+            ("acy", 1) => ConfirmAdjust(CustomerId::new(number(&args, 0)?)),
+            ("acb", 2) => Ban(
+                CustomerId::new(number(&args, 0)?),
+                match args[1] {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            ),
             _ => return None,
         })
     }
@@ -482,6 +510,12 @@ mod tests {
             AdminAction::Audit(0, AuditFilter::All),
             AdminAction::Audit(u32::MAX, AuditFilter::Actor(TelegramId::new(big))),
             AdminAction::Audit(u32::MAX, AuditFilter::Customer(CustomerId::new(big))),
+            AdminAction::Customers,
+            AdminAction::Customer(CustomerId::new(big)),
+            AdminAction::AdjustWallet(CustomerId::new(big)),
+            AdminAction::ConfirmAdjust(CustomerId::new(big)),
+            AdminAction::Ban(CustomerId::new(big), true),
+            AdminAction::Ban(CustomerId::new(big), false),
         ];
         for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
             all.push(AdminAction::StaffGrant(

@@ -2,6 +2,7 @@
 //! is a refusal (an expired order, a used-up promo code, not enough in the wallet) to the locale
 //! key that explains it; any other error is ours: logged, and apologized for with
 //! `errors.internal`. Handlers use `?`; the router says the refusal in the customer's language.
+use vpnshop_core::adjustments::AdjustError;
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
@@ -9,6 +10,7 @@ use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
 use vpnshop_core::payments::review::ReviewError;
+use vpnshop_core::profiles::BanError;
 use vpnshop_core::promo::PromoError;
 use vpnshop_core::staff::StaffError;
 use vpnshop_core::subscriptions::SubscriptionError;
@@ -236,5 +238,33 @@ impl From<StaffError> for BotError {
             Db(e) => return BotError::Db(e),
         };
         BotError::Refused(r)
+    }
+}
+
+impl From<AdjustError> for BotError {
+    fn from(e: AdjustError) -> Self {
+        match e {
+            AdjustError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            AdjustError::NoReason | AdjustError::Zero => refused("admin.customers.bad_amount"),
+            AdjustError::WouldGoNegative(m) => BotError::Refused(
+                Refusal::new("admin.customers.would_go_negative").with("balance", m),
+            ),
+            AdjustError::AlreadyMade => refused("admin.customers.already_made"),
+            AdjustError::Ledger(_) => internal(e),
+            AdjustError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<BanError> for BotError {
+    fn from(e: BanError) -> Self {
+        match e {
+            BanError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            BanError::Db(e) => BotError::Db(e),
+        }
     }
 }

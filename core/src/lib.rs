@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod money;
 
 pub use sea_orm;
+pub mod adjustments;
 pub mod audit;
 pub mod background;
 pub mod catalog;
@@ -24,6 +25,7 @@ pub mod orders;
 pub mod panels;
 pub mod payments;
 pub mod points;
+pub mod profiles;
 pub mod promo;
 pub mod provisioning;
 pub mod rewards;

@@ -49,7 +49,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     assert_says!(menu, "admin (owner)");
     assert_eq!(
         menu.button_labels(),
-        vec!["📊 Stats", "👥 Staff", "📜 Audit log"]
+        vec!["📊 Stats", "🔎 Customers", "👥 Staff", "📜 Audit log"]
     );
     let stats = press(&owner, &menu, "Stats").await;
     assert_says!(stats, "no sales yet");
@@ -127,7 +127,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     assert_says!(theirs, "150,000");
     finance.send("/admin");
     let menu = finance.next().await;
-    assert_eq!(menu.button_labels(), vec!["📊 Stats"]);
+    assert_eq!(menu.button_labels(), vec!["📊 Stats", "🔎 Customers"]);
     finance.send("/staff");
     let refused = finance.next().await;
     assert_says!(refused, "Your role (finance) does not allow this");
@@ -189,4 +189,89 @@ async fn support_sees_no_sales_and_a_customer_forging_admin_buttons_changes_noth
         denied.iter().any(|d| d.0 == Some(eve.id) && d.2 == forged),
         "{denied:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_corrects_a_wallet_through_a_preview_support_cannot_and_a_ban_holds() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let db = &shop.app.db.db;
+    for (id, role) in [(FINANCE, Role::Finance), (SUPPORT, Role::Support)] {
+        staff::put(db, TelegramId::new(id), role, crate::support::t0())
+            .await
+            .unwrap();
+    }
+    let en = Language::En;
+    let (ali, _) = at_menu(&shop.app, 7_700_000_010, "Ali", en).await;
+    let ali_row = customers::by_telegram_id(db, TelegramId::new(ali.id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Finance finds Ali by his Telegram id and credits 50,000 toman, with a reason, after
+    // seeing exactly what will happen.
+    let finance = shop.app.user(FINANCE, "Fatemeh", Some("en"));
+    finance.send(&format!("/find {}", ali.id));
+    let card = finance.next().await;
+    assert_says!(card, &format!("Ali (#{})", ali_row.id));
+    let ask = press(&finance, &card, "Adjust wallet").await;
+    assert_says!(ask, "with a sign");
+    finance.send("+50,000 refund for the outage");
+    let preview = finance.next().await;
+    assert_says!(preview, "Credit 50,000");
+    assert_says!(preview, "→ 50,000");
+    assert_says!(preview, "Reason: refund for the outage");
+    assert!(
+        !preview
+            .buttons
+            .iter()
+            .flatten()
+            .any(|(_, data)| data.contains("50000")),
+        "the amount is never in a button: {:?}",
+        preview.buttons
+    );
+    let done = press(&finance, &preview, "Confirm").await;
+    assert_says!(done, "Done: balance");
+    // Confirm pressed again: the preview is used up; nothing more moves.
+    finance.press(&preview, "Confirm");
+    finance.next().await;
+    let wallet =
+        vpnshop_core::ledger::wallet_balance(db, ali_row.id, vpnshop_core::money::Currency::Irt)
+            .await
+            .unwrap();
+    assert_eq!(wallet.minor(), 50_000);
+    assert!(vpnshop_core::ledger::audit(db).await.unwrap().is_clean());
+    let adjusted = audited(db, "wallet").await;
+    assert_eq!(adjusted.len(), 1, "{adjusted:?}");
+    assert_eq!(adjusted[0].0, Some(FINANCE));
+    assert_eq!(
+        (adjusted[0].3.as_str(), adjusted[0].4.as_str()),
+        ("0 IRT", "50,000 IRT")
+    );
+
+    // Support finds him too, but has no wallet button, and a forged one changes nothing.
+    let support = shop.app.user(SUPPORT, "Sam", Some("en"));
+    support.send(&format!("/find #{}", ali_row.id));
+    let card = support.next().await;
+    assert_says!(card, "Wallet: 50,000");
+    assert!(
+        !card.button_labels().iter().any(|l| l.contains("Adjust")),
+        "{:?}",
+        card.button_labels()
+    );
+    support.press_data(card.message_id, &format!("acw:{}", ali_row.id));
+    let refused = support.next().await;
+    assert_says!(refused, "Your role (support) does not allow this");
+    support.press_data(card.message_id, &format!("acb:{}:1", ali_row.id));
+    let refused = support.next().await;
+    assert_says!(refused, "Your role (support) does not allow this");
+
+    // The owner bans Ali: he is politely refused from then on.
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    owner.send(&format!("/find {}", ali.id));
+    let card = owner.next().await;
+    let banned = press(&owner, &card, "Ban").await;
+    assert_says!(banned, "Banned");
+    ali.send("/start");
+    assert_says!(ali.next().await, "Your account is suspended");
+    assert_eq!(audited(db, "customer").await[0].1, "customer.ban");
 }

@@ -205,3 +205,42 @@ async fn a_custom_role_carries_exactly_its_permissions() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_confirmed_wallet_correction_moves_money_once_and_never_below_zero() {
+    use vpnshop_core::adjustments::{self, AdjustError, Adjustment};
+    use vpnshop_core::ledger;
+    use vpnshop_core::money::Currency;
+    let t = fresh_db().await;
+    staff::sync_config_owners(&t.db, &[OWNER], t0())
+        .await
+        .unwrap();
+    let owner = access(&t.db, OWNER).await;
+    let c = crate::support::customer(&t.db, 7_000_000_001).await;
+    let credit = Adjustment::new(c.id, Currency::Irt, 50_000, "refund for the outage");
+
+    // Confirm pressed three times at once: one credit.
+    let tries = futures::future::join_all(
+        (0..3).map(|_| adjustments::adjust_wallet(&t.db, &owner, &credit, t0())),
+    )
+    .await;
+    assert_eq!(tries.iter().filter(|r| r.is_ok()).count(), 1, "{tries:?}");
+    assert!(
+        tries
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(AdjustError::AlreadyMade)))
+    );
+    let wallet = ledger::wallet_balance(&t.db, c.id, Currency::Irt)
+        .await
+        .unwrap();
+    assert_eq!(wallet.minor(), 50_000);
+
+    // A debit larger than the wallet is refused; one without a reason too.
+    let too_much = Adjustment::new(c.id, Currency::Irt, -60_000, "typo");
+    let refused = adjustments::adjust_wallet(&t.db, &owner, &too_much, t0()).await;
+    assert!(matches!(refused, Err(AdjustError::WouldGoNegative(m)) if m.minor() == 50_000));
+    let silent = Adjustment::new(c.id, Currency::Irt, -10_000, "  ");
+    let refused = adjustments::adjust_wallet(&t.db, &owner, &silent, t0()).await;
+    assert!(matches!(refused, Err(AdjustError::NoReason)));
+    assert!(ledger::audit(&t.db).await.unwrap().is_clean());
+}

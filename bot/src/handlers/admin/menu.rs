@@ -13,6 +13,12 @@ pub async fn show(a: &Admin) -> HandlerResult {
         tr(lang, "admin.menu.stats"),
         AdminAction::Stats,
     )]];
+    if a.access.may(Permission::Customers) {
+        rows.push(vec![button(
+            tr(lang, "admin.menu.customers"),
+            AdminAction::Customers,
+        )]);
+    }
     if a.access.may(Permission::Staff) {
         rows.push(vec![button(
             tr(lang, "admin.menu.staff"),

@@ -5,6 +5,7 @@
 //! then asks [`Admin::require`] for the permission its action needs at the moment it runs, so a
 //! forged admin button changes nothing: it is refused, and the refusal is audited.
 mod audit;
+mod customers;
 mod menu;
 mod stats;
 mod team;
@@ -27,6 +28,15 @@ use crate::text::tr;
 pub enum AdminStep {
     /// Adding staff: waiting for the person's Telegram id or @username.
     StaffWho,
+    /// Waiting for who to find.
+    FindCustomer,
+    /// Correcting a wallet: waiting for the signed amount and the reason.
+    WalletAmount {
+        customer: vpnshop_core::ids::CustomerId,
+    },
+    /// The correction previewed, waiting for Confirm. Kept here, on the server, so the button
+    /// carries no amount.
+    ConfirmAdjust(vpnshop_core::adjustments::Adjustment),
 }
 
 /// A staff member on an admin screen.
@@ -86,6 +96,8 @@ enum Command {
     Audit(String),
     /// The rest of the line after `/role`.
     Role(String),
+    /// The rest of the line after `/find`.
+    Find(String),
 }
 
 impl Command {
@@ -101,6 +113,7 @@ impl Command {
             "staff" => Command::Staff,
             "audit" => Command::Audit(rest),
             "role" => Command::Role(rest),
+            "find" => Command::Find(rest),
             _ => return None,
         })
     }
@@ -130,6 +143,7 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Staff => team::show(a).await,
         Command::Audit(rest) => audit::from_command(a, &rest).await,
         Command::Role(rest) => team::define_role(a, &rest).await,
+        Command::Find(rest) => customers::find(a, &rest).await,
     }
 }
 
@@ -146,6 +160,15 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
         };
         match step {
             AdminStep::StaffWho => team::who(&a, msg.text().unwrap_or_default()).await,
+            AdminStep::FindCustomer => customers::find(&a, msg.text().unwrap_or_default()).await,
+            AdminStep::WalletAmount { customer } => {
+                customers::preview(&a, customer, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::ConfirmAdjust(_) => {
+                let hint = tr(a.lang(), "admin.customers.confirm_hint");
+                v.bot.send_message(v.chat, hint).await?;
+                Ok(())
+            }
         }
     }
     .await;
@@ -189,6 +212,11 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::StaffGrant(who, role) => team::grant(&a, who, role).await,
         AdminAction::StaffRevoke(who) => team::revoke(&a, who).await,
         AdminAction::Audit(page, filter) => audit::show(&a, page, filter).await,
+        AdminAction::Customers => customers::ask(&a).await,
+        AdminAction::Customer(c) => customers::show(&a, c, None).await,
+        AdminAction::AdjustWallet(c) => customers::ask_adjustment(&a, c).await,
+        AdminAction::ConfirmAdjust(c) => customers::confirm(&a, c).await,
+        AdminAction::Ban(c, on) => customers::ban(&a, c, on).await,
     };
     answered(&a.v, result).await
 }
