@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter,
+    QueryFilter, QueryOrder,
 };
 
 use crate::entities::{promo_codes, promo_uses};
@@ -256,4 +256,62 @@ pub async fn misses_since(
         .filter(audit_log::Column::CreatedAt.gte(since))
         .count(db)
         .await
+}
+
+/// Every promo code, newest first.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<PromoCode>, DbErr> {
+    promo_codes::Entity::find()
+        .order_by_desc(promo_codes::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Stops (or resumes) a code; whether it exists.
+pub async fn set_enabled(
+    db: &impl ConnectionTrait,
+    code: &str,
+    enabled: bool,
+) -> Result<bool, DbErr> {
+    Ok(promo_codes::Entity::update_many()
+        .col_expr(promo_codes::Column::Enabled, Expr::value(enabled))
+        .filter(promo_codes::Column::Code.eq(normalize(code)))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// What orders paid with each code brought in (not refunded), per code and currency.
+pub async fn revenue(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(PromoCodeId, crate::money::Currency, i64)>, DbErr> {
+    use crate::entities::orders;
+    use crate::orders::OrderStatus;
+    use sea_orm::QuerySelect;
+    let rows: Vec<(Option<PromoCodeId>, crate::money::Currency, Option<i64>)> =
+        orders::Entity::find()
+            .select_only()
+            .column(orders::Column::PromoCodeId)
+            .column(orders::Column::Currency)
+            .column_as(
+                Expr::col(orders::Column::TotalMinor)
+                    .sum()
+                    .cast_as("BIGINT"),
+                "s",
+            )
+            .filter(orders::Column::PromoCodeId.is_not_null())
+            .filter(orders::Column::Status.is_in([
+                OrderStatus::Paid,
+                OrderStatus::Provisioning,
+                OrderStatus::Fulfilled,
+            ]))
+            .group_by(orders::Column::PromoCodeId)
+            .group_by(orders::Column::Currency)
+            .into_tuple()
+            .all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, c, s)| Some((id?, c, s.unwrap_or(0))))
+        .collect())
 }

@@ -208,6 +208,7 @@ async fn attempt(
         for notice in [
             Notice::Fulfilled { order_id: id },
             Notice::OrderRewards { order_id: id },
+            Notice::SaleToStaff { order_id: id },
         ] {
             notices::enqueue(&txn, &notice, now).await?;
         }

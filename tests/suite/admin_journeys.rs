@@ -275,3 +275,93 @@ async fn finance_corrects_a_wallet_through_a_preview_support_cannot_and_a_ban_ho
     assert_says!(ali.next().await, "Your account is suspended");
     assert_eq!(audited(db, "customer").await[0].1, "customer.ban");
 }
+
+/// "Done when", as a new seller would try it: with only the token and a panel's address, the
+/// owner sets up a location, the panel, two plans, a card and a promo code from the bot alone;
+/// a customer buys; the owner sees the sale in `/stats` and the staff chat, and the setup in
+/// `/audit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_sets_up_the_whole_shop_from_the_bot_and_a_customer_buys() {
+    use vpnshop_tests::panels::marzban::{self as fake, FakeMarzban};
+    let shop = ShopBuilder::new().open().await;
+    let marzban = FakeMarzban::start().await;
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    let said = |m: vpnshop_tests::telegram::BotMessage| m.text;
+
+    owner.send("/location add de --name Germany --flag 🇩🇪");
+    assert!(said(owner.next().await).contains("added location de"));
+
+    // The panel: the /panel line and the password are both deleted from the chat.
+    let line = owner.send(&format!(
+        "/panel add de-1 --kind marzban --url {} --username {} --location de",
+        marzban.url,
+        fake::USERNAME
+    ));
+    let ask = owner.next().await;
+    assert_says!(ask, "send the password");
+    let password = owner.send(fake::PASSWORD);
+    let checked = owner.next().await;
+    assert_says!(checked, "panel de-1 added");
+    assert_eq!(shop.app.tg.deleted_in(ADMIN), vec![line, password]);
+
+    owner.send(
+        r#"/plan add m1 --name "1 month" --location de --days 30 --traffic 50 --price 150000:IRT"#,
+    );
+    assert!(said(owner.next().await).contains("added plan m1"));
+    owner.send("/plan add m3 --name \u{201c}3 months\u{201d} —location de —days 90 —traffic 150 —price 400000:IRT");
+    assert!(said(owner.next().await).contains("added plan m3"));
+    owner.send(r#"/card add "6037-9911-2233-4455" --holder "Ali Rezaei" --bank Melli"#);
+    assert!(said(owner.next().await).contains("added card"));
+    owner.send("/promo add OFF10 --percent 10 --uses 100");
+    assert!(said(owner.next().await).contains("added promo code OFF10"));
+    // A wrong line is refused with what was wrong, and changes nothing.
+    owner.send("/plan add m6 --days 180");
+    assert_says!(owner.next().await, "did not work; nothing was changed");
+
+    // A customer buys the 1-month plan from her wallet.
+    let en = Language::En;
+    let db = &shop.app.db.db;
+    let (sara, home) = at_menu(&shop.app, 7_700_000_101, "Sara", en).await;
+    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(db, &c, irt(150_000)).await;
+    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
+    let plans = press(&sara, &locations, "Germany").await;
+    assert_eq!(
+        plans.buttons.len(),
+        3,
+        "two plans and back: {:?}",
+        plans.button_labels()
+    );
+    let preview = press(&sara, &plans, "1 month").await;
+    sara.press(&preview, "from wallet");
+    let mut seen = String::new();
+    for _ in 0..4 {
+        seen.push_str(&sara.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "{seen}");
+    assert_eq!(marzban.user_count(), 1);
+
+    // The sale in the staff chat, in /stats; the setup in /audit.
+    let sale = shop.staff.next().await;
+    assert_says!(sale, "🛒");
+    assert_says!(sale, "150,000");
+    owner.send("/stats");
+    assert_says!(owner.next().await, "150,000");
+    owner.send("/audit");
+    let log = owner.next().await;
+    for action in [
+        "catalog.location",
+        "panel.add",
+        "catalog.plan",
+        "catalog.card",
+        "catalog.promo",
+    ] {
+        assert_says!(log, action);
+    }
+}

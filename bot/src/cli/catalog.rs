@@ -106,6 +106,14 @@ pub enum CatalogAdminError {
     NoSuchCard(i64),
     #[error("no location `{0}`: add it first with `vpnshop location add`")]
     NoSuchLocation(String),
+    #[error("no plan `{0}`: see `plan list`")]
+    NoSuchPlan(String),
+    #[error("no promo code `{0}`: see `promo list`")]
+    NoSuchPromo(String),
+    #[error("`{0}` is not a day like 2027-03-31")]
+    BadDate(String),
+    #[error("{0}")]
+    Promo(vpnshop_core::promo::PromoError),
     #[error("{0}")]
     Catalog(#[from] CatalogError),
     #[error("database: {0}")]
@@ -151,7 +159,7 @@ pub async fn location(
     db: &DatabaseConnection,
     command: LocationCommand,
     now: DateTime<Utc>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), CatalogAdminError> {
     match command {
         LocationCommand::Add {
@@ -221,7 +229,7 @@ pub async fn plan(
     db: &DatabaseConnection,
     command: PlanCommand,
     now: DateTime<Utc>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), CatalogAdminError> {
     match command {
         PlanCommand::Add { code, terms, trial } => {
@@ -359,7 +367,7 @@ pub async fn card(
     db: &DatabaseConnection,
     command: CardCommand,
     now: DateTime<Utc>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), CatalogAdminError> {
     match command {
         CardCommand::Add {
@@ -401,5 +409,152 @@ pub async fn card(
             )?;
         }
     }
+    Ok(())
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum PromoCommand {
+    /// Add a code, e.g. `promo add NOWRUZ --percent 20 --uses 100 --until 2027-03-31`.
+    Add {
+        code: String,
+        /// A percentage off (1–100) …
+        #[arg(long)]
+        percent: Option<u8>,
+        /// … or an amount off, AMOUNT:CURRENCY (`20000:IRT`).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Only for this plan (its code).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Uses in all.
+        #[arg(long)]
+        uses: Option<i32>,
+        /// Uses per customer.
+        #[arg(long, default_value_t = 1)]
+        per_customer: i32,
+        /// The last day it works (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Codes, their uses and what they brought in.
+    List,
+    Disable {
+        code: String,
+    },
+    Enable {
+        code: String,
+    },
+}
+
+pub async fn promo(
+    db: &DatabaseConnection,
+    command: PromoCommand,
+    now: DateTime<Utc>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CatalogAdminError> {
+    use vpnshop_core::promo::{self, Discount, NewPromo};
+    match command {
+        PromoCommand::Add {
+            code,
+            percent,
+            amount,
+            plan,
+            uses,
+            per_customer,
+            until,
+        } => {
+            let discount = match (percent, amount) {
+                (Some(p), None) => Discount::Percent(p),
+                (None, Some(a)) => Discount::Amount(parse_price(&a)?),
+                _ => return Err(CatalogAdminError::Missing("percent or --amount")),
+            };
+            let plan = match plan {
+                Some(code) => Some(
+                    catalog::plan_by_code(db, &code)
+                        .await?
+                        .map(|p| p.id)
+                        .ok_or(CatalogAdminError::NoSuchPlan(code))?,
+                ),
+                None => None,
+            };
+            let valid_until = match until {
+                Some(day) => Some(
+                    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(23, 59, 59))
+                        .map(|t| t.and_utc())
+                        .ok_or(CatalogAdminError::BadDate(day))?,
+                ),
+                None => None,
+            };
+            let p = promo::add(
+                db,
+                NewPromo {
+                    code,
+                    discount,
+                    plan,
+                    max_uses: uses,
+                    per_customer_limit: per_customer,
+                    valid_until,
+                },
+                now,
+            )
+            .await
+            .map_err(CatalogAdminError::Promo)?;
+            writeln!(out, "added promo code {}", p.code)?;
+        }
+        PromoCommand::List => {
+            let all = promo::list(db).await?;
+            if all.is_empty() {
+                writeln!(out, "no promo codes yet: add one with `promo add`")?;
+            }
+            let revenue = promo::revenue(db).await?;
+            for p in all {
+                let off = match (p.percent_off, p.amount_off_minor, p.currency) {
+                    (Some(pc), _, _) => format!("{pc}%"),
+                    (None, Some(a), Some(c)) => {
+                        Money::new(a, c).map(|m| m.to_string()).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                let brought: Vec<String> = revenue
+                    .iter()
+                    .filter(|(id, _, _)| *id == p.id)
+                    .filter_map(|(_, c, s)| Money::new(*s, *c).ok())
+                    .map(|m| m.to_string())
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<12} {:<10} used {}{} {} {}",
+                    p.code,
+                    off,
+                    p.uses,
+                    p.max_uses.map(|m| format!("/{m}")).unwrap_or_default(),
+                    if p.enabled { "on" } else { "off" },
+                    if brought.is_empty() {
+                        "no sales".to_string()
+                    } else {
+                        brought.join(", ")
+                    },
+                )?;
+            }
+        }
+        PromoCommand::Disable { code } => set_promo(db, &code, false, out).await?,
+        PromoCommand::Enable { code } => set_promo(db, &code, true, out).await?,
+    }
+    Ok(())
+}
+
+async fn set_promo(
+    db: &DatabaseConnection,
+    code: &str,
+    on: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CatalogAdminError> {
+    if !vpnshop_core::promo::set_enabled(db, code, on).await? {
+        return Err(CatalogAdminError::NoSuchPromo(code.to_string()));
+    }
+    let state = if on { "works again" } else { "no longer works" };
+    writeln!(out, "promo code {} {state}", code.to_ascii_uppercase())?;
     Ok(())
 }

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: catalog::CardCommand,
     },
+    /// Manage promo codes: percent or amount off, limits, expiry.
+    Promo {
+        #[command(subcommand)]
+        command: catalog::PromoCommand,
+    },
     /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
     Panel {
         #[command(subcommand)]
@@ -120,6 +125,12 @@ pub fn main() -> ExitCode {
             Command::Plan { command } => {
                 catalog_cmd::catalog(settings, |db, now, out| {
                     Box::pin(catalog::plan(db, command, now, out))
+                })
+                .await
+            }
+            Command::Promo { command } => {
+                catalog_cmd::catalog(settings, |db, now, out| {
+                    Box::pin(catalog::promo(db, command, now, out))
                 })
                 .await
             }

@@ -20,7 +20,7 @@ use crate::app;
 use crate::config::Settings;
 
 /// What `panel add` was given, the secret aside.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct AddPanel {
     /// A short name of your choosing, e.g. `de-1`.
     pub name: String,
@@ -108,7 +108,7 @@ pub async fn add(
     secret: SecretString,
     run_check: bool,
     now: DateTime<Utc>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<bool, PanelAdminError> {
     let kind =
         PanelKind::parse(&args.kind).ok_or_else(|| PanelAdminError::BadKind(args.kind.clone()))?;
@@ -150,7 +150,10 @@ pub async fn add(
     }
 }
 
-pub async fn list(db: &DatabaseConnection, out: &mut dyn Write) -> Result<(), PanelAdminError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    out: &mut (dyn Write + Send),
+) -> Result<(), PanelAdminError> {
     let all = panels::panels(db).await?;
     if all.is_empty() {
         writeln!(out, "no panels yet: add one with `vpnshop panel add`")?;
@@ -193,7 +196,7 @@ pub async fn check(
     db: &DatabaseConnection,
     name: &str,
     now: DateTime<Utc>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<bool, PanelAdminError> {
     let panel = panels::panel_by_name(db, name).await?;
     writeln!(

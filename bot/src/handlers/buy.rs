@@ -404,6 +404,39 @@ pub async fn cancel(v: &Visit, id: OrderId) -> HandlerResult {
     }
 }
 
+/// A notice: an order was fulfilled; staff see the sale (free trials are not sales).
+pub async fn notify_sale(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
+    let (Some(staff), Some(order)) = (ctx.staff_chat, orders::get(&ctx.db, order_id).await?) else {
+        return Ok(());
+    };
+    if order.total_minor == 0 && order.wallet_paid_minor == 0 {
+        return Ok(());
+    }
+    let customer = readers::customer(ctx, order.customer_id).await?;
+    let l = ctx.default_language;
+    let plan = match order.plan_id {
+        Some(p) => vpnshop_core::catalog::plan(&ctx.db, p)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let body = tr_with(
+        l,
+        "staff.sale",
+        &[
+            ("order", &order.id.to_string()),
+            ("kind", order.kind.as_str()),
+            ("plan", &escape(&plan)),
+            ("customer", &escape(&customer.first_name)),
+            ("telegram", &customer.telegram_id.to_string()),
+            ("amount", &text::money(l, order.total())),
+        ],
+    );
+    bot.send_message(ChatId(staff), body).await?;
+    Ok(())
+}
+
 /// A notice: provisioning gave up; the customer hears the money is back in the wallet, staff why.
 pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
     let Some(order) = orders::get(&ctx.db, order_id).await? else {

@@ -18,6 +18,7 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), Jo
     let sent = match notice {
         Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
         Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
+        Notice::SaleToStaff { order_id } => buy::notify_sale(&bot, &ctx, order_id).await,
         Notice::StarsRefund { payment_id } => stars::refund(&bot, &ctx, payment_id).await,
         Notice::TicketToStaff { message_id } => tickets::notify_staff(&bot, &ctx, message_id).await,
         Notice::TicketToCustomer { message_id } => {

@@ -66,7 +66,9 @@ async fn main() {
             .or_insert_with(|| tg.user(id, &format!("User{id}"), None))
             .clone();
         match verb {
-            "send" => user.send(rest),
+            "send" => {
+                user.send(rest);
+            }
             "press" => match last.get(&id) {
                 Some(m) if m.buttons.iter().flatten().any(|(l, _)| l.contains(rest)) => {
                     user.press(m, rest);

@@ -125,6 +125,8 @@ struct Inner {
     refunds: Vec<(i64, String)>,
     /// The bot's Star transactions, oldest first, as `getStarTransactions` returns them.
     star_transactions: Vec<Value>,
+    /// Messages the bot deleted, as (chat id, message id), in order.
+    deleted: Vec<(i64, i64)>,
 }
 
 impl Inner {
@@ -276,6 +278,17 @@ impl FakeTelegram {
             .webhook
             .as_ref()
             .map(|w| (w.url.clone(), w.secret.clone()))
+    }
+
+    /// The ids of the messages the bot deleted in `chat`, in order.
+    pub fn deleted_in(&self, chat: i64) -> Vec<i64> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .deleted
+            .iter()
+            .filter(|(c, _)| *c == chat)
+            .map(|(_, m)| *m)
+            .collect()
     }
 
     pub fn callback_answer(&self, query_id: &str) -> Option<Option<String>> {

@@ -210,6 +210,18 @@ pub(super) async fn handle(
             });
             ok(json!(true))
         }
+        "deletemessage" => {
+            let chat = int(&p["chat_id"]).unwrap_or(0);
+            let Some(message) = int(&p["message_id"]) else {
+                return err(400, "Bad Request: message identifier is not specified");
+            };
+            let mut inner = tg.inner.lock().unwrap();
+            if inner.deleted.contains(&(chat, message)) {
+                return err(400, "Bad Request: message to delete not found");
+            }
+            inner.deleted.push((chat, message));
+            ok(json!(true))
+        }
         "deletewebhook" => {
             tg.inner.lock().unwrap().webhook = None;
             ok(json!(true))

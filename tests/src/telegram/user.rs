@@ -34,21 +34,25 @@ impl FakeUser {
 
     /// Sends `message` (its content: text, photo, …) from this user into `chat`, which
     /// thereby is a chat the bot may write to.
-    fn post(&self, chat: Value, mut message: Value) {
-        {
+    /// Posts `message` in `chat`; its message id.
+    fn post(&self, chat: Value, mut message: Value) -> i64 {
+        let id = {
             let mut inner = self.tg.inner.lock().unwrap();
             let chat_id = chat["id"].as_i64().unwrap_or_default();
             inner.known_chats.insert(chat_id, chat.clone());
-            message["message_id"] = json!(inner.new_message_id());
-        }
+            inner.new_message_id()
+        };
+        message["message_id"] = json!(id);
         message["date"] = json!(chrono::Utc::now().timestamp());
         message["chat"] = chat;
         message["from"] = self.sender_json();
         self.tg.push_update(json!({ "message": message }));
+        id
     }
 
     /// Sends a text message (a command is just text starting with `/`).
-    pub fn send(&self, text: &str) {
+    /// Returns the message's id.
+    pub fn send(&self, text: &str) -> i64 {
         let mut message = json!({ "text": text });
         if text.starts_with('/') {
             let len = text
@@ -59,7 +63,7 @@ impl FakeUser {
                 .count();
             message["entities"] = json!([{ "type": "bot_command", "offset": 0, "length": len }]);
         }
-        self.post(self.chat_json(), message);
+        self.post(self.chat_json(), message)
     }
 
     /// Sends a sticker: something that is not text where text may be expected.
@@ -376,6 +380,17 @@ impl FakeGroup {
             Some(Duration::from_secs(30)),
         )
         .await
+    }
+
+    /// The next message that does not start with `marker`: a story about a ticket reads past
+    /// the sale notices ("🛒 …") its purchases posted meanwhile.
+    pub async fn next_past(&self, marker: &str) -> BotMessage {
+        loop {
+            let m = self.next().await;
+            if !m.text.starts_with(marker) {
+                return m;
+            }
+        }
     }
 
     /// Asserts that the bot says nothing more in this group for a short while.

@@ -5,8 +5,10 @@
 //! then asks [`Admin::require`] for the permission its action needs at the moment it runs, so a
 //! forged admin button changes nothing: it is refused, and the refusal is audited.
 mod audit;
+mod catalog;
 mod customers;
 mod menu;
+mod panels;
 mod stats;
 mod team;
 
@@ -37,6 +39,8 @@ pub enum AdminStep {
     /// The correction previewed, waiting for Confirm. Kept here, on the server, so the button
     /// carries no amount.
     ConfirmAdjust(vpnshop_core::adjustments::Adjustment),
+    /// Adding a panel: waiting for its password or API key (deleted as soon as it is read).
+    PanelSecret(Box<crate::cli::panel::AddPanel>),
 }
 
 /// A staff member on an admin screen.
@@ -98,6 +102,10 @@ enum Command {
     Role(String),
     /// The rest of the line after `/find`.
     Find(String),
+    /// `/location …`, `/plan …`, `/card …`, `/promo …`, with the rest of the line.
+    Catalog(catalog::Family, String),
+    /// `/panel …`, with the rest of the line and the message (deleted: it may hold a secret).
+    Panel(String, teloxide::types::MessageId),
 }
 
 impl Command {
@@ -114,6 +122,11 @@ impl Command {
             "audit" => Command::Audit(rest),
             "role" => Command::Role(rest),
             "find" => Command::Find(rest),
+            "location" => Command::Catalog(catalog::Family::Location, rest),
+            "plan" => Command::Catalog(catalog::Family::Plan, rest),
+            "card" => Command::Catalog(catalog::Family::Card, rest),
+            "promo" => Command::Catalog(catalog::Family::Promo, rest),
+            "panel" => Command::Panel(rest, msg.id),
             _ => return None,
         })
     }
@@ -144,6 +157,8 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Audit(rest) => audit::from_command(a, &rest).await,
         Command::Role(rest) => team::define_role(a, &rest).await,
         Command::Find(rest) => customers::find(a, &rest).await,
+        Command::Catalog(family, rest) => catalog::run(a, family, &rest).await,
+        Command::Panel(rest, message) => panels::run(a, &rest, message).await,
     }
 }
 
@@ -164,6 +179,7 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
             AdminStep::WalletAmount { customer } => {
                 customers::preview(&a, customer, msg.text().unwrap_or_default()).await
             }
+            AdminStep::PanelSecret(args) => panels::secret(&a, *args, &msg).await,
             AdminStep::ConfirmAdjust(_) => {
                 let hint = tr(a.lang(), "admin.customers.confirm_hint");
                 v.bot.send_message(v.chat, hint).await?;
