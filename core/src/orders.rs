@@ -498,6 +498,14 @@ async fn settle(
         now,
     )
     .await?;
+    // The sale in the audit log, under the customer, so `/audit customer N` tells their story.
+    crate::audit::Entry::new(None, "order.paid")
+        .target(format!("order:{id}"))
+        .customer(customer)
+        .change(OrderStatus::PendingPayment.as_str(), OrderStatus::Paid.as_str())
+        .details(format!("{} {}", order.kind.as_str(), order.total()))
+        .record(txn, now)
+        .await?;
     Ok(())
 }
 
