@@ -31,6 +31,8 @@ pub struct Ctx {
     pub staff_chat: Option<i64>,
     /// What one customer may have at once.
     pub limits: LimitsSettings,
+    /// This process's reading of the maintenance switch.
+    pub maintenance: crate::handlers::maintenance::Switch,
     /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
     pub staff: Arc<crate::staff_chat::StaffChat>,
 }
@@ -55,6 +57,7 @@ impl Ctx {
             staff_chat: runtime.staff_chat,
             staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
             limits: runtime.limits,
+            maintenance: Default::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use vpnshop_core::adjustments::AdjustError;
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger::LedgerError;
+use vpnshop_core::maintenance::MaintenanceError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
 use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
@@ -265,6 +266,17 @@ impl From<BanError> for BotError {
                 BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
             }
             BanError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<MaintenanceError> for BotError {
+    fn from(e: MaintenanceError) -> Self {
+        match e {
+            MaintenanceError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            MaintenanceError::Db(e) => BotError::Db(e),
         }
     }
 }

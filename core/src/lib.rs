@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod customers;
 pub mod dialogues;
 pub mod jobs;
+pub mod maintenance;
 pub mod notices;
 pub mod orders;
 pub mod panels;

@@ -502,7 +502,10 @@ async fn settle(
     crate::audit::Entry::new(None, "order.paid")
         .target(format!("order:{id}"))
         .customer(customer)
-        .change(OrderStatus::PendingPayment.as_str(), OrderStatus::Paid.as_str())
+        .change(
+            OrderStatus::PendingPayment.as_str(),
+            OrderStatus::Paid.as_str(),
+        )
         .details(format!("{} {}", order.kind.as_str(), order.total()))
         .record(txn, now)
         .await?;

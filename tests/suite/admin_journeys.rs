@@ -365,3 +365,49 @@ async fn an_owner_sets_up_the_whole_shop_from_the_bot_and_a_customer_buys() {
         assert_says!(log, action);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_maintenance_customers_see_their_subscriptions_but_cannot_buy_and_staff_keep_working() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    let en = Language::En;
+    let (ali, home) = at_menu(&shop.app, 7_700_000_201, "Ali", en).await;
+
+    owner.send("/maintenance on");
+    assert_says!(owner.next().await, "Maintenance mode is on");
+
+    // Buying is held back with a notice; the subscriptions screen still opens.
+    let held = press(&ali, &home, &label(en, "menu.buy")).await;
+    assert_says!(held, "under maintenance");
+    let subs = press(&ali, &held, &label(en, "menu.subscriptions")).await;
+    assert!(!subs.text.contains("under maintenance"), "{}", subs.text);
+    ali.send("/wallet");
+    assert_says!(ali.next().await, "under maintenance");
+
+    // Staff are not held back.
+    owner.send("/buy");
+    let theirs = owner.next().await;
+    assert!(
+        !theirs.text.contains("under maintenance"),
+        "{}",
+        theirs.text
+    );
+
+    owner.send("/maintenance off");
+    assert_says!(owner.next().await, "Maintenance mode is off");
+    let locations = press(&ali, &home, &label(en, "menu.buy")).await;
+    assert!(
+        locations
+            .button_labels()
+            .iter()
+            .any(|l| l.contains("Germany")),
+        "{:?}",
+        locations.button_labels()
+    );
+    let switched = audited(&shop.app.db.db, "settings").await;
+    assert_eq!(switched.len(), 2);
+    assert_eq!(
+        (switched[1].3.as_str(), switched[1].4.as_str()),
+        ("off", "on")
+    );
+}

@@ -10,6 +10,7 @@ mod guides;
 mod help;
 pub(crate) mod invite;
 mod language;
+pub(crate) mod maintenance;
 mod menu;
 mod messages;
 mod panics;
@@ -77,6 +78,9 @@ pub fn schema() -> UpdateHandler<BotError> {
             Update::filter_callback_query()
                 .filter_map_async(visit::of_button)
                 .filter_map_async(visit::action_of)
+                .branch(
+                    dptree::filter_async(maintenance::holds_action).endpoint(maintenance::notice),
+                )
                 .endpoint(buttons::on_button),
         )
         .branch(Update::filter_pre_checkout_query().endpoint(stars::on_pre_checkout))

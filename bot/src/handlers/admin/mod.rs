@@ -106,6 +106,8 @@ enum Command {
     Catalog(catalog::Family, String),
     /// `/panel …`, with the rest of the line and the message (deleted: it may hold a secret).
     Panel(String, teloxide::types::MessageId),
+    /// `/maintenance on|off`.
+    Maintenance(String),
 }
 
 impl Command {
@@ -127,6 +129,7 @@ impl Command {
             "card" => Command::Catalog(catalog::Family::Card, rest),
             "promo" => Command::Catalog(catalog::Family::Promo, rest),
             "panel" => Command::Panel(rest, msg.id),
+            "maintenance" => Command::Maintenance(rest),
             _ => return None,
         })
     }
@@ -159,7 +162,51 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Find(rest) => customers::find(a, &rest).await,
         Command::Catalog(family, rest) => catalog::run(a, family, &rest).await,
         Command::Panel(rest, message) => panels::run(a, &rest, message).await,
+        Command::Maintenance(rest) => maintenance(a, &rest).await,
     }
+}
+
+/// `/maintenance on|off`: customers get a notice and can still see their subscriptions.
+async fn maintenance(a: &Admin, rest: &str) -> HandlerResult {
+    a.require(Permission::Settings, "settings.maintenance")
+        .await?;
+    let ctx = &a.v.ctx;
+    let on = match rest.trim().to_ascii_lowercase().as_str() {
+        "on" => true,
+        "off" => false,
+        _ => {
+            let now = ctx.maintenance.is_on(&ctx.db).await;
+            let key = if now {
+                "admin.maintenance.is_on"
+            } else {
+                "admin.maintenance.is_off"
+            };
+            let text = format!(
+                "{}\n{}",
+                tr(a.lang(), key),
+                tr(a.lang(), "admin.maintenance.usage")
+            );
+            return a
+                .v
+                .say(
+                    text,
+                    teloxide::types::InlineKeyboardMarkup::new(vec![vec![back(a.lang())]]),
+                )
+                .await;
+        }
+    };
+    vpnshop_core::maintenance::set(&ctx.db, &a.access, on, ctx.clock.now()).await?;
+    ctx.maintenance.remember(on);
+    let key = if on {
+        "admin.maintenance.is_on"
+    } else {
+        "admin.maintenance.is_off"
+    };
+    a.v.say(
+        tr(a.lang(), key),
+        teloxide::types::InlineKeyboardMarkup::new(vec![vec![back(a.lang())]]),
+    )
+    .await
 }
 
 /// A typed answer to an admin dialogue step.
