@@ -135,6 +135,8 @@ pub struct ShopSettings {
     pub admin_ids: Vec<i64>,
     /// The chat (group) where staff get notifications.
     pub staff_chat_id: Option<i64>,
+    /// The hour (0–23, UTC) the staff chat gets a summary of the day; unset: none.
+    pub daily_summary_hour: Option<u32>,
     /// The language used before a customer picks one: fa, en or ru.
     pub default_language: String,
     /// The currency prices and wallets are in.
@@ -192,6 +194,7 @@ impl Default for ShopSettings {
             name: "VPN Shop".to_string(),
             admin_ids: Vec::new(),
             staff_chat_id: None,
+            daily_summary_hour: None,
             default_language: "fa".to_string(),
             currency: "IRT".to_string(),
         }
@@ -280,6 +283,7 @@ pub struct Runtime {
     pub sales: SalesRules,
     pub payments: PaymentMethods,
     pub staff_chat: Option<i64>,
+    pub daily_summary_hour: Option<u32>,
     pub limits: LimitsSettings,
 }
 
@@ -319,6 +323,11 @@ impl Settings {
             "shop.name",
             "must not be empty",
         );
+        problems.require(
+            self.shop.daily_summary_hour.is_none_or(|h| h < 24),
+            "shop.daily_summary_hour",
+            "is an hour of the day, 0–23 (UTC)",
+        );
         let sales = self
             .sales
             .rules(&self.points, &self.referral, currency, &mut problems);
@@ -344,6 +353,7 @@ impl Settings {
             sales,
             payments,
             staff_chat: self.shop.staff_chat_id,
+            daily_summary_hour: self.shop.daily_summary_hour,
             limits: self.limits.clone(),
         })
     }

@@ -29,6 +29,8 @@ pub struct Ctx {
     pub payments: Arc<PaymentMethods>,
     /// The chat (group) where staff get notifications.
     pub staff_chat: Option<i64>,
+    /// The hour (UTC) the staff chat gets the day's summary.
+    pub daily_summary_hour: Option<u32>,
     /// What one customer may have at once.
     pub limits: LimitsSettings,
     /// This process's reading of the maintenance switch.
@@ -55,6 +57,7 @@ impl Ctx {
             sales: runtime.sales,
             payments: Arc::new(runtime.payments),
             staff_chat: runtime.staff_chat,
+            daily_summary_hour: runtime.daily_summary_hour,
             staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
             limits: runtime.limits,
             maintenance: Default::default(),

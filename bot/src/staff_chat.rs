@@ -32,11 +32,19 @@ pub enum Problem {
     Unknown(i64, String),
 }
 
-/// Whether the configured staff chat takes the bot's posts: what start-up or the last sweep found.
+/// Telegram lets a bot post about 20 messages a minute in one group.
+const POSTS_PER_MINUTE: u32 = 20;
+
+/// Whether the configured staff chat takes the bot's posts (what start-up or the last sweep
+/// found), and the pace the bot posts there at.
 #[derive(Debug, Default)]
 pub struct StaffChat {
     pub id: Option<i64>,
     reachable: AtomicBool,
+    /// Posts allowed now, and when that was counted: a bucket of 20 that refills one post every
+    /// 3 s, so a burst of notices (after a restart, a busy hour) goes out within the group's
+    /// limit instead of being refused with 429s.
+    bucket: tokio::sync::Mutex<Option<(u32, tokio::time::Instant)>>,
 }
 
 impl StaffChat {
@@ -44,7 +52,39 @@ impl StaffChat {
         StaffChat {
             id,
             reachable: AtomicBool::new(false),
+            bucket: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Waits until one more post fits in the group's limit, and takes it. Every post to the
+    /// staff chat goes through here.
+    pub async fn pace(&self) {
+        let refill = std::time::Duration::from_millis(60_000 / u64::from(POSTS_PER_MINUTE));
+        let mut bucket = self.bucket.lock().await;
+        let now = tokio::time::Instant::now();
+        let (tokens, since) = bucket.unwrap_or((POSTS_PER_MINUTE, now));
+        let earned = (now.duration_since(since).as_millis() / refill.as_millis()) as u32;
+        let tokens = tokens.saturating_add(earned).min(POSTS_PER_MINUTE);
+        let since = if earned > 0 {
+            since + refill * earned
+        } else {
+            since
+        };
+        if tokens > 0 {
+            *bucket = Some((
+                tokens - 1,
+                if tokens == POSTS_PER_MINUTE {
+                    now
+                } else {
+                    since
+                },
+            ));
+            return;
+        }
+        // None left: wait for the next one, holding the lock so posts go out in turn.
+        let at = since + refill;
+        tokio::time::sleep_until(at).await;
+        *bucket = Some((0, at));
     }
 
     /// Card-to-card and support are offered only while this holds.
@@ -103,5 +143,32 @@ pub async fn verify(bot: &TgBot, chat: i64) -> Result<(), Problem> {
         ChatMemberKind::Restricted(r) if !r.can_send_messages => Err(Problem::CannotPost(chat)),
         ChatMemberKind::Member(_) if found.is_channel() => Err(Problem::CannotPost(chat)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod pacing_tests {
+    use super::StaffChat;
+
+    /// On tokio's paused clock: a burst of twenty posts goes at once, the next ones one every
+    /// three seconds.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_twenty_goes_at_once_then_one_every_three_seconds() {
+        let chat = StaffChat::new(Some(-100));
+        let start = tokio::time::Instant::now();
+        for _ in 0..20 {
+            chat.pace().await;
+        }
+        assert_eq!(start.elapsed().as_secs(), 0);
+        chat.pace().await;
+        chat.pace().await;
+        assert_eq!(start.elapsed().as_secs(), 6);
+        // A quiet minute refills the bucket.
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        let quiet = tokio::time::Instant::now();
+        for _ in 0..20 {
+            chat.pace().await;
+        }
+        assert_eq!(quiet.elapsed().as_secs(), 0);
     }
 }

@@ -411,3 +411,27 @@ async fn in_maintenance_customers_see_their_subscriptions_but_cannot_buy_and_sta
         ("off", "on")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_chat_gets_the_days_summary_at_the_chosen_hour() {
+    use chrono::{Duration, Timelike, Utc};
+    // Half past the next hour: the hourly job's first run lands there, well inside that hour.
+    let now = Utc::now();
+    let next_hour = (now + Duration::hours(1))
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .unwrap();
+    let at = next_hour + Duration::minutes(30);
+    let hour = at.hour();
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .settings(move |s| s.shop.daily_summary_hour = Some(hour))
+        .open()
+        .await;
+    shop.app.clock.jump(at - now);
+    let summary = shop.staff.next().await;
+    assert_says!(summary, "🗓");
+    assert_says!(summary, &at.format("%Y-%m-%d").to_string());
+    assert_says!(summary, "💵");
+    shop.staff.expect_silence().await;
+}

@@ -433,6 +433,7 @@ pub async fn notify_sale(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerRe
             ("amount", &text::money(l, order.total())),
         ],
     );
+    ctx.staff.pace().await;
     bot.send_message(ChatId(staff), body).await?;
     Ok(())
 }
@@ -469,6 +470,7 @@ pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Handl
                 ("reason", &escape(order.failure.as_deref().unwrap_or("?"))),
             ],
         );
+        ctx.staff.pace().await;
         bot.send_message(ChatId(staff), body).await?;
     }
     Ok(())

@@ -245,6 +245,7 @@ pub async fn notify_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Handler
             ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
         )) => {
             if let Some(staff) = ctx.staff_chat {
+                ctx.staff.pace().await;
                 bot.send_message(
                     ChatId(staff),
                     tr_with(

@@ -1,9 +1,10 @@
 //! The job registry: every kind of background work, declared once with its lane. The core
 //! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
-//! notices and the payments sweep. Adding a recurring job is one `.every(…)` line here and the
+//! notices, the payments sweep and the staff chat's daily summary. Adding a recurring job is one `.every(…)` line here and the
 //! function it runs.
 mod notices;
 mod stars;
+mod summary;
 mod sweep;
 
 use std::sync::Arc;
@@ -21,6 +22,10 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
     background::register(runner, ctx.clock.clone(), ctx.sales.clone())
         .on(8, move |notice: Notice, _job| {
             notices::deliver(b.clone(), c.clone(), notice)
+        })
+        .every(summary::every(), {
+            let ctx = ctx.clone();
+            move |job| summary::run(ctx.clone(), job)
         })
         .every(sweep::every(&ctx), move |job| {
             sweep::sweep(bot.clone(), ctx.clone(), job)

@@ -12,13 +12,14 @@ use vpnshop_core::rewards;
 use crate::ctx::{Ctx, TgBot};
 use crate::errors::{BotError, HandlerResult};
 use crate::handlers::staff::{receipts, reviews, tickets};
-use crate::handlers::{buy, checkout, invite, stars, subscriptions, support};
+use crate::handlers::{admin, buy, checkout, invite, stars, subscriptions, support};
 
 pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), JobError> {
     let sent = match notice {
         Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
         Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
         Notice::SaleToStaff { order_id } => buy::notify_sale(&bot, &ctx, order_id).await,
+        Notice::DailySummary { day } => admin::notify_summary(&bot, &ctx, &day).await,
         Notice::StarsRefund { payment_id } => stars::refund(&bot, &ctx, payment_id).await,
         Notice::TicketToStaff { message_id } => tickets::notify_staff(&bot, &ctx, message_id).await,
         Notice::TicketToCustomer { message_id } => {

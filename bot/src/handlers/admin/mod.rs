@@ -12,6 +12,8 @@ mod panels;
 mod stats;
 mod team;
 
+pub use stats::notify_summary;
+
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardButton;

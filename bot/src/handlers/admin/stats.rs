@@ -1,16 +1,45 @@
 //! `/stats`: how the shop is doing, on one screen. Revenue only for roles that may see it.
+use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardMarkup;
+use vpnshop_core::customers::Language;
 use vpnshop_core::staff::Permission;
 use vpnshop_core::stats;
 
 use super::{Admin, back, button};
 use crate::callback::AdminAction;
+use crate::ctx::{Ctx, TgBot};
 use crate::errors::HandlerResult;
 use crate::text::{money, tr, tr_with};
 
 pub async fn show(a: &Admin) -> HandlerResult {
     let lang = a.lang();
     let s = stats::shop_stats(&a.v.ctx.db, a.v.ctx.clock.now()).await?;
+    let text = render(lang, &s, a.access.may(Permission::Revenue));
+    let keyboard = InlineKeyboardMarkup::new(vec![
+        vec![button(tr(lang, "admin.refresh"), AdminAction::Stats)],
+        vec![back(lang)],
+    ]);
+    a.v.show(text, keyboard).await
+}
+
+/// A notice: the day's summary, in the staff chat (in the shop's language).
+pub async fn notify_summary(bot: &TgBot, ctx: &Ctx, day: &str) -> HandlerResult {
+    let Some(staff) = ctx.staff_chat else {
+        return Ok(());
+    };
+    let lang = ctx.default_language;
+    let s = stats::shop_stats(&ctx.db, ctx.clock.now()).await?;
+    let text = format!(
+        "{}\n\n{}",
+        tr_with(lang, "admin.stats.summary_title", &[("day", day)]),
+        render(lang, &s, true)
+    );
+    ctx.staff.pace().await;
+    bot.send_message(ChatId(staff), text).await?;
+    Ok(())
+}
+
+fn render(lang: Language, s: &stats::ShopStats, revenue: bool) -> String {
     let n = |x: u64| x.to_string();
     let mut text = tr_with(
         lang,
@@ -29,7 +58,7 @@ pub async fn show(a: &Admin) -> HandlerResult {
             ("panels_down", &n(s.panels_down)),
         ],
     );
-    if a.access.may(Permission::Revenue) {
+    if revenue {
         text.push_str("\n\n");
         text.push_str(&tr(lang, "admin.stats.revenue"));
         if s.revenue.is_empty() {
@@ -49,9 +78,5 @@ pub async fn show(a: &Admin) -> HandlerResult {
             ));
         }
     }
-    let keyboard = InlineKeyboardMarkup::new(vec![
-        vec![button(tr(lang, "admin.refresh"), AdminAction::Stats)],
-        vec![back(lang)],
-    ]);
-    a.v.show(text, keyboard).await
+    text
 }

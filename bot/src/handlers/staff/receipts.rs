@@ -120,6 +120,7 @@ pub async fn post(
 /// post: for a receipt whose post never arrived, or is in a staff chat no longer used.
 pub async fn repost(bot: &TgBot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Result<(), BotError> {
     let body = caption(ctx, r).await?;
+    ctx.staff.pace().await;
     let sent = bot
         .send_photo(staff, InputFile::file_id(r.file_id.clone().into()))
         .caption(body)
@@ -315,6 +316,7 @@ pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
             continue;
         }
         let minutes = text::count(lang, (now - r.created_at).num_minutes(), "minutes");
+        ctx.staff.pace().await;
         let mut send = bot.send_message(
             ChatId(staff),
             tr_with(

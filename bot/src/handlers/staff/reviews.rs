@@ -162,6 +162,7 @@ pub async fn notify_review(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Handle
     let customer = readers::customer(ctx, row.customer_id).await?;
     let lang = readers::lang(ctx, &customer);
     if let Some(staff) = ctx.staff_chat {
+        ctx.staff.pace().await;
         bot.send_message(ChatId(staff), staff_text(ctx, &row, &customer))
             .reply_markup(decisions(ctx.default_language, &row))
             .await?;

@@ -131,6 +131,7 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
         let plain = m.body.as_deref().unwrap_or_default();
         escape(&text::cut(plain, room(limit))).into_owned()
     };
+    ctx.staff.pace().await;
     let posted = match &m.photo_file_id {
         Some(file) => {
             let caption = format!("{header}\n\n{}", body_of(1_000));
