@@ -9,7 +9,7 @@ use vpnshop_core::staff::{self, Role};
 use vpnshop_tests::assert_says;
 use vpnshop_tests::telegram::FakeUser;
 
-use crate::shop::{ADMIN, ShopBuilder};
+use crate::shop::{ADMIN, STAFF_CHAT, ShopBuilder};
 use crate::support::{at_menu, irt, label, press, top_up};
 
 const FINANCE: i64 = 9_300_000_001;
@@ -434,4 +434,45 @@ async fn the_staff_chat_gets_the_days_summary_at_the_chosen_hour() {
     assert_says!(summary, &at.format("%Y-%m-%d").to_string());
     assert_says!(summary, "💵");
     shop.staff.expect_silence().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_the_staff_chat_cannot_take_is_told_to_the_owners_in_private() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let en = Language::En;
+    let (owner, _) = at_menu(&shop.app, ADMIN, "Boss", en).await;
+    // Telegram keeps failing every post to the staff group.
+    shop.app.tg.fail_next_sends_to(STAFF_CHAT, 1_000_000);
+    let db = &shop.app.db.db;
+    let (sara, home) = at_menu(&shop.app, 7_700_000_301, "Sara", en).await;
+    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(db, &c, irt(150_000)).await;
+    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
+    let plans = press(&sara, &locations, "Germany").await;
+    let preview = press(&sara, &plans, "1 month").await;
+    sara.press(&preview, "from wallet");
+    let mut seen = String::new();
+    for _ in 0..4 {
+        seen.push_str(&sara.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "{seen}");
+    // The notice is retried with backoff; hours pass on the bot's clock until it gives up.
+    let mut told = None;
+    for _ in 0..120 {
+        shop.app.clock.jump(chrono::Duration::hours(2));
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if let Some(m) = owner.try_next() {
+            told = Some(m);
+            break;
+        }
+    }
+    let told = told.expect("the owner is told");
+    assert_says!(told, "could not be posted in the staff chat");
+    assert_says!(told, "SaleToStaff");
 }

@@ -20,8 +20,8 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let runner = Runner::new(ctx.db.clone(), ctx.clock.clone(), worker);
     let (b, c) = (bot.clone(), ctx.clone());
     background::register(runner, ctx.clock.clone(), ctx.sales.clone())
-        .on(8, move |notice: Notice, _job| {
-            notices::deliver(b.clone(), c.clone(), notice)
+        .on(8, move |notice: Notice, job| {
+            notices::deliver(b.clone(), c.clone(), notice, job)
         })
         .every(summary::every(), {
             let ctx = ctx.clone();

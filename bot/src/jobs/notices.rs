@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use teloxide::{ApiError, RequestError};
 use vpnshop_core::ids::OrderId;
-use vpnshop_core::jobs::JobError;
+use vpnshop_core::jobs::{Job, JobError};
 use vpnshop_core::notices::Notice;
 use vpnshop_core::rewards;
 
@@ -14,7 +14,9 @@ use crate::errors::{BotError, HandlerResult};
 use crate::handlers::staff::{receipts, reviews, tickets};
 use crate::handlers::{admin, buy, checkout, invite, stars, subscriptions, support};
 
-pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), JobError> {
+pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Result<(), JobError> {
+    let staff_facing = for_staff(&notice);
+    let what = format!("{notice:?}");
     let sent = match notice {
         Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
         Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
@@ -46,7 +48,60 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice) -> Result<(), Jo
             receipts::notify_rejected(&bot, &ctx, receipt_id).await
         }
     };
-    sent.map_err(undelivered)
+    let result = sent.map_err(undelivered);
+    if let Err(e) = &result {
+        let last = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
+        if staff_facing && last {
+            tell_owners(&bot, &ctx, &what, e).await;
+        }
+    }
+    result
+}
+
+/// Notices whose reader is the staff chat.
+fn for_staff(n: &Notice) -> bool {
+    matches!(
+        n,
+        Notice::SaleToStaff { .. }
+            | Notice::DailySummary { .. }
+            | Notice::TicketToStaff { .. }
+            | Notice::PaymentReview { .. }
+            | Notice::ReceiptToStaff { .. }
+    )
+}
+
+/// A staff-chat notice failed for good: every owner hears it in private, so nothing waits
+/// unseen in a chat the bot cannot post to.
+async fn tell_owners(bot: &TgBot, ctx: &Ctx, what: &str, e: &JobError) {
+    use teloxide::prelude::*;
+    let owners = match vpnshop_core::staff::list(&ctx.db).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list owners to tell them of an undelivered notice");
+            return;
+        }
+    };
+    for m in owners
+        .iter()
+        .filter(|m| m.access.role == vpnshop_core::staff::Role::Owner)
+    {
+        // In the owner's own language, when they have picked one.
+        let lang = match vpnshop_core::customers::by_telegram_id(&ctx.db, m.access.who).await {
+            Ok(Some(c)) => c.lang().unwrap_or(ctx.default_language),
+            _ => ctx.default_language,
+        };
+        let text = crate::text::tr_with(
+            lang,
+            "admin.undelivered",
+            &[
+                ("what", &crate::text::escape(what)),
+                ("why", &crate::text::escape(&e.to_string())),
+            ],
+        );
+        if let Err(err) = bot.send_message(ChatId(m.access.who.get()), text).await {
+            tracing::warn!(owner = %m.access.who, error = %err, "cannot tell an owner of an undelivered notice");
+        }
+    }
 }
 
 /// Why a delivery failed, as the job queue needs it: for good (the reader blocked the bot or is
