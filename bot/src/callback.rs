@@ -133,6 +133,8 @@ pub enum AdminAction {
     ConfirmAdjust(CustomerId),
     /// Ban (true) or unban a customer.
     Ban(CustomerId, bool),
+    /// Send the customer their subscription's link and QR code again.
+    ResendLink(SubscriptionId),
 }
 
 /// A role a grant button offers: a fixed one, or a custom role by its id.
@@ -341,6 +343,7 @@ impl AdminAction {
             AdjustWallet(c) => format!("acw:{c}"),
             ConfirmAdjust(c) => format!("acy:{c}"),
             Ban(c, on) => format!("acb:{c}:{}", u8::from(on)),
+            ResendLink(s) => format!("acl:{s}"),
         }
     }
 
@@ -384,6 +387,7 @@ impl AdminAction {
             ("acp", 1) => Customer(CustomerId::new(number(&args, 0)?)),
             ("acw", 1) => AdjustWallet(CustomerId::new(number(&args, 0)?)),
             ("acy", 1) => ConfirmAdjust(CustomerId::new(number(&args, 0)?)),
+            ("acl", 1) => ResendLink(SubscriptionId::new(number(&args, 0)?)),
             ("acb", 2) => Ban(
                 CustomerId::new(number(&args, 0)?),
                 match args[1] {
@@ -516,6 +520,7 @@ mod tests {
             AdminAction::ConfirmAdjust(CustomerId::new(big)),
             AdminAction::Ban(CustomerId::new(big), true),
             AdminAction::Ban(CustomerId::new(big), false),
+            AdminAction::ResendLink(SubscriptionId::new(big)),
         ];
         for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
             all.push(AdminAction::StaffGrant(

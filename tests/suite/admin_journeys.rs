@@ -353,9 +353,21 @@ async fn an_owner_sets_up_the_whole_shop_from_the_bot_and_a_customer_buys() {
     assert_says!(sale, "150,000");
     owner.send("/stats");
     assert_says!(owner.next().await, "150,000");
+    // Sara lost her phone: the owner finds her and re-sends her link.
+    owner.send(&format!("/find {}", sara.id));
+    let card = owner.next().await;
+    assert_says!(card, "Sara");
+    let done = press(&owner, &card, "Re-send the link").await;
+    assert_says!(done, "was sent to the customer again");
+    let again = sara.next().await;
+    assert!(again.photo.is_some(), "{again:?}");
+    assert_says!(again, "/sub/");
+
     owner.send("/audit");
     let log = owner.next().await;
     for action in [
+        "subscription.resend",
+        "order.paid",
         "catalog.location",
         "panel.add",
         "catalog.plan",

@@ -2,13 +2,16 @@
 //! referrals, subscriptions with usage, last orders and payments, open tickets), and what the
 //! presser's role allows on it — correcting the wallet (through a preview the admin confirms;
 //! the amount lives in the dialogue state on the server, never in the button), banning.
+use teloxide::prelude::*;
 use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::adjustments::{self, Adjustment};
+use vpnshop_core::audit::Entry;
 use vpnshop_core::customers::Customer;
-use vpnshop_core::ids::CustomerId;
+use vpnshop_core::ids::{CustomerId, SubscriptionId};
 use vpnshop_core::ledger;
 use vpnshop_core::money::Money;
 use vpnshop_core::profiles::{self, Profile};
+use vpnshop_core::sea_orm::EntityTrait;
 use vpnshop_core::staff::Permission;
 
 use super::{Admin, AdminStep, back, button};
@@ -81,6 +84,23 @@ async fn card(a: &Admin, c: Customer, note: Option<String>) -> HandlerResult {
             tr(lang, "admin.customers.adjust"),
             AdminAction::AdjustWallet(id),
         )]);
+    }
+    if a.access.may(Permission::Links) {
+        for s in p
+            .subscriptions
+            .iter()
+            .filter(|s| s.subscription_url.is_some())
+            .take(5)
+        {
+            rows.push(vec![button(
+                tr_with(
+                    lang,
+                    "admin.customers.resend",
+                    &[("account", &s.panel_account)],
+                ),
+                AdminAction::ResendLink(s.id),
+            )]);
+        }
     }
     if a.access.may(Permission::Bans) {
         let key = if banned {
@@ -292,6 +312,37 @@ pub async fn confirm(a: &Admin, customer: CustomerId) -> HandlerResult {
         Err(e) => return Err(e.into()),
     };
     show(a, customer, Some(note)).await
+}
+
+/// Sends the customer their subscription's link and QR code again (lost phone, new app).
+pub async fn resend_link(a: &Admin, id: SubscriptionId) -> HandlerResult {
+    a.require(Permission::Links, "subscription.resend").await?;
+    let ctx = &a.v.ctx;
+    let Some(sub) = vpnshop_core::entities::subscriptions::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+    else {
+        return a.v.stale().await;
+    };
+    let (Some(link), Some(c)) = (
+        sub.subscription_url.clone(),
+        vpnshop_core::customers::by_id(&ctx.db, sub.customer_id).await?,
+    ) else {
+        return a.v.stale().await;
+    };
+    let lang = c.lang().unwrap_or(ctx.default_language);
+    crate::handlers::send_qr(&a.v.bot, ChatId(c.telegram_id.get()), lang, &link).await?;
+    Entry::new(Some(a.access.who), "subscription.resend")
+        .target(format!("subscription:{id}"))
+        .customer(c.id)
+        .record(&ctx.db, ctx.clock.now())
+        .await?;
+    let note = tr_with(
+        a.lang(),
+        "admin.customers.resent",
+        &[("account", &escape(&sub.panel_account))],
+    );
+    show(a, c.id, Some(note)).await
 }
 
 pub async fn ban(a: &Admin, customer: CustomerId, banned: bool) -> HandlerResult {

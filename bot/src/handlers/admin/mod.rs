@@ -282,6 +282,7 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::AdjustWallet(c) => customers::ask_adjustment(&a, c).await,
         AdminAction::ConfirmAdjust(c) => customers::confirm(&a, c).await,
         AdminAction::Ban(c, on) => customers::ban(&a, c, on).await,
+        AdminAction::ResendLink(s) => customers::resend_link(&a, s).await,
     };
     answered(&a.v, result).await
 }
