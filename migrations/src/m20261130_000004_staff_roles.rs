@@ -8,7 +8,8 @@
 //! - `audit_log.before` / `after`: what the action changed, as people read it; `customer_id`:
 //!   the customer it concerned, so `/audit` can show one customer's history. Indexed by actor
 //!   (already), customer and action.
-//! - `customers.created_at`: indexed for the "new today / 7 d / 30 d" counts of `/stats`.
+//! - `customers.created_at`, `orders.paid_at`: indexed for the "new today / 7 d / 30 d" counts
+//!   and the sales sums of `/stats`.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -48,6 +49,7 @@ impl MigrationTrait for Migration {
             ("ix_audit_log_customer_id", "audit_log", "customer_id"),
             ("ix_audit_log_action", "audit_log", "action"),
             ("ix_customers_created_at", "customers", "created_at"),
+            ("ix_orders_paid_at", "orders", "paid_at"),
         ] {
             m.create_index(Index::create().name(name).table(table).col(col).take())
                 .await?;
