@@ -135,6 +135,9 @@ pub enum AdminAction {
     Ban(CustomerId, bool),
     /// Send the customer their subscription's link and QR code again.
     ResendLink(SubscriptionId),
+    /// Preview refunding a fulfilled order to the wallet; then do it.
+    Refund(OrderId),
+    ConfirmRefund(OrderId),
 }
 
 /// A role a grant button offers: a fixed one, or a custom role by its id.
@@ -344,6 +347,8 @@ impl AdminAction {
             ConfirmAdjust(c) => format!("acy:{c}"),
             Ban(c, on) => format!("acb:{c}:{}", u8::from(on)),
             ResendLink(s) => format!("acl:{s}"),
+            Refund(o) => format!("acr:{o}"),
+            ConfirmRefund(o) => format!("acq:{o}"),
         }
     }
 
@@ -388,6 +393,8 @@ impl AdminAction {
             ("acw", 1) => AdjustWallet(CustomerId::new(number(&args, 0)?)),
             ("acy", 1) => ConfirmAdjust(CustomerId::new(number(&args, 0)?)),
             ("acl", 1) => ResendLink(SubscriptionId::new(number(&args, 0)?)),
+            ("acr", 1) => Refund(OrderId::new(number(&args, 0)?)),
+            ("acq", 1) => ConfirmRefund(OrderId::new(number(&args, 0)?)),
             ("acb", 2) => Ban(
                 CustomerId::new(number(&args, 0)?),
                 match args[1] {
@@ -521,6 +528,8 @@ mod tests {
             AdminAction::Ban(CustomerId::new(big), true),
             AdminAction::Ban(CustomerId::new(big), false),
             AdminAction::ResendLink(SubscriptionId::new(big)),
+            AdminAction::Refund(OrderId::new(big)),
+            AdminAction::ConfirmRefund(OrderId::new(big)),
         ];
         for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
             all.push(AdminAction::StaffGrant(

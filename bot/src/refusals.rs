@@ -2,7 +2,7 @@
 //! is a refusal (an expired order, a used-up promo code, not enough in the wallet) to the locale
 //! key that explains it; any other error is ours: logged, and apologized for with
 //! `errors.internal`. Handlers use `?`; the router says the refusal in the customer's language.
-use vpnshop_core::adjustments::AdjustError;
+use vpnshop_core::adjustments::{AdjustError, RefundError};
 use vpnshop_core::customers::Language;
 use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::maintenance::MaintenanceError;
@@ -277,6 +277,22 @@ impl From<MaintenanceError> for BotError {
                 BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
             }
             MaintenanceError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<RefundError> for BotError {
+    fn from(e: RefundError) -> Self {
+        match e {
+            RefundError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            RefundError::NotRefundable => refused("admin.customers.not_refundable"),
+            RefundError::AlreadyRefunded => refused("admin.customers.already_refunded"),
+            RefundError::Db(e) => BotError::Db(e),
+            RefundError::Rewards(_) | RefundError::Points(_) | RefundError::Ledger(_) => {
+                internal(e)
+            }
         }
     }
 }

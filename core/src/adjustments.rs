@@ -140,3 +140,148 @@ pub async fn adjust_wallet(
     txn.commit().await?;
     Ok(Adjusted { before, after })
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("your role may not refund orders")]
+    NotAllowed,
+    #[error("only a fulfilled purchase can be refunded here")]
+    NotRefundable,
+    #[error("this order was already refunded")]
+    AlreadyRefunded,
+    #[error(transparent)]
+    Rewards(#[from] crate::rewards::RewardError),
+    #[error(transparent)]
+    Points(#[from] crate::points::PointsError),
+    #[error(transparent)]
+    Ledger(LedgerError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl From<LedgerError> for RefundError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Db(e) => RefundError::Db(e),
+            other => RefundError::Ledger(other),
+        }
+    }
+}
+
+/// `by` refunds a fulfilled purchase to the customer's wallet: the money back (a ledger
+/// transaction), the points it used back, the referral reward it earned taken back, its account
+/// turned off (by the job that does it for every refund, as the panel may be down), the
+/// customer told. Once: the order moves `fulfilled → refunded` conditionally.
+pub async fn refund_order(
+    db: &DatabaseConnection,
+    by: &Access,
+    order: crate::ids::OrderId,
+    now: DateTime<Utc>,
+) -> Result<Adjusted, RefundError> {
+    use crate::entities::{orders as order_rows, subscriptions};
+    use crate::orders::{OrderKind, OrderStatus};
+    use crate::subscriptions::SubscriptionStatus;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    if !by.may(Permission::Refunds) {
+        return Err(RefundError::NotAllowed);
+    }
+    let txn = crate::db::begin(db).await?;
+    let o = crate::orders::get(&txn, order)
+        .await?
+        .ok_or(RefundError::NotRefundable)?;
+    if o.status == OrderStatus::Refunded {
+        return Err(RefundError::AlreadyRefunded);
+    }
+    if o.status != OrderStatus::Fulfilled || o.kind != OrderKind::Purchase {
+        return Err(RefundError::NotRefundable);
+    }
+    let moved = order_rows::Entity::update_many()
+        .col_expr(
+            order_rows::Column::Status,
+            Expr::value(OrderStatus::Refunded),
+        )
+        .col_expr(order_rows::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            order_rows::Column::Failure,
+            Expr::value(Some(format!("refunded by staff ({})", by.who))),
+        )
+        .filter(order_rows::Column::Id.eq(order))
+        .filter(order_rows::Column::Status.eq(OrderStatus::Fulfilled))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if moved != 1 {
+        return Err(RefundError::AlreadyRefunded);
+    }
+    let before = ledger::wallet_balance(&txn, o.customer_id, o.currency).await?;
+    crate::rewards::take_back(&txn, order, now).await?;
+    let memo = |key: &str| Memo {
+        idempotency_key: Some(format!("order:{order}:{key}")),
+        order_id: Some(order),
+        actor: Some(by.who),
+        text: "refunded by staff".into(),
+        ..Memo::default()
+    };
+    if o.total_minor > 0 {
+        ledger::credit_wallet(
+            &txn,
+            o.customer_id,
+            o.total(),
+            &SystemAccount::Revenue,
+            TxKind::Refund,
+            memo("refund"),
+            now,
+        )
+        .await?;
+    }
+    if o.points_used > 0 {
+        crate::points::earn(
+            &txn,
+            o.customer_id,
+            o.points_used,
+            None,
+            memo("refund_points"),
+            now,
+        )
+        .await?;
+    }
+    if let Some(sub) = o.subscription_id {
+        subscriptions::Entity::update_many()
+            .col_expr(
+                subscriptions::Column::Status,
+                Expr::value(SubscriptionStatus::Failed),
+            )
+            .filter(subscriptions::Column::Id.eq(sub))
+            .exec(&txn)
+            .await?;
+        crate::jobs::enqueue(
+            &txn,
+            crate::jobs::NewJob::of(
+                &crate::provisioning::DisableRefunded {
+                    subscription_id: sub,
+                },
+                now,
+            )
+            .dedupe(format!("{}:{sub}", crate::provisioning::DISABLE_JOB)),
+            now,
+        )
+        .await?;
+    }
+    crate::notices::enqueue(
+        &txn,
+        &crate::notices::Notice::RefundedByStaff { order_id: order },
+        now,
+    )
+    .await?;
+    let after = ledger::wallet_balance(&txn, o.customer_id, o.currency).await?;
+    Entry::new(Some(by.who), "order.refund")
+        .target(format!("order:{order}"))
+        .customer(o.customer_id)
+        .change(before.to_string(), after.to_string())
+        .details(format!("{} refunded", o.total()))
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok(Adjusted { before, after })
+}

@@ -29,6 +29,8 @@ pub enum Notice {
     TicketToStaff { message_id: i64 },
     /// A staff answer, to be delivered to the customer.
     TicketToCustomer { message_id: i64 },
+    /// Staff refunded a fulfilled order to the wallet: the customer hears it.
+    RefundedByStaff { order_id: OrderId },
     /// The day's figures for the staff chat (`day` is `YYYY-MM-DD`, UTC; one per day).
     DailySummary { day: String },
     /// A paid order was fulfilled: staff see the sale in the staff chat.
@@ -69,6 +71,7 @@ impl Notice {
             Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
             Notice::SaleToStaff { order_id } => format!("notice:sale:{order_id}"),
             Notice::DailySummary { day } => format!("notice:summary:{day}"),
+            Notice::RefundedByStaff { order_id } => format!("notice:refunded_by_staff:{order_id}"),
             Notice::ReferralRewarded { referred, .. } => format!("notice:referral:{referred}"),
             Notice::PaymentReceived { payment_id } => format!("notice:payment:{payment_id}"),
             Notice::PaymentReview { payment_id } => format!("notice:review:{payment_id}"),

@@ -363,9 +363,32 @@ async fn an_owner_sets_up_the_whole_shop_from_the_bot_and_a_customer_buys() {
     assert!(again.photo.is_some(), "{again:?}");
     assert_says!(again, "/sub/");
 
+    // She asks for her money back: the owner refunds the order to her wallet, once.
+    let preview = press(&owner, &done, "Refund order #1").await;
+    assert_says!(preview, "Refund 150,000");
+    assert_says!(preview, "wallet 0 toman → 150,000 toman");
+    let refunded = press(&owner, &preview, "Confirm").await;
+    assert_says!(refunded, "Order #1 refunded");
+    let mut told = String::new();
+    for _ in 0..3 {
+        told = sara.next().await.text;
+        if told.contains("is back in your wallet") {
+            break;
+        }
+    }
+    assert!(told.contains("Order #1 was refunded"), "{told}");
+    let wallet = vpnshop_core::ledger::wallet_balance(db, c.id, vpnshop_core::money::Currency::Irt)
+        .await
+        .unwrap();
+    assert_eq!(wallet.minor(), 150_000);
+    owner.press(&preview, "Confirm");
+    assert_says!(owner.next().await, "already refunded");
+    assert!(vpnshop_core::ledger::audit(db).await.unwrap().is_clean());
+
     owner.send("/audit");
     let log = owner.next().await;
     for action in [
+        "order.refund",
         "subscription.resend",
         "order.paid",
         "catalog.location",

@@ -404,6 +404,29 @@ pub async fn cancel(v: &Visit, id: OrderId) -> HandlerResult {
     }
 }
 
+/// A notice: staff refunded a fulfilled order; the customer hears the money is in the wallet.
+pub async fn notify_refunded_by_staff(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
+    let Some(order) = orders::get(&ctx.db, order_id).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, order.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    bot.send_message(
+        readers::chat(&customer),
+        tr_with(
+            lang,
+            "notice.refunded_by_staff",
+            &[
+                ("order", &order.id.to_string()),
+                ("amount", &text::money(lang, order.total())),
+            ],
+        ),
+    )
+    .reply_markup(keyboards::back_to_menu(lang))
+    .await?;
+    Ok(())
+}
+
 /// A notice: an order was fulfilled; staff see the sale (free trials are not sales).
 pub async fn notify_sale(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerResult {
     let (Some(staff), Some(order)) = (ctx.staff_chat, orders::get(&ctx.db, order_id).await?) else {

@@ -21,6 +21,9 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         Notice::Fulfilled { order_id } => subscriptions::notify_ready(&bot, &ctx, order_id).await,
         Notice::Refunded { order_id } => buy::notify_refunded(&bot, &ctx, order_id).await,
         Notice::SaleToStaff { order_id } => buy::notify_sale(&bot, &ctx, order_id).await,
+        Notice::RefundedByStaff { order_id } => {
+            buy::notify_refunded_by_staff(&bot, &ctx, order_id).await
+        }
         Notice::DailySummary { day } => admin::notify_summary(&bot, &ctx, &day).await,
         Notice::StarsRefund { payment_id } => stars::refund(&bot, &ctx, payment_id).await,
         Notice::TicketToStaff { message_id } => tickets::notify_staff(&bot, &ctx, message_id).await,

@@ -7,7 +7,7 @@ use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::adjustments::{self, Adjustment};
 use vpnshop_core::audit::Entry;
 use vpnshop_core::customers::Customer;
-use vpnshop_core::ids::{CustomerId, SubscriptionId};
+use vpnshop_core::ids::{CustomerId, OrderId, SubscriptionId};
 use vpnshop_core::ledger;
 use vpnshop_core::money::Money;
 use vpnshop_core::profiles::{self, Profile};
@@ -99,6 +99,21 @@ async fn card(a: &Admin, c: Customer, note: Option<String>) -> HandlerResult {
                     &[("account", &s.panel_account)],
                 ),
                 AdminAction::ResendLink(s.id),
+            )]);
+        }
+    }
+    if a.access.may(Permission::Refunds) {
+        for o in p.orders.iter().filter(|o| {
+            o.status == vpnshop_core::orders::OrderStatus::Fulfilled
+                && o.kind == vpnshop_core::orders::OrderKind::Purchase
+        }) {
+            rows.push(vec![button(
+                tr_with(
+                    lang,
+                    "admin.customers.refund",
+                    &[("order", &o.id.to_string())],
+                ),
+                AdminAction::Refund(o.id),
             )]);
         }
     }
@@ -343,6 +358,61 @@ pub async fn resend_link(a: &Admin, id: SubscriptionId) -> HandlerResult {
         &[("account", &escape(&sub.panel_account))],
     );
     show(a, c.id, Some(note)).await
+}
+
+/// What refunding `order` will do, and Confirm. The amount is the order's own, read here.
+pub async fn refund_preview(a: &Admin, order: OrderId) -> HandlerResult {
+    a.require(Permission::Refunds, "order.refund").await?;
+    let (lang, ctx) = (a.lang(), &a.v.ctx);
+    let Some(o) = vpnshop_core::orders::get(&ctx.db, order).await? else {
+        return a.v.stale().await;
+    };
+    let Some(c) = vpnshop_core::customers::by_id(&ctx.db, o.customer_id).await? else {
+        return a.v.stale().await;
+    };
+    let before = ledger::wallet_balance(&ctx.db, c.id, o.currency).await?;
+    let after = before.checked_add(o.total()).unwrap_or(before);
+    let text = tr_with(
+        lang,
+        "admin.customers.refund_preview",
+        &[
+            ("amount", &money(lang, o.total())),
+            ("order", &o.id.to_string()),
+            ("who", &who(&c)),
+            ("before", &money(lang, before)),
+            ("after", &money(lang, after)),
+        ],
+    );
+    let keyboard = InlineKeyboardMarkup::new(vec![
+        vec![button(
+            tr(lang, "admin.customers.confirm"),
+            AdminAction::ConfirmRefund(order),
+        )],
+        vec![button(
+            tr(lang, "admin.customers.cancel"),
+            AdminAction::Customer(c.id),
+        )],
+    ]);
+    a.v.show(text, keyboard).await
+}
+
+pub async fn refund(a: &Admin, order: OrderId) -> HandlerResult {
+    a.require(Permission::Refunds, "order.refund").await?;
+    let ctx = &a.v.ctx;
+    let Some(o) = vpnshop_core::orders::get(&ctx.db, order).await? else {
+        return a.v.stale().await;
+    };
+    let done = adjustments::refund_order(&ctx.db, &a.access, order, ctx.clock.now()).await?;
+    let note = tr_with(
+        a.lang(),
+        "admin.customers.refunded",
+        &[
+            ("order", &order.to_string()),
+            ("before", &money(a.lang(), done.before)),
+            ("after", &money(a.lang(), done.after)),
+        ],
+    );
+    show(a, o.customer_id, Some(note)).await
 }
 
 pub async fn ban(a: &Admin, customer: CustomerId, banned: bool) -> HandlerResult {

@@ -283,6 +283,8 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::ConfirmAdjust(c) => customers::confirm(&a, c).await,
         AdminAction::Ban(c, on) => customers::ban(&a, c, on).await,
         AdminAction::ResendLink(s) => customers::resend_link(&a, s).await,
+        AdminAction::Refund(o) => customers::refund_preview(&a, o).await,
+        AdminAction::ConfirmRefund(o) => customers::refund(&a, o).await,
     };
     answered(&a.v, result).await
 }
