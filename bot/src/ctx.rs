@@ -35,6 +35,8 @@ pub struct Ctx {
     pub limits: LimitsSettings,
     /// This process's reading of the maintenance switch.
     pub maintenance: crate::handlers::maintenance::Switch,
+    /// How many updates each chat sent in its current window (flood control).
+    pub flood: crate::handlers::flood::Windows,
     /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
     pub staff: Arc<crate::staff_chat::StaffChat>,
 }
@@ -61,6 +63,7 @@ impl Ctx {
             staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
             limits: runtime.limits,
             maintenance: Default::default(),
+            flood: Default::default(),
         }
     }
 }

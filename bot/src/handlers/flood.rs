@@ -2,7 +2,7 @@
 //! gets the surplus dropped before any work is done on it, so its queue in the dispatcher always
 //! drains at once and can never fill up and hold every other chat back.
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -14,8 +14,10 @@ use super::Ctx;
 /// At most `limits.chat_updates_per_10s` updates from one chat within `WINDOW` are handled.
 const WINDOW: Duration = Duration::from_secs(10);
 
-/// Per chat: when its window began and how many updates came in it.
-static WINDOWS: LazyLock<Mutex<HashMap<i64, (Instant, u32)>>> = LazyLock::new(Default::default);
+/// Per chat: when its window began and how many updates came in it. One per bot (in `Ctx`), so
+/// two bots in one process (tests, a future multi-shop host) never share a budget.
+#[derive(Debug, Default)]
+pub struct Windows(Mutex<HashMap<i64, (Instant, u32)>>);
 
 /// Whether the update should be handled: false for a chat over its budget. The staff chat,
 /// where many people work at once, has none.
@@ -27,7 +29,7 @@ pub fn allowed(update: Update, ctx: Arc<Ctx>) -> bool {
         return true;
     }
     let now = Instant::now();
-    let mut windows = WINDOWS.lock().expect("not poisoned");
+    let mut windows = ctx.flood.0.lock().unwrap_or_else(|p| p.into_inner());
     if windows.len() > 100_000 {
         windows.retain(|_, (began, _)| now.duration_since(*began) < WINDOW);
     }

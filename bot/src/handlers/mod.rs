@@ -5,7 +5,7 @@ pub(crate) mod admin;
 mod buttons;
 pub(crate) mod buy;
 pub(crate) mod checkout;
-mod flood;
+pub(crate) mod flood;
 mod guides;
 mod help;
 pub(crate) mod invite;
