@@ -38,6 +38,38 @@ async fn audited(
         .collect()
 }
 
+/// An English-speaking customer who tops up 150,000 toman and buys the 1-month plan in Germany
+/// from her wallet; returns once her subscription link arrived. `check_plans` looks at the plans
+/// screen on the way.
+async fn buys_from_wallet(
+    app: &vpnshop_tests::app::TestApp,
+    telegram: i64,
+    check_plans: impl FnOnce(&vpnshop_tests::telegram::BotMessage),
+) -> (FakeUser, vpnshop_core::customers::Customer) {
+    let en = Language::En;
+    let db = &app.db.db;
+    let (u, home) = at_menu(app, telegram, "Sara", en).await;
+    let c = customers::by_telegram_id(db, TelegramId::new(u.id))
+        .await
+        .unwrap()
+        .unwrap();
+    top_up(db, &c, irt(150_000)).await;
+    let locations = press(&u, &home, &label(en, "menu.buy")).await;
+    let plans = press(&u, &locations, "Germany").await;
+    check_plans(&plans);
+    let preview = press(&u, &plans, "1 month").await;
+    u.press(&preview, "from wallet");
+    let mut seen = String::new();
+    for _ in 0..4 {
+        seen.push_str(&u.next().await.text);
+        if seen.contains("/sub/") {
+            break;
+        }
+    }
+    assert!(seen.contains("/sub/"), "{seen}");
+    (u, c)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_audit_log() {
     let shop = ShopBuilder::new().with_plan().open().await;
@@ -55,25 +87,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     assert_says!(stats, "no sales yet");
 
     // A customer buys the 150,000-toman plan from her wallet.
-    let en = Language::En;
-    let (sara, home) = at_menu(&shop.app, 7_700_000_001, "Sara", en).await;
-    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(db, &c, irt(150_000)).await;
-    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
-    let plans = press(&sara, &locations, "Germany").await;
-    let preview = press(&sara, &plans, "1 month").await;
-    sara.press(&preview, "from wallet");
-    let mut seen = String::new();
-    for _ in 0..4 {
-        seen.push_str(&sara.next().await.text);
-        if seen.contains("/sub/") {
-            break;
-        }
-    }
-    assert!(seen.contains("/sub/"), "{seen}");
+    buys_from_wallet(&shop.app, 7_700_000_001, |_| {}).await;
 
     // The owner refreshes: the sale and the new customer are there.
     let stats = press(&owner, &stats, "Refresh").await;
@@ -319,32 +333,16 @@ async fn an_owner_sets_up_the_whole_shop_from_the_bot_and_a_customer_buys() {
     assert_says!(owner.next().await, "did not work; nothing was changed");
 
     // A customer buys the 1-month plan from her wallet.
-    let en = Language::En;
     let db = &shop.app.db.db;
-    let (sara, home) = at_menu(&shop.app, 7_700_000_101, "Sara", en).await;
-    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(db, &c, irt(150_000)).await;
-    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
-    let plans = press(&sara, &locations, "Germany").await;
-    assert_eq!(
-        plans.buttons.len(),
-        3,
-        "two plans and back: {:?}",
-        plans.button_labels()
-    );
-    let preview = press(&sara, &plans, "1 month").await;
-    sara.press(&preview, "from wallet");
-    let mut seen = String::new();
-    for _ in 0..4 {
-        seen.push_str(&sara.next().await.text);
-        if seen.contains("/sub/") {
-            break;
-        }
-    }
-    assert!(seen.contains("/sub/"), "{seen}");
+    let (sara, c) = buys_from_wallet(&shop.app, 7_700_000_101, |plans| {
+        assert_eq!(
+            plans.buttons.len(),
+            3,
+            "two plans and back: {:?}",
+            plans.button_labels()
+        );
+    })
+    .await;
     assert_eq!(marzban.user_count(), 1);
 
     // The sale in the staff chat, in /stats; the setup in /audit.
@@ -478,25 +476,7 @@ async fn a_sale_the_staff_chat_cannot_take_is_told_to_the_owners_in_private() {
     let (owner, _) = at_menu(&shop.app, ADMIN, "Boss", en).await;
     // Telegram keeps failing every post to the staff group.
     shop.app.tg.fail_next_sends_to(STAFF_CHAT, 1_000_000);
-    let db = &shop.app.db.db;
-    let (sara, home) = at_menu(&shop.app, 7_700_000_301, "Sara", en).await;
-    let c = customers::by_telegram_id(db, TelegramId::new(sara.id))
-        .await
-        .unwrap()
-        .unwrap();
-    top_up(db, &c, irt(150_000)).await;
-    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
-    let plans = press(&sara, &locations, "Germany").await;
-    let preview = press(&sara, &plans, "1 month").await;
-    sara.press(&preview, "from wallet");
-    let mut seen = String::new();
-    for _ in 0..4 {
-        seen.push_str(&sara.next().await.text);
-        if seen.contains("/sub/") {
-            break;
-        }
-    }
-    assert!(seen.contains("/sub/"), "{seen}");
+    buys_from_wallet(&shop.app, 7_700_000_301, |_| {}).await;
     // The notice is retried with backoff; hours pass on the bot's clock until it gives up.
     let mut told = None;
     for _ in 0..120 {
