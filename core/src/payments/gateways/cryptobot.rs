@@ -46,16 +46,18 @@ impl CryptoBotSettings {
         problems: &mut Problems,
     ) -> CryptoBot {
         problems.url(&format!("{key}.api_url"), &self.api_url);
-        problems.require(
-            matches!(shop, Currency::Usd | Currency::Eur | Currency::Rub),
-            key,
-            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
-        );
-        CryptoBot {
+        let client = CryptoBot {
             token: self.token.clone(),
             api_base: self.api_url.clone(),
             http: http.clone(),
-        }
+        };
+        // The client says which currencies it charges; the shop must sell in one of them.
+        problems.require(
+            client.accepts(shop),
+            key,
+            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+        );
+        client
     }
 }
 

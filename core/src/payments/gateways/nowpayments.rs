@@ -47,12 +47,7 @@ impl NowPaymentsSettings {
         problems: &mut Problems,
     ) -> NowPayments {
         problems.url(&format!("{key}.api_url"), &self.api_url);
-        problems.require(
-            matches!(shop, Currency::Usd | Currency::Eur | Currency::Rub),
-            key,
-            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
-        );
-        NowPayments {
+        let client = NowPayments {
             api_key: self.api_key.clone(),
             ipn_secret: self.ipn_secret.clone(),
             email: self.email.clone(),
@@ -60,7 +55,14 @@ impl NowPaymentsSettings {
             api_base: self.api_url.clone(),
             http: http.clone(),
             session: Default::default(),
-        }
+        };
+        // The client says which currencies it charges; the shop must sell in one of them.
+        problems.require(
+            client.accepts(shop),
+            key,
+            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+        );
+        client
     }
 }
 

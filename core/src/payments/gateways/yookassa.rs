@@ -41,17 +41,19 @@ impl YooKassaSettings {
         problems: &mut Problems,
     ) -> YooKassa {
         problems.url(&format!("{key}.api_url"), &self.api_url);
-        problems.require(
-            shop == Currency::Rub,
-            key,
-            format!("YooKassa is set up for RUB here; the shop sells in {shop}"),
-        );
-        YooKassa {
+        let client = YooKassa {
             shop_id: self.shop_id.clone(),
             secret_key: self.secret_key.clone(),
             api_base: self.api_url.clone(),
             http: http.clone(),
-        }
+        };
+        // The client says which currencies it charges; the shop must sell in one of them.
+        problems.require(
+            client.accepts(shop),
+            key,
+            format!("YooKassa is set up for RUB here; the shop sells in {shop}"),
+        );
+        client
     }
 }
 

@@ -51,17 +51,19 @@ impl ZarinpalSettings {
                 Currency::Irr
             }
         };
-        problems.require(
-            matches!(shop, Currency::Irr | Currency::Irt),
-            key,
-            format!("Zarinpal charges rial; the shop sells in {shop}"),
-        );
-        Zarinpal {
+        let client = Zarinpal {
             merchant_id: self.merchant_id.clone(),
             currency,
             api_base: self.api_url.clone(),
             http: http.clone(),
-        }
+        };
+        // The client says which currencies it charges; the shop must sell in one of them.
+        problems.require(
+            client.accepts(shop),
+            key,
+            format!("Zarinpal charges rial; the shop sells in {shop}"),
+        );
+        client
     }
 }
 
