@@ -88,6 +88,8 @@ pub enum Action {
     Ticket(TicketId),
     TicketWrite(TicketId),
     TicketClose(TicketId),
+    /// Rate a closed ticket's answer, 1–5 (checked again when it runs).
+    TicketRate(TicketId, u8),
     /// Pay an order's rest by card-to-card or a gateway.
     PayVia(OrderId, Provider),
     /// Top the wallet up by card-to-card or a gateway (the amount is typed next).
@@ -106,6 +108,9 @@ pub enum StaffAction {
     ReviewCreditReceived(PaymentId),
     ReviewCreditFull(PaymentId),
     ReviewDecline(PaymentId),
+    /// Take a ticket (so the others see it is being answered), or close it.
+    TicketTake(TicketId),
+    TicketClose(TicketId),
 }
 
 /// A button on an admin screen. It names what the presser asks for; whether they may is read
@@ -138,6 +143,35 @@ pub enum AdminAction {
     /// Preview refunding a fulfilled order to the wallet; then do it.
     Refund(OrderId),
     ConfirmRefund(OrderId),
+    /// A page of the support queue: open tickets, oldest first.
+    Tickets(u32),
+    /// One ticket: its latest messages, who took it, and what can be done.
+    Ticket(TicketId),
+    TicketTake(TicketId),
+    /// Answer the ticket (asks for the text).
+    TicketReply(TicketId),
+    TicketClose(TicketId),
+    /// The settings screen.
+    Settings,
+    /// Turn maintenance mode on (true) or off.
+    SetMaintenance(bool),
+    /// Set the required channel (asks for it), or have none.
+    AskChannel,
+    ChannelOff,
+    /// The trial plans to choose from; then the choice.
+    TrialPlans,
+    SetTrial(TrialPick),
+    /// Write the help text in a language (asks for it).
+    AskHelp(Language),
+}
+
+/// Which free trial a settings button picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrialPick {
+    Plan(PlanId),
+    Off,
+    /// Whatever `sales.trial_plan` in the config says.
+    Config,
 }
 
 /// A role a grant button offers: a fixed one, or a custom role by its id.
@@ -165,14 +199,16 @@ pub enum AuditKind {
     Staff,
     Receipt,
     Payment,
+    Ticket,
     Admin,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 4] = [
+    pub const ALL: [AuditKind; 5] = [
         AuditKind::Staff,
         AuditKind::Receipt,
         AuditKind::Payment,
+        AuditKind::Ticket,
         AuditKind::Admin,
     ];
 
@@ -181,6 +217,7 @@ impl AuditKind {
             AuditKind::Staff => "staff",
             AuditKind::Receipt => "receipt",
             AuditKind::Payment => "payment",
+            AuditKind::Ticket => "ticket",
             AuditKind::Admin => "admin",
         }
     }
@@ -235,6 +272,7 @@ impl Action {
             Ticket(t) => format!("k:{t}"),
             TicketWrite(t) => format!("kw:{t}"),
             TicketClose(t) => format!("kc:{t}"),
+            TicketRate(t, n) => format!("kr:{t}:{n}"),
             PayVia(o, p) => format!("ov:{o}:{p}"),
             TopUpVia(p) => format!("uv:{p}"),
             CheckPayment(p) => format!("pc:{p}"),
@@ -285,6 +323,10 @@ impl Action {
             ("k", 1) => Ticket(TicketId::new(id(0)?)),
             ("kw", 1) => TicketWrite(TicketId::new(id(0)?)),
             ("kc", 1) => TicketClose(TicketId::new(id(0)?)),
+            ("kr", 2) => TicketRate(
+                TicketId::new(id(0)?),
+                u8::try_from(id(1)?).ok().filter(|n| (1..=5).contains(n))?,
+            ),
             ("ov", 2) => PayVia(OrderId::new(id(0)?), Provider::parse(args[1])?),
             ("uv", 1) => TopUpVia(Provider::parse(args[0])?),
             ("pc", 1) => CheckPayment(PaymentId::new(id(0)?)),
@@ -303,6 +345,8 @@ impl StaffAction {
             ReviewCreditReceived(p) => format!("vr:{p}"),
             ReviewCreditFull(p) => format!("vf:{p}"),
             ReviewDecline(p) => format!("vd:{p}"),
+            TicketTake(t) => format!("tk:{t}"),
+            TicketClose(t) => format!("tx:{t}"),
         }
     }
 
@@ -316,6 +360,8 @@ impl StaffAction {
             ("vr", 1) => ReviewCreditReceived(PaymentId::new(id(0)?)),
             ("vf", 1) => ReviewCreditFull(PaymentId::new(id(0)?)),
             ("vd", 1) => ReviewDecline(PaymentId::new(id(0)?)),
+            ("tk", 1) => TicketTake(TicketId::new(id(0)?)),
+            ("tx", 1) => TicketClose(TicketId::new(id(0)?)),
             _ => return None,
         })
     }
@@ -349,6 +395,20 @@ impl AdminAction {
             ResendLink(s) => format!("acl:{s}"),
             Refund(o) => format!("acr:{o}"),
             ConfirmRefund(o) => format!("acq:{o}"),
+            Tickets(page) => format!("ak:{page}"),
+            Ticket(t) => format!("akt:{t}"),
+            TicketTake(t) => format!("akk:{t}"),
+            TicketReply(t) => format!("akr:{t}"),
+            TicketClose(t) => format!("akc:{t}"),
+            Settings => "ag".to_string(),
+            SetMaintenance(on) => format!("agm:{}", u8::from(on)),
+            AskChannel => "agc".to_string(),
+            ChannelOff => "agx".to_string(),
+            TrialPlans => "agt".to_string(),
+            SetTrial(TrialPick::Plan(p)) => format!("agp:{p}"),
+            SetTrial(TrialPick::Off) => "agp:off".to_string(),
+            SetTrial(TrialPick::Config) => "agp:cfg".to_string(),
+            AskHelp(l) => format!("agh:{}", l.code()),
         }
     }
 
@@ -395,6 +455,27 @@ impl AdminAction {
             ("acl", 1) => ResendLink(SubscriptionId::new(number(&args, 0)?)),
             ("acr", 1) => Refund(OrderId::new(number(&args, 0)?)),
             ("acq", 1) => ConfirmRefund(OrderId::new(number(&args, 0)?)),
+            ("ak", 1) if args[0] == "0" => Tickets(0),
+            ("ak", 1) => Tickets(u32::try_from(number(&args, 0)?).ok()?),
+            ("akt", 1) => Ticket(TicketId::new(number(&args, 0)?)),
+            ("akk", 1) => TicketTake(TicketId::new(number(&args, 0)?)),
+            ("akr", 1) => TicketReply(TicketId::new(number(&args, 0)?)),
+            ("akc", 1) => TicketClose(TicketId::new(number(&args, 0)?)),
+            ("ag", 0) => Settings,
+            ("agm", 1) => SetMaintenance(match args[0] {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            }),
+            ("agc", 0) => AskChannel,
+            ("agx", 0) => ChannelOff,
+            ("agt", 0) => TrialPlans,
+            ("agp", 1) => SetTrial(match args[0] {
+                "off" => TrialPick::Off,
+                "cfg" => TrialPick::Config,
+                _ => TrialPick::Plan(PlanId::new(number(&args, 0)?)),
+            }),
+            ("agh", 1) => AskHelp(Language::parse(args[0])?),
             ("acb", 2) => Ban(
                 CustomerId::new(number(&args, 0)?),
                 match args[1] {
@@ -479,6 +560,7 @@ mod tests {
             Ticket(TicketId::new(big)),
             TicketWrite(TicketId::new(big)),
             TicketClose(TicketId::new(big)),
+            TicketRate(TicketId::new(big), 5),
             CheckPayment(PaymentId::new(big)),
         ];
         all.extend(Provider::ALL.iter().map(|p| PayVia(OrderId::new(big), *p)));
@@ -496,6 +578,8 @@ mod tests {
             StaffAction::ReviewCreditReceived(PaymentId::new(big)),
             StaffAction::ReviewCreditFull(PaymentId::new(big)),
             StaffAction::ReviewDecline(PaymentId::new(big)),
+            StaffAction::TicketTake(TicketId::new(big)),
+            StaffAction::TicketClose(TicketId::new(big)),
         ] {
             let data = a.encode();
             assert!(data.len() <= MAX_LEN, "{data}");
@@ -530,7 +614,23 @@ mod tests {
             AdminAction::ResendLink(SubscriptionId::new(big)),
             AdminAction::Refund(OrderId::new(big)),
             AdminAction::ConfirmRefund(OrderId::new(big)),
+            AdminAction::Tickets(0),
+            AdminAction::Tickets(u32::MAX),
+            AdminAction::Ticket(TicketId::new(big)),
+            AdminAction::TicketTake(TicketId::new(big)),
+            AdminAction::TicketReply(TicketId::new(big)),
+            AdminAction::TicketClose(TicketId::new(big)),
+            AdminAction::Settings,
+            AdminAction::SetMaintenance(true),
+            AdminAction::SetMaintenance(false),
+            AdminAction::AskChannel,
+            AdminAction::ChannelOff,
+            AdminAction::TrialPlans,
+            AdminAction::SetTrial(TrialPick::Plan(PlanId::new(big))),
+            AdminAction::SetTrial(TrialPick::Off),
+            AdminAction::SetTrial(TrialPick::Config),
         ];
+        all.extend(Language::ALL.map(AdminAction::AskHelp));
         for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
             all.push(AdminAction::StaffGrant(
                 TelegramId::new(big),

@@ -137,6 +137,9 @@ pub struct ShopSettings {
     pub staff_chat_id: Option<i64>,
     /// The hour (0–23, UTC) the staff chat gets a summary of the day; unset: none.
     pub daily_summary_hour: Option<u32>,
+    /// Minutes a customer's ticket message may wait for an answer before staff are reminded
+    /// (once per wait); 0: no reminders.
+    pub ticket_reminder_minutes: u32,
     /// The language used before a customer picks one: fa, en or ru.
     pub default_language: String,
     /// The currency prices and wallets are in.
@@ -195,6 +198,7 @@ impl Default for ShopSettings {
             admin_ids: Vec::new(),
             staff_chat_id: None,
             daily_summary_hour: None,
+            ticket_reminder_minutes: 60,
             default_language: "fa".to_string(),
             currency: "IRT".to_string(),
         }
@@ -284,6 +288,8 @@ pub struct Runtime {
     pub payments: PaymentMethods,
     pub staff_chat: Option<i64>,
     pub daily_summary_hour: Option<u32>,
+    /// How long a ticket waits for an answer before staff are reminded; `None`: never.
+    pub ticket_reminder_after: Option<chrono::Duration>,
     pub limits: LimitsSettings,
 }
 
@@ -354,6 +360,8 @@ impl Settings {
             payments,
             staff_chat: self.shop.staff_chat_id,
             daily_summary_hour: self.shop.daily_summary_hour,
+            ticket_reminder_after: (self.shop.ticket_reminder_minutes > 0)
+                .then(|| chrono::Duration::minutes(i64::from(self.shop.ticket_reminder_minutes))),
             limits: self.limits.clone(),
         })
     }

@@ -31,10 +31,16 @@ pub struct Ctx {
     pub staff_chat: Option<i64>,
     /// The hour (UTC) the staff chat gets the day's summary.
     pub daily_summary_hour: Option<u32>,
+    /// How long a ticket waits for an answer before staff are reminded; `None`: never.
+    pub ticket_reminder_after: Option<chrono::Duration>,
     /// What one customer may have at once.
     pub limits: LimitsSettings,
     /// This process's reading of the maintenance switch.
     pub maintenance: crate::handlers::maintenance::Switch,
+    /// This process's reading of the settings changed from the bot.
+    pub overrides: crate::overrides::Cached,
+    /// Customers found in the required channel lately.
+    pub members: crate::handlers::channel::Members,
     /// How many updates each chat sent in its current window (flood control).
     pub flood: crate::handlers::flood::Windows,
     /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
@@ -60,9 +66,12 @@ impl Ctx {
             payments: Arc::new(runtime.payments),
             staff_chat: runtime.staff_chat,
             daily_summary_hour: runtime.daily_summary_hour,
+            ticket_reminder_after: runtime.ticket_reminder_after,
             staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
             limits: runtime.limits,
             maintenance: Default::default(),
+            overrides: Default::default(),
+            members: Default::default(),
             flood: Default::default(),
         }
     }

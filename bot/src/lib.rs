@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod keyboards;
 pub mod metrics;
+pub mod overrides;
 pub mod qr;
 pub mod refusals;
 pub mod staff_chat;

@@ -7,6 +7,7 @@ use vpnshop_core::customers::Language;
 use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::maintenance::MaintenanceError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
+use vpnshop_core::overrides::OverrideError;
 use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
@@ -182,12 +183,27 @@ impl From<TicketError> for BotError {
             TicketError::Empty => refused("support.hint_empty"),
             TicketError::TooLong => refused("support.hint_long"),
             TicketError::Closed | TicketError::NotFound => refused("support.closed"),
+            TicketError::AlreadyRated => refused("support.already_rated"),
+            TicketError::NotAllowed | TicketError::StillOpen => refused("errors.stale_button"),
             TicketError::TooMany(max) => {
                 BotError::Refused(Refusal::new("support.too_many").with("max", max))
             }
             TicketError::Db(e) => BotError::Db(e),
         }
     }
+}
+
+/// The text key a staff member is told when a ticket action (take, answer, close) changes
+/// nothing; `None` when there is nothing to say (the ticket is gone); anything else is ours.
+pub fn for_staff_ticket(e: TicketError) -> Result<Option<&'static str>, BotError> {
+    Ok(Some(match e {
+        TicketError::Closed => "support.staff_closed",
+        TicketError::Empty | TicketError::TooLong | TicketError::TooMany(_) => "support.staff_bad",
+        TicketError::NotAllowed => "support.staff_only",
+        TicketError::StillOpen | TicketError::AlreadyRated => "errors.stale_button",
+        TicketError::NotFound => return Ok(None),
+        TicketError::Db(e) => return Err(BotError::Db(e)),
+    }))
 }
 
 /// What a staff member is told (as the button's toast) when their decision on a card-to-card
@@ -277,6 +293,23 @@ impl From<MaintenanceError> for BotError {
                 BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
             }
             MaintenanceError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<OverrideError> for BotError {
+    fn from(e: OverrideError) -> Self {
+        match e {
+            OverrideError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            OverrideError::BadChannel => refused("admin.settings.bad_channel"),
+            OverrideError::NotATrialPlan(_) => refused("admin.settings.no_trial_plans"),
+            OverrideError::TooLong => BotError::Refused(
+                Refusal::new("admin.settings.too_long")
+                    .with("max", vpnshop_core::overrides::MAX_TEXT),
+            ),
+            OverrideError::Db(e) => BotError::Db(e),
         }
     }
 }

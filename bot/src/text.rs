@@ -117,6 +117,17 @@ fn plural_form(lang: Language, n: i64) -> &'static str {
     }
 }
 
+/// How long something took or has waited, in the unit people would say: minutes under two
+/// hours, hours under two days, then days.
+pub fn elapsed(lang: Language, d: chrono::Duration) -> String {
+    let minutes = d.num_minutes().max(0);
+    match minutes {
+        m if m < 120 => count(lang, m, "minutes"),
+        m if m < 48 * 60 => count(lang, m / 60, "hours"),
+        m => count(lang, m / (24 * 60), "days"),
+    }
+}
+
 /// Whole days left until `at` (0 when past).
 pub fn days_left(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     ((at - now).num_hours().max(0) + 23) / 24

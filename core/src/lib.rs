@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod notices;
 pub mod orders;
+pub mod overrides;
 pub mod panels;
 pub mod payments;
 pub mod points;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CustomerId, OrderId, PaymentId, ReceiptId};
+use crate::ids::{CustomerId, OrderId, PaymentId, ReceiptId, TicketId};
 use crate::jobs::{self, NewJob};
 use crate::money::Money;
 
@@ -29,6 +29,11 @@ pub enum Notice {
     TicketToStaff { message_id: i64 },
     /// A staff answer, to be delivered to the customer.
     TicketToCustomer { message_id: i64 },
+    /// Staff closed a ticket: the customer hears it and may rate the answer.
+    TicketClosed { ticket_id: TicketId },
+    /// A ticket has waited for an answer since `since` (Unix seconds): staff are reminded, once
+    /// per unanswered stretch.
+    TicketWaiting { ticket_id: TicketId, since: i64 },
     /// Staff refunded a fulfilled order to the wallet: the customer hears it.
     RefundedByStaff { order_id: OrderId },
     /// The day's figures for the staff chat (`day` is `YYYY-MM-DD`, UTC; one per day).
@@ -67,6 +72,10 @@ impl Notice {
             Notice::TicketToStaff { message_id } => format!("notice:ticket_staff:{message_id}"),
             Notice::TicketToCustomer { message_id } => {
                 format!("notice:ticket_customer:{message_id}")
+            }
+            Notice::TicketClosed { ticket_id } => format!("notice:ticket_closed:{ticket_id}"),
+            Notice::TicketWaiting { ticket_id, since } => {
+                format!("notice:ticket_waiting:{ticket_id}:{since}")
             }
             Notice::OrderRewards { order_id } => format!("notice:rewards:{order_id}"),
             Notice::SaleToStaff { order_id } => format!("notice:sale:{order_id}"),

@@ -2,13 +2,17 @@
 //! staff answer by replying to that post, and the answer is delivered; every message is saved
 //! first and delivered through a queued notice, so none is lost to a failed send.
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::entities::{ticket_messages, tickets};
+use crate::audit::Entry;
+use crate::entities::{customers, ticket_messages, tickets};
 use crate::ids::{CustomerId, StaffPost, TelegramId, TicketId};
 use crate::notices::{self, Notice};
+use crate::staff::{Access, Permission};
 
 pub use ticket_messages::Model as TicketMessage;
 pub use tickets::Model as Ticket;
@@ -45,6 +49,14 @@ pub enum TicketError {
     /// The customer already has this many open tickets: one more is refused until one closes.
     #[error("at most {0} open tickets at once")]
     TooMany(usize),
+    /// The presser's role does not carry the tickets permission.
+    #[error("your role may not handle tickets")]
+    NotAllowed,
+    /// A rating is for a closed ticket.
+    #[error("this ticket is still open")]
+    StillOpen,
+    #[error("this ticket is already rated")]
+    AlreadyRated,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -95,8 +107,14 @@ async fn add_message(
     })
     .exec_with_returning(txn)
     .await?;
+    // A customer message starts (or continues) a wait for an answer; a staff answer ends it.
+    let awaiting = match author {
+        Author::Customer => Expr::col(tickets::Column::AwaitingSince).if_null(now),
+        Author::Staff => Expr::value(Option::<DateTime<Utc>>::None),
+    };
     tickets::Entity::update_many()
         .col_expr(tickets::Column::UpdatedAt, now.into())
+        .col_expr(tickets::Column::AwaitingSince, awaiting)
         .filter(tickets::Column::Id.eq(ticket))
         .exec(txn)
         .await?;
@@ -134,6 +152,10 @@ pub async fn open(
         updated_at: Set(now),
         closed_at: Set(None),
         created_at: Set(now),
+        taken_by: Set(None),
+        taken_at: Set(None),
+        awaiting_since: Set(Some(now)),
+        rating: Set(None),
         ..Default::default()
     })
     .exec_with_returning(&txn)
@@ -181,15 +203,30 @@ pub async fn customer_writes(
 pub async fn staff_answers(
     db: &DatabaseConnection,
     replied_to: StaffPost,
-    staff: TelegramId,
+    by: &Access,
     writing: Writing,
     now: DateTime<Utc>,
 ) -> Result<Option<Ticket>, TicketError> {
     let Some(post) = post_of(db, replied_to).await? else {
         return Ok(None);
     };
+    answer(db, post.ticket_id, by, writing, now).await.map(Some)
+}
+
+/// `by` answers ticket `ticket` (from the staff chat or the support queue). An untaken ticket
+/// becomes theirs; the answer is queued for the customer in the same transaction; audited.
+pub async fn answer(
+    db: &DatabaseConnection,
+    ticket: TicketId,
+    by: &Access,
+    writing: Writing,
+    now: DateTime<Utc>,
+) -> Result<Ticket, TicketError> {
+    if !by.may(Permission::Tickets) {
+        return Err(TicketError::NotAllowed);
+    }
     let writing = writing.checked()?;
-    let t = tickets::Entity::find_by_id(post.ticket_id)
+    let t = tickets::Entity::find_by_id(ticket)
         .one(db)
         .await?
         .ok_or(TicketError::NotFound)?;
@@ -197,9 +234,243 @@ pub async fn staff_answers(
         return Err(TicketError::Closed);
     }
     let txn = crate::db::begin(db).await?;
-    add_message(&txn, t.id, Author::Staff, staff, writing, now).await?;
+    claim(&txn, t.id, by.who, now).await?;
+    let length = writing.body.as_deref().map_or(0, |b| b.chars().count());
+    let message = add_message(&txn, t.id, Author::Staff, by.who, writing, now).await?;
+    Entry::new(Some(by.who), "ticket.answer")
+        .target(format!("ticket:{}", t.id))
+        .customer(t.customer_id)
+        .details(format!("message {} ({length} characters)", message.id))
+        .record(&txn, now)
+        .await?;
     txn.commit().await?;
-    Ok(Some(t))
+    Ok(t)
+}
+
+/// Makes an untaken ticket `who`'s; true when it did.
+async fn claim(
+    db: &impl ConnectionTrait,
+    ticket: TicketId,
+    who: TelegramId,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = tickets::Entity::update_many()
+        .col_expr(tickets::Column::TakenBy, Some(who).into())
+        .col_expr(tickets::Column::TakenAt, Some(now).into())
+        .filter(tickets::Column::Id.eq(ticket))
+        .filter(tickets::Column::TakenBy.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// What taking a ticket came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// It is yours now.
+    Now,
+    /// It already was.
+    AlreadyYours,
+    /// Someone else has it.
+    By(TelegramId),
+}
+
+/// `by` takes an open ticket, so the others see it is being answered. Audited when it changes
+/// hands.
+pub async fn take(
+    db: &DatabaseConnection,
+    ticket: TicketId,
+    by: &Access,
+    now: DateTime<Utc>,
+) -> Result<Taken, TicketError> {
+    if !by.may(Permission::Tickets) {
+        return Err(TicketError::NotAllowed);
+    }
+    let txn = crate::db::begin(db).await?;
+    let t = tickets::Entity::find_by_id(ticket)
+        .one(&txn)
+        .await?
+        .ok_or(TicketError::NotFound)?;
+    if t.status != TicketStatus::Open {
+        return Err(TicketError::Closed);
+    }
+    if !claim(&txn, t.id, by.who, now).await? {
+        let holder = tickets::Entity::find_by_id(ticket)
+            .one(&txn)
+            .await?
+            .and_then(|t| t.taken_by);
+        return Ok(match holder {
+            Some(h) if h == by.who => Taken::AlreadyYours,
+            Some(h) => Taken::By(h),
+            None => Taken::Now,
+        });
+    }
+    Entry::new(Some(by.who), "ticket.take")
+        .target(format!("ticket:{}", t.id))
+        .customer(t.customer_id)
+        .change("free", format!("taken by {}", by.who))
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok(Taken::Now)
+}
+
+/// Staff close a ticket: the customer is told (and asked to rate the answer) through a queued
+/// notice; audited. Closing a closed ticket is refused, so a second press says so.
+pub async fn staff_close(
+    db: &DatabaseConnection,
+    ticket: TicketId,
+    by: &Access,
+    now: DateTime<Utc>,
+) -> Result<Ticket, TicketError> {
+    if !by.may(Permission::Tickets) {
+        return Err(TicketError::NotAllowed);
+    }
+    let t = tickets::Entity::find_by_id(ticket)
+        .one(db)
+        .await?
+        .ok_or(TicketError::NotFound)?;
+    let txn = crate::db::begin(db).await?;
+    if !close_open(&txn, t.id, now).await? {
+        return Err(TicketError::Closed);
+    }
+    notices::enqueue(&txn, &Notice::TicketClosed { ticket_id: t.id }, now).await?;
+    Entry::new(Some(by.who), "ticket.close")
+        .target(format!("ticket:{}", t.id))
+        .customer(t.customer_id)
+        .change("open", "closed")
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok(t)
+}
+
+/// Closes the ticket if it is open; true when this call closed it.
+async fn close_open(
+    db: &impl ConnectionTrait,
+    ticket: TicketId,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = tickets::Entity::update_many()
+        .col_expr(tickets::Column::Status, TicketStatus::Closed.into())
+        .col_expr(tickets::Column::ClosedAt, Some(now).into())
+        .col_expr(tickets::Column::UpdatedAt, now.into())
+        .col_expr(
+            tickets::Column::AwaitingSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(tickets::Column::Id.eq(ticket))
+        .filter(tickets::Column::Status.eq(TicketStatus::Open))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// A customer's rating of how their ticket was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rating(u8);
+
+impl Rating {
+    /// 1 to 5; anything else is not a rating.
+    pub fn new(stars: u8) -> Option<Rating> {
+        (1..=5).contains(&stars).then_some(Rating(stars))
+    }
+
+    pub fn stars(self) -> u8 {
+        self.0
+    }
+}
+
+/// The customer rates their closed ticket, once.
+pub async fn rate(
+    db: &DatabaseConnection,
+    ticket: TicketId,
+    customer: CustomerId,
+    rating: Rating,
+) -> Result<Ticket, TicketError> {
+    let t = owned(db, ticket, customer).await?;
+    if t.status == TicketStatus::Open {
+        return Err(TicketError::StillOpen);
+    }
+    let done = tickets::Entity::update_many()
+        .col_expr(tickets::Column::Rating, Some(i16::from(rating.0)).into())
+        .filter(tickets::Column::Id.eq(t.id))
+        .filter(tickets::Column::Rating.is_null())
+        .exec(db)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(TicketError::AlreadyRated);
+    }
+    Ok(t)
+}
+
+/// An open ticket in the support queue, with who wrote it.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub ticket: Ticket,
+    pub customer: crate::customers::Customer,
+}
+
+/// Open tickets, oldest first: page `page` of `per_page`, and how many are open in all.
+pub async fn queue(
+    db: &DatabaseConnection,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<Queued>, u64), DbErr> {
+    let open = tickets::Entity::find().filter(tickets::Column::Status.eq(TicketStatus::Open));
+    let total = open.clone().count(db).await?;
+    let rows = open
+        .order_by_asc(tickets::Column::CreatedAt)
+        .order_by_asc(tickets::Column::Id)
+        .offset(page * per_page)
+        .limit(per_page)
+        .all(db)
+        .await?;
+    let ids: Vec<CustomerId> = rows.iter().map(|t| t.customer_id).collect();
+    let people = customers::Entity::find()
+        .filter(customers::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    let queued = rows
+        .into_iter()
+        .filter_map(|ticket| {
+            let customer = people.iter().find(|c| c.id == ticket.customer_id)?.clone();
+            Some(Queued { ticket, customer })
+        })
+        .collect();
+    Ok((queued, total))
+}
+
+/// A ticket by id, for staff.
+pub async fn get(db: &DatabaseConnection, ticket: TicketId) -> Result<Option<Ticket>, DbErr> {
+    tickets::Entity::find_by_id(ticket).one(db).await
+}
+
+/// Queues a reminder to staff for each open ticket whose customer has waited longer than
+/// `after` for an answer: once per unanswered stretch (its start is in the notice's key), so a
+/// reminder is never repeated and a new wait after an answer is reminded again. Returns how many
+/// were queued or already had been.
+pub async fn remind_waiting(
+    db: &DatabaseConnection,
+    after: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let waiting = tickets::Entity::find()
+        .filter(tickets::Column::Status.eq(TicketStatus::Open))
+        .filter(tickets::Column::AwaitingSince.lte(now - after))
+        .all(db)
+        .await?;
+    for t in &waiting {
+        let Some(since) = t.awaiting_since else {
+            continue;
+        };
+        let notice = Notice::TicketWaiting {
+            ticket_id: t.id,
+            since: since.timestamp(),
+        };
+        notices::enqueue(db, &notice, now).await?;
+    }
+    Ok(waiting.len())
 }
 
 /// Remembers which staff-chat post shows a customer's message, so replies to it find the ticket.
@@ -228,14 +499,7 @@ pub async fn close(
     now: DateTime<Utc>,
 ) -> Result<Ticket, TicketError> {
     let t = owned(db, ticket, customer).await?;
-    tickets::Entity::update_many()
-        .col_expr(tickets::Column::Status, TicketStatus::Closed.into())
-        .col_expr(tickets::Column::ClosedAt, Some(now).into())
-        .col_expr(tickets::Column::UpdatedAt, now.into())
-        .filter(tickets::Column::Id.eq(t.id))
-        .filter(tickets::Column::Status.eq(TicketStatus::Open))
-        .exec(db)
-        .await?;
+    close_open(db, t.id, now).await?;
     Ok(t)
 }
 
@@ -267,7 +531,6 @@ pub async fn messages(
     ticket: TicketId,
     limit: u64,
 ) -> Result<Vec<TicketMessage>, DbErr> {
-    use sea_orm::QuerySelect;
     let mut m = ticket_messages::Entity::find()
         .filter(ticket_messages::Column::TicketId.eq(ticket))
         .order_by_desc(ticket_messages::Column::Id)

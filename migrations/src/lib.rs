@@ -5,6 +5,7 @@ mod m20261121_000001_domain;
 mod m20261121_000002_payments;
 mod m20261130_000003_account_keys;
 mod m20261130_000004_staff_roles;
+mod m20261130_000005_support_queue;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_payments::Migration),
             Box::new(m20261130_000003_account_keys::Migration),
             Box::new(m20261130_000004_staff_roles::Migration),
+            Box::new(m20261130_000005_support_queue::Migration),
         ]
     }
 }

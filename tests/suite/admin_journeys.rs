@@ -81,7 +81,13 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     assert_says!(menu, "admin (owner)");
     assert_eq!(
         menu.button_labels(),
-        vec!["📊 Stats", "🔎 Customers", "👥 Staff", "📜 Audit log"]
+        vec![
+            "📊 Stats",
+            "🔎 Customers",
+            "🎧 Support queue",
+            "👥 Staff",
+            "📜 Audit log"
+        ]
     );
     let stats = press(&owner, &menu, "Stats").await;
     assert_says!(stats, "no sales yet");

@@ -18,3 +18,4 @@ mod shop;
 mod staff_story;
 mod start_story;
 mod support;
+mod support_queue;

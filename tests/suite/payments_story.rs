@@ -1033,11 +1033,18 @@ async fn staff_replies_are_matched_in_their_own_chat() {
     tickets::posted_to_staff(db, first.id, in_old)
         .await
         .unwrap();
+    staff::put(db, TelegramId::new(SUPPORT), Role::Support, t0())
+        .await
+        .unwrap();
+    let support = staff::access_of(db, TelegramId::new(SUPPORT))
+        .await
+        .unwrap()
+        .unwrap();
     let answer = |post| {
         tickets::staff_answers(
             db,
             post,
-            TelegramId::new(SUPPORT),
+            &support,
             Writing {
                 body: Some("try another server".into()),
                 photo_file_id: None,

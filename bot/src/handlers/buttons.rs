@@ -44,6 +44,7 @@ pub async fn on_button(v: Visit, action: Action) -> HandlerResult {
         Action::Ticket(t) => support::show_ticket(v, t).await,
         Action::TicketWrite(t) => support::ask(v, Some(t)).await,
         Action::TicketClose(t) => support::close(v, t).await,
+        Action::TicketRate(t, n) => support::rate(v, t, n).await,
         Action::PayVia(o, p) => checkout::pay_order(v, o, p).await,
         Action::TopUpVia(p) => checkout::ask_top_up(v, p).await,
         Action::CheckPayment(p) => checkout::check(v, p).await,

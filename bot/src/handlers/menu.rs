@@ -27,10 +27,11 @@ pub async fn show(v: &Visit) -> HandlerResult {
 
 /// The main menu, with the trial button when this customer can still take it.
 async fn menu_keyboard(v: &Visit) -> Result<InlineKeyboardMarkup, BotError> {
+    let overrides = v.ctx.overrides.get(&v.ctx.db).await;
     let trial = vpnshop_core::trial::available(
         &v.ctx.db,
         v.customer.customer_id(),
-        v.ctx.sales.trial_plan.as_deref(),
+        overrides.trial_plan(v.ctx.sales.trial_plan.as_deref()),
     )
     .await?;
     Ok(keyboards::main_menu_with(v.lang, trial))

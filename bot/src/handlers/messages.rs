@@ -6,8 +6,8 @@ use teloxide::prelude::*;
 use vpnshop_core::ids::{OrderId, PaymentId, TicketId};
 
 use super::{
-    State, Visit, admin, answered, buy, checkout, help, language, maintenance, menu, subscriptions,
-    support, wallet,
+    State, Visit, admin, answered, buy, channel, checkout, help, language, maintenance, menu,
+    subscriptions, support, wallet,
 };
 use crate::errors::{BotError, HandlerResult};
 use crate::keyboards;
@@ -52,6 +52,7 @@ pub fn schema() -> UpdateHandler<BotError> {
         .branch(dptree::filter(|v: Visit| v.customer.banned).endpoint(banned))
         .branch(admin::commands())
         .branch(dptree::filter_async(maintenance::holds_message).endpoint(maintenance::notice))
+        .branch(dptree::filter_async(channel::holds_message).endpoint(channel::notice_for_message))
         .branch(dptree::filter_map(Command::of).endpoint(on_command))
         .enter_dialogue::<Message, ErasedStorage<State>, State>()
         .branch(dptree::case![State::EnteringPromo { order }].endpoint(promo))

@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 mod buttons;
 pub(crate) mod buy;
+pub(crate) mod channel;
 pub(crate) mod checkout;
 pub(crate) mod flood;
 mod guides;
@@ -81,6 +82,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                 .branch(
                     dptree::filter_async(maintenance::holds_action).endpoint(maintenance::notice),
                 )
+                .branch(dptree::filter_async(channel::holds_action).endpoint(channel::notice))
                 .endpoint(buttons::on_button),
         )
         .branch(Update::filter_pre_checkout_query().endpoint(stars::on_pre_checkout))

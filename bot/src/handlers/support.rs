@@ -136,7 +136,7 @@ pub async fn written(v: &Visit, msg: &Message, ticket: Option<TicketId>) -> Hand
             let body = tr_with(lang, "support.too_many", &[("max", &max.to_string())]);
             return v.say(body, keyboards::back_to_menu(lang)).await;
         }
-        Err(TicketError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
     };
     v.say(tr(lang, key), keyboards::back_to_menu(lang)).await
 }
@@ -189,11 +189,77 @@ pub async fn close(v: &Visit, id: TicketId) -> HandlerResult {
     v.dialogue.update(State::Idle).await?;
     match tickets::close(&ctx.db, id, customer.customer_id(), ctx.clock.now()).await {
         Ok(t) => {
-            let body = tr_with(lang, "support.closed_done", &[("id", &t.id.to_string())]);
-            v.show(body, keyboards::back_to_menu(lang)).await
+            let body = format!(
+                "{}\n\n{}",
+                tr_with(lang, "support.closed_done", &[("id", &t.id.to_string())]),
+                tr(lang, "support.rate_ask")
+            );
+            v.show(body, rating_keyboard(lang, t.ticket_id())).await
         }
         Err(TicketError::Db(e)) => Err(e.into()),
         Err(_) => v.stale().await,
+    }
+}
+
+/// One to five stars, and the way back to the menu.
+fn rating_keyboard(lang: vpnshop_core::customers::Language, id: TicketId) -> InlineKeyboardMarkup {
+    let stars = (1..=5u8)
+        .map(|n| button("⭐".repeat(usize::from(n)), Action::TicketRate(id, n)))
+        .collect::<Vec<_>>();
+    // Five stars do not fit one row on a phone: 1–3 and 4–5.
+    let (low, high) = stars.split_at(3);
+    InlineKeyboardMarkup::new(vec![
+        low.to_vec(),
+        high.to_vec(),
+        vec![keyboards::back(lang)],
+    ])
+}
+
+/// The customer rates how their closed ticket was answered, once.
+pub async fn rate(v: &Visit, id: TicketId, stars: u8) -> HandlerResult {
+    let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
+    let Some(rating) = tickets::Rating::new(stars) else {
+        return v.stale().await;
+    };
+    match tickets::rate(&ctx.db, id, customer.customer_id(), rating).await {
+        Ok(_) => {
+            v.show(tr(lang, "support.rated"), keyboards::back_to_menu(lang))
+                .await
+        }
+        Err(TicketError::AlreadyRated) => {
+            v.show(
+                tr(lang, "support.already_rated"),
+                keyboards::back_to_menu(lang),
+            )
+            .await
+        }
+        Err(TicketError::Db(e)) => Err(e.into()),
+        Err(_) => v.stale().await,
+    }
+}
+
+/// A notice: staff closed the customer's ticket; they may rate the answer.
+pub async fn notify_closed(bot: &TgBot, ctx: &Ctx, id: TicketId) -> HandlerResult {
+    let Some(t) = tickets::get(&ctx.db, id).await? else {
+        return Ok(());
+    };
+    let customer = readers::customer(ctx, t.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let body = format!(
+        "{}\n\n{}",
+        tr_with(lang, "support.closed_by_staff", &[("id", &id.to_string())]),
+        tr(lang, "support.rate_ask")
+    );
+    match bot
+        .send_message(readers::chat(&customer), body)
+        .reply_markup(rating_keyboard(lang, id))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(RequestError::Api(
+            ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
+        )) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

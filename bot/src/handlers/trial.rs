@@ -9,10 +9,11 @@ use crate::text::tr;
 pub async fn take(v: &Visit) -> HandlerResult {
     let (ctx, customer, lang) = (&v.ctx, &v.customer, v.lang);
 
+    let overrides = ctx.overrides.get(&ctx.db).await;
     let result = trial::take(
         &ctx.db,
         customer.customer_id(),
-        ctx.sales.trial_plan.as_deref(),
+        overrides.trial_plan(ctx.sales.trial_plan.as_deref()),
         ctx.currency,
         ctx.clock.now(),
     )

@@ -1,10 +1,11 @@
 //! The job registry: every kind of background work, declared once with its lane. The core
 //! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
-//! notices, the payments sweep and the staff chat's daily summary. Adding a recurring job is one `.every(…)` line here and the
-//! function it runs.
+//! notices, the payments sweep, the staff chat's daily summary and support reminders. Adding a
+//! recurring job is one `.every(…)` line here and the function it runs.
 mod notices;
 mod stars;
 mod summary;
+mod support;
 mod sweep;
 
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
         .every(summary::every(), {
             let ctx = ctx.clone();
             move |job| summary::run(ctx.clone(), job)
+        })
+        .every(support::every(), {
+            let ctx = ctx.clone();
+            move |job| support::run(ctx.clone(), job)
         })
         .every(sweep::every(&ctx), move |job| {
             sweep::sweep(bot.clone(), ctx.clone(), job)

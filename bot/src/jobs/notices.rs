@@ -30,6 +30,10 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         Notice::TicketToCustomer { message_id } => {
             support::notify_customer(&bot, &ctx, message_id).await
         }
+        Notice::TicketClosed { ticket_id } => support::notify_closed(&bot, &ctx, ticket_id).await,
+        Notice::TicketWaiting { ticket_id, since } => {
+            tickets::notify_waiting(&bot, &ctx, ticket_id, since).await
+        }
         Notice::OrderRewards { order_id } => order_rewards(&ctx, order_id).await,
         Notice::ReferralRewarded {
             referrer,
@@ -68,6 +72,7 @@ fn for_staff(n: &Notice) -> bool {
         Notice::SaleToStaff { .. }
             | Notice::DailySummary { .. }
             | Notice::TicketToStaff { .. }
+            | Notice::TicketWaiting { .. }
             | Notice::PaymentReview { .. }
             | Notice::ReceiptToStaff { .. }
     )

@@ -12,6 +12,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The staff member answering it.
+    pub taken_by: Option<crate::ids::TelegramId>,
+    pub taken_at: Option<DateTimeUtc>,
+    /// The first customer message not answered yet.
+    pub awaiting_since: Option<DateTimeUtc>,
+    /// 1–5, from the customer once it closed.
+    pub rating: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

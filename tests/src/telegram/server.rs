@@ -242,6 +242,7 @@ pub(super) async fn handle(
         }
         "sendphoto" => send_photo(&tg, &p).into_response(),
         "editmessagecaption" => edit_caption(&tg, &p).into_response(),
+        "editmessagereplymarkup" => edit_reply_markup(&tg, &p).into_response(),
         "sendinvoice" => send_invoice(&tg, &p).into_response(),
         "answerprecheckoutquery" => answer_pre_checkout_query(&tg, &p).into_response(),
         "refundstarpayment" => refund_star_payment(&tg, &p).into_response(),
@@ -501,6 +502,32 @@ pub(super) fn edit_caption(tg: &FakeTelegram, p: &Value) -> Result<Response, Res
     }
     let message = BotMessage {
         text: caption,
+        buttons,
+        edited: true,
+        ..previous
+    };
+    Ok(record(&mut inner, message, &chat, p))
+}
+
+/// `editMessageReplyMarkup`: new buttons under a message (text or photo) the bot sent, its text
+/// unchanged.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+pub(super) fn edit_reply_markup(tg: &FakeTelegram, p: &Value) -> Result<Response, Response> {
+    let chat_id = int(&p["chat_id"]).unwrap_or(0);
+    let id = int(&p["message_id"]).unwrap_or(0);
+    let buttons = keyboard(p)?;
+    let mut inner = tg.inner.lock().unwrap();
+    let chat = admit(&mut inner, chat_id)?;
+    let previous = inner
+        .events
+        .get(&chat_id)
+        .and_then(|e| e.iter().rev().find(|e| e.message_id == id))
+        .cloned()
+        .ok_or_else(|| err(400, "Bad Request: message to edit not found"))?;
+    if previous.buttons == buttons {
+        return Err(err(400, "Bad Request: message is not modified"));
+    }
+    let message = BotMessage {
         buttons,
         edited: true,
         ..previous

@@ -19,10 +19,22 @@ pub async fn show(a: &Admin) -> HandlerResult {
             AdminAction::Customers,
         )]);
     }
+    if a.access.may(Permission::Tickets) {
+        rows.push(vec![button(
+            tr(lang, "admin.menu.support"),
+            AdminAction::Tickets(0),
+        )]);
+    }
     if a.access.may(Permission::Staff) {
         rows.push(vec![button(
             tr(lang, "admin.menu.staff"),
             AdminAction::Staff,
+        )]);
+    }
+    if a.access.may(Permission::Settings) {
+        rows.push(vec![button(
+            tr(lang, "admin.menu.settings"),
+            AdminAction::Settings,
         )]);
     }
     if a.access.may(Permission::Audit) {

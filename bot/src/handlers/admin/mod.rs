@@ -9,7 +9,9 @@ mod catalog;
 mod customers;
 mod menu;
 mod panels;
+mod settings;
 mod stats;
+mod support;
 mod team;
 
 pub use stats::notify_summary;
@@ -43,6 +45,12 @@ pub enum AdminStep {
     ConfirmAdjust(vpnshop_core::adjustments::Adjustment),
     /// Adding a panel: waiting for its password or API key (deleted as soon as it is read).
     PanelSecret(Box<crate::cli::panel::AddPanel>),
+    /// Answering a ticket from the support queue: waiting for the text or photo.
+    TicketReply { ticket: vpnshop_core::ids::TicketId },
+    /// Waiting for the required channel's @username or link.
+    Channel,
+    /// Waiting for the help text in this language (`-`: the built-in one).
+    HelpText(Language),
 }
 
 /// A staff member on an admin screen.
@@ -92,7 +100,7 @@ fn button(label: String, action: AdminAction) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(label, action.encode())
 }
 
-/// The commands staff type: `/admin`, `/stats`, `/staff`, `/audit …`, `/role …`.
+/// The commands staff type: `/admin`, `/stats`, `/staff`, `/audit …`, `/role …`, `/tickets`, ….
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Command {
     Admin,
@@ -110,6 +118,10 @@ enum Command {
     Panel(String, teloxide::types::MessageId),
     /// `/maintenance on|off`.
     Maintenance(String),
+    /// `/tickets`: the support queue.
+    Tickets,
+    /// `/settings`.
+    Settings,
 }
 
 impl Command {
@@ -132,6 +144,8 @@ impl Command {
             "promo" => Command::Catalog(catalog::Family::Promo, rest),
             "panel" => Command::Panel(rest, msg.id),
             "maintenance" => Command::Maintenance(rest),
+            "tickets" => Command::Tickets,
+            "settings" => Command::Settings,
             _ => return None,
         })
     }
@@ -165,6 +179,8 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Catalog(family, rest) => catalog::run(a, family, &rest).await,
         Command::Panel(rest, message) => panels::run(a, &rest, message).await,
         Command::Maintenance(rest) => maintenance(a, &rest).await,
+        Command::Tickets => support::queue(a, 0, None).await,
+        Command::Settings => settings::show(a, None).await,
     }
 }
 
@@ -229,6 +245,13 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
                 customers::preview(&a, customer, msg.text().unwrap_or_default()).await
             }
             AdminStep::PanelSecret(args) => panels::secret(&a, *args, &msg).await,
+            AdminStep::TicketReply { ticket } => support::reply(&a, ticket, &msg).await,
+            AdminStep::Channel => {
+                settings::set_channel(&a, Some(msg.text().unwrap_or_default())).await
+            }
+            AdminStep::HelpText(lang) => {
+                settings::set_help(&a, lang, msg.text().unwrap_or_default()).await
+            }
             AdminStep::ConfirmAdjust(_) => {
                 let hint = tr(a.lang(), "admin.customers.confirm_hint");
                 v.bot.send_message(v.chat, hint).await?;
@@ -285,6 +308,18 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::ResendLink(s) => customers::resend_link(&a, s).await,
         AdminAction::Refund(o) => customers::refund_preview(&a, o).await,
         AdminAction::ConfirmRefund(o) => customers::refund(&a, o).await,
+        AdminAction::Tickets(page) => support::queue(&a, page, None).await,
+        AdminAction::Ticket(t) => support::show(&a, t, None).await,
+        AdminAction::TicketTake(t) => support::take(&a, t).await,
+        AdminAction::TicketReply(t) => support::ask_reply(&a, t).await,
+        AdminAction::TicketClose(t) => support::close(&a, t).await,
+        AdminAction::Settings => settings::show(&a, None).await,
+        AdminAction::SetMaintenance(on) => settings::set_maintenance(&a, on).await,
+        AdminAction::AskChannel => settings::ask_channel(&a).await,
+        AdminAction::ChannelOff => settings::set_channel(&a, None).await,
+        AdminAction::TrialPlans => settings::trial_plans(&a).await,
+        AdminAction::SetTrial(pick) => settings::set_trial(&a, pick).await,
+        AdminAction::AskHelp(lang) => settings::ask_help(&a, lang).await,
     };
     answered(&a.v, result).await
 }

@@ -107,6 +107,8 @@ async fn on_button(m: Member, q: CallbackQuery) -> HandlerResult {
             | StaffAction::ReviewCreditFull(_)
             | StaffAction::ReviewDecline(_)),
         )) => reviews::decide(&m, &q, action).await?,
+        Some(Button::Staff(StaffAction::TicketTake(id))) => tickets::take(&m, &q, id).await?,
+        Some(Button::Staff(StaffAction::TicketClose(id))) => tickets::close(&m, &q, id).await?,
         _ => tr(m.lang(), "errors.stale_button"),
     };
     m.bot

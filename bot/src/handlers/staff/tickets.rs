@@ -1,11 +1,15 @@
 //! Tickets in the staff chat: each customer message is posted with who they are (their balance
 //! and subscriptions); support staff answer by replying to the post.
 use teloxide::prelude::*;
-use teloxide::types::InputFile;
-use vpnshop_core::ids::StaffPost;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+use vpnshop_core::customers::{self, Language};
+use vpnshop_core::ids::{StaffPost, TelegramId, TicketId};
 use vpnshop_core::staff::Permission;
-use vpnshop_core::tickets::{self, TicketError, Writing};
+use vpnshop_core::tickets::{self, Taken, Writing};
 use vpnshop_core::{ledger, provisioning, subscriptions};
+
+use crate::callback::StaffAction;
+use crate::refusals::for_staff_ticket;
 
 use super::Member;
 use crate::ctx::{Ctx, TgBot};
@@ -23,7 +27,6 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
     if !reply_to.from.as_ref().is_some_and(|u| u.is_bot) {
         return Ok(());
     }
-    let staff_id = m.who;
     let lang = m.lang();
     let post = StaffPost {
         chat: msg.chat.id.0,
@@ -46,19 +49,168 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
             .and_then(|s| s.last())
             .map(|p| p.file.id.0.clone()),
     };
-    let answer = tickets::staff_answers(&ctx.db, post, staff_id, writing, ctx.clock.now()).await;
+    let Some(access) = m.access.as_ref() else {
+        return Ok(());
+    };
+    let answer = tickets::staff_answers(&ctx.db, post, access, writing, ctx.clock.now()).await;
     let key = match answer {
         Ok(None) => return Ok(()),
         Ok(Some(_)) => "support.staff_sent",
-        Err(TicketError::Closed) => "support.staff_closed",
-        Err(TicketError::Empty | TicketError::TooLong | TicketError::TooMany(_)) => {
-            "support.staff_bad"
-        }
-        Err(TicketError::NotFound) => return Ok(()),
-        Err(TicketError::Db(e)) => return Err(BotError::Db(e)),
+        Err(e) => match for_staff_ticket(e)? {
+            Some(key) => key,
+            None => return Ok(()),
+        },
     };
     bot.send_message(msg.chat.id, tr(lang, key))
         .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
+        .await?;
+    Ok(())
+}
+
+/// "Take" under a ticket's post: the ticket becomes the presser's, and the post's first button
+/// says so for everyone in the chat.
+pub async fn take(m: &Member, q: &CallbackQuery, id: TicketId) -> Result<String, BotError> {
+    let (ctx, lang) = (&m.ctx, m.lang());
+    let Some(access) = m.access.as_ref() else {
+        return Ok(tr(lang, "support.staff_only"));
+    };
+    let taken = match tickets::take(&ctx.db, id, access, ctx.clock.now()).await {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(tr(
+                lang,
+                for_staff_ticket(e)?.unwrap_or("errors.stale_button"),
+            ));
+        }
+    };
+    let holder = match taken {
+        Taken::Now | Taken::AlreadyYours => m.name.clone(),
+        Taken::By(other) => staff_name(ctx, other).await?,
+    };
+    if let Some(msg) = q.regular_message() {
+        let keyboard = post_keyboard(lang, id, Some(&holder));
+        if let Err(e) = m
+            .bot
+            .edit_message_reply_markup(msg.chat.id, msg.id)
+            .reply_markup(keyboard)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot mark a ticket post as taken");
+        }
+    }
+    Ok(match taken {
+        Taken::Now => tr_with(lang, "support.taken_now", &[("id", &id.to_string())]),
+        Taken::AlreadyYours => tr_with(lang, "support.taken_yours", &[("id", &id.to_string())]),
+        Taken::By(_) => tr_with(
+            lang,
+            "support.taken_by",
+            &[("id", &id.to_string()), ("name", &holder)],
+        ),
+    })
+}
+
+/// "Close" under a ticket's post: closed for good, the customer told and asked to rate.
+pub async fn close(m: &Member, q: &CallbackQuery, id: TicketId) -> Result<String, BotError> {
+    let (ctx, lang) = (&m.ctx, m.lang());
+    let Some(access) = m.access.as_ref() else {
+        return Ok(tr(lang, "support.staff_only"));
+    };
+    match tickets::staff_close(&ctx.db, id, access, ctx.clock.now()).await {
+        Ok(_) => {
+            if let Some(msg) = q.regular_message() {
+                let keyboard = InlineKeyboardMarkup::new(Vec::<Vec<_>>::new());
+                if let Err(e) = m
+                    .bot
+                    .edit_message_reply_markup(msg.chat.id, msg.id)
+                    .reply_markup(keyboard)
+                    .await
+                {
+                    tracing::debug!(error = %e, "cannot clear a closed ticket's buttons");
+                }
+            }
+            Ok(tr_with(
+                lang,
+                "support.staff_closed_done",
+                &[("id", &id.to_string())],
+            ))
+        }
+        Err(e) => Ok(tr(
+            lang,
+            for_staff_ticket(e)?.unwrap_or("errors.stale_button"),
+        )),
+    }
+}
+
+/// How staff see a colleague: @username or first name when they have used the bot, else id.
+pub async fn staff_name(ctx: &Ctx, who: TelegramId) -> Result<String, BotError> {
+    Ok(match customers::by_telegram_id(&ctx.db, who).await? {
+        Some(c) => match c.username {
+            Some(u) => format!("@{}", escape(&u)),
+            None => escape(&c.first_name).into_owned(),
+        },
+        None => who.to_string(),
+    })
+}
+
+/// The buttons under a ticket's post in the staff chat: Take (or who took it) and Close.
+pub fn post_keyboard(lang: Language, id: TicketId, taken_by: Option<&str>) -> InlineKeyboardMarkup {
+    let take = match taken_by {
+        Some(name) => tr_with(lang, "support.taken_label", &[("name", name)]),
+        None => tr(lang, "support.take"),
+    };
+    // A button label is plain text: no HTML entities.
+    let take = take
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    InlineKeyboardMarkup::new(vec![vec![
+        InlineKeyboardButton::callback(take, StaffAction::TicketTake(id).encode()),
+        InlineKeyboardButton::callback(
+            tr(lang, "support.staff_close"),
+            StaffAction::TicketClose(id).encode(),
+        ),
+    ]])
+}
+
+/// A notice: a ticket has waited past `support.reminder_minutes` for an answer.
+pub async fn notify_waiting(bot: &TgBot, ctx: &Ctx, id: TicketId, since: i64) -> HandlerResult {
+    let Some(staff) = ctx.staff_chat else {
+        return Err(BotError::Undeliverable(
+            "no staff chat configured (shop.staff_chat_id)".into(),
+        ));
+    };
+    let Some(t) = tickets::get(&ctx.db, id).await? else {
+        return Ok(());
+    };
+    // Answered or closed since the reminder was queued: nothing to remind.
+    let still = t.status == tickets::TicketStatus::Open
+        && t.awaiting_since.map(|s| s.timestamp()) == Some(since);
+    if !still {
+        return Ok(());
+    }
+    let l = ctx.default_language;
+    let customer = readers::customer(ctx, t.customer_id).await?;
+    let waited = (ctx.clock.now().timestamp() - since).max(0) / 60;
+    let holder = match t.taken_by {
+        Some(who) => Some(staff_name(ctx, who).await?),
+        None => None,
+    };
+    let body = tr_with(
+        l,
+        "support.waiting",
+        &[
+            ("id", &id.to_string()),
+            ("name", &escape(&customer.first_name)),
+            ("waited", &text::count(l, waited, "minutes")),
+            (
+                "holder",
+                &holder.clone().unwrap_or_else(|| tr(l, "support.nobody")),
+            ),
+        ],
+    );
+    ctx.staff.pace().await;
+    bot.send_message(ChatId(staff), body)
+        .reply_markup(post_keyboard(l, id, holder.as_deref()))
         .await?;
     Ok(())
 }
@@ -131,6 +283,11 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
         let plain = m.body.as_deref().unwrap_or_default();
         escape(&text::cut(plain, room(limit))).into_owned()
     };
+    let holder = match t.taken_by {
+        Some(who) => Some(staff_name(ctx, who).await?),
+        None => None,
+    };
+    let keyboard = post_keyboard(l, t.ticket_id(), holder.as_deref());
     ctx.staff.pace().await;
     let posted = match &m.photo_file_id {
         Some(file) => {
@@ -140,6 +297,7 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
                 InputFile::file_id(teloxide::types::FileId(file.clone())),
             )
             .caption(caption)
+            .reply_markup(keyboard)
             .await?
         }
         None => {
@@ -151,6 +309,7 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
                     tr(l, "staff.reply_hint")
                 ),
             )
+            .reply_markup(keyboard)
             .await?
         }
     };
