@@ -14,6 +14,7 @@ mod payment_journeys;
 mod payment_matrix;
 mod payments_story;
 mod provisioning_story;
+mod settings_story;
 mod shop;
 mod staff_story;
 mod start_story;

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, Recipient};
+use teloxide::types::{
+    InlineKeyboardButton, InlineKeyboardButtonKind, InlineKeyboardMarkup, Recipient,
+};
 use vpnshop_core::ids::TelegramId;
 use vpnshop_core::overrides::Channel;
 use vpnshop_core::staff;
@@ -102,16 +104,25 @@ pub async fn holds_message(v: Visit, msg: Message) -> bool {
 }
 
 /// "Join the channel first", with a button that opens it and one that checks again by pressing
-/// what they pressed.
-pub async fn notice(v: Visit, action: Action) -> HandlerResult {
-    ask_to_join(&v, action).await
+/// what they pressed. Pressed on that very screen ("I have joined" while still out), a new
+/// message says they are not in yet: editing the screen into itself would show nothing.
+pub async fn notice(v: Visit, q: CallbackQuery, action: Action) -> HandlerResult {
+    let on_join_screen = q.regular_message().is_some_and(|m| {
+        m.reply_markup().is_some_and(|k| {
+            k.inline_keyboard
+                .iter()
+                .flatten()
+                .any(|b| matches!(b.kind, InlineKeyboardButtonKind::Url(_)))
+        })
+    });
+    ask_to_join(&v, action, on_join_screen).await
 }
 
 pub async fn notice_for_message(v: Visit) -> HandlerResult {
-    ask_to_join(&v, Action::Buy).await
+    ask_to_join(&v, Action::Buy, false).await
 }
 
-async fn ask_to_join(v: &Visit, again: Action) -> HandlerResult {
+async fn ask_to_join(v: &Visit, again: Action, not_yet: bool) -> HandlerResult {
     let Some(channel) = v
         .ctx
         .overrides
@@ -134,10 +145,15 @@ async fn ask_to_join(v: &Visit, again: Action) -> HandlerResult {
         vec![keyboards::button(tr(lang, "channel.joined"), again)],
         vec![keyboards::back(lang)],
     ]);
-    let text = tr_with(
-        lang,
-        "channel.join_first",
-        &[("channel", &escape(&channel.handle()))],
-    );
-    v.show(text, keyboard).await
+    let key = if not_yet {
+        "channel.not_yet"
+    } else {
+        "channel.join_first"
+    };
+    let text = tr_with(lang, key, &[("channel", &escape(&channel.handle()))]);
+    if not_yet {
+        v.say(text, keyboard).await
+    } else {
+        v.show(text, keyboard).await
+    }
 }

@@ -113,6 +113,10 @@ struct Inner {
     left_groups: std::collections::HashSet<i64>,
     /// Users who blocked the bot.
     blocked: std::collections::HashSet<i64>,
+    /// Public channels by @username, with their members' user ids.
+    channels: HashMap<String, std::collections::HashSet<i64>>,
+    /// How often `getChatMember` was asked about a channel.
+    channel_checks: usize,
     /// Set by `setWebhook`: updates are POSTed there (in order) instead of queued for getUpdates.
     webhook: Option<Webhook>,
     /// Photos by file_id: those the bot uploaded and those users sent, which the bot may reuse.
@@ -326,6 +330,32 @@ impl FakeTelegram {
     /// The bot is removed from group `chat_id`, as an admin of the group might do.
     pub fn remove_bot_from(&self, chat_id: i64) {
         self.inner.lock().unwrap().left_groups.insert(chat_id);
+    }
+
+    /// A public channel `@name` exists (the bot an admin of it, so it may ask who joined).
+    pub fn open_channel(&self, name: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .channels
+            .entry(name.to_string())
+            .or_default();
+    }
+
+    /// User `user` joins channel `@name`.
+    pub fn join_channel(&self, name: &str, user: i64) {
+        self.inner
+            .lock()
+            .unwrap()
+            .channels
+            .entry(name.to_string())
+            .or_default()
+            .insert(user);
+    }
+
+    /// How many times the bot asked whether someone is in a channel.
+    pub fn channel_checks(&self) -> usize {
+        self.inner.lock().unwrap().channel_checks
     }
 
     /// The bot is added to group `chat_id` again.

@@ -174,6 +174,25 @@ pub(super) async fn handle(
                 None => err(400, "Bad Request: chat not found"),
             }
         }
+        "getchatmember" if p["chat_id"].as_str().is_some_and(|c| c.starts_with('@')) => {
+            // A public channel, by @username: is the user in it?
+            let name = p["chat_id"].as_str().unwrap_or_default().to_string();
+            let user = int(&p["user_id"]).unwrap_or(0);
+            let mut inner = tg.inner.lock().unwrap();
+            inner.channel_checks += 1;
+            let Some(members) = inner.channels.get(&name) else {
+                return err(400, "Bad Request: chat not found");
+            };
+            let status = if members.contains(&user) {
+                "member"
+            } else {
+                "left"
+            };
+            ok(json!({
+                "status": status,
+                "user": { "id": user, "is_bot": false, "first_name": "Someone" }
+            }))
+        }
         "getchatmember" => {
             let chat = int(&p["chat_id"]).unwrap_or(0);
             let user = int(&p["user_id"]).unwrap_or(0);
@@ -403,6 +422,26 @@ pub(super) fn message_json(m: &BotMessage, chat: &Value) -> Value {
         message["edit_date"] = json!(chrono::Utc::now().timestamp());
     }
     message
+}
+
+/// An inline keyboard as Telegram shows it in a Message: a URL button keeps its URL, any other
+/// its callback data.
+pub(super) fn markup_json(buttons: &[Vec<(String, String)>]) -> Value {
+    let rows: Vec<Vec<Value>> = buttons
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(text, data)| {
+                    if data.starts_with("https://") || data.starts_with("http://") {
+                        json!({ "text": text, "url": data })
+                    } else {
+                        json!({ "text": text, "callback_data": data })
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    json!({ "inline_keyboard": rows })
 }
 
 /// Records what the bot sent and answers with the Message, keyboard included.

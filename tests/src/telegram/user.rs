@@ -196,18 +196,35 @@ impl FakeUser {
     /// Sends a callback query with arbitrary data, as a forged or stale button would.
     pub fn press_data(&self, message_id: i64, data: &str) -> String {
         let query_id = format!("{}-{}", self.id, uuid::Uuid::new_v4().simple());
-        self.tg.push_update(json!({ "callback_query": {
-            "id": query_id,
-            "from": self.sender_json(),
-            "chat_instance": format!("ci{}", self.id),
-            "data": data,
-            "message": {
+        // Telegram sends the pressed message as it is now: its text and its keyboard.
+        let shown = self
+            .tg
+            .events_for(self.id)
+            .into_iter()
+            .rev()
+            .find(|m| m.message_id == message_id);
+        let message = match shown {
+            Some(m) => {
+                let mut message = super::server::message_json(&m, &self.chat_json());
+                if !m.buttons.is_empty() {
+                    message["reply_markup"] = super::server::markup_json(&m.buttons);
+                }
+                message
+            }
+            None => json!({
                 "message_id": message_id,
                 "date": chrono::Utc::now().timestamp(),
                 "chat": self.chat_json(),
                 "from": bot_user(),
                 "text": "…"
-            }
+            }),
+        };
+        self.tg.push_update(json!({ "callback_query": {
+            "id": query_id,
+            "from": self.sender_json(),
+            "chat_instance": format!("ci{}", self.id),
+            "data": data,
+            "message": message
         }}));
         query_id
     }

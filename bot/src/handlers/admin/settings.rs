@@ -212,11 +212,7 @@ pub async fn set_trial(a: &Admin, pick: TrialPick) -> HandlerResult {
         },
     };
     let note = match overrides::set_trial(&ctx.db, &a.access, trial, ctx.clock.now()).await {
-        Ok((was, now_is)) => tr_with(
-            lang,
-            "admin.settings.changed",
-            &[("was", &escape(&was)), ("now", &escape(&now_is))],
-        ),
+        Ok(_) => tr(lang, "admin.settings.saved"),
         Err(OverrideError::NotATrialPlan(_)) => tr(lang, "admin.settings.no_trial_plans"),
         Err(e) => return Err(e.into()),
     };
