@@ -151,6 +151,13 @@ pub enum AdminAction {
     /// Answer the ticket (asks for the text).
     TicketReply(TicketId),
     TicketClose(TicketId),
+    /// Correct a customer's points (asks the number and the reason).
+    AdjustPoints(CustomerId),
+    /// Give a subscription days or traffic (asks what), then confirm the previewed gift.
+    Gift(SubscriptionId),
+    ConfirmGift(SubscriptionId),
+    /// Write to a customer (asks the text).
+    Message(CustomerId),
     /// The settings screen.
     Settings,
     /// Turn maintenance mode on (true) or off.
@@ -400,6 +407,10 @@ impl AdminAction {
             TicketTake(t) => format!("akk:{t}"),
             TicketReply(t) => format!("akr:{t}"),
             TicketClose(t) => format!("akc:{t}"),
+            AdjustPoints(c) => format!("acn:{c}"),
+            Gift(s) => format!("acg:{s}"),
+            ConfirmGift(s) => format!("acgy:{s}"),
+            Message(c) => format!("acm:{c}"),
             Settings => "ag".to_string(),
             SetMaintenance(on) => format!("agm:{}", u8::from(on)),
             AskChannel => "agc".to_string(),
@@ -461,6 +472,10 @@ impl AdminAction {
             ("akk", 1) => TicketTake(TicketId::new(number(&args, 0)?)),
             ("akr", 1) => TicketReply(TicketId::new(number(&args, 0)?)),
             ("akc", 1) => TicketClose(TicketId::new(number(&args, 0)?)),
+            ("acn", 1) => AdjustPoints(CustomerId::new(number(&args, 0)?)),
+            ("acg", 1) => Gift(SubscriptionId::new(number(&args, 0)?)),
+            ("acgy", 1) => ConfirmGift(SubscriptionId::new(number(&args, 0)?)),
+            ("acm", 1) => Message(CustomerId::new(number(&args, 0)?)),
             ("ag", 0) => Settings,
             ("agm", 1) => SetMaintenance(match args[0] {
                 "1" => true,
@@ -620,6 +635,10 @@ mod tests {
             AdminAction::TicketTake(TicketId::new(big)),
             AdminAction::TicketReply(TicketId::new(big)),
             AdminAction::TicketClose(TicketId::new(big)),
+            AdminAction::AdjustPoints(CustomerId::new(big)),
+            AdminAction::Gift(SubscriptionId::new(big)),
+            AdminAction::ConfirmGift(SubscriptionId::new(big)),
+            AdminAction::Message(CustomerId::new(big)),
             AdminAction::Settings,
             AdminAction::SetMaintenance(true),
             AdminAction::SetMaintenance(false),

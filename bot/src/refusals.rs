@@ -4,6 +4,7 @@
 //! `errors.internal`. Handlers use `?`; the router says the refusal in the customer's language.
 use vpnshop_core::adjustments::{AdjustError, RefundError};
 use vpnshop_core::customers::Language;
+use vpnshop_core::gifts::GiftError;
 use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::maintenance::MaintenanceError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
@@ -15,6 +16,7 @@ use vpnshop_core::payments::review::ReviewError;
 use vpnshop_core::profiles::BanError;
 use vpnshop_core::promo::PromoError;
 use vpnshop_core::staff::StaffError;
+use vpnshop_core::staff_messages::StaffMessageError;
 use vpnshop_core::subscriptions::SubscriptionError;
 use vpnshop_core::tickets::TicketError;
 use vpnshop_core::trial::TrialError;
@@ -269,8 +271,41 @@ impl From<AdjustError> for BotError {
                 Refusal::new("admin.customers.would_go_negative").with("balance", m),
             ),
             AdjustError::AlreadyMade => refused("admin.customers.already_made"),
+            AdjustError::NotEnoughPoints(have) => {
+                BotError::Refused(Refusal::new("admin.points.not_enough").with("points", have))
+            }
             AdjustError::Ledger(_) => internal(e),
             AdjustError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<GiftError> for BotError {
+    fn from(e: GiftError) -> Self {
+        match e {
+            GiftError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            GiftError::NoReason | GiftError::OutOfRange => refused("admin.gifts.bad"),
+            GiftError::NotActive | GiftError::NotFound => refused("admin.gifts.not_active"),
+            GiftError::Unlimited => refused("admin.gifts.unlimited"),
+            GiftError::Order(e) => e.into(),
+            GiftError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<StaffMessageError> for BotError {
+    fn from(e: StaffMessageError) -> Self {
+        match e {
+            StaffMessageError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            StaffMessageError::Empty | StaffMessageError::TooLong => BotError::Refused(
+                Refusal::new("admin.messages.bad")
+                    .with("max", vpnshop_core::staff_messages::MAX_TEXT),
+            ),
+            StaffMessageError::Db(e) => BotError::Db(e),
         }
     }
 }

@@ -9,22 +9,35 @@ use crate::audit::Entry;
 use crate::ids::CustomerId;
 use crate::ledger::{self, LedgerError, Memo, SystemAccount, TxKind};
 use crate::money::{Currency, Money};
+use crate::points::{self, PointsError};
 use crate::staff::{Access, Permission};
+
+/// Which balance a correction moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Balance {
+    /// The wallet, in `currency`'s minor units.
+    #[default]
+    Wallet,
+    /// Loyalty points.
+    Points,
+}
 
 /// A correction the admin saw in a preview and confirmed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Adjustment {
     pub customer: CustomerId,
     pub currency: Currency,
-    /// Positive: credit; negative: debit.
+    /// Positive: credit; negative: debit (minor units, or points).
     pub delta_minor: i64,
     pub reason: String,
     /// Made when the preview was shown: confirming it twice posts once.
     pub key: String,
+    #[serde(default)]
+    pub balance: Balance,
 }
 
 impl Adjustment {
-    /// A new correction, with the key that makes confirming it idempotent.
+    /// A new wallet correction, with the key that makes confirming it idempotent.
     pub fn new(customer: CustomerId, currency: Currency, delta_minor: i64, reason: &str) -> Self {
         Adjustment {
             customer,
@@ -32,6 +45,15 @@ impl Adjustment {
             delta_minor,
             reason: reason.trim().chars().take(200).collect(),
             key: uuid::Uuid::new_v4().simple().to_string(),
+            balance: Balance::Wallet,
+        }
+    }
+
+    /// A new points correction of `delta` points.
+    pub fn points(customer: CustomerId, currency: Currency, delta: i64, reason: &str) -> Self {
+        Adjustment {
+            balance: Balance::Points,
+            ..Adjustment::new(customer, currency, delta, reason)
         }
     }
 }
@@ -53,6 +75,8 @@ pub enum AdjustError {
     Zero,
     #[error("the wallet holds {0}: it cannot go below zero")]
     WouldGoNegative(Money),
+    #[error("the customer has only {0} points")]
+    NotEnoughPoints(i64),
     #[error("this adjustment was already made")]
     AlreadyMade,
     #[error(transparent)]
@@ -139,6 +163,59 @@ pub async fn adjust_wallet(
         .await?;
     txn.commit().await?;
     Ok(Adjusted { before, after })
+}
+
+/// `by` applies the points correction `adj` (credited points expire after `expire_after`, as
+/// earned ones do). Returns the points balance before and after. Once per key.
+pub async fn adjust_points(
+    db: &DatabaseConnection,
+    by: &Access,
+    adj: &Adjustment,
+    expire_after: Option<chrono::Duration>,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), AdjustError> {
+    if !by.may(Permission::Balances) {
+        return Err(AdjustError::NotAllowed);
+    }
+    if adj.reason.trim().is_empty() {
+        return Err(AdjustError::NoReason);
+    }
+    if adj.delta_minor == 0 || adj.balance != Balance::Points {
+        return Err(AdjustError::Zero);
+    }
+    let txn = crate::db::begin(db).await?;
+    let before = points::balance(&txn, adj.customer, now).await?;
+    let memo = Memo {
+        idempotency_key: Some(format!("adjust-points:{}", adj.key)),
+        actor: Some(by.who),
+        text: adj.reason.trim().to_string(),
+        ..Memo::default()
+    };
+    let moved = if adj.delta_minor > 0 {
+        let expires = expire_after.map(|d| now + d);
+        points::earn(&txn, adj.customer, adj.delta_minor, expires, memo, now).await
+    } else {
+        points::spend(&txn, adj.customer, -adj.delta_minor, memo, now).await
+    };
+    match moved {
+        Ok(_) => {}
+        Err(PointsError::Insufficient { available, .. }) => {
+            return Err(AdjustError::NotEnoughPoints(available));
+        }
+        Err(PointsError::Ledger(e)) => return Err(e.into()),
+        Err(PointsError::Db(e)) => return Err(e.into()),
+        Err(PointsError::NotPositive) => return Err(AdjustError::Zero),
+    }
+    let after = points::balance(&txn, adj.customer, now).await?;
+    Entry::new(Some(by.who), "points.adjust")
+        .target(format!("customer:{}", adj.customer))
+        .customer(adj.customer)
+        .change(before.to_string(), after.to_string())
+        .details(adj.reason.trim())
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok((before, after))
 }
 
 #[derive(Debug, thiserror::Error)]

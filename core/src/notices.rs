@@ -34,6 +34,12 @@ pub enum Notice {
     /// A ticket has waited for an answer since `since` (Unix seconds): staff are reminded, once
     /// per unanswered stretch.
     TicketWaiting { ticket_id: TicketId, since: i64 },
+    /// A staff member wrote to the customer from their card (`key` makes each message its own).
+    StaffMessage {
+        customer: CustomerId,
+        text: String,
+        key: String,
+    },
     /// Staff refunded a fulfilled order to the wallet: the customer hears it.
     RefundedByStaff { order_id: OrderId },
     /// The day's figures for the staff chat (`day` is `YYYY-MM-DD`, UTC; one per day).
@@ -73,6 +79,7 @@ impl Notice {
             Notice::TicketToCustomer { message_id } => {
                 format!("notice:ticket_customer:{message_id}")
             }
+            Notice::StaffMessage { key, .. } => format!("notice:staff_message:{key}"),
             Notice::TicketClosed { ticket_id } => format!("notice:ticket_closed:{ticket_id}"),
             Notice::TicketWaiting { ticket_id, since } => {
                 format!("notice:ticket_waiting:{ticket_id}:{since}")

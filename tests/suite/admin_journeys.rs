@@ -41,7 +41,7 @@ async fn audited(
 /// An English-speaking customer who tops up 150,000 toman and buys the 1-month plan in Germany
 /// from her wallet; returns once her subscription link arrived. `check_plans` looks at the plans
 /// screen on the way.
-async fn buys_from_wallet(
+pub(crate) async fn buys_from_wallet(
     app: &vpnshop_tests::app::TestApp,
     telegram: i64,
     check_plans: impl FnOnce(&vpnshop_tests::telegram::BotMessage),

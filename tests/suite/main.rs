@@ -2,6 +2,7 @@
 //! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
 mod admin_journeys;
 mod catalog_admin_story;
+mod customer_care_story;
 mod customers_story;
 mod jobs_story;
 mod journeys;

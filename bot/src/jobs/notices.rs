@@ -30,6 +30,9 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         Notice::TicketToCustomer { message_id } => {
             support::notify_customer(&bot, &ctx, message_id).await
         }
+        Notice::StaffMessage { customer, text, .. } => {
+            admin::notify_staff_message(&bot, &ctx, customer, &text).await
+        }
         Notice::TicketClosed { ticket_id } => support::notify_closed(&bot, &ctx, ticket_id).await,
         Notice::TicketWaiting { ticket_id, since } => {
             tickets::notify_waiting(&bot, &ctx, ticket_id, since).await

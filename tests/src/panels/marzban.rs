@@ -173,6 +173,13 @@ impl FakeMarzban {
         user.recompute();
     }
 
+    /// An account's `(expire, data_limit)` as the panel holds them (Unix seconds, bytes).
+    pub fn limits_of(&self, username: &str) -> Option<(Option<i64>, Option<u64>)> {
+        let s = self.state.lock().unwrap();
+        let user = s.users.get(&username.to_lowercase())?;
+        Some((user.expire, user.data_limit))
+    }
+
     pub fn user_count(&self) -> usize {
         self.state.lock().unwrap().users.len()
     }

@@ -21,7 +21,7 @@ use crate::handlers::State;
 use crate::text::{date, escape, money, tr, tr_with, traffic};
 
 /// "@ali (#12)" or "Ali (#12)".
-fn who(c: &Customer) -> String {
+pub(super) fn who(c: &Customer) -> String {
     let name = match &c.username {
         Some(u) => format!("@{}", escape(u)),
         None => escape(&c.first_name).into_owned(),
@@ -80,10 +80,35 @@ async fn card(a: &Admin, c: Customer, note: Option<String>) -> HandlerResult {
     text.push_str(&body(a, &p));
     let mut rows = Vec::new();
     if a.access.may(Permission::Balances) {
+        rows.push(vec![
+            button(
+                tr(lang, "admin.customers.adjust"),
+                AdminAction::AdjustWallet(id),
+            ),
+            button(
+                tr(lang, "admin.points.adjust"),
+                AdminAction::AdjustPoints(id),
+            ),
+        ]);
+    }
+    if a.access.may(Permission::Messages) {
         rows.push(vec![button(
-            tr(lang, "admin.customers.adjust"),
-            AdminAction::AdjustWallet(id),
+            tr(lang, "admin.messages.button"),
+            AdminAction::Message(id),
         )]);
+    }
+    if a.access.may(Permission::Subscriptions) {
+        for s in p
+            .subscriptions
+            .iter()
+            .filter(|s| s.status == vpnshop_core::subscriptions::SubscriptionStatus::Active)
+            .take(5)
+        {
+            rows.push(vec![button(
+                tr_with(lang, "admin.gifts.button", &[("account", &s.panel_account)]),
+                AdminAction::Gift(s.id),
+            )]);
+        }
     }
     if a.access.may(Permission::Links) {
         for s in p
@@ -310,6 +335,9 @@ pub async fn confirm(a: &Admin, customer: CustomerId) -> HandlerResult {
     };
     if adjustment.customer != customer {
         return a.v.stale().await;
+    }
+    if adjustment.balance == adjustments::Balance::Points {
+        return super::points::confirm(a, &adjustment).await;
     }
     let ctx = &a.v.ctx;
     let note = match adjustments::adjust_wallet(&ctx.db, &a.access, &adjustment, ctx.clock.now())

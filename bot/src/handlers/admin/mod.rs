@@ -7,13 +7,17 @@
 mod audit;
 mod catalog;
 mod customers;
+mod gifts;
 mod menu;
+mod messages;
 mod panels;
+mod points;
 mod settings;
 mod stats;
 mod support;
 mod team;
 
+pub use messages::deliver as notify_staff_message;
 pub use stats::notify_summary;
 
 use teloxide::dispatching::UpdateHandler;
@@ -47,6 +51,20 @@ pub enum AdminStep {
     PanelSecret(Box<crate::cli::panel::AddPanel>),
     /// Answering a ticket from the support queue: waiting for the text or photo.
     TicketReply { ticket: vpnshop_core::ids::TicketId },
+    /// Correcting points: waiting for the signed number and the reason.
+    PointsAmount {
+        customer: vpnshop_core::ids::CustomerId,
+    },
+    /// Extending a subscription: waiting for days and/or GB and the reason.
+    GiftAmount {
+        subscription: vpnshop_core::ids::SubscriptionId,
+    },
+    /// The gift previewed, waiting for Confirm.
+    ConfirmGift(vpnshop_core::gifts::Gift),
+    /// Writing to a customer: waiting for the text.
+    MessageText {
+        customer: vpnshop_core::ids::CustomerId,
+    },
     /// Waiting for the required channel's @username or link.
     Channel,
     /// Waiting for the help text in this language (`-`: the built-in one).
@@ -246,6 +264,20 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
             }
             AdminStep::PanelSecret(args) => panels::secret(&a, *args, &msg).await,
             AdminStep::TicketReply { ticket } => support::reply(&a, ticket, &msg).await,
+            AdminStep::PointsAmount { customer } => {
+                points::preview(&a, customer, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::GiftAmount { subscription } => {
+                gifts::preview(&a, subscription, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::MessageText { customer } => {
+                messages::send(&a, customer, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::ConfirmGift(_) => {
+                let hint = tr(a.lang(), "admin.customers.confirm_hint");
+                v.bot.send_message(v.chat, hint).await?;
+                Ok(())
+            }
             AdminStep::Channel => {
                 settings::set_channel(&a, Some(msg.text().unwrap_or_default())).await
             }
@@ -313,6 +345,10 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::TicketTake(t) => support::take(&a, t).await,
         AdminAction::TicketReply(t) => support::ask_reply(&a, t).await,
         AdminAction::TicketClose(t) => support::close(&a, t).await,
+        AdminAction::AdjustPoints(c) => points::ask(&a, c).await,
+        AdminAction::Gift(s) => gifts::ask(&a, s).await,
+        AdminAction::ConfirmGift(s) => gifts::confirm(&a, s).await,
+        AdminAction::Message(c) => messages::ask(&a, c).await,
         AdminAction::Settings => settings::show(&a, None).await,
         AdminAction::SetMaintenance(on) => settings::set_maintenance(&a, on).await,
         AdminAction::AskChannel => settings::ask_channel(&a).await,
