@@ -5,8 +5,8 @@
 //! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{
-    CustomerId, LocationId, OrderId, PaymentId, PlanId, ReceiptId, SubscriptionId, TelegramId,
-    TicketId,
+    CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, ReceiptId, SubscriptionId,
+    TelegramId, TicketId,
 };
 use vpnshop_core::payments::Provider;
 use vpnshop_core::staff::Role;
@@ -158,6 +158,16 @@ pub enum AdminAction {
     ConfirmGift(SubscriptionId),
     /// Write to a customer (asks the text).
     Message(CustomerId),
+    /// The catalog screen; a location's or a plan's Disable / Enable.
+    Catalog,
+    LocationEnabled(LocationId, bool),
+    PlanEnabled(PlanId, bool),
+    /// The panels screen; one panel; its doctor; Disable / Enable; its capacity (asks it).
+    Panels,
+    Panel(PanelId),
+    PanelCheck(PanelId),
+    PanelEnabled(PanelId, bool),
+    PanelCapacity(PanelId),
     /// The settings screen.
     Settings,
     /// Turn maintenance mode on (true) or off.
@@ -411,6 +421,14 @@ impl AdminAction {
             Gift(s) => format!("acg:{s}"),
             ConfirmGift(s) => format!("acgy:{s}"),
             Message(c) => format!("acm:{c}"),
+            Catalog => "ax".to_string(),
+            LocationEnabled(l, on) => format!("axl:{l}:{}", u8::from(on)),
+            PlanEnabled(p, on) => format!("axp:{p}:{}", u8::from(on)),
+            Panels => "ap".to_string(),
+            Panel(p) => format!("apv:{p}"),
+            PanelCheck(p) => format!("apk:{p}"),
+            PanelEnabled(p, on) => format!("ape:{p}:{}", u8::from(on)),
+            PanelCapacity(p) => format!("apc:{p}"),
             Settings => "ag".to_string(),
             SetMaintenance(on) => format!("agm:{}", u8::from(on)),
             AskChannel => "agc".to_string(),
@@ -476,6 +494,14 @@ impl AdminAction {
             ("acg", 1) => Gift(SubscriptionId::new(number(&args, 0)?)),
             ("acgy", 1) => ConfirmGift(SubscriptionId::new(number(&args, 0)?)),
             ("acm", 1) => Message(CustomerId::new(number(&args, 0)?)),
+            ("ax", 0) => Catalog,
+            ("axl", 2) => LocationEnabled(LocationId::new(number(&args, 0)?), flag(args[1])?),
+            ("axp", 2) => PlanEnabled(PlanId::new(number(&args, 0)?), flag(args[1])?),
+            ("ap", 0) => Panels,
+            ("apv", 1) => Panel(PanelId::new(number(&args, 0)?)),
+            ("apk", 1) => PanelCheck(PanelId::new(number(&args, 0)?)),
+            ("ape", 2) => PanelEnabled(PanelId::new(number(&args, 0)?), flag(args[1])?),
+            ("apc", 1) => PanelCapacity(PanelId::new(number(&args, 0)?)),
             ("ag", 0) => Settings,
             ("agm", 1) => SetMaintenance(match args[0] {
                 "1" => true,
@@ -522,6 +548,15 @@ fn split(data: &str) -> Option<(&str, Vec<&str>)> {
     let mut parts = data.split(':');
     let tag = parts.next()?;
     Some((tag, parts.collect()))
+}
+
+/// `1` or `0`.
+fn flag(s: &str) -> Option<bool> {
+    match s {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// Argument `i` as an id: canonical positive decimals only (`007` or `+7` are not ours).
@@ -639,6 +674,15 @@ mod tests {
             AdminAction::Gift(SubscriptionId::new(big)),
             AdminAction::ConfirmGift(SubscriptionId::new(big)),
             AdminAction::Message(CustomerId::new(big)),
+            AdminAction::Catalog,
+            AdminAction::LocationEnabled(LocationId::new(big), true),
+            AdminAction::PlanEnabled(PlanId::new(big), false),
+            AdminAction::Panels,
+            AdminAction::Panel(PanelId::new(big)),
+            AdminAction::PanelCheck(PanelId::new(big)),
+            AdminAction::PanelEnabled(PanelId::new(big), true),
+            AdminAction::PanelEnabled(PanelId::new(big), false),
+            AdminAction::PanelCapacity(PanelId::new(big)),
             AdminAction::Settings,
             AdminAction::SetMaintenance(true),
             AdminAction::SetMaintenance(false),

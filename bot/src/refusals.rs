@@ -9,6 +9,7 @@ use vpnshop_core::ledger::LedgerError;
 use vpnshop_core::maintenance::MaintenanceError;
 use vpnshop_core::orders::{OrderError, OrderStatus};
 use vpnshop_core::overrides::OverrideError;
+use vpnshop_core::panels::PanelChangeError;
 use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
@@ -306,6 +307,19 @@ impl From<StaffMessageError> for BotError {
                     .with("max", vpnshop_core::staff_messages::MAX_TEXT),
             ),
             StaffMessageError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<PanelChangeError> for BotError {
+    fn from(e: PanelChangeError) -> Self {
+        match e {
+            PanelChangeError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            PanelChangeError::BadCapacity => refused("admin.panels.bad_capacity"),
+            PanelChangeError::NotFound => refused("errors.stale_button"),
+            PanelChangeError::Db(e) => BotError::Db(e),
         }
     }
 }

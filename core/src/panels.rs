@@ -3,15 +3,17 @@
 use chrono::{DateTime, Utc};
 use marzban_client::{PanelConfig, PanelKind, PanelOptions};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::audit::Entry;
 use crate::catalog::{self, CatalogError, NewLocation};
 use crate::entities::{panels, subscriptions};
 use crate::ids::{LocationId, PanelId};
+use crate::staff::{Access, Permission};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PanelStoreError {
@@ -61,6 +63,8 @@ pub struct Panel {
     pub healthy: bool,
     pub checked_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// What it said it runs at its last check.
+    pub version: Option<String>,
     pub config: PanelConfig,
 }
 
@@ -187,6 +191,7 @@ fn from_model(m: panels::Model) -> Result<Panel, PanelStoreError> {
         healthy: m.healthy,
         checked_at: m.checked_at,
         last_error: m.last_error,
+        version: m.version,
         config,
     })
 }
@@ -225,25 +230,114 @@ pub async fn panel(
         .transpose()
 }
 
-/// Remembers the outcome of a health check (the first failing line, if any).
+/// Remembers the outcome of a health check (the first failing line, if any) and, when the
+/// panel answered, its version.
 pub async fn record_check(
     db: &impl ConnectionTrait,
     id: PanelId,
     error: Option<String>,
+    version: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let am = panels::ActiveModel {
+    let mut am = panels::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(id),
         healthy: Set(error.is_none()),
         checked_at: Set(Some(now)),
         last_error: Set(error),
         ..Default::default()
     };
+    if let Some(v) = version {
+        am.version = Set(Some(v.chars().take(64).collect()));
+    }
     am.update(db).await.map(|_| ())
 }
 
-/// Active (or being made) accounts per panel, in one grouped query.
-async fn loads(db: &impl ConnectionTrait) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
+#[derive(Debug, thiserror::Error)]
+pub enum PanelChangeError {
+    #[error("your role may not change panels")]
+    NotAllowed,
+    #[error("no such panel")]
+    NotFound,
+    /// A capacity is a positive number of accounts (or none: no limit).
+    #[error("a capacity is a positive number of accounts")]
+    BadCapacity,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// `by` stops (or starts again) selling on a panel: a disabled panel gets no new accounts; the
+/// accounts on it keep working. Audited.
+pub async fn set_enabled(
+    db: &DatabaseConnection,
+    by: &Access,
+    id: PanelId,
+    on: bool,
+    now: DateTime<Utc>,
+) -> Result<(), PanelChangeError> {
+    if !by.may(Permission::Panels) {
+        return Err(PanelChangeError::NotAllowed);
+    }
+    let txn = crate::db::begin(db).await?;
+    let p = panels::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(PanelChangeError::NotFound)?;
+    panels::Entity::update_many()
+        .col_expr(panels::Column::Enabled, on.into())
+        .filter(panels::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let word = |on: bool| if on { "enabled" } else { "disabled" };
+    Entry::new(
+        Some(by.who),
+        if on { "panel.enable" } else { "panel.disable" },
+    )
+    .target(format!("panel:{}", p.name))
+    .change(word(p.enabled), word(on))
+    .record(&txn, now)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `by` sets how many active accounts the shop may put on a panel (`None`: no limit). Audited.
+pub async fn set_capacity(
+    db: &DatabaseConnection,
+    by: &Access,
+    id: PanelId,
+    capacity: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<(), PanelChangeError> {
+    if !by.may(Permission::Panels) {
+        return Err(PanelChangeError::NotAllowed);
+    }
+    if capacity.is_some_and(|c| c <= 0) {
+        return Err(PanelChangeError::BadCapacity);
+    }
+    let txn = crate::db::begin(db).await?;
+    let p = panels::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(PanelChangeError::NotFound)?;
+    panels::Entity::update_many()
+        .col_expr(panels::Column::Capacity, capacity.into())
+        .filter(panels::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let shown = |c: Option<i32>| c.map_or("no limit".to_string(), |c| c.to_string());
+    Entry::new(Some(by.who), "panel.capacity")
+        .target(format!("panel:{}", p.name))
+        .change(shown(p.capacity), shown(capacity))
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Active (or being made) accounts per panel id, in one grouped query.
+pub async fn loads(
+    db: &impl ConnectionTrait,
+) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
     use sea_orm::QuerySelect;
     use sea_orm::sea_query::{Expr, ExprTrait};
     let rows: Vec<(i64, i64)> = subscriptions::Entity::find()

@@ -6,6 +6,7 @@ mod m20261121_000002_payments;
 mod m20261130_000003_account_keys;
 mod m20261130_000004_staff_roles;
 mod m20261130_000005_support_queue;
+mod m20261130_000006_panel_version;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_account_keys::Migration),
             Box::new(m20261130_000004_staff_roles::Migration),
             Box::new(m20261130_000005_support_queue::Migration),
+            Box::new(m20261130_000006_panel_version::Migration),
         ]
     }
 }

@@ -86,6 +86,8 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
             "🔎 Customers",
             "🎧 Support queue",
             "👥 Staff",
+            "📦 Catalog",
+            "🖥 Panels",
             "⚙️ Settings",
             "📜 Audit log"
         ]

@@ -17,6 +17,7 @@ mod payments_story;
 mod provisioning_story;
 mod settings_story;
 mod shop;
+mod shop_screens_story;
 mod staff_story;
 mod start_story;
 mod support;

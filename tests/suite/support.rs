@@ -115,7 +115,7 @@ pub async fn marzban_for_germany(
     )
     .await
     .unwrap();
-    vpnshop_core::panels::record_check(db, panel.id, None, t0())
+    vpnshop_core::panels::record_check(db, panel.id, None, None, t0())
         .await
         .unwrap();
     marzban

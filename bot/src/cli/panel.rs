@@ -214,7 +214,16 @@ pub async fn check(
         .iter()
         .find(|l| l.verdict == Verdict::Fail)
         .map(|l| l.what.clone());
-    panels::record_check(db, panel.id, first_failure, now)
+    // The doctor has just spoken to it: one more question for the version, kept for the
+    // panels screen.
+    let version = match (
+        &first_failure,
+        marzban_client::connect(panel.config.clone()),
+    ) {
+        (None, Ok(client)) => client.info().await.ok().map(|i| i.version),
+        _ => None,
+    };
+    panels::record_check(db, panel.id, first_failure, version, now)
         .await
         .map_err(PanelStoreError::from)?;
     Ok(doctor::healthy(&lines))

@@ -23,6 +23,8 @@ pub struct Model {
     pub checked_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
+    /// What the panel said it runs at its last check.
+    pub version: Option<String>,
 }
 
 impl std::fmt::Debug for Model {

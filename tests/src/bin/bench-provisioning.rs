@@ -92,7 +92,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    panels::record_check(&db, panel.id, None, now)
+    panels::record_check(&db, panel.id, None, None, now)
         .await
         .unwrap();
     let mut buyers = Vec::new();

@@ -7,12 +7,14 @@ use teloxide::types::InlineKeyboardMarkup;
 use vpnshop_core::audit::Entry;
 use vpnshop_core::staff::Permission;
 
-use super::{Admin, back};
+use super::{Admin, back, button};
+use crate::callback::AdminAction;
 use crate::cli::catalog::{
     self, CardCommand, CatalogAdminError, LocationCommand, PlanCommand, PromoCommand,
 };
 use crate::errors::HandlerResult;
-use crate::text::{escape, tr_with};
+use crate::text::{count, escape, money, tr, tr_with, traffic};
+use vpnshop_core::ids::{LocationId, PlanId};
 
 #[derive(Parser)]
 #[command(no_binary_name = true, disable_help_flag = true)]
@@ -109,12 +111,28 @@ pub(super) fn words(line: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs `/<family> <rest>`.
+/// Runs `/<family> <rest>` and says what came of it.
 pub async fn run(a: &Admin, family: Family, rest: &str) -> HandlerResult {
+    let lang = a.lang();
+    let keyboard = InlineKeyboardMarkup::new(vec![vec![back(lang)]]);
+    let text = match execute(a, family, rest).await? {
+        Ok(out) => out,
+        Err(why) => why,
+    };
+    a.v.say(text, keyboard).await
+}
+
+/// Runs `<family> <rest>` as the command line would, audits a change with the line that made
+/// it, and returns the output (or why it was refused) as HTML. The screens' buttons run their
+/// changes through here too, so a change reads the same in `/audit` however it was made.
+pub(super) async fn execute(
+    a: &Admin,
+    family: Family,
+    rest: &str,
+) -> Result<Result<String, String>, crate::errors::BotError> {
     a.require(family.permission(), family.name()).await?;
     let (lang, ctx) = (a.lang(), &a.v.ctx);
     let args = words(rest);
-    let keyboard = InlineKeyboardMarkup::new(vec![vec![back(lang)]]);
     let mut out: Vec<u8> = Vec::new();
     let now = ctx.clock.now();
     let db = &ctx.db;
@@ -145,7 +163,7 @@ pub async fn run(a: &Admin, family: Family, rest: &str) -> HandlerResult {
             Err(e) => Err(e.render().to_string()),
         },
     };
-    let text = match result {
+    Ok(match result {
         Ok(()) => {
             if changes {
                 Entry::new(Some(a.access.who), &format!("catalog.{}", family.name()))
@@ -154,21 +172,148 @@ pub async fn run(a: &Admin, family: Family, rest: &str) -> HandlerResult {
                     .record(db, now)
                     .await?;
             }
-            format!(
+            Ok(format!(
                 "<pre>{}</pre>",
                 escape(String::from_utf8_lossy(&out).trim())
-            )
+            ))
         }
-        Err(why) => tr_with(
+        Err(why) => Err(tr_with(
             lang,
             "admin.catalog.refused",
             &[
                 ("command", family.name()),
                 ("why", &format!("<pre>{}</pre>", escape(why.trim()))),
             ],
-        ),
+        )),
+    })
+}
+
+/// The catalog screen: every location and plan with its state and a button to turn it off or
+/// on; adding and editing are the typed commands, listed under it. `note` on top.
+pub async fn screen(a: &Admin, note: Option<String>) -> HandlerResult {
+    a.require(Permission::Catalog, "catalog.view").await?;
+    let (lang, ctx) = (a.lang(), &a.v.ctx);
+    let db = &ctx.db;
+    let locations = vpnshop_core::catalog::locations(db, false).await?;
+    let plans = vpnshop_core::catalog::all_plans(db).await?;
+    let mut text = note.map(|n| format!("{n}\n\n")).unwrap_or_default();
+    text.push_str(&tr(lang, "admin.catalog.title"));
+    let mark = |on: bool| if on { "🟢" } else { "⏸" };
+    let mut rows = Vec::new();
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, "admin.catalog.locations"));
+    if locations.is_empty() {
+        text.push_str(" —");
+    }
+    for l in &locations {
+        text.push_str(&format!(
+            "\n{} {} {} (<code>{}</code>)",
+            mark(l.enabled),
+            escape(&l.flag),
+            escape(&l.name),
+            escape(&l.code)
+        ));
+        rows.push(vec![button(
+            tr_with(
+                lang,
+                if l.enabled {
+                    "admin.catalog.disable"
+                } else {
+                    "admin.catalog.enable"
+                },
+                &[("what", &l.name)],
+            ),
+            AdminAction::LocationEnabled(l.location_id(), !l.enabled),
+        )]);
+    }
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, "admin.catalog.plans"));
+    if plans.is_empty() {
+        text.push_str(" —");
+    }
+    for p in &plans {
+        let prices = vpnshop_core::catalog::prices(db, p.plan_id()).await?;
+        let prices = prices
+            .iter()
+            .map(|m| money(lang, *m))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let trial = if p.is_trial { " 🎁" } else { "" };
+        text.push_str(&format!(
+            "\n{} {}{trial} (<code>{}</code>) · {} · {} · {}",
+            mark(p.enabled),
+            escape(&p.name),
+            escape(&p.code),
+            count(lang, i64::from(p.duration_days), "days"),
+            traffic(lang, p.traffic_bytes),
+            if prices.is_empty() {
+                "—".to_string()
+            } else {
+                prices
+            },
+        ));
+        rows.push(vec![button(
+            tr_with(
+                lang,
+                if p.enabled {
+                    "admin.catalog.disable"
+                } else {
+                    "admin.catalog.enable"
+                },
+                &[("what", &p.name)],
+            ),
+            AdminAction::PlanEnabled(p.plan_id(), !p.enabled),
+        )]);
+    }
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, "admin.catalog.how"));
+    rows.push(vec![back(lang)]);
+    a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// A location's button: `location disable|enable <code>`, as typed.
+pub async fn location_enabled(a: &Admin, id: LocationId, on: bool) -> HandlerResult {
+    a.require(Permission::Catalog, "catalog.location").await?;
+    let Some(l) = vpnshop_core::catalog::location(&a.v.ctx.db, id).await? else {
+        return a.v.stale().await;
     };
-    a.v.say(text, keyboard).await
+    let line = format!("{} {}", if on { "enable" } else { "disable" }, l.code);
+    let note = match execute(a, Family::Location, &line).await? {
+        Ok(_) => tr_with(
+            a.lang(),
+            if on {
+                "admin.catalog.enabled"
+            } else {
+                "admin.catalog.disabled"
+            },
+            &[("what", &escape(&l.name))],
+        ),
+        Err(why) => why,
+    };
+    screen(a, Some(note)).await
+}
+
+/// A plan's button: `plan disable|enable <code>`, as typed. Orders already placed keep their
+/// terms: they copied them when they were placed.
+pub async fn plan_enabled(a: &Admin, id: PlanId, on: bool) -> HandlerResult {
+    a.require(Permission::Catalog, "catalog.plan").await?;
+    let Some(p) = vpnshop_core::catalog::plan(&a.v.ctx.db, id).await? else {
+        return a.v.stale().await;
+    };
+    let line = format!("{} {}", if on { "enable" } else { "disable" }, p.code);
+    let note = match execute(a, Family::Plan, &line).await? {
+        Ok(_) => tr_with(
+            a.lang(),
+            if on {
+                "admin.catalog.enabled"
+            } else {
+                "admin.catalog.disabled"
+            },
+            &[("what", &escape(&p.name))],
+        ),
+        Err(why) => why,
+    };
+    screen(a, Some(note)).await
 }
 
 #[cfg(test)]

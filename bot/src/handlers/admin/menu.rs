@@ -31,6 +31,16 @@ pub async fn show(a: &Admin) -> HandlerResult {
             AdminAction::Staff,
         )]);
     }
+    let mut shop = Vec::new();
+    if a.access.may(Permission::Catalog) {
+        shop.push(button(tr(lang, "admin.menu.catalog"), AdminAction::Catalog));
+    }
+    if a.access.may(Permission::Panels) {
+        shop.push(button(tr(lang, "admin.menu.panels"), AdminAction::Panels));
+    }
+    if !shop.is_empty() {
+        rows.push(shop);
+    }
     if a.access.may(Permission::Settings) {
         rows.push(vec![button(
             tr(lang, "admin.menu.settings"),

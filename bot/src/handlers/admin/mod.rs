@@ -65,6 +65,8 @@ pub enum AdminStep {
     MessageText {
         customer: vpnshop_core::ids::CustomerId,
     },
+    /// Changing a panel's capacity: waiting for the number (or `-`).
+    PanelCapacity { panel: vpnshop_core::ids::PanelId },
     /// Waiting for the required channel's @username or link.
     Channel,
     /// Waiting for the help text in this language (`-`: the built-in one).
@@ -278,6 +280,9 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
                 v.bot.send_message(v.chat, hint).await?;
                 Ok(())
             }
+            AdminStep::PanelCapacity { panel } => {
+                panels::set_capacity(&a, panel, msg.text().unwrap_or_default()).await
+            }
             AdminStep::Channel => {
                 settings::set_channel(&a, Some(msg.text().unwrap_or_default())).await
             }
@@ -349,6 +354,14 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::Gift(s) => gifts::ask(&a, s).await,
         AdminAction::ConfirmGift(s) => gifts::confirm(&a, s).await,
         AdminAction::Message(c) => messages::ask(&a, c).await,
+        AdminAction::Catalog => catalog::screen(&a, None).await,
+        AdminAction::LocationEnabled(l, on) => catalog::location_enabled(&a, l, on).await,
+        AdminAction::PlanEnabled(p, on) => catalog::plan_enabled(&a, p, on).await,
+        AdminAction::Panels => panels::screen(&a, None).await,
+        AdminAction::Panel(p) => panels::show(&a, p, None).await,
+        AdminAction::PanelCheck(p) => panels::check(&a, p).await,
+        AdminAction::PanelEnabled(p, on) => panels::set_enabled(&a, p, on).await,
+        AdminAction::PanelCapacity(p) => panels::ask_capacity(&a, p).await,
         AdminAction::Settings => settings::show(&a, None).await,
         AdminAction::SetMaintenance(on) => settings::set_maintenance(&a, on).await,
         AdminAction::AskChannel => settings::ask_channel(&a).await,

@@ -7,10 +7,14 @@ use secrecy::SecretString;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, MessageId};
 use vpnshop_core::audit::Entry;
+use vpnshop_core::ids::PanelId;
+use vpnshop_core::panels;
 use vpnshop_core::staff::Permission;
 
-use super::{Admin, AdminStep, back};
+use super::{Admin, AdminStep, back, button};
+use crate::callback::AdminAction;
 use crate::cli::panel::{self, AddPanel, PanelCommand};
+use crate::errors::BotError;
 use crate::errors::HandlerResult;
 use crate::handlers::State;
 use crate::text::{escape, tr, tr_with};
@@ -138,4 +142,219 @@ pub async fn secret(a: &Admin, args: AddPanel, msg: &Message) -> HandlerResult {
         text.push_str(&tr(a.lang(), "admin.panels.delete_it"));
     }
     a.v.say(text, done_keyboard(a)).await
+}
+
+/// The panels screen: each panel's health, load (active accounts / capacity), version and last
+/// check, one button each to its own screen; how to add one under it. `note` on top.
+pub async fn screen(a: &Admin, note: Option<String>) -> HandlerResult {
+    a.require(Permission::Panels, "panel.list").await?;
+    let (lang, ctx) = (a.lang(), &a.v.ctx);
+    let all = panels::panels(&ctx.db).await.map_err(store_error)?;
+    let loads = panels::loads(&ctx.db).await?;
+    let locations = vpnshop_core::catalog::locations(&ctx.db, false).await?;
+    let mut text = note.map(|n| format!("{n}\n\n")).unwrap_or_default();
+    text.push_str(&tr(lang, "admin.panels.title"));
+    if all.is_empty() {
+        text.push('\n');
+        text.push_str(&tr(lang, "admin.panels.none"));
+    }
+    let mut rows = Vec::new();
+    for p in &all {
+        let location = locations
+            .iter()
+            .find(|l| l.id == p.location_id)
+            .map_or("?".to_string(), |l| format!("{} {}", l.flag, l.name));
+        text.push_str("\n\n");
+        text.push_str(&line(
+            a,
+            p,
+            &location,
+            loads.get(&p.id.get()).copied().unwrap_or(0),
+        ));
+        rows.push(vec![button(
+            format!("{} {}", state_mark(p), p.name),
+            AdminAction::Panel(p.id),
+        )]);
+    }
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, "admin.panels.how_to_add"));
+    rows.push(vec![back(lang)]);
+    a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+fn store_error(e: panels::PanelStoreError) -> BotError {
+    match e {
+        panels::PanelStoreError::Db(e) => BotError::Db(e),
+        other => BotError::Service(other.to_string()),
+    }
+}
+
+fn state_mark(p: &panels::Panel) -> &'static str {
+    match (p.enabled, p.checked_at, p.healthy) {
+        (false, _, _) => "⏸",
+        (true, None, _) => "⚪️",
+        (true, Some(_), true) => "🟢",
+        (true, Some(_), false) => "🔴",
+    }
+}
+
+/// One panel as staff read it.
+fn line(a: &Admin, p: &panels::Panel, location: &str, load: u64) -> String {
+    let lang = a.lang();
+    let state = match (p.enabled, p.checked_at, p.healthy) {
+        (false, _, _) => tr(lang, "admin.panels.disabled"),
+        (true, None, _) => tr(lang, "admin.panels.unchecked"),
+        (true, Some(_), true) => tr(lang, "admin.panels.healthy"),
+        (true, Some(_), false) => tr_with(
+            lang,
+            "admin.panels.failing",
+            &[("why", &escape(p.last_error.as_deref().unwrap_or("?")))],
+        ),
+    };
+    let capacity = p
+        .capacity
+        .map_or_else(|| tr(lang, "admin.panels.no_limit"), |c| c.to_string());
+    tr_with(
+        lang,
+        "admin.panels.line",
+        &[
+            ("mark", state_mark(p)),
+            ("name", &escape(&p.name)),
+            ("kind", p.config.kind.as_str()),
+            ("version", &escape(p.version.as_deref().unwrap_or("?"))),
+            ("location", &escape(location)),
+            ("load", &load.to_string()),
+            ("capacity", &capacity),
+            ("state", &state),
+            (
+                "checked",
+                &p.checked_at.map_or("—".to_string(), crate::text::date),
+            ),
+        ],
+    )
+}
+
+/// One panel: its line and what can be done with it.
+pub async fn show(a: &Admin, id: PanelId, note: Option<String>) -> HandlerResult {
+    a.require(Permission::Panels, "panel.view").await?;
+    a.v.set_state(State::Idle).await?;
+    let (lang, ctx) = (a.lang(), &a.v.ctx);
+    let all = panels::panels(&ctx.db).await.map_err(store_error)?;
+    let Some(p) = all.into_iter().find(|p| p.id == id) else {
+        return a.v.stale().await;
+    };
+    let load = panels::loads(&ctx.db)
+        .await?
+        .get(&p.id.get())
+        .copied()
+        .unwrap_or(0);
+    let location = vpnshop_core::catalog::location(&ctx.db, p.location_id)
+        .await?
+        .map_or("?".to_string(), |l| format!("{} {}", l.flag, l.name));
+    let mut text = note.map(|n| format!("{n}\n\n")).unwrap_or_default();
+    text.push_str(&line(a, &p, &location, load));
+    let toggle = if p.enabled {
+        button(
+            tr(lang, "admin.panels.disable"),
+            AdminAction::PanelEnabled(id, false),
+        )
+    } else {
+        button(
+            tr(lang, "admin.panels.enable"),
+            AdminAction::PanelEnabled(id, true),
+        )
+    };
+    let rows = vec![
+        vec![
+            button(tr(lang, "admin.panels.check"), AdminAction::PanelCheck(id)),
+            toggle,
+        ],
+        vec![button(
+            tr(lang, "admin.panels.capacity"),
+            AdminAction::PanelCapacity(id),
+        )],
+        vec![
+            button(tr(lang, "admin.panels.all"), AdminAction::Panels),
+            back(lang),
+        ],
+    ];
+    a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// Runs the doctor on the panel and shows its lines above the panel's screen.
+pub async fn check(a: &Admin, id: PanelId) -> HandlerResult {
+    a.require(Permission::Panels, "panel.check").await?;
+    let ctx = &a.v.ctx;
+    let all = panels::panels(&ctx.db).await.map_err(store_error)?;
+    let Some(p) = all.into_iter().find(|p| p.id == id) else {
+        return a.v.stale().await;
+    };
+    let mut out: Vec<u8> = Vec::new();
+    let note = match panel::check(&ctx.db, &p.name, ctx.clock.now(), &mut out).await {
+        Ok(_) => output(out),
+        Err(e) => output(e.to_string().into_bytes()),
+    };
+    show(a, id, Some(note)).await
+}
+
+pub async fn set_enabled(a: &Admin, id: PanelId, on: bool) -> HandlerResult {
+    a.require(Permission::Panels, "panel.enable").await?;
+    let ctx = &a.v.ctx;
+    match panels::set_enabled(&ctx.db, &a.access, id, on, ctx.clock.now()).await {
+        Ok(()) => {
+            let key = if on {
+                "admin.panels.enabled_now"
+            } else {
+                "admin.panels.disabled_now"
+            };
+            show(a, id, Some(tr(a.lang(), key))).await
+        }
+        Err(panels::PanelChangeError::NotFound) => a.v.stale().await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Asks for the new capacity.
+pub async fn ask_capacity(a: &Admin, id: PanelId) -> HandlerResult {
+    a.require(Permission::Panels, "panel.capacity").await?;
+    a.v.set_state(State::Admin(AdminStep::PanelCapacity { panel: id }))
+        .await?;
+    let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
+        tr(a.lang(), "admin.customers.cancel"),
+        AdminAction::Panel(id),
+    )]]);
+    a.v.say(tr(a.lang(), "admin.panels.ask_capacity"), keyboard)
+        .await
+}
+
+/// The typed capacity: a number of accounts, or `-` for no limit.
+pub async fn set_capacity(a: &Admin, id: PanelId, typed: &str) -> HandlerResult {
+    a.require(Permission::Panels, "panel.capacity").await?;
+    let ctx = &a.v.ctx;
+    let typed = typed.trim();
+    let capacity = if typed == "-" {
+        Some(None)
+    } else {
+        typed
+            .replace([',', '٬'], "")
+            .parse::<i32>()
+            .ok()
+            .filter(|c| *c > 0)
+            .map(Some)
+    };
+    let Some(capacity) = capacity else {
+        let keyboard = InlineKeyboardMarkup::new(vec![vec![button(
+            tr(a.lang(), "admin.customers.cancel"),
+            AdminAction::Panel(id),
+        )]]);
+        return a
+            .v
+            .say(tr(a.lang(), "admin.panels.bad_capacity"), keyboard)
+            .await;
+    };
+    match panels::set_capacity(&ctx.db, &a.access, id, capacity, ctx.clock.now()).await {
+        Ok(()) => show(a, id, Some(tr(a.lang(), "admin.panels.capacity_set"))).await,
+        Err(panels::PanelChangeError::NotFound) => a.v.stale().await,
+        Err(e) => Err(e.into()),
+    }
 }

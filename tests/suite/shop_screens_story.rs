@@ -1,0 +1,115 @@
+//! The catalog and panels screens: an owner stops and restarts selling a plan with a button, sees
+//! each panel's health, load and version, runs its doctor, disables it (customers then find
+//! nothing on sale) and caps it — each change audited like the typed command; support pressing a
+//! forged panel button changes nothing.
+use vpnshop_core::audit::{self, Filter};
+use vpnshop_core::customers::Language;
+use vpnshop_core::ids::TelegramId;
+use vpnshop_core::staff::{self, Role};
+use vpnshop_tests::assert_says;
+
+use crate::admin_journeys::buys_from_wallet;
+use crate::shop::{ADMIN, ShopBuilder};
+use crate::support::{at_menu, label, press, t0};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_runs_the_catalog_and_the_panels_from_buttons() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let db = &shop.app.db.db;
+    let en = Language::En;
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    owner.send("/admin");
+    let menu = owner.next().await;
+
+    // Catalog: the plan is on sale; stop it, and a customer sees no plan; sell it again.
+    let catalog = press(&owner, &menu, "Catalog").await;
+    assert_says!(catalog, "🟢 🇩🇪 Germany (de)");
+    assert_says!(catalog, "🟢 1 month (m1)");
+    let stopped = press(&owner, &catalog, "Stop selling 1 month").await;
+    assert_says!(stopped, "1 month is no longer sold");
+    assert_says!(stopped, "⏸ 1 month (m1)");
+    let (sara, home) = at_menu(&shop.app, 7_960_000_001, "Sara", en).await;
+    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
+    let plans = press(&sara, &locations, "Germany").await;
+    assert!(
+        !plans.button_labels().iter().any(|l| l.contains("1 month")),
+        "{:?}",
+        plans.button_labels()
+    );
+    let again = press(&owner, &stopped, "Sell 1 month again").await;
+    assert_says!(again, "1 month is on sale again");
+
+    // Panels: health, load and version; the doctor; disable and enable; capacity.
+    owner.send("/admin");
+    let menu = owner.next().await;
+    let panels = press(&owner, &menu, "Panels").await;
+    assert_says!(panels, "de-1");
+    assert_says!(panels, "Accounts: 0 / no limit");
+    let panel = press(&owner, &panels, "de-1").await;
+    let checked = press(&owner, &panel, "Check").await;
+    assert_says!(checked, "✓");
+    assert_says!(checked, "healthy");
+    assert!(
+        !checked.text.contains("marzban ?"),
+        "the version is shown: {}",
+        checked.text
+    );
+    let off = press(&owner, &checked, "Disable").await;
+    assert_says!(off, "no new accounts go to this panel");
+    sara.send("/buy");
+    assert_says!(sara.next().await, "Nothing is on sale right now");
+    let on = press(&owner, &off, "Enable").await;
+    assert_says!(on, "Enabled");
+
+    // A capacity of one: after one sale the panel is full and Germany is off sale.
+    press(&owner, &on, "Capacity").await;
+    owner.send("zero");
+    assert_says!(owner.next().await, "positive number");
+    owner.send("1");
+    let capped = owner.next().await;
+    assert_says!(capped, "Capacity saved");
+    assert_says!(capped, "Accounts: 0 / 1");
+    buys_from_wallet(&shop.app, 7_960_000_002, |_| {}).await;
+    sara.send("/buy");
+    assert_says!(sara.next().await, "Nothing is on sale right now");
+
+    // Support may not touch panels: a forged Disable changes nothing and is recorded.
+    let support = TelegramId::new(9_700_000_001);
+    staff::put(db, support, Role::Support, t0()).await.unwrap();
+    let sam = shop.app.user(support.get(), "Sam", Some("en"));
+    sam.send("/admin");
+    let theirs = sam.next().await;
+    assert!(!theirs.button_labels().iter().any(|l| l.contains("Panels")));
+    let panel_id = vpnshop_core::panels::panel_by_name(db, "de-1")
+        .await
+        .unwrap()
+        .id;
+    let q = sam.press_data(theirs.message_id, &format!("ape:{panel_id}:0"));
+    assert_says!(sam.next().await, "Your role (support) does not allow this");
+    sam.answer_to(&q).await;
+    assert!(
+        vpnshop_core::panels::panel_by_name(db, "de-1")
+            .await
+            .unwrap()
+            .enabled
+    );
+
+    let filter = Filter::default();
+    let (rows, _) = audit::latest(db, &filter, 0, 50).await.unwrap();
+    let actions: Vec<(String, String)> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| r.action.starts_with("panel.") || r.action.starts_with("catalog."))
+        .map(|r| (r.action, r.details))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("catalog.plan".to_string(), "disable m1".to_string()),
+            ("catalog.plan".to_string(), "enable m1".to_string()),
+            ("panel.disable".to_string(), String::new()),
+            ("panel.enable".to_string(), String::new()),
+            ("panel.capacity".to_string(), String::new()),
+        ]
+    );
+}
