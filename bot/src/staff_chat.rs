@@ -87,6 +87,17 @@ impl StaffChat {
         *bucket = Some((0, at));
     }
 
+    /// Telegram answered a post with 429 and `retry_after`: no post goes to the group before
+    /// `wait` has passed, then the bucket refills from empty.
+    pub async fn hold(&self, wait: std::time::Duration) {
+        let refill = std::time::Duration::from_millis(60_000 / u64::from(POSTS_PER_MINUTE));
+        let mut bucket = self.bucket.lock().await;
+        let free_at = tokio::time::Instant::now() + wait;
+        // The next post is allowed one refill after `since`.
+        let since = free_at.checked_sub(refill).unwrap_or(free_at);
+        *bucket = Some((0, since));
+    }
+
     /// Card-to-card and support are offered only while this holds.
     pub fn is_reachable(&self) -> bool {
         self.id.is_some() && self.reachable.load(Ordering::Relaxed)
@@ -170,5 +181,19 @@ mod pacing_tests {
             chat.pace().await;
         }
         assert_eq!(quiet.elapsed().as_secs(), 0);
+    }
+
+    /// Telegram said "retry after 35 s": the next post waits exactly that, then the pace
+    /// starts again from an empty bucket.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_the_next_post_for_exactly_its_retry_after() {
+        let chat = StaffChat::new(Some(-100));
+        chat.pace().await;
+        let start = tokio::time::Instant::now();
+        chat.hold(std::time::Duration::from_secs(35)).await;
+        chat.pace().await;
+        assert_eq!(start.elapsed().as_secs(), 35);
+        chat.pace().await;
+        assert_eq!(start.elapsed().as_secs(), 38);
     }
 }

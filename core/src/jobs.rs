@@ -317,24 +317,45 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// Records a failed attempt: the job is retried after a backoff, or given up for good once it
-/// has used all its attempts (or when `permanent`, for errors a retry cannot fix).
+/// has used all its attempts (or at once with `Retry::Never`, for errors a retry cannot fix);
+/// `Retry::After` waits exactly as long as it was told and gives the attempt back.
 pub async fn fail(
     db: &impl ConnectionTrait,
     job: &Job,
     worker: &str,
     error: &str,
-    permanent: bool,
+    retry: Retry,
     now: DateTime<Utc>,
 ) -> Result<Fate, DbErr> {
     let id = job.id;
     let error: String = error.chars().take(2000).collect();
-    let (fate, status, run_at, finished) = if permanent || job.attempts >= job.max_attempts {
-        (Fate::GaveUp, JobStatus::Failed, job.run_at, Some(now))
-    } else {
-        let at = now + backoff(job.attempts);
-        (Fate::RetryAt(at), JobStatus::Queued, at, None)
+    let (fate, status, run_at, finished, attempts) = match retry {
+        Retry::After(wait) => {
+            let at = now + Ord::max(wait, Duration::seconds(1));
+            let attempts = Ord::max(job.attempts - 1, 0);
+            (Fate::RetryAt(at), JobStatus::Queued, at, None, attempts)
+        }
+        Retry::Never => (
+            Fate::GaveUp,
+            JobStatus::Failed,
+            job.run_at,
+            Some(now),
+            job.attempts,
+        ),
+        Retry::Backoff if job.attempts >= job.max_attempts => (
+            Fate::GaveUp,
+            JobStatus::Failed,
+            job.run_at,
+            Some(now),
+            job.attempts,
+        ),
+        Retry::Backoff => {
+            let at = now + backoff(job.attempts);
+            (Fate::RetryAt(at), JobStatus::Queued, at, None, job.attempts)
+        }
     };
     let r = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Attempts, attempts.into())
         .col_expr(jobs::Column::Status, status.into())
         .col_expr(jobs::Column::RunAt, run_at.into())
         .col_expr(jobs::Column::LastError, Some(error).into())
@@ -367,6 +388,21 @@ pub enum JobError {
     /// No retry can fix it (the payload names something that no longer exists).
     #[error("{0}")]
     Permanent(String),
+    /// The other side said when to come back (Telegram's 429 `retry_after`): retried exactly
+    /// then, and the attempt is not counted — being told to wait is not a failure.
+    #[error("{why} (retry after {}s)", .after.num_seconds())]
+    Wait { after: Duration, why: String },
+}
+
+/// When a failed attempt is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// After the usual backoff, counting the attempt.
+    Backoff,
+    /// After exactly this, not counting the attempt.
+    After(Duration),
+    /// Never: given up now.
+    Never,
 }
 
 impl From<DbErr> for JobError {
@@ -628,9 +664,12 @@ impl Runner {
                 complete(&self.db, id, &self.worker, now).await?;
             }
             Err(e) => {
-                let permanent = matches!(e, JobError::Permanent(_));
-                let fate =
-                    fail(&self.db, &job, &self.worker, &e.to_string(), permanent, now).await?;
+                let retry = match &e {
+                    JobError::Permanent(_) => Retry::Never,
+                    JobError::Wait { after, .. } => Retry::After(*after),
+                    JobError::Retry(_) => Retry::Backoff,
+                };
+                let fate = fail(&self.db, &job, &self.worker, &e.to_string(), retry, now).await?;
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, ?fate, error = %e, "job failed");
             }
         }

@@ -73,9 +73,16 @@ async fn a_failing_job_backs_off_then_gives_up() {
         .unwrap()
         .remove(0);
     assert_eq!(job.attempts, 1);
-    let fate = jobs::fail(&t.db, &job, "w", "panel timed out", false, t0())
-        .await
-        .unwrap();
+    let fate = jobs::fail(
+        &t.db,
+        &job,
+        "w",
+        "panel timed out",
+        jobs::Retry::Backoff,
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(fate, Fate::RetryAt(t0() + Duration::seconds(10)));
     // Not due before its backoff.
     assert!(
@@ -90,9 +97,16 @@ async fn a_failing_job_backs_off_then_gives_up() {
         .unwrap()
         .remove(0);
     assert_eq!(
-        jobs::fail(&t.db, &job, "w", "panel timed out", false, later)
-            .await
-            .unwrap(),
+        jobs::fail(
+            &t.db,
+            &job,
+            "w",
+            "panel timed out",
+            jobs::Retry::Backoff,
+            later
+        )
+        .await
+        .unwrap(),
         Fate::GaveUp
     );
     let job = jobs::get(&t.db, id).await.unwrap().unwrap();
@@ -325,4 +339,37 @@ async fn two_processes_with_a_slow_panel_run_each_job_once_and_a_sweep_holds_not
         provisioned < sweep_done,
         "provisioning did not wait for the sweep"
     );
+}
+
+/// Telegram's 429 says when to come back: the job runs again exactly then, and being told to
+/// wait does not use up one of its attempts.
+#[tokio::test]
+async fn a_job_told_to_wait_runs_again_exactly_then_without_losing_an_attempt() {
+    let t = fresh_db().await;
+    let id = jobs::enqueue(
+        &t.db,
+        NewJob::new("notice", serde_json::json!({}), t0()).attempts(2),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let job = jobs::lease(&t.db, "w", &["notice"], 1, Duration::minutes(1), t0())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.attempts, 1);
+    let fate = jobs::fail(
+        &t.db,
+        &job,
+        "w",
+        "429",
+        jobs::Retry::After(Duration::seconds(35)),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fate, jobs::Fate::RetryAt(t0() + Duration::seconds(35)));
+    let again = jobs::get(&t.db, id).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 0);
+    assert_eq!(again.run_at, t0() + Duration::seconds(35));
 }

@@ -59,8 +59,13 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         }
     };
     let result = sent.map_err(undelivered);
+    if let (Err(JobError::Wait { after, .. }), true) = (&result, staff_facing) {
+        // Telegram slowed the group down: nothing else goes there before it said.
+        ctx.staff.hold(after.to_std().unwrap_or_default()).await;
+    }
     if let Err(e) = &result {
-        let last = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
+        let last = matches!(e, JobError::Permanent(_))
+            || (job.attempts >= job.max_attempts && !matches!(e, JobError::Wait { .. }));
         if staff_facing && last {
             tell_owners(&bot, &ctx, &what, e).await;
         }
@@ -123,6 +128,10 @@ fn undelivered(e: BotError) -> JobError {
             ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound,
         ))
         | BotError::Undeliverable(_) => JobError::Permanent(format!("undeliverable: {e}")),
+        BotError::Telegram(RequestError::RetryAfter(wait)) => JobError::Wait {
+            after: chrono::Duration::from_std(wait.duration()).unwrap_or_default(),
+            why: "Telegram asked to slow down (429)".into(),
+        },
         e => JobError::Retry(e.to_string()),
     }
 }
