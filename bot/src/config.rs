@@ -137,6 +137,8 @@ pub struct ShopSettings {
     pub staff_chat_id: Option<i64>,
     /// The hour (0–23, UTC) the staff chat gets a summary of the day; unset: none.
     pub daily_summary_hour: Option<u32>,
+    /// In a staff chat that is a forum: the topic (its thread id) each kind of notice goes to.
+    pub staff_topics: StaffTopicsSettings,
     /// Minutes a customer's ticket message may wait for an answer before staff are reminded
     /// (once per wait); 0: no reminders.
     pub ticket_reminder_minutes: u32,
@@ -144,6 +146,26 @@ pub struct ShopSettings {
     pub default_language: String,
     /// The currency prices and wallets are in.
     pub currency: String,
+}
+
+/// `[shop.staff_topics]`: in a staff chat with topics (a forum), which topic each kind of
+/// notice is posted in, by the topic's thread id (the number at the end of a message link in
+/// it). A kind left out goes to the chat's General topic.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffTopicsSettings {
+    /// Sales and refunds.
+    pub sales: Option<i32>,
+    /// Card-to-card receipts to review.
+    pub receipts: Option<i32>,
+    /// Payments in review (paid, but not as asked).
+    pub payments: Option<i32>,
+    /// Support tickets, customer replies and reminders.
+    pub tickets: Option<i32>,
+    /// The daily summary.
+    pub summary: Option<i32>,
+    /// Everything else: undeliverable answers, problems.
+    pub alerts: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +220,7 @@ impl Default for ShopSettings {
             admin_ids: Vec::new(),
             staff_chat_id: None,
             daily_summary_hour: None,
+            staff_topics: StaffTopicsSettings::default(),
             ticket_reminder_minutes: 60,
             default_language: "fa".to_string(),
             currency: "IRT".to_string(),
@@ -290,6 +313,7 @@ pub struct Runtime {
     pub daily_summary_hour: Option<u32>,
     /// How long a ticket waits for an answer before staff are reminded; `None`: never.
     pub ticket_reminder_after: Option<chrono::Duration>,
+    pub staff_topics: StaffTopicsSettings,
     pub limits: LimitsSettings,
 }
 
@@ -360,6 +384,7 @@ impl Settings {
             payments,
             staff_chat: self.shop.staff_chat_id,
             daily_summary_hour: self.shop.daily_summary_hour,
+            staff_topics: self.shop.staff_topics,
             ticket_reminder_after: (self.shop.ticket_reminder_minutes > 0)
                 .then(|| chrono::Duration::minutes(i64::from(self.shop.ticket_reminder_minutes))),
             limits: self.limits.clone(),

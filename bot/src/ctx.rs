@@ -55,6 +55,9 @@ impl Ctx {
         (shop_name, bot_username): (String, String),
         runtime: crate::config::Runtime,
     ) -> Ctx {
+        let staff = crate::staff_chat::StaffChat::new(runtime.staff_chat)
+            .with_topics(runtime.staff_topics)
+            .with_shared_pace(db.clone(), clock.clone());
         Ctx {
             db,
             clock,
@@ -67,7 +70,7 @@ impl Ctx {
             staff_chat: runtime.staff_chat,
             daily_summary_hour: runtime.daily_summary_hour,
             ticket_reminder_after: runtime.ticket_reminder_after,
-            staff: Arc::new(crate::staff_chat::StaffChat::new(runtime.staff_chat)),
+            staff: Arc::new(staff),
             limits: runtime.limits,
             maintenance: Default::default(),
             overrides: Default::default(),

@@ -25,6 +25,7 @@ pub mod maintenance;
 pub mod notices;
 pub mod orders;
 pub mod overrides;
+pub mod pace;
 pub mod panels;
 pub mod payments;
 pub mod points;

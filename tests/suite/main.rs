@@ -19,6 +19,7 @@ mod settings_story;
 mod shop;
 mod shop_screens_story;
 mod staff_story;
+mod staff_topics_story;
 mod start_story;
 mod support;
 mod support_queue;

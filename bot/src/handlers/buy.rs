@@ -22,6 +22,7 @@ use crate::ctx::Ctx;
 use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
+use crate::staff_chat::{InTopic, Topic};
 use crate::text::{self, escape, tr, tr_with};
 
 pub async fn locations(v: &Visit) -> HandlerResult {
@@ -457,7 +458,9 @@ pub async fn notify_sale(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerRe
         ],
     );
     ctx.staff.pace().await;
-    bot.send_message(ChatId(staff), body).await?;
+    bot.send_message(ChatId(staff), body)
+        .in_topic(ctx.staff.topic(Topic::Sales))
+        .await?;
     Ok(())
 }
 
@@ -494,7 +497,9 @@ pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Handl
             ],
         );
         ctx.staff.pace().await;
-        bot.send_message(ChatId(staff), body).await?;
+        bot.send_message(ChatId(staff), body)
+            .in_topic(ctx.staff.topic(Topic::Alerts))
+            .await?;
     }
     Ok(())
 }

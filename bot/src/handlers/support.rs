@@ -11,6 +11,7 @@ use crate::callback::Action;
 use crate::ctx::TgBot;
 use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
+use crate::staff_chat::{InTopic, Topic};
 use crate::text::{self, escape, tr, tr_with};
 use teloxide::ApiError;
 use teloxide::RequestError;
@@ -320,6 +321,7 @@ pub async fn notify_customer(bot: &TgBot, ctx: &Ctx, message_id: i64) -> Handler
                         &[("id", &t.id.to_string())],
                     ),
                 )
+                .in_topic(ctx.staff.topic(Topic::Alerts))
                 .await?;
             }
             Ok(())

@@ -41,6 +41,8 @@ pub struct BotMessage {
     pub invoice: Option<Invoice>,
     /// The message this one replies to (`reply_parameters.message_id` or `reply_to_message_id`).
     pub reply_to: Option<i64>,
+    /// The forum topic it is in (`message_thread_id`, or the replied message's topic).
+    pub thread: Option<i64>,
 }
 
 /// A photo the bot sent, or one a user sent it.
@@ -113,6 +115,8 @@ struct Inner {
     left_groups: std::collections::HashSet<i64>,
     /// Users who blocked the bot.
     blocked: std::collections::HashSet<i64>,
+    /// Groups that are forums, with their topics' thread ids.
+    forums: HashMap<i64, std::collections::HashSet<i64>>,
     /// Public channels by @username, with their members' user ids.
     channels: HashMap<String, std::collections::HashSet<i64>>,
     /// How often `getChatMember` was asked about a channel.
@@ -330,6 +334,15 @@ impl FakeTelegram {
     /// The bot is removed from group `chat_id`, as an admin of the group might do.
     pub fn remove_bot_from(&self, chat_id: i64) {
         self.inner.lock().unwrap().left_groups.insert(chat_id);
+    }
+
+    /// Group `chat_id` is a forum with these topics (thread ids).
+    pub fn make_forum(&self, chat_id: i64, topics: &[i64]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .forums
+            .insert(chat_id, topics.iter().copied().collect());
     }
 
     /// A public channel `@name` exists (the bot an admin of it, so it may ask who joined).

@@ -103,6 +103,29 @@ pub(super) fn json_param(v: &Value) -> Value {
 
 /// The message a send replies to: `reply_parameters.message_id`, or the older
 /// `reply_to_message_id`.
+/// The forum topic a new message goes to: the one asked for, which must exist in a forum, or
+/// the replied message's.
+#[allow(clippy::result_large_err)] // the error is the reply itself
+pub(super) fn thread_of(inner: &Inner, chat_id: i64, p: &Value) -> Result<Option<i64>, Response> {
+    if let Some(thread) = int(&p["message_thread_id"]) {
+        let known = inner
+            .forums
+            .get(&chat_id)
+            .is_some_and(|topics| topics.contains(&thread));
+        if !known {
+            return Err(err(400, "Bad Request: message thread not found"));
+        }
+        return Ok(Some(thread));
+    }
+    Ok(replied_id(p).and_then(|r| {
+        inner
+            .events
+            .get(&chat_id)
+            .and_then(|e| e.iter().find(|m| m.message_id == r))
+            .and_then(|m| m.thread)
+    }))
+}
+
 pub(super) fn replied_id(p: &Value) -> Option<i64> {
     int(&json_param(&p["reply_parameters"])["message_id"])
         .or_else(|| int(&p["reply_to_message_id"]))
@@ -499,6 +522,14 @@ pub(super) fn send_message(
         }
         None => (inner.new_message_id(), replied_id(p)),
     };
+    let thread = match edit {
+        Some(id) => inner
+            .events
+            .get(&chat_id)
+            .and_then(|e| e.iter().rev().find(|e| e.message_id == id))
+            .and_then(|m| m.thread),
+        None => thread_of(&inner, chat_id, p)?,
+    };
     let message = BotMessage {
         message_id,
         chat_id,
@@ -508,6 +539,7 @@ pub(super) fn send_message(
         photo: None,
         invoice: None,
         reply_to,
+        thread,
     };
     Ok(record(&mut inner, message, &chat, p))
 }
@@ -611,6 +643,7 @@ pub(super) fn send_photo(tg: &FakeTelegram, p: &Value) -> Result<Response, Respo
         _ => return Err(err(400, "Bad Request: there is no photo in the request")),
     };
     let chat = admit(&mut inner, chat_id)?;
+    let thread = thread_of(&inner, chat_id, p)?;
     inner.photos.insert(photo.file_id.clone(), photo.clone());
     let message = BotMessage {
         message_id: inner.new_message_id(),
@@ -621,6 +654,7 @@ pub(super) fn send_photo(tg: &FakeTelegram, p: &Value) -> Result<Response, Respo
         photo: Some(photo),
         invoice: None,
         reply_to: replied_id(p),
+        thread,
     };
     Ok(record(&mut inner, message, &chat, p))
 }
@@ -684,6 +718,7 @@ pub(super) fn send_invoice(tg: &FakeTelegram, p: &Value) -> Result<Response, Res
         photo: None,
         invoice: Some(invoice),
         reply_to: replied_id(p),
+        thread: None,
     };
     Ok(record(&mut inner, message, &chat, p))
 }

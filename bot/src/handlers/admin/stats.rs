@@ -9,6 +9,7 @@ use super::{Admin, back, button};
 use crate::callback::AdminAction;
 use crate::ctx::{Ctx, TgBot};
 use crate::errors::HandlerResult;
+use crate::staff_chat::{InTopic, Topic};
 use crate::text::{money, tr, tr_with};
 
 pub async fn show(a: &Admin) -> HandlerResult {
@@ -35,7 +36,9 @@ pub async fn notify_summary(bot: &TgBot, ctx: &Ctx, day: &str) -> HandlerResult 
         render(lang, &s, true)
     );
     ctx.staff.pace().await;
-    bot.send_message(ChatId(staff), text).await?;
+    bot.send_message(ChatId(staff), text)
+        .in_topic(ctx.staff.topic(Topic::Summary))
+        .await?;
     Ok(())
 }
 

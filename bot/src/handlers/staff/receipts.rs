@@ -19,6 +19,7 @@ use crate::handlers::readers;
 use crate::keyboards;
 use crate::keyboards::staff_button;
 use crate::refusals;
+use crate::staff_chat::{InTopic, PhotoInTopic, Topic};
 use crate::text::{self, escape, tr, tr_with};
 use vpnshop_core::ids::ReceiptId;
 
@@ -123,6 +124,7 @@ pub async fn repost(bot: &TgBot, ctx: &Ctx, staff: ChatId, r: &Receipt) -> Resul
     ctx.staff.pace().await;
     let sent = bot
         .send_photo(staff, InputFile::file_id(r.file_id.clone().into()))
+        .photo_in_topic(ctx.staff.topic(Topic::Receipts))
         .caption(body)
         .parse_mode(ParseMode::Html)
         .reply_markup(decision_keyboard(ctx.default_language, r.id))
@@ -317,14 +319,16 @@ pub async fn remind(bot: &TgBot, ctx: &Ctx) -> HandlerResult {
         }
         let minutes = text::count(lang, (now - r.created_at).num_minutes(), "minutes");
         ctx.staff.pace().await;
-        let mut send = bot.send_message(
-            ChatId(staff),
-            tr_with(
-                lang,
-                "receipt.reminder",
-                &[("id", &r.id.to_string()), ("minutes", &minutes)],
-            ),
-        );
+        let mut send = bot
+            .send_message(
+                ChatId(staff),
+                tr_with(
+                    lang,
+                    "receipt.reminder",
+                    &[("id", &r.id.to_string()), ("minutes", &minutes)],
+                ),
+            )
+            .in_topic(ctx.staff.topic(Topic::Receipts));
         if let Some(m) = r.staff_message_id {
             send = send.reply_parameters(
                 teloxide::types::ReplyParameters::new(teloxide::types::MessageId(m as i32))

@@ -17,6 +17,7 @@ use crate::errors::{BotError, HandlerResult};
 use crate::handlers::readers;
 use crate::keyboards;
 use crate::keyboards::staff_button;
+use crate::staff_chat::{InTopic, Topic};
 use crate::text::{self, escape, tr, tr_with};
 
 /// What staff read about a payment in review.
@@ -164,6 +165,7 @@ pub async fn notify_review(bot: &TgBot, ctx: &Ctx, payment: PaymentId) -> Handle
     if let Some(staff) = ctx.staff_chat {
         ctx.staff.pace().await;
         bot.send_message(ChatId(staff), staff_text(ctx, &row, &customer))
+            .in_topic(ctx.staff.topic(Topic::Payments))
             .reply_markup(decisions(ctx.default_language, &row))
             .await?;
     }

@@ -10,6 +10,7 @@ use vpnshop_core::{ledger, provisioning, subscriptions};
 
 use crate::callback::StaffAction;
 use crate::refusals::for_staff_ticket;
+use crate::staff_chat::{InTopic, PhotoInTopic, Topic};
 
 use super::Member;
 use crate::ctx::{Ctx, TgBot};
@@ -210,6 +211,7 @@ pub async fn notify_waiting(bot: &TgBot, ctx: &Ctx, id: TicketId, since: i64) ->
     );
     ctx.staff.pace().await;
     bot.send_message(ChatId(staff), body)
+        .in_topic(ctx.staff.topic(Topic::Tickets))
         .reply_markup(post_keyboard(l, id, holder.as_deref()))
         .await?;
     Ok(())
@@ -296,6 +298,7 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
                 ChatId(staff),
                 InputFile::file_id(teloxide::types::FileId(file.clone())),
             )
+            .photo_in_topic(ctx.staff.topic(Topic::Tickets))
             .caption(caption)
             .reply_markup(keyboard)
             .await?
@@ -309,6 +312,7 @@ pub async fn notify_staff(bot: &TgBot, ctx: &Ctx, message_id: i64) -> HandlerRes
                     tr(l, "staff.reply_hint")
                 ),
             )
+            .in_topic(ctx.staff.topic(Topic::Tickets))
             .reply_markup(keyboard)
             .await?
         }
