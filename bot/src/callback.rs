@@ -5,8 +5,8 @@
 //! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{
-    CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, ReceiptId, SubscriptionId,
-    TelegramId, TicketId,
+    CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, PromoCodeId, ReceiptId,
+    SubscriptionId, TelegramId, TicketId,
 };
 use vpnshop_core::payments::Provider;
 use vpnshop_core::staff::Role;
@@ -162,6 +162,9 @@ pub enum AdminAction {
     Catalog,
     LocationEnabled(LocationId, bool),
     PlanEnabled(PlanId, bool),
+    /// The promo codes screen; a code's Disable / Enable.
+    Promos,
+    PromoEnabled(PromoCodeId, bool),
     /// The panels screen; one panel; its doctor; Disable / Enable; its capacity (asks it).
     Panels,
     Panel(PanelId),
@@ -424,6 +427,8 @@ impl AdminAction {
             Catalog => "ax".to_string(),
             LocationEnabled(l, on) => format!("axl:{l}:{}", u8::from(on)),
             PlanEnabled(p, on) => format!("axp:{p}:{}", u8::from(on)),
+            Promos => "ao".to_string(),
+            PromoEnabled(p, on) => format!("aoe:{p}:{}", u8::from(on)),
             Panels => "ap".to_string(),
             Panel(p) => format!("apv:{p}"),
             PanelCheck(p) => format!("apk:{p}"),
@@ -497,6 +502,8 @@ impl AdminAction {
             ("ax", 0) => Catalog,
             ("axl", 2) => LocationEnabled(LocationId::new(number(&args, 0)?), flag(args[1])?),
             ("axp", 2) => PlanEnabled(PlanId::new(number(&args, 0)?), flag(args[1])?),
+            ("ao", 0) => Promos,
+            ("aoe", 2) => PromoEnabled(PromoCodeId::new(number(&args, 0)?), flag(args[1])?),
             ("ap", 0) => Panels,
             ("apv", 1) => Panel(PanelId::new(number(&args, 0)?)),
             ("apk", 1) => PanelCheck(PanelId::new(number(&args, 0)?)),
@@ -677,6 +684,8 @@ mod tests {
             AdminAction::Catalog,
             AdminAction::LocationEnabled(LocationId::new(big), true),
             AdminAction::PlanEnabled(PlanId::new(big), false),
+            AdminAction::Promos,
+            AdminAction::PromoEnabled(PromoCodeId::new(big), false),
             AdminAction::Panels,
             AdminAction::Panel(PanelId::new(big)),
             AdminAction::PanelCheck(PanelId::new(big)),

@@ -76,6 +76,8 @@ impl From<PromoError> for BotError {
             PromoError::UsedUp => refused("promo.used_up"),
             PromoError::AlreadyUsed => refused("promo.already_used"),
             PromoError::OtherPlan => refused("promo.other_plan"),
+            PromoError::OtherLocation => refused("promo.other_location"),
+            PromoError::NotFirstPurchase => refused("promo.first_purchase"),
             PromoError::OtherCurrency | PromoError::BadDiscount | PromoError::Duplicate => {
                 refused("promo.unknown")
             }

@@ -225,6 +225,8 @@ pub struct QuoteRequest {
     pub promo_code: Option<String>,
     /// Points the customer wants to spend; capped to what they have and what the rules allow.
     pub points: i64,
+    /// Where the customer is buying (a plan offered everywhere is bought in one place).
+    pub location: Option<LocationId>,
 }
 
 /// Exactly what will be bought and charged, before anything is.
@@ -256,13 +258,23 @@ pub async fn quote(
     let list_price = catalog::price(db, req.plan, req.currency)
         .await?
         .ok_or(OrderError::NoPrice(req.currency))?;
-    let (promo_code_id, discount_minor) = match req.promo_code.as_deref().map(str::trim) {
+    let location = req.location.or(plan.location_id);
+    let (promo_code_id, effect) = match req.promo_code.as_deref().map(str::trim) {
         Some(code) if !code.is_empty() => {
-            let (p, d) = promo::evaluate(db, code, req.customer, req.plan, list_price, now).await?;
-            (Some(p.id), d)
+            let (p, e) = promo::evaluate(
+                db,
+                code,
+                req.customer,
+                (req.plan, location),
+                list_price,
+                now,
+            )
+            .await?;
+            (Some(p.id), e)
         }
-        _ => (None, 0),
+        _ => (None, promo::Effect::default()),
     };
+    let discount_minor = effect.discount_minor;
     let after_promo = list_price.minor() - discount_minor;
     let (points_used, points_value_minor) = if req.points > 0 {
         let value = rules
@@ -280,9 +292,11 @@ pub async fn quote(
         .map_err(|_| OrderError::PlanUnavailable)?;
     Ok(Quote {
         plan: req.plan,
-        location: plan.location_id,
-        duration_days: plan.duration_days,
-        traffic_bytes: plan.traffic_bytes,
+        location,
+        duration_days: plan.duration_days.saturating_add(effect.extra_days),
+        traffic_bytes: plan
+            .traffic_bytes
+            .map(|t| t.saturating_add(effect.extra_bytes)),
         list_price,
         promo_code_id,
         discount_minor,

@@ -1,5 +1,6 @@
-//! Promo codes: a percentage or a fixed amount off, limited in time, in uses, per customer and
-//! optionally to one plan. A use is recorded with the order, once.
+//! Promo codes: a percentage or a fixed amount off, or a bonus at the full price (more days, more
+//! traffic); limited in time, in uses, per customer, optionally to one plan or one location, or
+//! to customers who have never bought. A use is recorded with the order, once.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -8,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::entities::{promo_codes, promo_uses};
-use crate::ids::{CustomerId, OrderId, PlanId, PromoCodeId};
+use crate::ids::{CustomerId, LocationId, OrderId, PlanId, PromoCodeId};
 use crate::money::Money;
 
 pub use promo_codes::Model as PromoCode;
@@ -27,7 +28,13 @@ pub enum PromoError {
     OtherPlan,
     #[error("this promo code is for another currency")]
     OtherCurrency,
-    #[error("a promo code takes 1–100 percent or a positive amount, not both")]
+    #[error("this promo code is for another location")]
+    OtherLocation,
+    #[error("this promo code is for a first purchase")]
+    NotFirstPurchase,
+    #[error(
+        "a promo code gives one thing: 1–100 percent, a positive amount, 1–365 extra days or 1–1000 extra GB"
+    )]
     BadDiscount,
     #[error("a promo code with this code already exists")]
     Duplicate,
@@ -41,12 +48,18 @@ impl From<DbErr> for PromoError {
     }
 }
 
-/// How a promo code discounts.
+/// What a promo code gives: money off, or more at the full price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Discount {
     Percent(u8),
     Amount(Money),
+    /// Days added to the plan.
+    ExtraDays(i32),
+    /// Gigabytes added to the plan's traffic (a plan with unlimited traffic gains nothing).
+    ExtraGb(i64),
 }
+
+const GB: i64 = 1 << 30;
 
 #[derive(Clone, Debug)]
 pub struct NewPromo {
@@ -56,6 +69,19 @@ pub struct NewPromo {
     pub max_uses: Option<i32>,
     pub per_customer_limit: i32,
     pub valid_until: Option<DateTime<Utc>>,
+    /// Only in this location.
+    pub location: Option<LocationId>,
+    /// Only for customers who have never bought.
+    pub first_purchase_only: bool,
+}
+
+/// What a code does to one order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// Off the price, in minor units (never more than the price).
+    pub discount_minor: i64,
+    pub extra_days: i32,
+    pub extra_bytes: i64,
 }
 
 fn normalize(code: &str) -> String {
@@ -67,11 +93,18 @@ pub async fn add(
     new: NewPromo,
     now: DateTime<Utc>,
 ) -> Result<PromoCode, PromoError> {
-    let (percent, amount, currency) = match new.discount {
-        Discount::Percent(p) if (1..=100).contains(&p) => (Some(p as i32), None, None),
-        Discount::Amount(m) if m.minor() > 0 => (None, Some(m.minor()), Some(m.currency())),
+    let (mut percent, mut amount, mut currency, mut days, mut bytes) =
+        (None, None, None, None, None);
+    match new.discount {
+        Discount::Percent(p) if (1..=100).contains(&p) => percent = Some(i32::from(p)),
+        Discount::Amount(m) if m.minor() > 0 => {
+            amount = Some(m.minor());
+            currency = Some(m.currency());
+        }
+        Discount::ExtraDays(d) if (1..=365).contains(&d) => days = Some(d),
+        Discount::ExtraGb(g) if (1..=1000).contains(&g) => bytes = Some(g * GB),
         _ => return Err(PromoError::BadDiscount),
-    };
+    }
     let code = normalize(&new.code);
     if find(db, &code).await?.is_some() {
         return Err(PromoError::Duplicate);
@@ -81,6 +114,10 @@ pub async fn add(
         percent_off: Set(percent),
         amount_off_minor: Set(amount),
         currency: Set(currency),
+        extra_days: Set(days),
+        extra_bytes: Set(bytes),
+        location_id: Set(new.location),
+        first_purchase_only: Set(new.first_purchase_only),
         plan_id: Set(new.plan),
         max_uses: Set(new.max_uses),
         per_customer_limit: Set(Ord::max(new.per_customer_limit, 1)),
@@ -105,16 +142,16 @@ pub async fn find(db: &impl ConnectionTrait, code: &str) -> Result<Option<PromoC
         .await
 }
 
-/// Checks that `code` applies and returns it with the discount it gives on `price`
-/// (never more than the price).
+/// Checks that `code` applies to `customer` buying `plan` in `location` for `price`, and returns
+/// it with what it does to the order.
 pub async fn evaluate(
     db: &impl ConnectionTrait,
     code: &str,
     customer: CustomerId,
-    plan: PlanId,
+    (plan, location): (PlanId, Option<LocationId>),
     price: Money,
     now: DateTime<Utc>,
-) -> Result<(PromoCode, i64), PromoError> {
+) -> Result<(PromoCode, Effect), PromoError> {
     let promo = find(db, code)
         .await?
         .filter(|p| p.enabled)
@@ -128,22 +165,56 @@ pub async fn evaluate(
     if promo.plan_id.is_some_and(|p| p != plan) {
         return Err(PromoError::OtherPlan);
     }
+    if promo.location_id.is_some() && promo.location_id != location {
+        return Err(PromoError::OtherLocation);
+    }
+    if promo.first_purchase_only && has_bought(db, customer, None).await? {
+        return Err(PromoError::NotFirstPurchase);
+    }
     let used = uses_by(db, promo.id, customer).await?;
     if used >= i64::from(Ord::max(promo.per_customer_limit, 1)) {
         return Err(PromoError::AlreadyUsed);
     }
-    let discount = match (promo.percent_off, promo.amount_off_minor, &promo.currency) {
+    let mut effect = Effect::default();
+    match (
+        promo.percent_off,
+        promo.amount_off_minor,
+        &promo.currency,
+        promo.extra_days,
+        promo.extra_bytes,
+    ) {
         // Round the discount down: the shop never gives more than it said.
-        (Some(p), _, _) => (price.minor() as i128 * p as i128 / 100) as i64,
-        (None, Some(a), Some(c)) => {
+        (Some(p), ..) => effect.discount_minor = (price.minor() as i128 * p as i128 / 100) as i64,
+        (None, Some(a), Some(c), ..) => {
             if *c != price.currency() {
                 return Err(PromoError::OtherCurrency);
             }
-            a
+            effect.discount_minor = a;
         }
+        (None, None, _, Some(d), _) => effect.extra_days = d,
+        (None, None, _, None, Some(b)) => effect.extra_bytes = b,
         _ => return Err(PromoError::Unknown),
-    };
-    Ok((promo, discount.clamp(0, price.minor())))
+    }
+    effect.discount_minor = effect.discount_minor.clamp(0, price.minor());
+    Ok((promo, effect))
+}
+
+/// Whether the customer paid for anything but a trial (other than `except`).
+async fn has_bought(
+    db: &impl ConnectionTrait,
+    customer: CustomerId,
+    except: Option<OrderId>,
+) -> Result<bool, DbErr> {
+    use crate::entities::orders;
+    use crate::orders::OrderKind;
+    let mut q = orders::Entity::find()
+        .filter(orders::Column::CustomerId.eq(customer))
+        .filter(orders::Column::Kind.ne(OrderKind::Trial))
+        .filter(orders::Column::PaidAt.is_not_null());
+    if let Some(o) = except {
+        q = q.filter(orders::Column::Id.ne(o));
+    }
+    Ok(q.count(db).await? > 0)
 }
 
 /// Records the use of a promo code by an order that is being paid, checking every limit again
@@ -171,6 +242,9 @@ pub async fn redeem(
     let used = uses_by(db, promo_id, customer).await?;
     if used >= i64::from(Ord::max(promo.per_customer_limit, 1)) {
         return Err(PromoError::AlreadyUsed);
+    }
+    if promo.first_purchase_only && has_bought(db, customer, Some(order)).await? {
+        return Err(PromoError::NotFirstPurchase);
     }
     let r = promo_codes::Entity::update_many()
         .col_expr(

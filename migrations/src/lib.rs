@@ -7,6 +7,7 @@ mod m20261130_000003_account_keys;
 mod m20261130_000004_staff_roles;
 mod m20261130_000005_support_queue;
 mod m20261130_000006_panel_version;
+mod m20261130_000007_promo_bonus;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_staff_roles::Migration),
             Box::new(m20261130_000005_support_queue::Migration),
             Box::new(m20261130_000006_panel_version::Migration),
+            Box::new(m20261130_000007_promo_bonus::Migration),
         ]
     }
 }

@@ -399,6 +399,8 @@ async fn a_promo_step_survives_a_restart_and_a_double_tapped_pay_charges_once() 
             max_uses: None,
             per_customer_limit: 1,
             valid_until: None,
+            location: None,
+            first_purchase_only: false,
         },
         t0(),
     )

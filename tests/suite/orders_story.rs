@@ -41,6 +41,7 @@ fn plain_request(
         currency: Currency::Irt,
         promo_code: None,
         points: 0,
+        location: None,
     }
 }
 
@@ -204,6 +205,8 @@ async fn a_promo_code_and_points_lower_the_price_and_are_consumed_once_paid() {
             max_uses: Some(1),
             per_customer_limit: 1,
             valid_until: None,
+            location: None,
+            first_purchase_only: false,
         },
         t0(),
     )
@@ -228,6 +231,7 @@ async fn a_promo_code_and_points_lower_the_price_and_are_consumed_once_paid() {
         currency: Currency::Irt,
         promo_code: Some(" Yalda ".into()),
         points: 1_000,
+        location: None,
     };
     let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
     // 150,000 − 20 % = 120,000; 300 points × 100 = 30,000 (under the 50 % cap) → 90,000.
@@ -336,6 +340,8 @@ async fn a_once_per_customer_promo_code_discounts_one_payment_only() {
             max_uses: None,
             per_customer_limit: 1,
             valid_until: None,
+            location: None,
+            first_purchase_only: false,
         },
         t0(),
     )
@@ -348,6 +354,7 @@ async fn a_once_per_customer_promo_code_discounts_one_payment_only() {
         currency: Currency::Irt,
         promo_code: Some("welcome".into()),
         points: 0,
+        location: None,
     };
     // Six previews, all showing the discount before any is paid.
     let mut orders_open = Vec::new();
@@ -441,6 +448,7 @@ async fn admin_commands_while_customers_buy_break_nothing() {
             currency: Currency::Irt,
             promo_code: None,
             points: 0,
+            location: None,
         };
         let quote = orders::quote(&t.db, &req, &rules(), t0()).await.unwrap();
         let order = place(&t.db, c, &quote).await;
@@ -455,4 +463,102 @@ async fn admin_commands_while_customers_buy_break_nothing() {
         ledger::audit(&t.db).await.unwrap(),
         ledger::Audit::default()
     );
+}
+
+/// A bonus code gives more at the full price; a code can be for one location only, or for a
+/// customer's first purchase only — checked when the preview is priced and again when paying.
+#[tokio::test]
+async fn bonus_codes_give_more_days_or_traffic_and_narrow_codes_refuse_politely() {
+    let t = fresh_db().await;
+    let c = customer(&t.db, 41).await;
+    let plan = plan_30d(&t.db).await;
+    let germany = plan.location_id;
+    let code = |code: &str, discount, location, first_purchase_only| NewPromo {
+        code: code.into(),
+        discount,
+        plan: None,
+        max_uses: None,
+        per_customer_limit: 5,
+        valid_until: None,
+        location,
+        first_purchase_only,
+    };
+    promo::add(
+        &t.db,
+        code("WEEK", Discount::ExtraDays(7), None, false),
+        t0(),
+    )
+    .await
+    .unwrap();
+    promo::add(&t.db, code("GIG", Discount::ExtraGb(10), None, false), t0())
+        .await
+        .unwrap();
+    let finland = vpnshop_core::catalog::add_location(
+        &t.db,
+        vpnshop_core::catalog::NewLocation {
+            code: "fi".into(),
+            name: "Finland".into(),
+            flag: "🇫🇮".into(),
+            sort_order: 2,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    promo::add(
+        &t.db,
+        code(
+            "HELSINKI",
+            Discount::Percent(10),
+            Some(finland.location_id()),
+            false,
+        ),
+        t0(),
+    )
+    .await
+    .unwrap();
+    promo::add(
+        &t.db,
+        code("HELLO", Discount::Percent(30), None, true),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let with = |promo: &str| QuoteRequest {
+        promo_code: Some(promo.into()),
+        location: germany,
+        ..plain_request(&c, &plan)
+    };
+
+    // Seven more days, ten more GB: the full price either way.
+    let q = orders::quote(&t.db, &with("week"), &rules(), t0())
+        .await
+        .unwrap();
+    assert_eq!((q.duration_days, q.total.minor()), (37, 150_000));
+    let q = orders::quote(&t.db, &with("gig"), &rules(), t0())
+        .await
+        .unwrap();
+    assert_eq!(q.traffic_bytes, Some(60 << 30));
+    assert_eq!(q.discount_minor, 0);
+
+    // A Finland code in Germany is refused.
+    assert!(matches!(
+        orders::quote(&t.db, &with("helsinki"), &rules(), t0()).await,
+        Err(OrderError::Promo(PromoError::OtherLocation))
+    ));
+
+    // A first-purchase code works until the customer has bought once.
+    let q = orders::quote(&t.db, &with("hello"), &rules(), t0())
+        .await
+        .unwrap();
+    assert_eq!(q.total.minor(), 105_000);
+    top_up(&t.db, &c, irt(500_000)).await;
+    let first = place(&t.db, &c, &q).await;
+    orders::pay_with_wallet(&t.db, first.order_id(), c.customer_id(), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        orders::quote(&t.db, &with("hello"), &rules(), t0()).await,
+        Err(OrderError::Promo(PromoError::NotFirstPurchase))
+    ));
 }

@@ -62,6 +62,7 @@ async fn pending_order(db: &DatabaseConnection, c: &vpnshop_core::customers::Cus
             currency: Currency::Irt,
             promo_code: None,
             points: 0,
+            location: None,
         },
         &PointsRules::default(),
         t0(),

@@ -51,6 +51,7 @@ async fn paid_order(db: &DatabaseConnection) -> (Customer, OrderId) {
         currency: Currency::Irt,
         promo_code: None,
         points: 0,
+        location: None,
     };
     let quote = orders::quote(db, &req, &PointsRules::default(), t0())
         .await

@@ -113,3 +113,39 @@ async fn the_owner_runs_the_catalog_and_the_panels_from_buttons() {
         ]
     );
 }
+
+/// An owner adds a first-purchase bonus code with a typed command, sees it on the promo codes
+/// screen, a new customer gets seven more days for the same price, and a stopped code works no
+/// more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bonus_code_gives_a_new_customer_more_days_until_the_owner_stops_it() {
+    let shop = ShopBuilder::new().with_plan().open().await;
+    let en = Language::En;
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    owner.send("/promo add WEEK --extra-days 7 --first-purchase");
+    assert_says!(owner.next().await, "added promo code WEEK");
+    owner.send("/admin");
+    let menu = owner.next().await;
+    let promos = press(&owner, &menu, "Promo codes").await;
+    assert_says!(promos, "WEEK");
+    assert_says!(promos, "+7 days first purchase");
+
+    let (sara, home) = at_menu(&shop.app, 7_960_000_101, "Sara", en).await;
+    let locations = press(&sara, &home, &label(en, "menu.buy")).await;
+    let plans = press(&sara, &locations, "Germany").await;
+    let preview = press(&sara, &plans, "1 month").await;
+    press(&sara, &preview, "Promo code").await;
+    sara.send("week");
+    let bonus = sara.next().await;
+    assert_says!(bonus, "+7 days for the same price");
+    assert_says!(bonus, "37 days");
+    assert_says!(bonus, "150,000");
+
+    let stopped = press(&owner, &promos, "Stop WEEK").await;
+    assert_says!(stopped, "no longer works");
+    let plans = press(&sara, &locations, "Germany").await;
+    let preview = press(&sara, &plans, "1 month").await;
+    press(&sara, &preview, "Promo code").await;
+    sara.send("week");
+    assert_says!(sara.next().await, "no such promo code");
+}

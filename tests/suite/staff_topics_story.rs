@@ -57,6 +57,7 @@ async fn notices_go_to_their_topics_once_and_the_pace_holds_across_a_restart() {
             currency: Currency::Irt,
             promo_code: None,
             points: 0,
+            location: None,
         };
         let quote = orders::quote(&db, &req, &PointsRules::default(), t0())
             .await

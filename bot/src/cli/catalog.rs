@@ -423,9 +423,21 @@ pub enum PromoCommand {
         /// … or an amount off, AMOUNT:CURRENCY (`20000:IRT`).
         #[arg(long)]
         amount: Option<String>,
+        /// … or days added to the plan at the full price …
+        #[arg(long)]
+        extra_days: Option<i32>,
+        /// … or GB added to the plan's traffic at the full price.
+        #[arg(long)]
+        extra_gb: Option<i64>,
         /// Only for this plan (its code).
         #[arg(long)]
         plan: Option<String>,
+        /// Only in this location (its code).
+        #[arg(long)]
+        location: Option<String>,
+        /// Only for customers who have never bought.
+        #[arg(long)]
+        first_purchase: bool,
         /// Uses in all.
         #[arg(long)]
         uses: Option<i32>,
@@ -458,15 +470,29 @@ pub async fn promo(
             code,
             percent,
             amount,
+            extra_days,
+            extra_gb,
             plan,
+            location,
+            first_purchase,
             uses,
             per_customer,
             until,
         } => {
-            let discount = match (percent, amount) {
-                (Some(p), None) => Discount::Percent(p),
-                (None, Some(a)) => Discount::Amount(parse_price(&a)?),
-                _ => return Err(CatalogAdminError::Missing("percent or --amount")),
+            let discount = match (percent, amount, extra_days, extra_gb) {
+                (Some(p), None, None, None) => Discount::Percent(p),
+                (None, Some(a), None, None) => Discount::Amount(parse_price(&a)?),
+                (None, None, Some(d), None) => Discount::ExtraDays(d),
+                (None, None, None, Some(g)) => Discount::ExtraGb(g),
+                _ => {
+                    return Err(CatalogAdminError::Missing(
+                        "one of --percent, --amount, --extra-days or --extra-gb",
+                    ));
+                }
+            };
+            let location = match location {
+                Some(code) => location_id(db, &code).await?,
+                None => None,
             };
             let plan = match plan {
                 Some(code) => Some(
@@ -496,6 +522,8 @@ pub async fn promo(
                     max_uses: uses,
                     per_customer_limit: per_customer,
                     valid_until,
+                    location,
+                    first_purchase_only: first_purchase,
                 },
                 now,
             )
@@ -510,13 +538,20 @@ pub async fn promo(
             }
             let revenue = promo::revenue(db).await?;
             for p in all {
-                let off = match (p.percent_off, p.amount_off_minor, p.currency) {
+                let mut off = match (p.percent_off, p.amount_off_minor, p.currency) {
                     (Some(pc), _, _) => format!("{pc}%"),
                     (None, Some(a), Some(c)) => {
                         Money::new(a, c).map(|m| m.to_string()).unwrap_or_default()
                     }
-                    _ => String::new(),
+                    _ => match (p.extra_days, p.extra_bytes) {
+                        (Some(d), _) => format!("+{d} days"),
+                        (None, Some(b)) => format!("+{} GB", b >> 30),
+                        _ => String::new(),
+                    },
                 };
+                if p.first_purchase_only {
+                    off.push_str(" first purchase");
+                }
                 let brought: Vec<String> = revenue
                     .iter()
                     .filter(|(id, _, _)| *id == p.id)

@@ -109,6 +109,7 @@ pub async fn choose(v: &Visit, location: LocationId, plan: PlanId) -> HandlerRes
         currency: ctx.currency,
         promo_code: None,
         points: 0,
+        location: Some(location),
     };
     place_and_preview(v, &req, location).await
 }
@@ -340,6 +341,7 @@ async fn requote(v: &Visit, order: &Order, asked: Asked) -> HandlerResult {
         currency: ctx.currency,
         promo_code: promo,
         points,
+        location: Some(location),
     };
     let now = ctx.clock.now();
     let mut quote = match orders::quote(&ctx.db, &req, &ctx.sales.points, now).await {

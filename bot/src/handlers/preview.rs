@@ -85,6 +85,29 @@ pub async fn show(v: &Visit, order: &Order, after: Option<&Preview>) -> HandlerR
             &[("amount", &text::money(lang, order.discount()))],
         ));
     }
+    // A bonus code: what it added is in the terms above; say it was the code.
+    if let Some(promo) = match order.promo_code_id {
+        Some(id) => vpnshop_core::promo::by_id(&v.ctx.db, id).await?,
+        None => None,
+    } {
+        let bonus = match (promo.extra_days, promo.extra_bytes) {
+            (Some(d), _) => Some(tr_with(
+                lang,
+                "promo.bonus_days",
+                &[("days", &d.to_string())],
+            )),
+            (None, Some(b)) if order.traffic_bytes.is_some() => Some(tr_with(
+                lang,
+                "promo.bonus_gb",
+                &[("gb", &(b >> 30).to_string())],
+            )),
+            _ => None,
+        };
+        if let Some(bonus) = bonus {
+            body.push('\n');
+            body.push_str(&bonus);
+        }
+    }
     if order.points_used > 0 {
         body.push('\n');
         body.push_str(&tr_with(

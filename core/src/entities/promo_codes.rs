@@ -18,6 +18,14 @@ pub struct Model {
     pub valid_until: Option<DateTimeUtc>,
     pub enabled: bool,
     pub created_at: DateTimeUtc,
+    /// A bonus instead of a discount: days added to the plan …
+    pub extra_days: Option<i32>,
+    /// … or traffic added to it.
+    pub extra_bytes: Option<i64>,
+    /// Only in this location.
+    pub location_id: Option<crate::ids::LocationId>,
+    /// Only for a customer who has never bought.
+    pub first_purchase_only: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -172,6 +172,7 @@ async fn main() {
                     currency: Currency::Irt,
                     promo_code: None,
                     points: 0,
+                    location: None,
                 };
                 let quote = orders::quote(&db, &req, &PointsRules::default(), now)
                     .await

@@ -14,7 +14,7 @@ use crate::cli::catalog::{
 };
 use crate::errors::HandlerResult;
 use crate::text::{count, escape, money, tr, tr_with, traffic};
-use vpnshop_core::ids::{LocationId, PlanId};
+use vpnshop_core::ids::{LocationId, PlanId, PromoCodeId};
 
 #[derive(Parser)]
 #[command(no_binary_name = true, disable_help_flag = true)]
@@ -269,6 +269,56 @@ pub async fn screen(a: &Admin, note: Option<String>) -> HandlerResult {
     text.push_str(&tr(lang, "admin.catalog.how"));
     rows.push(vec![back(lang)]);
     a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// The promo codes screen: `promo list` (uses, limits and what each brought in) with a button
+/// per code to stop or restart it; how to add one under it.
+pub async fn promos(a: &Admin, note: Option<String>) -> HandlerResult {
+    a.require(Permission::Promos, "promo.view").await?;
+    let lang = a.lang();
+    let listed = match execute(a, Family::Promo, "list").await? {
+        Ok(out) | Err(out) => out,
+    };
+    let mut text = note.map(|n| format!("{n}\n\n")).unwrap_or_default();
+    text.push_str(&tr(lang, "admin.promos.title"));
+    text.push('\n');
+    text.push_str(&listed);
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, "admin.promos.how"));
+    let mut rows = Vec::new();
+    for p in vpnshop_core::promo::list(&a.v.ctx.db)
+        .await?
+        .iter()
+        .take(20)
+    {
+        rows.push(vec![button(
+            tr_with(
+                lang,
+                if p.enabled {
+                    "admin.promos.disable"
+                } else {
+                    "admin.promos.enable"
+                },
+                &[("code", &p.code)],
+            ),
+            AdminAction::PromoEnabled(p.id, !p.enabled),
+        )]);
+    }
+    rows.push(vec![back(lang)]);
+    a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// A code's button: `promo disable|enable <code>`, as typed.
+pub async fn promo_enabled(a: &Admin, id: PromoCodeId, on: bool) -> HandlerResult {
+    a.require(Permission::Promos, "promo.enable").await?;
+    let Some(p) = vpnshop_core::promo::by_id(&a.v.ctx.db, id).await? else {
+        return a.v.stale().await;
+    };
+    let line = format!("{} {}", if on { "enable" } else { "disable" }, p.code);
+    let note = match execute(a, Family::Promo, &line).await? {
+        Ok(out) | Err(out) => out,
+    };
+    promos(a, Some(note)).await
 }
 
 /// A location's button: `location disable|enable <code>`, as typed.

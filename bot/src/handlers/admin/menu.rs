@@ -35,6 +35,9 @@ pub async fn show(a: &Admin) -> HandlerResult {
     if a.access.may(Permission::Catalog) {
         shop.push(button(tr(lang, "admin.menu.catalog"), AdminAction::Catalog));
     }
+    if a.access.may(Permission::Promos) {
+        shop.push(button(tr(lang, "admin.menu.promos"), AdminAction::Promos));
+    }
     if a.access.may(Permission::Panels) {
         shop.push(button(tr(lang, "admin.menu.panels"), AdminAction::Panels));
     }

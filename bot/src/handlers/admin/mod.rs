@@ -357,6 +357,8 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::Catalog => catalog::screen(&a, None).await,
         AdminAction::LocationEnabled(l, on) => catalog::location_enabled(&a, l, on).await,
         AdminAction::PlanEnabled(p, on) => catalog::plan_enabled(&a, p, on).await,
+        AdminAction::Promos => catalog::promos(&a, None).await,
+        AdminAction::PromoEnabled(p, on) => catalog::promo_enabled(&a, p, on).await,
         AdminAction::Panels => panels::screen(&a, None).await,
         AdminAction::Panel(p) => panels::show(&a, p, None).await,
         AdminAction::PanelCheck(p) => panels::check(&a, p).await,
