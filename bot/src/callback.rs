@@ -5,7 +5,7 @@
 //! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{
-    CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, PromoCodeId, ReceiptId,
+    CardId, CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, PromoCodeId, ReceiptId,
     SubscriptionId, TelegramId, TicketId,
 };
 use vpnshop_core::payments::Provider;
@@ -162,6 +162,9 @@ pub enum AdminAction {
     Catalog,
     LocationEnabled(LocationId, bool),
     PlanEnabled(PlanId, bool),
+    /// The payments screen (cards, receipts waiting); a card's Disable / Enable.
+    Payments,
+    CardEnabled(CardId, bool),
     /// The promo codes screen; a code's Disable / Enable.
     Promos,
     PromoEnabled(PromoCodeId, bool),
@@ -427,6 +430,8 @@ impl AdminAction {
             Catalog => "ax".to_string(),
             LocationEnabled(l, on) => format!("axl:{l}:{}", u8::from(on)),
             PlanEnabled(p, on) => format!("axp:{p}:{}", u8::from(on)),
+            Payments => "ay".to_string(),
+            CardEnabled(c, on) => format!("aye:{c}:{}", u8::from(on)),
             Promos => "ao".to_string(),
             PromoEnabled(p, on) => format!("aoe:{p}:{}", u8::from(on)),
             Panels => "ap".to_string(),
@@ -502,6 +507,8 @@ impl AdminAction {
             ("ax", 0) => Catalog,
             ("axl", 2) => LocationEnabled(LocationId::new(number(&args, 0)?), flag(args[1])?),
             ("axp", 2) => PlanEnabled(PlanId::new(number(&args, 0)?), flag(args[1])?),
+            ("ay", 0) => Payments,
+            ("aye", 2) => CardEnabled(CardId::new(number(&args, 0)?), flag(args[1])?),
             ("ao", 0) => Promos,
             ("aoe", 2) => PromoEnabled(PromoCodeId::new(number(&args, 0)?), flag(args[1])?),
             ("ap", 0) => Panels,
@@ -684,6 +691,8 @@ mod tests {
             AdminAction::Catalog,
             AdminAction::LocationEnabled(LocationId::new(big), true),
             AdminAction::PlanEnabled(PlanId::new(big), false),
+            AdminAction::Payments,
+            AdminAction::CardEnabled(CardId::new(big), true),
             AdminAction::Promos,
             AdminAction::PromoEnabled(PromoCodeId::new(big), false),
             AdminAction::Panels,

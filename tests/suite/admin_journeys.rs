@@ -87,6 +87,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
             "🎧 Support queue",
             "👥 Staff",
             "📦 Catalog",
+            "💳 Payments",
             "🏷 Promo codes",
             "🖥 Panels",
             "⚙️ Settings",

@@ -149,3 +149,54 @@ async fn a_bonus_code_gives_a_new_customer_more_days_until_the_owner_stops_it() 
     sara.send("week");
     assert_says!(sara.next().await, "no such promo code");
 }
+
+/// The payments screen: the shop's card with how often it was shown and paid to, the receipt
+/// waiting for staff with a link to its post; the owner stops the card and customers are no
+/// longer offered card-to-card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payments_screen_shows_cards_and_waiting_receipts_and_stops_a_card() {
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .with_card_of("Ali Rezaei", "Melli")
+        .open()
+        .await;
+    let en = Language::En;
+    let (sara, home) = at_menu(&shop.app, 7_960_000_201, "Sara", en).await;
+    let wallet = press(&sara, &home, &label(en, "menu.wallet")).await;
+    let options = press(&sara, &wallet, &label(en, "wallet.top_up")).await;
+    press(&sara, &options, &label(en, "pay.method.card")).await;
+    sara.send("200000");
+    assert_says!(sara.next().await, "Ali Rezaei");
+    let (_, post) = sara.send_receipt(&shop.staff).await;
+
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    owner.send("/admin");
+    let menu = owner.next().await;
+    let payments = press(&owner, &menu, "Payments").await;
+    assert_says!(payments, "··4455 · Ali Rezaei (Melli) · shown 1 · paid 0");
+    assert_says!(payments, "Receipts waiting for staff: 1");
+    assert_says!(payments, "Sara");
+    let link = format!("https://t.me/c/1234/{}", post.message_id);
+    assert!(
+        payments
+            .buttons
+            .iter()
+            .flatten()
+            .any(|(_, url)| *url == link),
+        "{:?}",
+        payments.buttons
+    );
+
+    let stopped = press(&owner, &payments, "Stop card ··4455").await;
+    assert_says!(stopped, "⏸ #1 ··4455");
+    // The card was the only way to top up: the wallet offers none now.
+    let wallet = press(&sara, &home, &label(en, "menu.wallet")).await;
+    assert!(
+        !wallet
+            .button_labels()
+            .iter()
+            .any(|l| l.contains(&label(en, "wallet.top_up"))),
+        "{:?}",
+        wallet.button_labels()
+    );
+}

@@ -887,3 +887,51 @@ pub async fn due_reminders(
     }
     Ok(marked)
 }
+
+/// How many approved receipts each card was paid to (for the payments screen).
+pub async fn paid_per_card(
+    db: &impl ConnectionTrait,
+) -> Result<std::collections::HashMap<CardId, u64>, DbErr> {
+    let rows: Vec<(Option<CardId>, i64)> = receipts::Entity::find()
+        .select_only()
+        .column(receipts::Column::CardId)
+        .column_as(Expr::col(receipts::Column::Id).count(), "n")
+        .filter(receipts::Column::Status.eq(ReceiptStatus::Approved))
+        .group_by(receipts::Column::CardId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(card, n)| Some((card?, u64::try_from(n).unwrap_or(0))))
+        .collect())
+}
+
+/// Receipts staff have not decided yet, oldest first: the first `limit`, and how many in all.
+pub async fn undecided(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<(Vec<(Receipt, Money)>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let waiting = receipts::Entity::find().filter(receipts::Column::Status.is_in([
+        ReceiptStatus::Submitted,
+        ReceiptStatus::HalfApproved,
+        ReceiptStatus::Rejecting,
+    ]));
+    let total = waiting.clone().count(db).await?;
+    let rows = waiting
+        .order_by_asc(receipts::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        if let Some(p) = payment_rows::Entity::find_by_id(r.payment_id)
+            .one(db)
+            .await?
+        {
+            out.push((r, p.amount()));
+        }
+    }
+    Ok((out, total))
+}

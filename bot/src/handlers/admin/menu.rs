@@ -35,6 +35,12 @@ pub async fn show(a: &Admin) -> HandlerResult {
     if a.access.may(Permission::Catalog) {
         shop.push(button(tr(lang, "admin.menu.catalog"), AdminAction::Catalog));
     }
+    if a.access.may(Permission::Cards) {
+        shop.push(button(
+            tr(lang, "admin.menu.payments"),
+            AdminAction::Payments,
+        ));
+    }
     if a.access.may(Permission::Promos) {
         shop.push(button(tr(lang, "admin.menu.promos"), AdminAction::Promos));
     }

@@ -11,6 +11,7 @@ mod gifts;
 mod menu;
 mod messages;
 mod panels;
+mod payments;
 mod points;
 mod settings;
 mod stats;
@@ -357,6 +358,8 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::Catalog => catalog::screen(&a, None).await,
         AdminAction::LocationEnabled(l, on) => catalog::location_enabled(&a, l, on).await,
         AdminAction::PlanEnabled(p, on) => catalog::plan_enabled(&a, p, on).await,
+        AdminAction::Payments => payments::show(&a, None).await,
+        AdminAction::CardEnabled(c, on) => payments::card_enabled(&a, c, on).await,
         AdminAction::Promos => catalog::promos(&a, None).await,
         AdminAction::PromoEnabled(p, on) => catalog::promo_enabled(&a, p, on).await,
         AdminAction::Panels => panels::screen(&a, None).await,
