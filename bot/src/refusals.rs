@@ -13,6 +13,7 @@ use vpnshop_core::panels::PanelChangeError;
 use vpnshop_core::payments::CheckoutError;
 use vpnshop_core::payments::card::CardError;
 use vpnshop_core::payments::gateways::PayError;
+use vpnshop_core::payments::rates::RateError;
 use vpnshop_core::payments::review::ReviewError;
 use vpnshop_core::profiles::BanError;
 use vpnshop_core::promo::PromoError;
@@ -155,9 +156,9 @@ impl From<PayError> for BotError {
             PayError::TooManyPending(max) => {
                 BotError::Refused(Refusal::new("pay.too_many_open").with("max", max))
             }
-            PayError::Currency(_) | PayError::Checkout(CheckoutError::BadAmount) => {
-                refused("pay.not_this_way")
-            }
+            PayError::Currency(_)
+            | PayError::NoRate(_)
+            | PayError::Checkout(CheckoutError::BadAmount) => refused("pay.not_this_way"),
             PayError::Checkout(CheckoutError::Db(e)) => BotError::Db(e),
             PayError::Checkout(_) => refused("errors.stale_button"),
             PayError::Db(e) => BotError::Db(e),
@@ -309,6 +310,18 @@ impl From<StaffMessageError> for BotError {
                     .with("max", vpnshop_core::staff_messages::MAX_TEXT),
             ),
             StaffMessageError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<RateError> for BotError {
+    fn from(e: RateError) -> Self {
+        match e {
+            RateError::NotAllowed => {
+                BotError::Refused(Refusal::new("admin.not_allowed").with("role", "—"))
+            }
+            RateError::NotPositive | RateError::SameCurrency(_) => refused("admin.rates.bad"),
+            RateError::Db(e) => BotError::Db(e),
         }
     }
 }

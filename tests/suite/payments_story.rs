@@ -1072,6 +1072,7 @@ async fn nowpayments_reconciliation_logs_in_once_not_once_per_invoice() {
     .await;
     let t = fresh_db().await;
     let np = NowPayments {
+        charge_in: None,
         api_key: "np-key".to_string().into(),
         ipn_secret: "np-ipn".to_string().into(),
         email: "seller@shop.example".into(),
@@ -1217,6 +1218,7 @@ async fn every_gateway_proves_its_keys_and_names_a_wrong_one() {
         http: http.clone(),
     };
     let nowpayments = |key: &str, password: &str| NowPayments {
+        charge_in: None,
         api_key: key.to_string().into(),
         ipn_secret: "np-ipn".to_string().into(),
         email: "seller@shop.example".into(),
@@ -1226,6 +1228,7 @@ async fn every_gateway_proves_its_keys_and_names_a_wrong_one() {
         session: Session::default(),
     };
     let cryptobot = |token: &str| CryptoBot {
+        charge_in: None,
         token: token.to_string().into(),
         api_base: cb.url.clone(),
         http: http.clone(),
@@ -1414,6 +1417,7 @@ async fn a_flood_of_forged_notices_writes_a_count_not_a_row_each() {
     use vpnshop_core::payments::gateways::{self, Callback};
     let t = fresh_db().await;
     let np = NowPayments {
+        charge_in: None,
         api_key: "k".to_string().into(),
         ipn_secret: "np-ipn-flood".to_string().into(),
         email: String::new(),

@@ -176,12 +176,14 @@ impl ShopBuilder {
                     email: NP_EMAIL.into(),
                     password: SecretString::from(NP_PASSWORD),
                     api_url: url,
+                    charge_in: None,
                 });
             }
             if let Some(url) = urls.2.clone() {
                 s.payments.cryptobot = Some(CryptoBotSettings {
                     token: SecretString::from(CB_TOKEN),
                     api_url: url,
+                    charge_in: None,
                 });
             }
             if let (Some(url), Some(asked_in)) = (urls.3.clone(), zp_currency) {

@@ -200,3 +200,68 @@ async fn the_payments_screen_shows_cards_and_waiting_receipts_and_stops_a_card()
         wallet.button_labels()
     );
 }
+
+/// An IRT shop takes CryptoBot invoices in dollars at the rate the owner sets: not offered until
+/// a rate exists, priced at it (rounded up to the cent), credited in toman, and the rate's age is
+/// flagged once it is older than a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toman_shop_takes_dollar_invoices_at_the_rate_the_owner_sets() {
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .with_cryptobot()
+        .settings(|s| {
+            if let Some(cb) = s.payments.cryptobot.as_mut() {
+                cb.charge_in = Some("USD".into());
+            }
+        })
+        .open()
+        .await;
+    let en = Language::En;
+    let (sara, home) = at_menu(&shop.app, 7_960_000_301, "Sara", en).await;
+    let wallet = press(&sara, &home, &label(en, "menu.wallet")).await;
+    assert!(
+        !wallet
+            .button_labels()
+            .iter()
+            .any(|l| l.contains(&label(en, "wallet.top_up"))),
+        "no rate yet, so no way to top up: {:?}",
+        wallet.button_labels()
+    );
+
+    let owner = shop.app.user(ADMIN, "Boss", Some("en"));
+    owner.send("/rate");
+    let screen = owner.next().await;
+    assert_says!(screen, "no rate for USD yet");
+    owner.send("/rate USD 95,000");
+    let set = owner.next().await;
+    assert_says!(set, "Rate saved: 1 USD = 95,000 toman");
+    assert_says!(set, "1 USD = 95,000 toman, set 0 minutes ago");
+
+    // 150,000 toman at 95,000 a dollar: 1.5789… → 1.58 dollars; the wallet gets 150,000 toman.
+    let wallet = press(&sara, &home, &label(en, "menu.wallet")).await;
+    let options = press(&sara, &wallet, &label(en, "wallet.top_up")).await;
+    press(&sara, &options, &label(en, "pay.method.cryptobot")).await;
+    sara.send("150000");
+    let how = sara.next().await;
+    assert_says!(how, "1.58");
+    assert_says!(how, "your wallet is credited 150,000 toman");
+    let cb = shop.cb.as_ref().unwrap();
+    let invoice = cb.invoice_ids().pop().unwrap();
+    let asked = cb.invoice(invoice).unwrap();
+    assert_eq!(asked["fiat"], "USD");
+    assert_eq!(asked["amount"], "1.58");
+    cb.pay(invoice);
+    assert_eq!(cb.last_callback().unwrap().deliver().await, 200);
+    crate::support::wallet_reaches(
+        &shop.app,
+        sara.id,
+        vpnshop_core::money::Currency::Irt,
+        150_000,
+    )
+    .await;
+
+    // A day and more later the owner is told to check the rate.
+    shop.app.clock.jump(chrono::Duration::hours(25));
+    owner.send("/rate");
+    assert_says!(owner.next().await, "older than 24 h");
+}

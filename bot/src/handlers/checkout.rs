@@ -19,6 +19,7 @@ use crate::errors::HandlerResult;
 use crate::keyboards::{self, button};
 use crate::text::{self, escape, tr, tr_with};
 use vpnshop_core::ledger;
+use vpnshop_core::payments::rates;
 
 /// The label of a method's button.
 fn method_name(lang: Language, provider: Provider) -> String {
@@ -34,12 +35,15 @@ pub async fn offered(ctx: &Ctx) -> Result<Vec<Provider>, vpnshop_core::sea_orm::
         methods.push(Provider::Card);
     }
     if ctx.payments.urls.is_some() {
-        methods.extend(
-            ctx.payments
-                .online(ctx.currency)
-                .iter()
-                .map(|g| g.provider()),
-        );
+        for g in ctx.payments.online(ctx.currency) {
+            // One that charges another currency is offered once the seller set its rate.
+            if let Some(foreign) = g.charge_currency().filter(|c| *c != ctx.currency)
+                && rates::get(&ctx.db, foreign, ctx.currency).await?.is_none()
+            {
+                continue;
+            }
+            methods.push(g.provider());
+        }
     }
     Ok(methods)
 }
@@ -213,7 +217,7 @@ async fn start(
     .await
     {
         Ok((checkout, url)) => {
-            let body = tr_with(
+            let mut body = tr_with(
                 lang,
                 "pay.gateway_instructions",
                 &[
@@ -222,6 +226,22 @@ async fn start(
                     ("method", &method_name(lang, provider)),
                 ],
             );
+            // Priced in another currency: say at what rate, and what the wallet gets.
+            if checkout.charge.currency() != amount.currency()
+                && let Some(rate) =
+                    rates::get(&ctx.db, checkout.charge.currency(), amount.currency()).await?
+            {
+                body.push('\n');
+                body.push_str(&tr_with(
+                    lang,
+                    "pay.rate_note",
+                    &[
+                        ("rate", &text::money(lang, rate.per_unit)),
+                        ("unit", checkout.charge.currency().code()),
+                        ("credit", &text::money(lang, amount)),
+                    ],
+                ));
+            }
             let keyboard = InlineKeyboardMarkup::new(vec![
                 vec![InlineKeyboardButton::url(
                     tr(lang, "pay.open_gateway"),

@@ -24,6 +24,8 @@ pub struct PaymentsSettings {
     pub public_url: Option<String>,
     /// How often pending payments are checked with their gateway, in seconds.
     pub reconcile_seconds: i64,
+    /// An exchange rate older than this many hours is flagged on the payments screen.
+    pub rate_warn_hours: i64,
     pub card: CardSettings,
     pub zarinpal: Option<ZarinpalSettings>,
     pub yookassa: Option<YooKassaSettings>,
@@ -36,6 +38,7 @@ impl Default for PaymentsSettings {
         PaymentsSettings {
             public_url: None,
             reconcile_seconds: 300,
+            rate_warn_hours: 24,
             card: CardSettings::default(),
             zarinpal: None,
             yookassa: None,
@@ -50,6 +53,8 @@ pub struct PaymentMethods {
     pub urls: Option<Urls>,
     pub card: CardRules,
     pub reconcile_every: chrono::Duration,
+    /// An exchange rate older than this is flagged to staff.
+    pub rate_warn_after: chrono::Duration,
 }
 
 impl PaymentsSettings {
@@ -113,7 +118,13 @@ impl PaymentsSettings {
             problems.require(self.reconcile_seconds >= 1, key, "must be at least 1");
             chrono::Duration::seconds(self.reconcile_seconds.max(1))
         };
+        problems.require(
+            self.rate_warn_hours >= 1,
+            "payments.rate_warn_hours",
+            "must be at least 1",
+        );
         PaymentMethods {
+            rate_warn_after: chrono::Duration::hours(self.rate_warn_hours.max(1)),
             gateways: list,
             urls,
             card: self
@@ -125,12 +136,13 @@ impl PaymentsSettings {
 }
 
 impl PaymentMethods {
-    /// The gateways that can charge `currency`, in the order they were configured.
+    /// The gateways that can be offered in a shop selling in `currency` (some only once a rate
+    /// is set: see [`Gateway::charge_currency`]), in the order they were configured.
     pub fn online(&self, currency: Currency) -> Vec<&dyn Gateway> {
         self.gateways
             .iter()
             .map(|g| g.as_ref())
-            .filter(|g| g.accepts(currency))
+            .filter(|g| g.offered_in(currency))
             .collect()
     }
 

@@ -10,6 +10,7 @@
 pub mod card;
 pub mod gateways;
 pub mod methods;
+pub mod rates;
 pub mod review;
 pub mod stars;
 

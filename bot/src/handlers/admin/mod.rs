@@ -143,6 +143,8 @@ enum Command {
     Tickets,
     /// `/settings`.
     Settings,
+    /// `/rate USD 95000`.
+    Rate(String),
 }
 
 impl Command {
@@ -167,6 +169,7 @@ impl Command {
             "maintenance" => Command::Maintenance(rest),
             "tickets" => Command::Tickets,
             "settings" => Command::Settings,
+            "rate" => Command::Rate(rest),
             _ => return None,
         })
     }
@@ -202,6 +205,7 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Maintenance(rest) => maintenance(a, &rest).await,
         Command::Tickets => support::queue(a, 0, None).await,
         Command::Settings => settings::show(a, None).await,
+        Command::Rate(rest) => payments::set_rate(a, &rest).await,
     }
 }
 

@@ -4,7 +4,8 @@
 //! the staff chat, where its Approve and Reject buttons are.
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use vpnshop_core::ids::CardId;
-use vpnshop_core::payments::card;
+use vpnshop_core::money::{Currency, Money};
+use vpnshop_core::payments::{card, rates};
 use vpnshop_core::staff::Permission;
 
 use super::catalog::{Family, execute};
@@ -69,6 +70,54 @@ pub async fn show(a: &Admin, note: Option<String>) -> HandlerResult {
             AdminAction::CardEnabled(c.id, !c.enabled),
         )]);
     }
+    // Gateways priced in another currency: the rate the seller set, and how old it is.
+    let foreign: Vec<_> = ctx
+        .payments
+        .all()
+        .into_iter()
+        .filter_map(|g| {
+            let c = g.charge_currency().filter(|c| *c != ctx.currency)?;
+            Some((g.provider(), c))
+        })
+        .collect();
+    if !foreign.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&tr(lang, "admin.rates.title"));
+    }
+    for (provider, c) in foreign {
+        let method = tr(lang, &format!("pay.method.{provider}"));
+        text.push('\n');
+        match rates::get(&ctx.db, c, ctx.currency).await? {
+            Some(rate) => {
+                text.push_str(&tr_with(
+                    lang,
+                    "admin.rates.line",
+                    &[
+                        ("method", &method),
+                        ("unit", c.code()),
+                        ("rate", &money(lang, rate.per_unit)),
+                        ("age", &text::elapsed(lang, now - rate.set_at)),
+                    ],
+                ));
+                if now - rate.set_at > ctx.payments.rate_warn_after {
+                    text.push(' ');
+                    text.push_str(&tr_with(
+                        lang,
+                        "admin.rates.old",
+                        &[(
+                            "hours",
+                            &ctx.payments.rate_warn_after.num_hours().to_string(),
+                        )],
+                    ));
+                }
+            }
+            None => text.push_str(&tr_with(
+                lang,
+                "admin.rates.missing",
+                &[("method", &method), ("unit", c.code())],
+            )),
+        }
+    }
     let (waiting, total) = card::undecided(&ctx.db, SHOWN).await?;
     text.push_str("\n\n");
     text.push_str(&tr_with(
@@ -104,6 +153,29 @@ pub async fn show(a: &Admin, note: Option<String>) -> HandlerResult {
     text.push_str(&tr(lang, "admin.payments.how"));
     rows.push(vec![back(lang)]);
     a.v.show(text, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// `/rate USD 95,000`: what one unit of a currency a gateway charges in is worth in the
+/// shop's; `/rate` alone shows the payments screen with the rates.
+pub async fn set_rate(a: &Admin, rest: &str) -> HandlerResult {
+    a.require(Permission::Cards, "payment.rate").await?;
+    let (lang, ctx) = (a.lang(), &a.v.ctx);
+    let mut words = rest.split_whitespace();
+    let (Some(unit), Some(amount)) = (words.next(), words.next()) else {
+        return show(a, Some(tr(lang, "admin.rates.usage"))).await;
+    };
+    let foreign = unit.to_ascii_uppercase().parse::<Currency>();
+    let per_unit = Money::parse(amount, ctx.currency);
+    let (Ok(foreign), Ok(per_unit)) = (foreign, per_unit) else {
+        return show(a, Some(tr(lang, "admin.rates.usage"))).await;
+    };
+    rates::set(&ctx.db, &a.access, foreign, per_unit, ctx.clock.now()).await?;
+    let note = tr_with(
+        lang,
+        "admin.rates.set",
+        &[("unit", foreign.code()), ("rate", &money(lang, per_unit))],
+    );
+    show(a, Some(note)).await
 }
 
 /// The link to a post in a supergroup (`-100…` ids): where its buttons are.

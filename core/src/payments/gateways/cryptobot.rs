@@ -30,6 +30,10 @@ pub struct CryptoBotSettings {
     pub token: SecretString,
     #[serde(default = "default_api")]
     pub api_url: String,
+    /// The currency invoices are priced in when the shop sells in one it cannot price in
+    /// (an IRT shop: `USD`); each is priced at the rate set with `/rate`.
+    #[serde(default)]
+    pub charge_in: Option<String>,
 }
 
 fn default_api() -> String {
@@ -47,21 +51,42 @@ impl CryptoBotSettings {
     ) -> CryptoBot {
         problems.url(&format!("{key}.api_url"), &self.api_url);
         let client = CryptoBot {
+            charge_in: None,
             token: self.token.clone(),
             api_base: self.api_url.clone(),
             http: http.clone(),
         };
-        // The client says which currencies it charges; the shop must sell in one of them.
+        // The client says which currencies it charges; the shop must sell in one of them, or
+        // name one it charges in (`charge_in`), priced at the seller's rate.
+        let charge_in = match &self.charge_in {
+            Some(code) => match code.parse::<Currency>() {
+                Ok(c) if client.accepts(c) => Some(c),
+                _ => {
+                    problems.bad(
+                        &format!("{key}.charge_in"),
+                        format!("`{code}` is not USD, EUR or RUB"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         problems.require(
-            client.accepts(shop),
+            charge_in.is_some() || client.accepts(shop),
             key,
-            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+            format!(
+                "prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}: set {key}.charge_in = \"USD\" and the rate with /rate USD <price in {shop}>"
+            ),
         );
+        let mut client = client;
+        client.charge_in = charge_in;
         client
     }
 }
 
 pub struct CryptoBot {
+    /// The currency it prices in when not the shop's.
+    pub charge_in: Option<Currency>,
     pub token: SecretString,
     pub api_base: String,
     pub http: reqwest::Client,
@@ -123,6 +148,10 @@ impl Gateway for CryptoBot {
 
     fn accepts(&self, currency: Currency) -> bool {
         matches!(currency, Currency::Usd | Currency::Eur | Currency::Rub)
+    }
+
+    fn charge_currency(&self) -> Option<Currency> {
+        self.charge_in
     }
 
     async fn create(&self, req: &CreateRequest) -> Result<Created, GatewayError> {

@@ -14,7 +14,7 @@ use crate::audit;
 use crate::ids::{CustomerId, OrderId, PaymentId};
 use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
-use crate::payments::{self, Checkout, CheckoutError, Outcome, Payment, Provider, Report};
+use crate::payments::{self, Checkout, CheckoutError, Outcome, Payment, Provider, Report, rates};
 
 pub mod cryptobot;
 pub mod nowpayments;
@@ -121,6 +121,19 @@ pub trait Gateway: Send + Sync {
     fn charge_for(&self, credit: Money) -> Option<Money> {
         self.accepts(credit.currency()).then_some(credit)
     }
+    /// The currency it charges when the seller chose one other than the shop's
+    /// (`charge_in`): each charge is then priced at the rate the seller set (`/rate`).
+    fn charge_currency(&self) -> Option<Currency> {
+        None
+    }
+    /// Whether it can be offered in a shop selling in `shop`: in its own currency, or in
+    /// the one the seller chose for it.
+    fn offered_in(&self, shop: Currency) -> bool {
+        match self.charge_currency() {
+            Some(c) if c != shop => self.accepts(c),
+            _ => self.accepts(shop),
+        }
+    }
     async fn create(&self, req: &CreateRequest) -> Result<Created, GatewayError>;
     /// Asks the provider what became of `payment` (never trusting a callback body).
     async fn check(&self, payment: &Payment) -> Result<Report, GatewayError>;
@@ -149,6 +162,9 @@ pub enum PayError {
     Gateway(#[from] GatewayError),
     #[error("this gateway cannot charge {0}")]
     Currency(Currency),
+    /// It charges in this currency and the seller has set no rate for it.
+    #[error("no exchange rate is set for {0}")]
+    NoRate(Currency),
     /// The customer has this many gateway payments open from the last day already.
     #[error("at most {0} open payments at once")]
     TooManyPending(usize),
@@ -217,9 +233,18 @@ pub async fn checkout(
     {
         return Err(PayError::TooManyPending(max_pending));
     }
-    let charge = gateway
-        .charge_for(credit)
-        .ok_or(PayError::Currency(credit.currency()))?;
+    let charge = match gateway
+        .charge_currency()
+        .filter(|c| *c != credit.currency())
+    {
+        Some(foreign) => rates::get(db, foreign, credit.currency())
+            .await?
+            .and_then(|r| r.charge_for(credit))
+            .ok_or(PayError::NoRate(foreign))?,
+        None => gateway
+            .charge_for(credit)
+            .ok_or(PayError::Currency(credit.currency()))?,
+    };
     let provider = gateway.provider();
     let return_token = uuid::Uuid::new_v4().simple().to_string();
     let checkout = payments::open(

@@ -31,6 +31,10 @@ pub struct NowPaymentsSettings {
     pub password: SecretString,
     #[serde(default = "default_api")]
     pub api_url: String,
+    /// The currency invoices are priced in when the shop sells in one it cannot price in
+    /// (an IRT shop: `USD`); each is priced at the rate set with `/rate`.
+    #[serde(default)]
+    pub charge_in: Option<String>,
 }
 
 fn default_api() -> String {
@@ -48,6 +52,7 @@ impl NowPaymentsSettings {
     ) -> NowPayments {
         problems.url(&format!("{key}.api_url"), &self.api_url);
         let client = NowPayments {
+            charge_in: None,
             api_key: self.api_key.clone(),
             ipn_secret: self.ipn_secret.clone(),
             email: self.email.clone(),
@@ -56,17 +61,37 @@ impl NowPaymentsSettings {
             http: http.clone(),
             session: Default::default(),
         };
-        // The client says which currencies it charges; the shop must sell in one of them.
+        // The client says which currencies it charges; the shop must sell in one of them, or
+        // name one it charges in (`charge_in`), priced at the seller's rate.
+        let charge_in = match &self.charge_in {
+            Some(code) => match code.parse::<Currency>() {
+                Ok(c) if client.accepts(c) => Some(c),
+                _ => {
+                    problems.bad(
+                        &format!("{key}.charge_in"),
+                        format!("`{code}` is not USD, EUR or RUB"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         problems.require(
-            client.accepts(shop),
+            charge_in.is_some() || client.accepts(shop),
             key,
-            format!("prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}"),
+            format!(
+                "prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}: set {key}.charge_in = \"USD\" and the rate with /rate USD <price in {shop}>"
+            ),
         );
+        let mut client = client;
+        client.charge_in = charge_in;
         client
     }
 }
 
 pub struct NowPayments {
+    /// The currency it prices in when not the shop's.
+    pub charge_in: Option<Currency>,
     pub api_key: SecretString,
     pub ipn_secret: SecretString,
     /// The account login, needed only to list an invoice's payments when reconciling.
@@ -307,6 +332,10 @@ impl Gateway for NowPayments {
         matches!(currency, Currency::Usd | Currency::Eur | Currency::Rub)
     }
 
+    fn charge_currency(&self) -> Option<Currency> {
+        self.charge_in
+    }
+
     async fn create(&self, req: &CreateRequest) -> Result<Created, GatewayError> {
         let price: Value = serde_json::from_str(&req.charge.decimal())
             .map_err(|_| GatewayError::Unexpected("unwritable amount".into()))?;
@@ -490,6 +519,7 @@ mod tests {
         let body = r#"{"payment_id":5077125051,"payment_status":"finished","pay_address":"0xd1cDE08A07cD25adEbEd35c3867a59228C09B606","price_amount":10,"price_currency":"usd","pay_amount":0.0000075,"actually_paid":0.0000075,"pay_currency":"btc","order_id":"vpnshop-7","order_description":"Wallet top-up","purchase_id":"5837122679","created_at":"2026-11-30T06:00:00.000Z","updated_at":"2026-11-30T06:10:00.000Z","outcome_amount":12345678901234567000,"outcome_currency":"usdttrc20","invoice_id":4522625843,"fee":{"currency":"btc","depositFee":7.5e-7,"withdrawalFee":0,"serviceFee":0}}"#;
         let node_sig = "f4fe36a6dfa84b5297ec148ec1fc3e27bbf92bddeb03029793fcf6b889953bd189e7d3082a461e8a1843e4a32a955c018dbda43227e437796322b7512e85f727";
         let gateway = NowPayments {
+            charge_in: None,
             api_key: SecretString::from("k".to_string()),
             ipn_secret: SecretString::from("ipn_test_secret".to_string()),
             email: String::new(),
