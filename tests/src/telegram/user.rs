@@ -122,7 +122,12 @@ impl FakeUser {
             .unwrap_or_else(|| panic!("chat {chat_id} is neither {}'s own nor a group", self.id));
         let replied = replied
             .unwrap_or_else(|| panic!("the bot sent no message {message_id} in chat {chat_id}"));
-        let message = json!({ "text": text, "reply_to_message": message_json(&replied, &chat) });
+        // Telegram quotes the replied message as it is now, its buttons included.
+        let mut quoted = message_json(&replied, &chat);
+        if !replied.buttons.is_empty() {
+            quoted["reply_markup"] = super::server::markup_json(&replied.buttons);
+        }
+        let message = json!({ "text": text, "reply_to_message": quoted });
         self.post(chat, message);
     }
 

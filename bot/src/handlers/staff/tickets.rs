@@ -53,7 +53,21 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
     let Some(access) = m.access.as_ref() else {
         return Ok(());
     };
-    let answer = tickets::staff_answers(&ctx.db, post, access, writing, ctx.clock.now()).await;
+    let mut answer =
+        tickets::staff_answers(&ctx.db, post, access, writing.clone(), ctx.clock.now()).await;
+    // A post is recorded as the ticket's right after Telegram accepted it: a reply quicker than
+    // that record (a busy database) waits for it instead of being taken for chat.
+    if matches!(answer, Ok(None)) && shows_a_ticket(reply_to) {
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            answer =
+                tickets::staff_answers(&ctx.db, post, access, writing.clone(), ctx.clock.now())
+                    .await;
+            if !matches!(answer, Ok(None)) {
+                break;
+            }
+        }
+    }
     let key = match answer {
         Ok(None) => return Ok(()),
         Ok(Some(_)) => "support.staff_sent",
@@ -66,6 +80,19 @@ pub async fn staff_reply(m: &Member, msg: &Message) -> HandlerResult {
         .reply_parameters(teloxide::types::ReplyParameters::new(msg.id))
         .await?;
     Ok(())
+}
+
+/// Whether a message of the bot's carries a ticket's buttons (so it is a ticket's post, even if
+/// its record is not written yet). Which ticket is still read from the record, never from here.
+fn shows_a_ticket(post: &Message) -> bool {
+    post.reply_markup().is_some_and(|k| {
+        k.inline_keyboard.iter().flatten().any(|b| match &b.kind {
+            teloxide::types::InlineKeyboardButtonKind::CallbackData(data) => {
+                matches!(StaffAction::decode(data), Some(StaffAction::TicketTake(_)))
+            }
+            _ => false,
+        })
+    })
 }
 
 /// "Take" under a ticket's post: the ticket becomes the presser's, and the post's first button
