@@ -39,6 +39,24 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     pub run: RunSettings,
     pub limits: LimitsSettings,
+    pub panels: PanelsSettings,
+}
+
+/// `[panels]`: how the shop watches its panels.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PanelsSettings {
+    /// Every this many seconds each enabled panel is asked whether it answers; one that stops is
+    /// taken off sale and staff are told (once, and once when it is back). 0: never.
+    pub health_check_seconds: u64,
+}
+
+impl Default for PanelsSettings {
+    fn default() -> Self {
+        PanelsSettings {
+            health_check_seconds: 60,
+        }
+    }
 }
 
 /// What one customer may have at once, so one person (or a script) cannot flood staff, the
@@ -313,6 +331,8 @@ pub struct Runtime {
     pub daily_summary_hour: Option<u32>,
     /// How long a ticket waits for an answer before staff are reminded; `None`: never.
     pub ticket_reminder_after: Option<chrono::Duration>,
+    /// How often panels are checked; `None`: never.
+    pub panel_check_every: Option<chrono::Duration>,
     pub staff_topics: StaffTopicsSettings,
     pub limits: LimitsSettings,
 }
@@ -385,6 +405,9 @@ impl Settings {
             staff_chat: self.shop.staff_chat_id,
             daily_summary_hour: self.shop.daily_summary_hour,
             staff_topics: self.shop.staff_topics,
+            panel_check_every: (self.panels.health_check_seconds > 0).then(|| {
+                chrono::Duration::seconds(self.panels.health_check_seconds.min(86_400) as i64)
+            }),
             ticket_reminder_after: (self.shop.ticket_reminder_minutes > 0)
                 .then(|| chrono::Duration::minutes(i64::from(self.shop.ticket_reminder_minutes))),
             limits: self.limits.clone(),

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub daily_summary_hour: Option<u32>,
     /// How long a ticket waits for an answer before staff are reminded; `None`: never.
     pub ticket_reminder_after: Option<chrono::Duration>,
+    /// How often panels are checked; `None`: never.
+    pub panel_check_every: Option<chrono::Duration>,
     /// What one customer may have at once.
     pub limits: LimitsSettings,
     /// This process's reading of the maintenance switch.
@@ -70,6 +72,7 @@ impl Ctx {
             staff_chat: runtime.staff_chat,
             daily_summary_hour: runtime.daily_summary_hour,
             ticket_reminder_after: runtime.ticket_reminder_after,
+            panel_check_every: runtime.panel_check_every,
             staff: Arc::new(staff),
             limits: runtime.limits,
             maintenance: Default::default(),

@@ -26,6 +26,7 @@ pub mod notices;
 pub mod orders;
 pub mod overrides;
 pub mod pace;
+pub mod panel_health;
 pub mod panels;
 pub mod payments;
 pub mod points;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CustomerId, OrderId, PaymentId, ReceiptId, TicketId};
+use crate::ids::{CustomerId, OrderId, PanelId, PaymentId, ReceiptId, TicketId};
 use crate::jobs::{self, NewJob};
 use crate::money::Money;
 
@@ -29,6 +29,10 @@ pub enum Notice {
     TicketToStaff { message_id: i64 },
     /// A staff answer, to be delivered to the customer.
     TicketToCustomer { message_id: i64 },
+    /// A panel stopped answering at `at` (Unix seconds): staff are told once.
+    PanelDown { panel_id: PanelId, at: i64 },
+    /// It answers again.
+    PanelUp { panel_id: PanelId, at: i64 },
     /// Staff closed a ticket: the customer hears it and may rate the answer.
     TicketClosed { ticket_id: TicketId },
     /// A ticket has waited for an answer since `since` (Unix seconds): staff are reminded, once
@@ -79,6 +83,8 @@ impl Notice {
             Notice::TicketToCustomer { message_id } => {
                 format!("notice:ticket_customer:{message_id}")
             }
+            Notice::PanelDown { panel_id, at } => format!("notice:panel_down:{panel_id}:{at}"),
+            Notice::PanelUp { panel_id, at } => format!("notice:panel_up:{panel_id}:{at}"),
             Notice::StaffMessage { key, .. } => format!("notice:staff_message:{key}"),
             Notice::TicketClosed { ticket_id } => format!("notice:ticket_closed:{ticket_id}"),
             Notice::TicketWaiting { ticket_id, since } => {

@@ -10,6 +10,7 @@ mod ledger_story;
 mod orders_story;
 mod panel_admin_story;
 mod panel_contract;
+mod panel_health_story;
 mod payment_crashes;
 mod payment_journeys;
 mod payment_matrix;

@@ -1,7 +1,8 @@
 //! The job registry: every kind of background work, declared once with its lane. The core
 //! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
-//! notices, the payments sweep, the staff chat's daily summary and support reminders. Adding a
+//! notices, the payments sweep, the staff chat's daily summary, support reminders and panel health. Adding a
 //! recurring job is one `.every(…)` line here and the function it runs.
+mod health;
 mod notices;
 mod stars;
 mod summary;
@@ -27,6 +28,10 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
         .every(summary::every(), {
             let ctx = ctx.clone();
             move |job| summary::run(ctx.clone(), job)
+        })
+        .every(health::every(&ctx), {
+            let ctx = ctx.clone();
+            move |job| health::run(ctx.clone(), job)
         })
         .every(support::every(), {
             let ctx = ctx.clone();

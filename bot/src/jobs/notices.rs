@@ -30,6 +30,12 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         Notice::TicketToCustomer { message_id } => {
             support::notify_customer(&bot, &ctx, message_id).await
         }
+        Notice::PanelDown { panel_id, .. } => {
+            admin::notify_panel_health(&bot, &ctx, panel_id, true).await
+        }
+        Notice::PanelUp { panel_id, .. } => {
+            admin::notify_panel_health(&bot, &ctx, panel_id, false).await
+        }
         Notice::StaffMessage { customer, text, .. } => {
             admin::notify_staff_message(&bot, &ctx, customer, &text).await
         }
@@ -81,6 +87,8 @@ fn for_staff(n: &Notice) -> bool {
             | Notice::DailySummary { .. }
             | Notice::TicketToStaff { .. }
             | Notice::TicketWaiting { .. }
+            | Notice::PanelDown { .. }
+            | Notice::PanelUp { .. }
             | Notice::PaymentReview { .. }
             | Notice::ReceiptToStaff { .. }
     )

@@ -19,6 +19,7 @@ mod support;
 mod team;
 
 pub use messages::deliver as notify_staff_message;
+pub use panels::notify_health as notify_panel_health;
 pub use stats::notify_summary;
 
 use teloxide::dispatching::UpdateHandler;

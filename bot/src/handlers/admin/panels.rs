@@ -358,3 +358,48 @@ pub async fn set_capacity(a: &Admin, id: PanelId, typed: &str) -> HandlerResult 
         Err(e) => Err(e.into()),
     }
 }
+
+/// A notice: a panel stopped answering (`down`) or answers again; to the staff chat's alerts.
+pub async fn notify_health(
+    bot: &crate::ctx::TgBot,
+    ctx: &crate::ctx::Ctx,
+    id: PanelId,
+    down: bool,
+) -> HandlerResult {
+    use crate::staff_chat::{InTopic, Topic};
+    let Some(staff) = ctx.staff_chat else {
+        return Err(BotError::Undeliverable(
+            "no staff chat configured (shop.staff_chat_id)".into(),
+        ));
+    };
+    let all = panels::panels(&ctx.db).await.map_err(store_error)?;
+    let Some(p) = all.into_iter().find(|p| p.id == id) else {
+        return Ok(());
+    };
+    let l = ctx.default_language;
+    let location = vpnshop_core::catalog::location(&ctx.db, p.location_id)
+        .await?
+        .map_or("?".to_string(), |l| format!("{} {}", l.flag, l.name));
+    let text = if down {
+        tr_with(
+            l,
+            "admin.panels.went_down",
+            &[
+                ("name", &escape(&p.name)),
+                ("location", &escape(&location)),
+                ("why", &escape(p.last_error.as_deref().unwrap_or("?"))),
+            ],
+        )
+    } else {
+        tr_with(
+            l,
+            "admin.panels.came_back",
+            &[("name", &escape(&p.name)), ("location", &escape(&location))],
+        )
+    };
+    ctx.staff.pace().await;
+    bot.send_message(ChatId(staff), text)
+        .in_topic(ctx.staff.topic(Topic::Alerts))
+        .await?;
+    Ok(())
+}
