@@ -4,6 +4,7 @@ mod admin_journeys;
 mod catalog_admin_story;
 mod customer_care_story;
 mod customers_story;
+mod housekeeping_story;
 mod jobs_story;
 mod journeys;
 mod ledger_story;

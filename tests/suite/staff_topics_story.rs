@@ -7,7 +7,7 @@ use vpnshop_core::orders::{self, OrderKind, PointsRules, QuoteRequest};
 use vpnshop_tests::assert_says;
 
 use crate::shop::{STAFF_CHAT, ShopBuilder};
-use crate::support::{at_menu, customer, irt, press, t0, top_up};
+use crate::support::{at_menu, customer, irt, press, top_up};
 
 const SALES: i64 = 11;
 const TICKETS: i64 = 13;
@@ -59,7 +59,9 @@ async fn notices_go_to_their_topics_once_and_the_pace_holds_across_a_restart() {
             points: 0,
             location: None,
         };
-        let quote = orders::quote(&db, &req, &PointsRules::default(), t0())
+        // Priced and paid now: the bot's housekeeping expires quotes older than their half hour.
+        let now = chrono::Utc::now();
+        let quote = orders::quote(&db, &req, &PointsRules::default(), now)
             .await
             .unwrap();
         let order = orders::place(
@@ -69,11 +71,11 @@ async fn notices_go_to_their_topics_once_and_the_pace_holds_across_a_restart() {
             &quote,
             None,
             Duration::minutes(30),
-            t0(),
+            now,
         )
         .await
         .unwrap();
-        orders::pay_with_wallet(&db, order.order_id(), c.customer_id(), t0())
+        orders::pay_with_wallet(&db, order.order_id(), c.customer_id(), now)
             .await
             .unwrap();
     }
