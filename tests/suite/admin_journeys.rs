@@ -152,7 +152,10 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     assert_says!(theirs, "150,000");
     finance.send("/admin");
     let menu = finance.next().await;
-    assert_eq!(menu.button_labels(), vec!["📊 Stats", "🔎 Customers"]);
+    assert_eq!(
+        menu.button_labels(),
+        vec!["📊 Stats", "🔎 Customers", "💳 Payments"]
+    );
     finance.send("/staff");
     let refused = finance.next().await;
     assert_says!(refused, "Your role (finance) does not allow this");

@@ -187,6 +187,22 @@ async fn the_payments_screen_shows_cards_and_waiting_receipts_and_stops_a_card()
         payments.buttons
     );
 
+    // Finance sees the receipts waiting, but may not stop a card.
+    let finance = TelegramId::new(9_700_000_002);
+    staff::put(&shop.app.db.db, finance, Role::Finance, t0())
+        .await
+        .unwrap();
+    let fatemeh = shop.app.user(finance.get(), "Fatemeh", Some("en"));
+    fatemeh.send("/admin");
+    let theirs = press(&fatemeh, &fatemeh.next().await, "Payments").await;
+    assert_says!(theirs, "Receipts waiting for staff: 1");
+    assert!(
+        !theirs
+            .button_labels()
+            .iter()
+            .any(|l| l.contains("Stop card"))
+    );
+
     let stopped = press(&owner, &payments, "Stop card ··4455").await;
     assert_says!(stopped, "⏸ #1 ··4455");
     // The card was the only way to top up: the wallet offers none now.

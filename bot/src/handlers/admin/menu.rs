@@ -35,7 +35,8 @@ pub async fn show(a: &Admin) -> HandlerResult {
     if a.access.may(Permission::Catalog) {
         shop.push(button(tr(lang, "admin.menu.catalog"), AdminAction::Catalog));
     }
-    if a.access.may(Permission::Cards) {
+    // Finance opens it for the receipts waiting.
+    if a.access.may(Permission::Cards) || a.access.may(Permission::Receipts) {
         shop.push(button(
             tr(lang, "admin.menu.payments"),
             AdminAction::Payments,
