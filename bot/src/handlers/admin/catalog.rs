@@ -327,20 +327,7 @@ pub async fn location_enabled(a: &Admin, id: LocationId, on: bool) -> HandlerRes
     let Some(l) = vpnshop_core::catalog::location(&a.v.ctx.db, id).await? else {
         return a.v.stale().await;
     };
-    let line = format!("{} {}", if on { "enable" } else { "disable" }, l.code);
-    let note = match execute(a, Family::Location, &line).await? {
-        Ok(_) => tr_with(
-            a.lang(),
-            if on {
-                "admin.catalog.enabled"
-            } else {
-                "admin.catalog.disabled"
-            },
-            &[("what", &escape(&l.name))],
-        ),
-        Err(why) => why,
-    };
-    screen(a, Some(note)).await
+    switch(a, Family::Location, (&l.code, &l.name), on).await
 }
 
 /// A plan's button: `plan disable|enable <code>`, as typed. Orders already placed keep their
@@ -350,8 +337,13 @@ pub async fn plan_enabled(a: &Admin, id: PlanId, on: bool) -> HandlerResult {
     let Some(p) = vpnshop_core::catalog::plan(&a.v.ctx.db, id).await? else {
         return a.v.stale().await;
     };
-    let line = format!("{} {}", if on { "enable" } else { "disable" }, p.code);
-    let note = match execute(a, Family::Plan, &line).await? {
+    switch(a, Family::Plan, (&p.code, &p.name), on).await
+}
+
+/// Runs `<family> enable|disable <code>` and shows the catalog with what came of it.
+async fn switch(a: &Admin, family: Family, (code, name): (&str, &str), on: bool) -> HandlerResult {
+    let line = format!("{} {code}", if on { "enable" } else { "disable" });
+    let note = match execute(a, family, &line).await? {
         Ok(_) => tr_with(
             a.lang(),
             if on {
@@ -359,7 +351,7 @@ pub async fn plan_enabled(a: &Admin, id: PlanId, on: bool) -> HandlerResult {
             } else {
                 "admin.catalog.disabled"
             },
-            &[("what", &escape(&p.name))],
+            &[("what", &escape(name))],
         ),
         Err(why) => why,
     };

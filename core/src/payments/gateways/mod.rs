@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::audit;
+use crate::config::Problems;
 use crate::ids::{CustomerId, OrderId, PaymentId};
 use crate::ledger::LedgerError;
 use crate::money::{Currency, Money};
@@ -143,6 +144,39 @@ pub trait Gateway: Send + Sync {
     /// A harmless authenticated call, for `vpnshop check`: `Err` names the setting that is
     /// wrong (or says the provider cannot be reached).
     async fn verify(&self) -> Result<(), String>;
+}
+
+/// The currency a crypto gateway prices in when the shop sells in one it cannot price in:
+/// `charge_in`, which it must charge (each invoice then priced at the seller's rate); `None` when
+/// it prices in the shop's own, which it then must charge. What is wrong goes into `problems`.
+pub(crate) fn charge_in(
+    key: &str,
+    charge_in: Option<&str>,
+    gateway: &dyn Gateway,
+    shop: Currency,
+    problems: &mut Problems,
+) -> Option<Currency> {
+    let chosen = match charge_in {
+        Some(code) => match code.parse::<Currency>() {
+            Ok(c) if gateway.accepts(c) => Some(c),
+            _ => {
+                problems.bad(
+                    &format!("{key}.charge_in"),
+                    format!("`{code}` is not USD, EUR or RUB"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    problems.require(
+        chosen.is_some() || gateway.accepts(shop),
+        key,
+        format!(
+            "prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}: set {key}.charge_in = \"USD\" and the rate with /rate USD <price in {shop}>"
+        ),
+    );
+    chosen
 }
 
 /// A shared HTTP client with a timeout on every call.

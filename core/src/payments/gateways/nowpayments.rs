@@ -62,29 +62,10 @@ impl NowPaymentsSettings {
             session: Default::default(),
         };
         // The client says which currencies it charges; the shop must sell in one of them, or
-        // name one it charges in (`charge_in`), priced at the seller's rate.
-        let charge_in = match &self.charge_in {
-            Some(code) => match code.parse::<Currency>() {
-                Ok(c) if client.accepts(c) => Some(c),
-                _ => {
-                    problems.bad(
-                        &format!("{key}.charge_in"),
-                        format!("`{code}` is not USD, EUR or RUB"),
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        problems.require(
-            charge_in.is_some() || client.accepts(shop),
-            key,
-            format!(
-                "prices crypto invoices in USD, EUR or RUB; the shop sells in {shop}: set {key}.charge_in = \"USD\" and the rate with /rate USD <price in {shop}>"
-            ),
-        );
+        // name one it charges in, priced at the seller's rate.
         let mut client = client;
-        client.charge_in = charge_in;
+        client.charge_in =
+            super::charge_in(key, self.charge_in.as_deref(), &client, shop, problems);
         client
     }
 }
