@@ -80,6 +80,8 @@ pub enum Action {
     Traffic(SubscriptionId),
     /// (subscription, GB)
     TrafficPack(SubscriptionId, i64),
+    /// Turn automatic renewal from the wallet on (`true`) or off.
+    AutoRenew(SubscriptionId, bool),
     TopUp,
     TopUpStars(i64),
     Points,
@@ -287,6 +289,7 @@ impl Action {
             Renew(s) => format!("sr:{s}"),
             Traffic(s) => format!("st:{s}"),
             TrafficPack(s, gb) => format!("sp:{s}:{gb}"),
+            AutoRenew(s, on) => format!("sa:{s}:{}", u8::from(on)),
             TopUp => "u".to_string(),
             TopUpStars(n) => format!("u:{n}"),
             Points => "p".to_string(),
@@ -338,6 +341,14 @@ impl Action {
             ("sr", 1) => Renew(SubscriptionId::new(id(0)?)),
             ("st", 1) => Traffic(SubscriptionId::new(id(0)?)),
             ("sp", 2) => TrafficPack(SubscriptionId::new(id(0)?), id(1)?),
+            ("sa", 2) => AutoRenew(
+                SubscriptionId::new(id(0)?),
+                match args[1] {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            ),
             ("u", 0) => TopUp,
             ("u", 1) => TopUpStars(id(0)?),
             ("p", 0) => Points,
@@ -616,6 +627,8 @@ mod tests {
             Renew(SubscriptionId::new(big)),
             Traffic(SubscriptionId::new(big)),
             TrafficPack(SubscriptionId::new(big), big),
+            AutoRenew(SubscriptionId::new(big), true),
+            AutoRenew(SubscriptionId::new(big), false),
             TopUp,
             TopUpStars(big),
             Points,

@@ -22,6 +22,7 @@ pub use vpnshop_core::payments::gateways::yookassa::YooKassaSettings;
 pub use vpnshop_core::payments::gateways::zarinpal::ZarinpalSettings;
 pub use vpnshop_core::payments::methods::PaymentsSettings;
 pub use vpnshop_core::sales::{PointsSettings, ReferralSettings, SalesSettings};
+pub use vpnshop_core::subscriptions::rules::{LifeRules, LifeSettings};
 
 pub const ENV_PREFIX: &str = "VPNSHOP__";
 
@@ -40,6 +41,7 @@ pub struct Settings {
     pub run: RunSettings,
     pub limits: LimitsSettings,
     pub panels: PanelsSettings,
+    pub subscriptions: LifeSettings,
 }
 
 /// `[panels]`: how the shop watches its panels.
@@ -49,12 +51,16 @@ pub struct PanelsSettings {
     /// Every this many seconds each enabled panel is asked whether it answers; one that stops is
     /// taken off sale and staff are told (once, and once when it is back). 0: never.
     pub health_check_seconds: u64,
+    /// Paid orders for a location whose panels are all down wait this many minutes (tried
+    /// again each minute, without using up attempts) before they are refunded.
+    pub outage_refund_minutes: i64,
 }
 
 impl Default for PanelsSettings {
     fn default() -> Self {
         PanelsSettings {
             health_check_seconds: 60,
+            outage_refund_minutes: 60,
         }
     }
 }
@@ -326,6 +332,7 @@ pub struct Runtime {
     pub default_language: Language,
     pub currency: Currency,
     pub sales: SalesRules,
+    pub life: LifeRules,
     pub payments: PaymentMethods,
     pub staff_chat: Option<i64>,
     pub daily_summary_hour: Option<u32>,
@@ -381,6 +388,9 @@ impl Settings {
         let sales = self
             .sales
             .rules(&self.points, &self.referral, currency, &mut problems);
+        let life = self
+            .subscriptions
+            .rules(self.panels.outage_refund_minutes, &mut problems);
         let payments = self
             .payments
             .methods(currency, self.limits.card_transfers, &mut problems);
@@ -401,6 +411,7 @@ impl Settings {
             default_language,
             currency,
             sales,
+            life,
             payments,
             staff_chat: self.shop.staff_chat_id,
             daily_summary_hour: self.shop.daily_summary_hour,

@@ -26,6 +26,8 @@ pub struct Ctx {
     /// The bot's @username, for deep links (`t.me/<username>?start=ref_…`).
     pub bot_username: String,
     pub sales: SalesRules,
+    /// The schedule of subscriptions' lives: reminders, automatic renewal, expiry.
+    pub life: vpnshop_core::subscriptions::rules::LifeRules,
     pub payments: Arc<PaymentMethods>,
     /// The chat (group) where staff get notifications.
     pub staff_chat: Option<i64>,
@@ -68,6 +70,7 @@ impl Ctx {
             currency: runtime.currency,
             bot_username,
             sales: runtime.sales,
+            life: runtime.life,
             payments: Arc::new(runtime.payments),
             staff_chat: runtime.staff_chat,
             daily_summary_hour: runtime.daily_summary_hour,

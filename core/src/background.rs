@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::jobs::{JobError, Recurring, Runner};
+use crate::money::Currency;
 use crate::orders::Provision;
 use crate::provisioning::{self, DisableRefunded, Outcome, ProvisionError};
 use crate::sales::SalesRules;
-use crate::subscriptions::{self, RefreshUsage};
+use crate::subscriptions::rules::LifeRules;
+use crate::subscriptions::{self, RefreshUsage, auto_renew, sync};
 
 /// Every ten minutes: pending orders whose quote ran out are marked expired (their promo code
 /// and points were never taken: those are consumed only when an order is paid), and points
@@ -33,11 +35,134 @@ async fn housekeeping(
     Ok(())
 }
 
+/// The usage sync, every `subscriptions.sync_minutes`.
+pub fn usage_sync(every: chrono::Duration) -> Recurring {
+    Recurring {
+        kind: "usage_sync",
+        every,
+    }
+}
+
+/// Reminders, automatic renewals and expiry, each every `subscriptions.check_minutes`.
+pub fn reminders(every: chrono::Duration) -> Recurring {
+    Recurring {
+        kind: "reminders",
+        every,
+    }
+}
+
+pub fn auto_renew(every: chrono::Duration) -> Recurring {
+    Recurring {
+        kind: "auto_renew",
+        every,
+    }
+}
+
+pub fn expiry(every: chrono::Duration) -> Recurring {
+    Recurring {
+        kind: "expiry",
+        every,
+    }
+}
+
+/// What the core's jobs follow.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub sales: SalesRules,
+    pub life: LifeRules,
+    /// The shop's currency: automatic renewals are charged in it.
+    pub currency: Currency,
+}
+
+/// The scheduled side of subscriptions: the usage sync (when on), reminders, automatic
+/// renewals and expiry, each a recurring job of its own so one that fails or runs long holds
+/// up none of the others.
+fn register_life(runner: Runner, clock: Arc<dyn Clock>, schedule: Arc<Schedule>) -> Runner {
+    let db = runner.db().clone();
+    let life = schedule.life.clone();
+    let mut runner = runner;
+    if let Some(every) = life.sync_every {
+        let (db, clock, s) = (db.clone(), clock.clone(), schedule.clone());
+        runner = runner.every(usage_sync(every), move |_job| {
+            let (db, clock, s) = (db.clone(), clock.clone(), s.clone());
+            async move {
+                let report = sync::sync_all(&db, &s.life, clock.now()).await?;
+                tracing::info!(
+                    panels = report.panels,
+                    accounts = report.accounts,
+                    changed = report.changed,
+                    missing = report.missing,
+                    failed = report.failed.len(),
+                    "usage synced"
+                );
+                match report.failed.first() {
+                    // The others were read; the run is marked with the first failure so the
+                    // jobs screen shows it.
+                    Some((panel, why)) => Err(JobError::Retry(format!("{panel}: {why}"))),
+                    None => Ok(()),
+                }
+            }
+        });
+    }
+    let Some(check_every) = life.check_every else {
+        return runner;
+    };
+    let (db2, clock2, s2) = (db.clone(), clock.clone(), schedule.clone());
+    let (db3, clock3, s3) = (db.clone(), clock.clone(), schedule.clone());
+    runner
+        .every(reminders(check_every), move |_job| {
+            let (db, clock, s) = (db.clone(), clock.clone(), schedule.clone());
+            async move {
+                let queued = subscriptions::reminders::run(&db, &s.life, clock.now()).await?;
+                if queued > 0 {
+                    tracing::info!(queued, "reminders queued");
+                }
+                Ok(())
+            }
+        })
+        .every(auto_renew(check_every), move |_job| {
+            let (db, clock, s) = (db2.clone(), clock2.clone(), s2.clone());
+            async move {
+                let r = auto_renew::run(&db, &s.life, s.currency, clock.now()).await?;
+                if r != auto_renew::AutoRenewReport::default() {
+                    tracing::info!(
+                        renewed = r.renewed,
+                        short = r.short,
+                        cannot = r.cannot,
+                        "automatic renewals"
+                    );
+                }
+                Ok(())
+            }
+        })
+        .every(expiry(check_every), move |_job| {
+            let (db, clock, s) = (db3.clone(), clock3.clone(), s3.clone());
+            async move {
+                let r =
+                    subscriptions::expiry::run(&db, &s.life, &s.sales.account_prefix, clock.now())
+                        .await?;
+                if r != subscriptions::expiry::ExpiryReport::default() {
+                    tracing::info!(
+                        disabled = r.disabled,
+                        deleted = r.deleted,
+                        kept = r.kept,
+                        skipped = r.skipped,
+                        "expiry"
+                    );
+                }
+                Ok(())
+            }
+        })
+}
+
 /// `runner` with the core's jobs registered, each in a lane of its own: a slow panel never
 /// holds up notices, nor usage reads the provisioning of paid orders.
-pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: SalesRules) -> Runner {
+pub fn register(runner: Runner, clock: Arc<dyn Clock>, schedule: Schedule) -> Runner {
+    let schedule = Arc::new(schedule);
+    let runner = register_life(runner, clock.clone(), schedule.clone());
     let db = runner.db().clone();
-    let rules = Arc::new(rules);
+    let rules = Arc::new(schedule.sales.clone());
+    let outage = schedule.life.outage_refund_after;
     let (db2, db3, db4) = (db.clone(), db.clone(), db.clone());
     let (clock2, rules2, clock3) = (clock.clone(), rules.clone(), clock.clone());
     runner
@@ -46,14 +171,23 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, rules: SalesRules) -> Run
             async move { housekeeping(&db, clock.now()).await }
         })
         .on(8, move |p: Provision, job| {
-            let (db, clock, rules) = (db.clone(), clock.clone(), rules.clone());
+            let (db, clock, rules, outage) = (db.clone(), clock.clone(), rules.clone(), outage);
             async move {
                 let order = p.order_id;
-                let last = job.attempts >= job.max_attempts;
+                let now = clock.now();
+                // A panel that is down (by the health check) is waited for, up to `outage`,
+                // without using up attempts; then the order is refunded.
+                let waiting = provisioning::waits_for_panel(&db, order, outage, now).await?;
+                let last = job.attempts >= job.max_attempts && !waiting;
                 let outcome =
-                    provisioning::provision(&db, order, &rules.account_prefix, last, clock.now())
-                        .await;
+                    provisioning::provision(&db, order, &rules.account_prefix, last, now).await;
                 match outcome {
+                    Err(e) if waiting && !matches!(e, ProvisionError::NoSuchOrder(_)) => {
+                        Err(JobError::Wait {
+                            after: chrono::Duration::minutes(1),
+                            why: format!("the panel is down: {e}"),
+                        })
+                    }
                     Ok(Outcome::Fulfilled(_) | Outcome::AlreadyDone | Outcome::Refunded { .. }) => {
                         Ok(())
                     }

@@ -161,6 +161,43 @@ pub async fn enqueue(
     }
 }
 
+/// Adds a job with a dedupe key unless one with that key exists: whether it was added now.
+pub async fn enqueue_new(
+    db: &impl ConnectionTrait,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let Some(key) = job.dedupe_key.clone() else {
+        enqueue(db, job, now).await?;
+        return Ok(true);
+    };
+    let am = jobs::ActiveModel {
+        kind: Set(job.kind),
+        payload: Set(job.payload.to_string()),
+        dedupe_key: Set(Some(key)),
+        status: Set(JobStatus::Queued),
+        run_at: Set(job.run_at),
+        attempts: Set(0),
+        max_attempts: Set(job.max_attempts),
+        leased_by: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let added = jobs::Entity::insert(am)
+        .on_conflict(
+            OnConflict::column(jobs::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(added > 0)
+}
+
 fn available(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(

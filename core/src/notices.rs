@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CustomerId, OrderId, PanelId, PaymentId, ReceiptId, TicketId};
+use crate::ids::{CustomerId, OrderId, PanelId, PaymentId, ReceiptId, SubscriptionId, TicketId};
 use crate::jobs::{self, NewJob};
 use crate::money::Money;
 
@@ -70,6 +70,12 @@ pub enum Notice {
     ReceiptToStaff { receipt_id: ReceiptId },
     /// Staff rejected a receipt: the customer hears why.
     ReceiptRejected { receipt_id: ReceiptId },
+    /// A subscription's reminder, once per `period` (see [`crate::subscriptions::reminders`]).
+    Reminder {
+        subscription_id: SubscriptionId,
+        reminder: crate::subscriptions::reminders::Reminder,
+        period: String,
+    },
 }
 
 impl Notice {
@@ -102,6 +108,14 @@ impl Notice {
             Notice::ReceiptRejected { receipt_id } => {
                 format!("notice:receipt_rejected:{receipt_id}")
             }
+            Notice::Reminder {
+                subscription_id,
+                reminder,
+                period,
+            } => format!(
+                "notice:remind:{subscription_id}:{}:{period}",
+                reminder.key()
+            ),
         }
     }
 }
@@ -122,6 +136,23 @@ pub async fn enqueue(
     )
     .await?;
     Ok(())
+}
+
+/// Queues `notice` unless it was queued before: whether it is queued now.
+pub async fn enqueue_new(
+    db: &impl ConnectionTrait,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let payload = serde_json::to_value(notice).map_err(|e| DbErr::Custom(e.to_string()))?;
+    jobs::enqueue_new(
+        db,
+        NewJob::new(JOB, payload, now)
+            .dedupe(notice.dedupe_key())
+            .attempts(8),
+        now,
+    )
+    .await
 }
 
 /// Reads a notice back from its job's payload.

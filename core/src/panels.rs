@@ -366,36 +366,121 @@ async fn enabled_panels(db: &impl ConnectionTrait) -> Result<Vec<Panel>, DbErr> 
     }
 }
 
-/// The best of `panels` in `location` with room: the healthiest, then the emptiest.
-fn best_with_room(
+text_column! {
+    /// How a new account picks among a location's panels with room (healthy ones first, always).
+    pub enum Placement {
+        /// The one with the most room left: capacity minus its active accounts (a panel
+        /// without a capacity counts as the emptiest by its load).
+        MostRoom = "most_room",
+        /// Each in turn, by the order they were added.
+        RoundRobin = "round_robin",
+        /// The first added that has room; the next only when it is full or down.
+        Fixed = "fixed",
+    }
+}
+
+/// The panel `placement` picks in `location`: among panels with room (only healthy ones with
+/// `healthy_only`, otherwise healthy ones first). `last` is the panel the location's latest
+/// account went to, for round robin.
+fn pick(
     panels: &[Panel],
     loads: &std::collections::HashMap<i64, u64>,
     location: LocationId,
     healthy_only: bool,
+    placement: Placement,
+    last: Option<PanelId>,
 ) -> Option<Panel> {
-    panels
+    let mut room: Vec<(&Panel, u64)> = panels
         .iter()
         .filter(|p| p.location_id == location && (p.healthy || !healthy_only))
         .map(|p| (p, loads.get(&p.id.get()).copied().unwrap_or(0)))
         .filter(|(p, load)| p.capacity.is_none_or(|c| *load < c.max(0) as u64))
-        .max_by_key(|(p, load)| (p.healthy, std::cmp::Reverse(*load)))
-        .map(|(p, _)| p.clone())
+        .collect();
+    if room.iter().any(|(p, _)| p.healthy) {
+        room.retain(|(p, _)| p.healthy);
+    }
+    room.sort_by_key(|(p, _)| p.id);
+    let chosen = match placement {
+        Placement::MostRoom => room.iter().max_by_key(|(p, load)| {
+            let left = p
+                .capacity
+                .map_or(u64::MAX - load, |c| (c.max(0) as u64).saturating_sub(*load));
+            (left, std::cmp::Reverse(p.id))
+        }),
+        Placement::RoundRobin => room
+            .iter()
+            .find(|(p, _)| last.is_some_and(|l| p.id > l))
+            .or(room.first()),
+        Placement::Fixed => room.first(),
+    };
+    chosen.map(|(p, _)| (*p).clone())
 }
 
-/// An enabled panel in `location` with room for one more account, the healthiest and emptiest
-/// first; with `healthy_only`, only panels whose last check passed.
+/// The panel a new account in `location` goes to, by the location's placement; with
+/// `healthy_only`, only panels whose last check passed.
 pub async fn with_room(
     db: &impl ConnectionTrait,
     location: LocationId,
     healthy_only: bool,
 ) -> Result<Option<Panel>, DbErr> {
+    use sea_orm::QuerySelect;
     let panels = enabled_panels(db).await?;
-    Ok(best_with_room(
+    let placement = catalog::location(db, location)
+        .await?
+        .map_or(Placement::MostRoom, |l| l.placement);
+    let here: Vec<PanelId> = panels
+        .iter()
+        .filter(|p| p.location_id == location)
+        .map(|p| p.id)
+        .collect();
+    let last = if placement == Placement::RoundRobin && !here.is_empty() {
+        subscriptions::Entity::find()
+            .select_only()
+            .column(subscriptions::Column::PanelId)
+            .filter(subscriptions::Column::PanelId.is_in(here))
+            .order_by_desc(subscriptions::Column::Id)
+            .into_tuple::<PanelId>()
+            .one(db)
+            .await?
+    } else {
+        None
+    };
+    Ok(pick(
         &panels,
         &loads(db).await?,
         location,
         healthy_only,
+        placement,
+        last,
     ))
+}
+
+/// Sets how new accounts in `location` pick a panel (owner or admin), audited.
+pub async fn set_placement(
+    db: &DatabaseConnection,
+    by: &Access,
+    location: LocationId,
+    placement: Placement,
+    now: DateTime<Utc>,
+) -> Result<(), PanelChangeError> {
+    use crate::entities::locations;
+    if !by.may(Permission::Panels) {
+        return Err(PanelChangeError::NotAllowed);
+    }
+    let l = catalog::location(db, location)
+        .await?
+        .ok_or(PanelChangeError::NotFound)?;
+    let txn = crate::db::begin(db).await?;
+    let mut am = locations::ActiveModel::from(l.clone());
+    am.placement = Set(placement);
+    am.update(&txn).await?;
+    Entry::new(Some(by.who), "location.placement")
+        .target(format!("location:{}", l.code))
+        .change(l.placement.as_str(), placement.as_str())
+        .record(&txn, now)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The locations a customer may buy in: enabled, with a healthy panel that has room.
@@ -407,6 +492,6 @@ pub async fn sellable_locations(
     Ok(catalog::locations(db, true)
         .await?
         .into_iter()
-        .filter(|l| best_with_room(&panels, &loads, l.location_id(), true).is_some())
+        .filter(|l| pick(&panels, &loads, l.location_id(), true, l.placement, None).is_some())
         .collect())
 }

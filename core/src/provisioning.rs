@@ -87,6 +87,51 @@ pub async fn provision(
     }
 }
 
+/// Whether `order` is waiting out an outage: every panel it could go to is marked unhealthy by
+/// the health check, and it was paid less than `outage` ago. Such an order is tried again
+/// without burning its attempts, and refunded only once the outage lasted `outage`.
+pub async fn waits_for_panel(
+    db: &DatabaseConnection,
+    order: OrderId,
+    outage: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let Some(row) = orders::get(db, order).await? else {
+        return Ok(false);
+    };
+    if row.paid_at.is_none_or(|at| now - at >= outage) {
+        return Ok(false);
+    }
+    let all = match panels::panels(db).await {
+        Ok(all) => all,
+        Err(crate::panels::PanelStoreError::Db(e)) => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    let candidates: Vec<&Panel> = match row.subscription_id {
+        Some(sub) if !row.kind.makes_account() => {
+            let Some(sub) = subscriptions::Entity::find_by_id(sub).one(db).await? else {
+                return Ok(false);
+            };
+            all.iter().filter(|p| p.id == sub.panel_id).collect()
+        }
+        _ => {
+            let location = match row.location_id {
+                Some(l) => Some(l),
+                None => match row.plan_id {
+                    Some(plan) => crate::catalog::plan(db, plan)
+                        .await?
+                        .and_then(|p| p.location_id),
+                    None => None,
+                },
+            };
+            all.iter()
+                .filter(|p| p.enabled && Some(p.location_id) == location)
+                .collect()
+        }
+    };
+    Ok(!candidates.is_empty() && candidates.iter().all(|p| !p.healthy))
+}
+
 /// Why one try failed. Its text is what staff read on a refunded order.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {
@@ -176,12 +221,19 @@ async fn attempt(
             // refresh copied the panel's already-changed figures into the subscription.
             let (expires_at, limit) = targets(db, order, &sub, kind, now).await?;
             let limit = limit.map(|b| b as u64);
-            match kind {
+            let changed = match kind {
                 OrderKind::Renewal => match client.set_expiry(&account, expires_at).await {
                     Ok(_) => client.set_data_limit(&account, limit).await,
                     Err(e) => Err(e),
                 },
                 _ => client.set_data_limit(&account, limit).await,
+            };
+            // An account the expiry job turned off comes back on with its renewal.
+            match changed {
+                Ok(_) if sub.status == SubscriptionStatus::Disabled => {
+                    client.set_enabled(&account, true).await
+                }
+                other => other,
             }
         }
     }
@@ -193,6 +245,8 @@ async fn attempt(
     let txn = crate::db::begin(db).await?;
     let mut am = subscriptions::ActiveModel::from(sub.clone());
     am.status = Set(SubscriptionStatus::Active);
+    am.panel_status = Set(Some(account.status.into()));
+    am.disabled_at = Set(None);
     am.expires_at = Set(account.expires_at);
     am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
     am.used_bytes = Set(account.used_bytes as i64);
@@ -484,14 +538,18 @@ pub async fn disable_refunded(
     }
 }
 
-/// The customer's subscriptions, newest first (failed ones left out).
+/// The customer's subscriptions, newest first (failed, deleted and moved ones left out).
 pub async fn of_customer(
     db: &impl ConnectionTrait,
     customer: CustomerId,
 ) -> Result<Vec<Subscription>, sea_orm::DbErr> {
     subscriptions::Entity::find()
         .filter(subscriptions::Column::CustomerId.eq(customer))
-        .filter(subscriptions::Column::Status.ne(SubscriptionStatus::Failed))
+        .filter(subscriptions::Column::Status.is_not_in([
+            SubscriptionStatus::Failed,
+            SubscriptionStatus::Deleted,
+            SubscriptionStatus::Moved,
+        ]))
         .order_by_desc(subscriptions::Column::Id)
         .all(db)
         .await

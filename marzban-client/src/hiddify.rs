@@ -458,6 +458,16 @@ impl Panel for Hiddify {
         )
     }
 
+    /// Hiddify's user list has no pages: one call answers with every user.
+    async fn all_accounts(&self, _page: u64, _parallel: usize) -> Result<Vec<Account>, PanelError> {
+        let users = retrying(self.config.retry, || self.all_users()).await?;
+        users
+            .into_iter()
+            .filter(|u| AccountName::from_panel(&u.name).is_some())
+            .map(|u| self.account_of(u))
+            .collect()
+    }
+
     async fn info(&self) -> Result<PanelInfo, PanelError> {
         retrying(self.config.retry, || async {
             let reply = self.call(Method::GET, "api/v2/panel/info/", None).await?;

@@ -146,6 +146,42 @@ pub trait Panel: Send + Sync {
     /// Reachability, version and inbounds.
     async fn info(&self) -> Result<PanelInfo, PanelError>;
 
+    /// Every account of the shop's on the panel, for the usage sync: pages of `page` accounts,
+    /// at most `parallel` list calls at once, never a call per account. Panels whose API
+    /// answers with everything at once override this with that one call.
+    async fn all_accounts(&self, page: u64, parallel: usize) -> Result<Vec<Account>, PanelError> {
+        use futures::{StreamExt, TryStreamExt};
+        let page = page.max(1);
+        let first = self.list(0, page).await?;
+        let mut accounts = first.accounts;
+        if first.scanned < page {
+            return Ok(accounts);
+        }
+        match first.total {
+            Some(total) => {
+                let offsets = (1..).map(|i| i * page).take_while(|&o| o < total);
+                let pages: Vec<AccountPage> = futures::stream::iter(offsets)
+                    .map(|offset| self.list(offset, page))
+                    .buffered(parallel.max(1))
+                    .try_collect()
+                    .await?;
+                accounts.extend(pages.into_iter().flat_map(|p| p.accounts));
+            }
+            None => {
+                let mut offset = page;
+                loop {
+                    let next = self.list(offset, page).await?;
+                    accounts.extend(next.accounts);
+                    if next.scanned < page {
+                        break;
+                    }
+                    offset += page;
+                }
+            }
+        }
+        Ok(accounts)
+    }
+
     /// Adds `extra` bytes to the limit, keeping what is unused (no-op on unlimited accounts).
     async fn add_data(
         &self,

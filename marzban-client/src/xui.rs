@@ -378,6 +378,34 @@ impl XUi {
         }
     }
 
+    /// Every client of every inbound with its traffic row, from one `inbounds/list` call.
+    /// Traffic rows are matched by email through a map: a panel with 100,000 clients is read
+    /// in linear time.
+    async fn all_clients(
+        &self,
+    ) -> Result<Vec<(Map<String, Value>, Option<ClientTraffic>)>, PanelError> {
+        let inbounds: Vec<Inbound> = retrying(self.config.retry, || {
+            self.call_ok(Method::GET, "panel/api/inbounds/list", None)
+        })
+        .await?
+        .unwrap_or_default();
+        let mut all = Vec::new();
+        for inbound in inbounds {
+            let clients = clients_of(&inbound)?;
+            let mut stats: std::collections::HashMap<String, ClientTraffic> = inbound
+                .client_stats
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.email.to_ascii_lowercase(), t))
+                .collect();
+            for client in clients {
+                let traffic = stats.remove(&email_of(&client).to_ascii_lowercase());
+                all.push((client, traffic));
+            }
+        }
+        Ok(all)
+    }
+
     fn account_of(
         &self,
         client: &Map<String, Value>,
@@ -661,23 +689,7 @@ impl Panel for XUi {
     /// 3x-UI lists every inbound with all its clients at once: this sorts the clients by
     /// email and cuts the page out.
     async fn list(&self, offset: u64, limit: u64) -> Result<AccountPage, PanelError> {
-        let inbounds: Vec<Inbound> = retrying(self.config.retry, || {
-            self.call_ok(Method::GET, "panel/api/inbounds/list", None)
-        })
-        .await?
-        .unwrap_or_default();
-        let mut all = Vec::new();
-        for inbound in &inbounds {
-            for client in clients_of(inbound)? {
-                let traffic = inbound.client_stats.as_ref().and_then(|stats| {
-                    stats
-                        .iter()
-                        .find(|t| t.email.eq_ignore_ascii_case(email_of(&client)))
-                        .cloned()
-                });
-                all.push((client, traffic));
-            }
-        }
+        let all = self.all_clients().await?;
         AccountPage::cut(
             all,
             offset,
@@ -685,6 +697,16 @@ impl Panel for XUi {
             |(c, _)| email_of(c),
             |(c, t)| self.account_of(c, t.as_ref()),
         )
+    }
+
+    /// 3x-UI lists every inbound with its clients and their traffic in one call: no pages.
+    async fn all_accounts(&self, _page: u64, _parallel: usize) -> Result<Vec<Account>, PanelError> {
+        self.all_clients()
+            .await?
+            .iter()
+            .filter(|(c, _)| AccountName::from_panel(email_of(c)).is_some())
+            .map(|(c, t)| self.account_of(c, t.as_ref()))
+            .collect()
     }
 
     async fn info(&self) -> Result<PanelInfo, PanelError> {

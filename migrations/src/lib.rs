@@ -8,6 +8,7 @@ mod m20261130_000004_staff_roles;
 mod m20261130_000005_support_queue;
 mod m20261130_000006_panel_version;
 mod m20261130_000007_promo_bonus;
+mod m20261130_000008_subscription_life;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_support_queue::Migration),
             Box::new(m20261130_000006_panel_version::Migration),
             Box::new(m20261130_000007_promo_bonus::Migration),
+            Box::new(m20261130_000008_subscription_life::Migration),
         ]
     }
 }

@@ -145,6 +145,10 @@ pub fn settings_for(tg: &FakeTelegram, db: &TestDb) -> Settings {
     // Off unless a story is about it: a check asking a fake panel on the minute would take a
     // failure another story injected for its own call.
     s.panels.health_check_seconds = 0;
+    // Likewise the subscription jobs (usage sync, reminders, automatic renewal, expiry): a
+    // story that jumps the clock by days would otherwise see accounts expire under it.
+    s.subscriptions.sync_minutes = 0;
+    s.subscriptions.check_minutes = 0;
     s
 }
 

@@ -23,5 +23,6 @@ mod shop_screens_story;
 mod staff_story;
 mod staff_topics_story;
 mod start_story;
+mod subscription_life_story;
 mod support;
 mod support_queue;

@@ -39,6 +39,7 @@ pub async fn on_button(v: Visit, action: Action) -> HandlerResult {
         Action::Renew(s) => subscriptions::renew(v, s).await,
         Action::Traffic(s) => subscriptions::packs(v, s).await,
         Action::TrafficPack(s, gb) => subscriptions::add_traffic(v, s, gb).await,
+        Action::AutoRenew(s, on) => subscriptions::set_auto_renew(v, s, on).await,
         Action::Support => support::menu(v).await,
         Action::NewTicket => support::ask(v, None).await,
         Action::Ticket(t) => support::show_ticket(v, t).await,

@@ -7,7 +7,8 @@ use vpnshop_core::ids::SubscriptionId;
 use vpnshop_core::orders::OrderKind;
 use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning;
-use vpnshop_core::subscriptions::{self, Preview, SubscriptionError};
+use vpnshop_core::subscriptions::reminders::{self, Reminder};
+use vpnshop_core::subscriptions::{self, Preview, SubscriptionError, auto_renew};
 use vpnshop_core::subscriptions::{Subscription, SubscriptionStatus};
 
 use super::readers;
@@ -21,8 +22,13 @@ use vpnshop_core::ids::OrderId;
 use vpnshop_core::orders;
 
 fn status_key(sub: &Subscription, now: chrono::DateTime<chrono::Utc>) -> &'static str {
-    if sub.state() != SubscriptionStatus::Active {
-        return "subs.status.provisioning";
+    match sub.state() {
+        SubscriptionStatus::Active => {}
+        SubscriptionStatus::Provisioning => return "subs.status.provisioning",
+        SubscriptionStatus::Disabled => return "subs.status.disabled",
+        SubscriptionStatus::Failed | SubscriptionStatus::Deleted | SubscriptionStatus::Moved => {
+            return "subs.status.ended";
+        }
     }
     if sub.expires_at.is_some_and(|at| at <= now) {
         return "subs.status.expired";
@@ -208,6 +214,10 @@ pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
         body.push_str("\n\n");
         body.push_str(&tr_with(lang, "subs.link", &[("link", &escape(link))]));
     }
+    if let Some(line) = auto_renew_line(ctx, lang, &sub).await? {
+        body.push_str("\n\n");
+        body.push_str(&line);
+    }
     let mut rows = Vec::new();
     if sub.state() == SubscriptionStatus::Active {
         rows.push(vec![
@@ -217,11 +227,14 @@ pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
             ),
             button(tr(lang, "subs.guides"), Action::Guides),
         ]);
+    }
+    if sub.state().renewable() {
         let mut change = vec![button(
             tr(lang, "subs.renew"),
             Action::Renew(sub.subscription_id()),
         )];
-        if sub.traffic_limit_bytes.is_some()
+        if sub.state() == SubscriptionStatus::Active
+            && sub.traffic_limit_bytes.is_some()
             && !ctx.sales.traffic_packs_gb.is_empty()
             && ctx.sales.traffic_price_per_gb.is_some()
         {
@@ -231,12 +244,174 @@ pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
             ));
         }
         rows.push(change);
+        let (label, on) = if sub.auto_renew {
+            ("subs.auto_renew_disable", false)
+        } else {
+            ("subs.auto_renew_enable", true)
+        };
+        rows.push(vec![button(
+            tr(lang, label),
+            Action::AutoRenew(sub.subscription_id(), on),
+        )]);
     }
     rows.push(vec![
         button(tr(lang, "menu.subscriptions"), Action::Subscriptions),
         keyboards::back(lang),
     ]);
     v.show(body, InlineKeyboardMarkup::new(rows)).await
+}
+
+/// "Auto-renew is on: 150,000 toman from your wallet on 12 Mar" — what the next automatic
+/// charge is and when, or nothing when it is off.
+async fn auto_renew_line(
+    ctx: &Ctx,
+    lang: Language,
+    sub: &Subscription,
+) -> Result<Option<String>, BotError> {
+    let Some(at) = auto_renew::next_charge(sub, &ctx.life) else {
+        return Ok(None);
+    };
+    let now = ctx.clock.now();
+    let line = match subscriptions::quote_renewal(&ctx.db, sub, ctx.currency, now).await {
+        Ok((quote, _)) => tr_with(
+            lang,
+            "subs.auto_renew_on",
+            &[
+                ("amount", &text::money(lang, quote.total)),
+                ("date", &text::date(at.max(now))),
+            ],
+        ),
+        Err(SubscriptionError::Db(e)) => return Err(e.into()),
+        Err(_) => tr(lang, "subs.auto_renew_impossible"),
+    };
+    Ok(Some(line))
+}
+
+/// The customer turns automatic renewal on or off, then sees the subscription again.
+pub async fn set_auto_renew(v: &Visit, id: SubscriptionId, on: bool) -> HandlerResult {
+    let ctx = &v.ctx;
+    let now = ctx.clock.now();
+    match auto_renew::set(&ctx.db, id, v.customer.customer_id(), on, now).await {
+        Ok(_) => detail(v, id).await,
+        Err(SubscriptionError::NotFound) => v.stale().await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A reminder, if it still says something true: buttons to act on it right there.
+pub async fn notify_reminder(
+    bot: &TgBot,
+    ctx: &Ctx,
+    id: SubscriptionId,
+    reminder: Reminder,
+    period: &str,
+) -> HandlerResult {
+    let Some(sub) = subscriptions::find(&ctx.db, id).await? else {
+        return Ok(());
+    };
+    if !reminders::still_true(&sub, &reminder, period) {
+        return Ok(());
+    }
+    let customer = readers::customer(ctx, sub.customer_id).await?;
+    let lang = readers::lang(ctx, &customer);
+    let now = ctx.clock.now();
+    let sid = sub.id.to_string();
+    let date = sub
+        .expires_at
+        .map(text::date)
+        .unwrap_or_else(|| tr(lang, "units.forever"));
+    let renew = || button(tr(lang, "subs.renew"), Action::Renew(sub.subscription_id()));
+    let more = || {
+        (sub.traffic_limit_bytes.is_some()
+            && !ctx.sales.traffic_packs_gb.is_empty()
+            && ctx.sales.traffic_price_per_gb.is_some())
+        .then(|| {
+            button(
+                tr(lang, "subs.add_traffic"),
+                Action::Traffic(sub.subscription_id()),
+            )
+        })
+    };
+    let open = || {
+        button(
+            tr_with(lang, "remind.open", &[("id", &sid)]),
+            Action::Subscription(sub.subscription_id()),
+        )
+    };
+    let (body, keyboard) = match reminder {
+        Reminder::Traffic { percent } => {
+            let key = if percent >= 100 {
+                "remind.traffic_all"
+            } else {
+                "remind.traffic"
+            };
+            let body = tr_with(
+                lang,
+                key,
+                &[
+                    ("id", &sid),
+                    ("percent", &percent.to_string()),
+                    ("used", &text::traffic(lang, Some(sub.used_bytes))),
+                    ("total", &text::traffic(lang, sub.traffic_limit_bytes)),
+                ],
+            );
+            let first: Vec<_> = more().into_iter().chain([renew()]).collect();
+            (body, vec![first, vec![open()]])
+        }
+        Reminder::DaysLeft { .. } => {
+            let left = sub
+                .expires_at
+                .map(|at| text::count(lang, text::days_left(at, now), "days"))
+                .unwrap_or_default();
+            let mut body = tr_with(
+                lang,
+                "remind.days_left",
+                &[("id", &sid), ("days", &left), ("date", &date)],
+            );
+            if let Some(line) = auto_renew_line(ctx, lang, &sub).await? {
+                body.push('\n');
+                body.push_str(&line);
+            }
+            (body, vec![vec![renew()], vec![open()]])
+        }
+        Reminder::Expired => (
+            tr_with(lang, "remind.expired", &[("id", &sid)]),
+            vec![vec![renew()], vec![open()]],
+        ),
+        Reminder::NotConnected => {
+            let mut rows = guide_keyboard(lang).inline_keyboard;
+            rows.pop();
+            rows.push(vec![button(tr(lang, "menu.support"), Action::Support)]);
+            (tr_with(lang, "remind.not_connected", &[("id", &sid)]), rows)
+        }
+        Reminder::TopUp { missing_minor } => {
+            let missing = vpnshop_core::money::Money::new(missing_minor, ctx.currency)
+                .unwrap_or_else(|_| vpnshop_core::money::Money::zero(ctx.currency));
+            let charge_at = auto_renew::next_charge(&sub, &ctx.life)
+                .map(|at| text::date(at.max(now)))
+                .unwrap_or_else(|| date.clone());
+            (
+                tr_with(
+                    lang,
+                    "remind.top_up",
+                    &[
+                        ("id", &sid),
+                        ("missing", &text::money(lang, missing)),
+                        ("date", &date),
+                        ("charge", &charge_at),
+                    ],
+                ),
+                vec![
+                    vec![button(tr(lang, "wallet.top_up"), Action::TopUp)],
+                    vec![open()],
+                ],
+            )
+        }
+    };
+    bot.send_message(readers::chat(&customer), body)
+        .reply_markup(InlineKeyboardMarkup::new(keyboard))
+        .await?;
+    Ok(())
 }
 
 /// Sends the link as a QR code (PNG), with the link itself as the caption.

@@ -21,7 +21,12 @@ use crate::ctx::{Ctx, TgBot};
 pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
     let runner = Runner::new(ctx.db.clone(), ctx.clock.clone(), worker);
     let (b, c) = (bot.clone(), ctx.clone());
-    background::register(runner, ctx.clock.clone(), ctx.sales.clone())
+    let schedule = background::Schedule {
+        sales: ctx.sales.clone(),
+        life: ctx.life.clone(),
+        currency: ctx.currency,
+    };
+    background::register(runner, ctx.clock.clone(), schedule)
         .on(8, move |notice: Notice, job| {
             notices::deliver(b.clone(), c.clone(), notice, job)
         })

@@ -63,6 +63,11 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
         Notice::ReceiptRejected { receipt_id } => {
             receipts::notify_rejected(&bot, &ctx, receipt_id).await
         }
+        Notice::Reminder {
+            subscription_id,
+            reminder,
+            period,
+        } => subscriptions::notify_reminder(&bot, &ctx, subscription_id, reminder, &period).await,
     };
     let result = sent.map_err(undelivered);
     if let (Err(JobError::Wait { after, .. }), true) = (&result, staff_facing) {

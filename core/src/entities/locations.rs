@@ -12,6 +12,7 @@ pub struct Model {
     pub flag: String,
     pub sort_order: i32,
     pub enabled: bool,
+    pub placement: crate::panels::Placement,
     pub created_at: DateTimeUtc,
 }
 

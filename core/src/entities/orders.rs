@@ -31,6 +31,7 @@ pub struct Model {
     pub target_set: bool,
     pub target_expires_at: Option<DateTimeUtc>,
     pub target_limit_bytes: Option<i64>,
+    pub auto_renew_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

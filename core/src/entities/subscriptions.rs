@@ -19,6 +19,12 @@ pub struct Model {
     pub usage_synced_at: Option<DateTimeUtc>,
     pub account_uuid: Option<String>,
     pub account_sub_id: Option<String>,
+    pub online_at: Option<DateTimeUtc>,
+    pub panel_status: Option<crate::subscriptions::PanelState>,
+    pub auto_renew: bool,
+    pub disabled_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub switched_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

@@ -184,6 +184,56 @@ impl FakeMarzban {
         self.state.lock().unwrap().users.len()
     }
 
+    /// An account's status as the panel shows it (`active`, `disabled`, `expired`…).
+    pub fn status_of(&self, username: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.users
+            .get(&username.to_lowercase())
+            .map(|u| u.status.to_string())
+    }
+
+    /// Whether an account of that name exists.
+    pub fn has(&self, username: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .users
+            .contains_key(&username.to_lowercase())
+    }
+
+    /// Sets an account's expiry (Unix seconds), as an operator would on the panel.
+    pub fn set_expire(&self, username: &str, expire: Option<i64>) {
+        let mut s = self.state.lock().unwrap();
+        let user = s
+            .users
+            .get_mut(&username.to_lowercase())
+            .expect("no such user");
+        user.expire = expire;
+    }
+
+    /// Many accounts at once (for benchmarks): `(username, used, limit, expire)`.
+    pub fn seed(&self, users: impl IntoIterator<Item = (String, u64, Option<u64>, Option<i64>)>) {
+        let mut s = self.state.lock().unwrap();
+        let now = Utc::now();
+        for (username, used, limit, expire) in users {
+            s.users.insert(
+                username.to_lowercase(),
+                User {
+                    username,
+                    proxies: json!({"vless": {"id": uuid::Uuid::new_v4().to_string(), "flow": ""}}),
+                    expire,
+                    data_limit: limit,
+                    status: "active",
+                    used_traffic: used,
+                    lifetime_used_traffic: used,
+                    note: None,
+                    online_at: Some(now),
+                    created_at: now,
+                },
+            );
+        }
+    }
+
     /// Adds an account the operator made by hand (not the shop's).
     pub fn add_foreign(&self, username: &str) {
         let mut s = self.state.lock().unwrap();
@@ -534,9 +584,10 @@ async fn list(
         return r;
     }
     let s = state.lock().unwrap();
+    // Keyed by the lowercased username already: in username order as they are.
     let mut users: Vec<&User> = s.users.values().collect();
     match query.get("sort").map(String::as_str) {
-        None | Some("username") => users.sort_by_key(|u| u.username.to_lowercase()),
+        None | Some("username") => {}
         Some("-username") => {
             users.sort_by_key(|u| u.username.to_lowercase());
             users.reverse();

@@ -1,5 +1,12 @@
 //! A customer's subscriptions: reading one they own, refreshing its usage from the panel when the
 //! stored figure is old, and pricing a renewal or extra traffic with a preview of the result.
+//! The scheduled side of their life lives in the submodules: the bulk usage sync, reminders,
+//! automatic renewal from the wallet and expiry.
+pub mod auto_renew;
+pub mod expiry;
+pub mod reminders;
+pub mod rules;
+pub mod sync;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 
@@ -31,6 +38,17 @@ pub enum SubscriptionStatus {
     /// Provisioning gave up and the money went back.
     #[sea_orm(string_value = "failed")]
     Failed,
+    /// Expired past the grace period: the expiry job turned the account off on the panel. A
+    /// renewal turns it back on.
+    #[sea_orm(string_value = "disabled")]
+    Disabled,
+    /// Expired past the longer period: the account was deleted from the panel.
+    #[sea_orm(string_value = "deleted")]
+    Deleted,
+    /// Moved to another location: the account here was turned off once the new one was
+    /// delivered.
+    #[sea_orm(string_value = "moved")]
+    Moved,
 }
 
 impl SubscriptionStatus {
@@ -39,13 +57,54 @@ impl SubscriptionStatus {
             SubscriptionStatus::Provisioning => "provisioning",
             SubscriptionStatus::Active => "active",
             SubscriptionStatus::Failed => "failed",
+            SubscriptionStatus::Disabled => "disabled",
+            SubscriptionStatus::Deleted => "deleted",
+            SubscriptionStatus::Moved => "moved",
         }
     }
 
     pub fn parse(s: &str) -> Option<SubscriptionStatus> {
-        [Self::Provisioning, Self::Active, Self::Failed]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [
+            Self::Provisioning,
+            Self::Active,
+            Self::Failed,
+            Self::Disabled,
+            Self::Deleted,
+            Self::Moved,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Whether the customer can still renew it: its account exists on the panel.
+    pub fn renewable(self) -> bool {
+        matches!(self, Self::Active | Self::Disabled)
+    }
+}
+
+text_column! {
+    /// What the panel last said of the account (read by the usage sync): the shop's own status
+    /// says where the subscription is in its life, this says whether it can connect right now.
+    pub enum PanelState {
+        Active = "active",
+        Disabled = "disabled",
+        Limited = "limited",
+        Expired = "expired",
+        /// Waiting for first use before its time starts: never expired by the shop.
+        OnHold = "on_hold",
+    }
+}
+
+impl From<marzban_client::AccountStatus> for PanelState {
+    fn from(s: marzban_client::AccountStatus) -> Self {
+        use marzban_client::AccountStatus as A;
+        match s {
+            A::Active => PanelState::Active,
+            A::Disabled => PanelState::Disabled,
+            A::Limited => PanelState::Limited,
+            A::Expired => PanelState::Expired,
+            A::OnHold => PanelState::OnHold,
+        }
     }
 }
 
@@ -92,6 +151,14 @@ pub async fn owned(
         .await?
         .filter(|s| s.customer_id == customer)
         .ok_or(SubscriptionError::NotFound)
+}
+
+/// A subscription by id, whoever owns it (for notices and jobs).
+pub async fn find(
+    db: &DatabaseConnection,
+    id: SubscriptionId,
+) -> Result<Option<Subscription>, DbErr> {
+    subscriptions::Entity::find_by_id(id).one(db).await
 }
 
 /// The job that reads a subscription's figures from its panel, so no handler waits on one.
@@ -208,6 +275,8 @@ pub async fn refresh_usage(
             am.used_bytes = Set(account.used_bytes as i64);
             am.traffic_limit_bytes = Set(account.data_limit_bytes.map(|b| b as i64));
             am.expires_at = Set(account.expires_at);
+            am.online_at = Set(account.online_at.or(am.online_at.take().flatten()));
+            am.panel_status = Set(Some(account.status.into()));
             if account.subscription_url.is_some() {
                 am.subscription_url = Set(account.subscription_url);
             }
@@ -249,7 +318,7 @@ pub async fn quote_renewal(
     currency: Currency,
     now: DateTime<Utc>,
 ) -> Result<(Quote, Preview), SubscriptionError> {
-    if sub.state() != SubscriptionStatus::Active {
+    if !sub.state().renewable() {
         return Err(SubscriptionError::NotActive);
     }
     let plan = catalog::plan(db, sub.plan_id)
