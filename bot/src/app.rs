@@ -138,7 +138,17 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    serve_with_clock(settings, Arc::new(SystemClock), shutdown).await
+    let clock: Arc<dyn Clock> = match settings.runtime().ok().and_then(|r| r.clock) {
+        Some(fast) => {
+            tracing::warn!(
+                speed = settings.run.clock_speed,
+                "the clock runs fast (run.clock_speed): for trying the schedule, never for selling"
+            );
+            Arc::new(fast)
+        }
+        None => Arc::new(SystemClock),
+    };
+    serve_with_clock(settings, clock, shutdown).await
 }
 
 pub async fn serve_with_clock(
@@ -256,7 +266,8 @@ impl App {
             std::process::id(),
             chrono::Utc::now().timestamp_micros()
         );
-        let runner = crate::jobs::runner(bot.clone(), ctx.clone(), worker.clone());
+        let lease = chrono::Duration::seconds(settings.run.job_lease_seconds.clamp(3, 3600) as i64);
+        let runner = crate::jobs::runner(bot.clone(), ctx.clone(), worker.clone()).lease_for(lease);
         if let Err(e) = runner.schedule_recurring().await {
             tracing::warn!(error = %e, "cannot schedule the recurring jobs");
         }

@@ -82,6 +82,12 @@ pub enum Action {
     TrafficPack(SubscriptionId, i64),
     /// Turn automatic renewal from the wallet on (`true`) or off.
     AutoRenew(SubscriptionId, bool),
+    /// Move a subscription to another location: pick one, …
+    Move(SubscriptionId),
+    /// … see what the move does, …
+    MoveTo(SubscriptionId, LocationId),
+    /// … and confirm it (checked again when it runs).
+    MoveConfirm(SubscriptionId, LocationId),
     TopUp,
     TopUpStars(i64),
     Points,
@@ -178,6 +184,16 @@ pub enum AdminAction {
     PanelCapacity(PanelId),
     /// The settings screen.
     Settings,
+    /// The jobs screen.
+    Jobs,
+    /// Reconciliation: the dry-run diff; repair one subscription's item (missing / differs);
+    /// turn off one unknown account; repair everything found (each read again first).
+    Reconcile,
+    RepairSub(SubscriptionId, bool),
+    /// (panel, customer, subscription) of an account named by this shop's pattern: the server
+    /// derives the name itself.
+    RepairUnknown(PanelId, i64, i64),
+    RepairAll,
     /// Turn maintenance mode on (true) or off.
     SetMaintenance(bool),
     /// Set the required channel (asks for it), or have none.
@@ -290,6 +306,9 @@ impl Action {
             Traffic(s) => format!("st:{s}"),
             TrafficPack(s, gb) => format!("sp:{s}:{gb}"),
             AutoRenew(s, on) => format!("sa:{s}:{}", u8::from(on)),
+            Move(s) => format!("sm:{s}"),
+            MoveTo(s, l) => format!("smt:{s}:{l}"),
+            MoveConfirm(s, l) => format!("smc:{s}:{l}"),
             TopUp => "u".to_string(),
             TopUpStars(n) => format!("u:{n}"),
             Points => "p".to_string(),
@@ -341,6 +360,9 @@ impl Action {
             ("sr", 1) => Renew(SubscriptionId::new(id(0)?)),
             ("st", 1) => Traffic(SubscriptionId::new(id(0)?)),
             ("sp", 2) => TrafficPack(SubscriptionId::new(id(0)?), id(1)?),
+            ("sm", 1) => Move(SubscriptionId::new(id(0)?)),
+            ("smt", 2) => MoveTo(SubscriptionId::new(id(0)?), LocationId::new(id(1)?)),
+            ("smc", 2) => MoveConfirm(SubscriptionId::new(id(0)?), LocationId::new(id(1)?)),
             ("sa", 2) => AutoRenew(
                 SubscriptionId::new(id(0)?),
                 match args[1] {
@@ -451,6 +473,11 @@ impl AdminAction {
             PanelEnabled(p, on) => format!("ape:{p}:{}", u8::from(on)),
             PanelCapacity(p) => format!("apc:{p}"),
             Settings => "ag".to_string(),
+            Jobs => "aj".to_string(),
+            Reconcile => "ar".to_string(),
+            RepairSub(s, missing) => format!("ars:{s}:{}", u8::from(missing)),
+            RepairUnknown(p, c, s) => format!("aru:{p}:{c}:{s}"),
+            RepairAll => "ara".to_string(),
             SetMaintenance(on) => format!("agm:{}", u8::from(on)),
             AskChannel => "agc".to_string(),
             ChannelOff => "agx".to_string(),
@@ -528,6 +555,22 @@ impl AdminAction {
             ("ape", 2) => PanelEnabled(PanelId::new(number(&args, 0)?), flag(args[1])?),
             ("apc", 1) => PanelCapacity(PanelId::new(number(&args, 0)?)),
             ("ag", 0) => Settings,
+            ("aj", 0) => Jobs,
+            ("ar", 0) => Reconcile,
+            ("ars", 2) => RepairSub(
+                SubscriptionId::new(number(&args, 0)?),
+                match args[1] {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            ),
+            ("aru", 3) => RepairUnknown(
+                PanelId::new(number(&args, 0)?),
+                number(&args, 1)?,
+                number(&args, 2)?,
+            ),
+            ("ara", 0) => RepairAll,
             ("agm", 1) => SetMaintenance(match args[0] {
                 "1" => true,
                 "0" => false,
@@ -629,6 +672,9 @@ mod tests {
             TrafficPack(SubscriptionId::new(big), big),
             AutoRenew(SubscriptionId::new(big), true),
             AutoRenew(SubscriptionId::new(big), false),
+            Move(SubscriptionId::new(big)),
+            MoveTo(SubscriptionId::new(big), LocationId::new(big)),
+            MoveConfirm(SubscriptionId::new(big), LocationId::new(big)),
             TopUp,
             TopUpStars(big),
             Points,
@@ -715,6 +761,12 @@ mod tests {
             AdminAction::PanelEnabled(PanelId::new(big), false),
             AdminAction::PanelCapacity(PanelId::new(big)),
             AdminAction::Settings,
+            AdminAction::Jobs,
+            AdminAction::Reconcile,
+            AdminAction::RepairSub(SubscriptionId::new(big), true),
+            AdminAction::RepairSub(SubscriptionId::new(big), false),
+            AdminAction::RepairUnknown(PanelId::new(big), big, big),
+            AdminAction::RepairAll,
             AdminAction::SetMaintenance(true),
             AdminAction::SetMaintenance(false),
             AdminAction::AskChannel,

@@ -102,12 +102,25 @@ pub struct RunSettings {
     /// On SIGTERM or Ctrl-C: how long the job running then may take to finish before it is
     /// stopped and given back for the next process (replay-safe, so nothing is done twice).
     pub shutdown_seconds: u64,
+    /// A job taken by a process is its own for this long, renewed every third of it while it
+    /// runs; a process killed outright (`kill -9`, power loss) leaves its jobs to the next one
+    /// after this long.
+    pub job_lease_seconds: u64,
+    /// For trying the shop's schedule quickly against fakes, never in a shop that sells: the
+    /// clock runs this many times faster than real time (1: real time) …
+    pub clock_speed: u32,
+    /// … counted from this moment (RFC 3339; unset: when the process starts). Two processes
+    /// given the same origin and speed agree on the time.
+    pub clock_origin: Option<String>,
 }
 
 impl Default for RunSettings {
     fn default() -> Self {
         RunSettings {
             shutdown_seconds: 20,
+            job_lease_seconds: 300,
+            clock_speed: 1,
+            clock_origin: None,
         }
     }
 }
@@ -342,6 +355,8 @@ pub struct Runtime {
     pub panel_check_every: Option<chrono::Duration>,
     pub staff_topics: StaffTopicsSettings,
     pub limits: LimitsSettings,
+    /// A fast clock (`run.clock_speed` > 1), or `None` for real time.
+    pub clock: Option<vpnshop_core::clock::FastClock>,
 }
 
 impl Settings {
@@ -349,8 +364,14 @@ impl Settings {
     /// every problem, each with its key. The only way to the parsed rules, so no stand-in for a
     /// wrong value ever reaches a running bot.
     pub fn runtime(&self) -> Result<Runtime, Vec<Problem>> {
+        self.rules(true)
+    }
+
+    fn rules(&self, telegram: bool) -> Result<Runtime, Vec<Problem>> {
         let mut problems = Problems::new();
-        self.check_telegram(&mut problems);
+        if telegram {
+            self.check_telegram(&mut problems);
+        }
         let db = self.database.url.expose_secret();
         problems.require(
             db.starts_with("sqlite:")
@@ -391,6 +412,21 @@ impl Settings {
         let life = self
             .subscriptions
             .rules(self.panels.outage_refund_minutes, &mut problems);
+        problems.require(
+            (1..=10_000).contains(&self.run.clock_speed),
+            "run.clock_speed",
+            "is 1 (real time) to 10000",
+        );
+        let clock_origin = match self.run.clock_origin.as_deref() {
+            None => None,
+            Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
+                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                Err(_) => {
+                    problems.bad("run.clock_origin", format!("`{t}` is not an RFC 3339 time"));
+                    None
+                }
+            },
+        };
         let payments = self
             .payments
             .methods(currency, self.limits.card_transfers, &mut problems);
@@ -422,7 +458,19 @@ impl Settings {
             ticket_reminder_after: (self.shop.ticket_reminder_minutes > 0)
                 .then(|| chrono::Duration::minutes(i64::from(self.shop.ticket_reminder_minutes))),
             limits: self.limits.clone(),
+            clock: (self.run.clock_speed > 1).then(|| {
+                vpnshop_core::clock::FastClock::new(
+                    clock_origin.unwrap_or_else(chrono::Utc::now),
+                    self.run.clock_speed,
+                )
+            }),
         })
+    }
+
+    /// The rules for a command that never talks to Telegram (`vpnshop reconcile`): as
+    /// [`Settings::runtime`], without the Telegram keys.
+    pub fn runtime_for_jobs(&self) -> Result<Runtime, Vec<Problem>> {
+        self.rules(false)
     }
 
     /// Everything that is wrong, each with its key. Empty when the bot can start.

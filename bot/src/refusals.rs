@@ -20,6 +20,7 @@ use vpnshop_core::promo::PromoError;
 use vpnshop_core::staff::StaffError;
 use vpnshop_core::staff_messages::StaffMessageError;
 use vpnshop_core::subscriptions::SubscriptionError;
+use vpnshop_core::subscriptions::switch::SwitchError;
 use vpnshop_core::tickets::TicketError;
 use vpnshop_core::trial::TrialError;
 
@@ -118,6 +119,22 @@ impl From<SubscriptionError> for BotError {
             SubscriptionError::Unlimited => refused("subs.unlimited"),
             SubscriptionError::Order(e) => internal(e),
             SubscriptionError::Db(e) => BotError::Db(e),
+        }
+    }
+}
+
+impl From<SwitchError> for BotError {
+    fn from(e: SwitchError) -> Self {
+        match e {
+            SwitchError::NotOffered | SwitchError::NotFound => refused("errors.stale_button"),
+            SwitchError::NotMovable => refused("moves.not_movable"),
+            SwitchError::TooSoon(at) => BotError::Refused(
+                Refusal::new("moves.too_soon").with("date", crate::text::date(at)),
+            ),
+            SwitchError::InProgress => refused("moves.in_progress"),
+            SwitchError::NoSuchLocation => refused("moves.no_location"),
+            SwitchError::Order(e) => e.into(),
+            SwitchError::Db(e) => BotError::Db(e),
         }
     }
 }

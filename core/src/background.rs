@@ -11,7 +11,7 @@ use crate::orders::Provision;
 use crate::provisioning::{self, DisableRefunded, Outcome, ProvisionError};
 use crate::sales::SalesRules;
 use crate::subscriptions::rules::LifeRules;
-use crate::subscriptions::{self, RefreshUsage, auto_renew, sync};
+use crate::subscriptions::{self, RefreshUsage, auto_renew, switch, sync};
 
 /// Every ten minutes: pending orders whose quote ran out are marked expired (their promo code
 /// and points were never taken: those are consumed only when an order is paid), and points
@@ -65,6 +65,13 @@ pub fn expiry(every: chrono::Duration) -> Recurring {
     }
 }
 
+/// Every six hours the shop is compared with its panels (a dry run; staff are told when
+/// something differs, and repair from `/reconcile` or `vpnshop reconcile`).
+pub const RECONCILE: Recurring = Recurring {
+    kind: "reconcile",
+    every: chrono::Duration::hours(6),
+};
+
 /// What the core's jobs follow.
 #[derive(Clone, Debug)]
 pub struct Schedule {
@@ -107,6 +114,30 @@ fn register_life(runner: Runner, clock: Arc<dyn Clock>, schedule: Arc<Schedule>)
     let Some(check_every) = life.check_every else {
         return runner;
     };
+    let (db4, clock4, s4) = (db.clone(), clock.clone(), schedule.clone());
+    let runner = runner.every(RECONCILE, move |_job| {
+        let (db, clock, s) = (db4.clone(), clock4.clone(), s4.clone());
+        async move {
+            let now = clock.now();
+            let report = crate::reconcile::diff(
+                &db,
+                &s.sales.account_prefix,
+                s.life.page_size,
+                s.life.parallel,
+                now,
+            )
+            .await?;
+            if !report.found.is_empty() {
+                tracing::warn!(items = report.found.len(), "the shop and its panels differ");
+                let notice = crate::notices::Notice::DriftFound {
+                    items: report.found.len() as u64,
+                    at: now.timestamp(),
+                };
+                crate::notices::enqueue(&db, &notice, now).await?;
+            }
+            Ok(())
+        }
+    });
     let (db2, clock2, s2) = (db.clone(), clock.clone(), schedule.clone());
     let (db3, clock3, s3) = (db.clone(), clock.clone(), schedule.clone());
     runner
@@ -163,8 +194,9 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, schedule: Schedule) -> Ru
     let db = runner.db().clone();
     let rules = Arc::new(schedule.sales.clone());
     let outage = schedule.life.outage_refund_after;
-    let (db2, db3, db4) = (db.clone(), db.clone(), db.clone());
-    let (clock2, rules2, clock3) = (clock.clone(), rules.clone(), clock.clone());
+    let (db2, db3, db4, db5) = (db.clone(), db.clone(), db.clone(), db.clone());
+    let (clock2, rules2, clock3, clock4) =
+        (clock.clone(), rules.clone(), clock.clone(), clock.clone());
     runner
         .every(HOUSEKEEPING, move |_job| {
             let (db, clock) = (db4.clone(), clock3.clone());
@@ -196,6 +228,14 @@ pub fn register(runner: Runner, clock: Arc<dyn Clock>, schedule: Schedule) -> Ru
                     }
                     Err(e) => Err(JobError::Retry(e.to_string())),
                 }
+            }
+        })
+        .on(2, move |p: switch::RetireMoved, _job| {
+            let (db, clock) = (db5.clone(), clock4.clone());
+            async move {
+                switch::turn_off_old(&db, p.subscription_id, clock.now())
+                    .await
+                    .map_err(JobError::Retry)
             }
         })
         .on(2, move |p: DisableRefunded, _job| {

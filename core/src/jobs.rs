@@ -161,6 +161,30 @@ pub async fn enqueue(
     }
 }
 
+/// What [`mark_in_flight`] writes on a job: an attempt that finds it there knows the one before
+/// died between starting its one-way call and recording how it went.
+pub const IN_FLIGHT: &str = "in flight: the call was being made when the worker stopped";
+
+/// Marks a leased job as about to make a call that cannot be taken back (a message sent): a
+/// job that must happen at most once checks [`Job::died_in_flight`] first and gives up instead
+/// of doing it a second time. A failure recorded afterwards replaces the mark.
+pub async fn mark_in_flight(db: &impl ConnectionTrait, job: &Job) -> Result<(), DbErr> {
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::LastError, Some(IN_FLIGHT.to_string()).into())
+        .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::LeasedBy.eq(job.leased_by.clone()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+impl Job {
+    /// The attempt before this one marked itself in flight and never said how it ended.
+    pub fn died_in_flight(&self) -> bool {
+        self.last_error.as_deref() == Some(IN_FLIGHT)
+    }
+}
+
 /// Adds a job with a dedupe key unless one with that key exists: whether it was added now.
 pub async fn enqueue_new(
     db: &impl ConnectionTrait,
@@ -660,7 +684,9 @@ impl Runner {
                 self.worker.clone(),
                 self.lease_for,
             );
-            let every = (lease_for / 3)
+            // A third of the lease in clock time, paced in real time.
+            let speed = Ord::max(self.clock.speed(), 1) as i32;
+            let every = (lease_for / 3 / speed)
                 .to_std()
                 .unwrap_or(std::time::Duration::from_secs(60))
                 .max(std::time::Duration::from_millis(100));

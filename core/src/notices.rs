@@ -70,6 +70,9 @@ pub enum Notice {
     ReceiptToStaff { receipt_id: ReceiptId },
     /// Staff rejected a receipt: the customer hears why.
     ReceiptRejected { receipt_id: ReceiptId },
+    /// The scheduled reconciliation found `items` differences between the shop and its panels
+    /// (`at`: the run's slot, Unix seconds): staff are told in the alerts, once per run.
+    DriftFound { items: u64, at: i64 },
     /// A subscription's reminder, once per `period` (see [`crate::subscriptions::reminders`]).
     Reminder {
         subscription_id: SubscriptionId,
@@ -116,6 +119,7 @@ impl Notice {
                 "notice:remind:{subscription_id}:{}:{period}",
                 reminder.key()
             ),
+            Notice::DriftFound { at, .. } => format!("notice:drift:{at}"),
         }
     }
 }

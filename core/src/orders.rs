@@ -134,6 +134,10 @@ pub enum OrderKind {
     AddTraffic,
     #[sea_orm(string_value = "trial")]
     Trial,
+    /// The customer moves a subscription to another location: a new account there with the
+    /// same expiry and the traffic left, free; the old one is turned off once it is delivered.
+    #[sea_orm(string_value = "move")]
+    Move,
 }
 
 impl OrderKind {
@@ -143,14 +147,16 @@ impl OrderKind {
             OrderKind::Renewal => "renewal",
             OrderKind::AddTraffic => "add_traffic",
             OrderKind::Trial => "trial",
+            OrderKind::Move => "move",
         }
     }
 
-    pub const ALL: [OrderKind; 4] = [
+    pub const ALL: [OrderKind; 5] = [
         OrderKind::Purchase,
         OrderKind::Renewal,
         OrderKind::AddTraffic,
         OrderKind::Trial,
+        OrderKind::Move,
     ];
 
     pub fn parse(s: &str) -> Option<OrderKind> {
@@ -159,7 +165,10 @@ impl OrderKind {
 
     /// Whether fulfilling it makes a new panel account (a renewal or more traffic extends one).
     pub fn makes_account(self) -> bool {
-        matches!(self, OrderKind::Purchase | OrderKind::Trial)
+        matches!(
+            self,
+            OrderKind::Purchase | OrderKind::Trial | OrderKind::Move
+        )
     }
 }
 

@@ -455,18 +455,16 @@ pub async fn with_room(
     ))
 }
 
-/// Sets how new accounts in `location` pick a panel (owner or admin), audited.
+/// Sets how new accounts in `location` pick a panel, audited under `by` (`None`: the command
+/// line). Callers check the role: `/location placement` needs the catalog permission.
 pub async fn set_placement(
     db: &DatabaseConnection,
-    by: &Access,
+    by: Option<crate::ids::TelegramId>,
     location: LocationId,
     placement: Placement,
     now: DateTime<Utc>,
 ) -> Result<(), PanelChangeError> {
     use crate::entities::locations;
-    if !by.may(Permission::Panels) {
-        return Err(PanelChangeError::NotAllowed);
-    }
     let l = catalog::location(db, location)
         .await?
         .ok_or(PanelChangeError::NotFound)?;
@@ -474,7 +472,7 @@ pub async fn set_placement(
     let mut am = locations::ActiveModel::from(l.clone());
     am.placement = Set(placement);
     am.update(&txn).await?;
-    Entry::new(Some(by.who), "location.placement")
+    Entry::new(by, "location.placement")
         .target(format!("location:{}", l.code))
         .change(l.placement.as_str(), placement.as_str())
         .record(&txn, now)

@@ -186,7 +186,9 @@ async fn attempt(
 ) -> Result<SubscriptionId, AttemptError> {
     let kind = order.kind;
     let sub = match kind {
-        OrderKind::Purchase | OrderKind::Trial => new_subscription(db, order, prefix, now).await?,
+        OrderKind::Purchase | OrderKind::Trial | OrderKind::Move => {
+            new_subscription(db, order, prefix, now).await?
+        }
         OrderKind::Renewal | OrderKind::AddTraffic => {
             let id = order
                 .subscription_id
@@ -201,7 +203,7 @@ async fn attempt(
     let client = marzban_client::connect(panel.config.clone()).map_err(AttemptError::Client)?;
     let account = account_ref(&sub)?;
     let account = match kind {
-        OrderKind::Purchase | OrderKind::Trial => {
+        OrderKind::Purchase | OrderKind::Trial | OrderKind::Move => {
             let key = account.key.clone().ok_or(AttemptError::NoAccountKey)?;
             let spec = AccountSpec {
                 name: account.name,
@@ -258,13 +260,38 @@ async fn attempt(
     am.updated_at = Set(now);
     am.update(&txn).await?;
     let id = order.id;
+    if kind.makes_account() {
+        // What was sold, kept on the order: reconciliation compares the panel with it.
+        order_rows::Entity::update_many()
+            .col_expr(order_rows::Column::TargetSet, true.into())
+            .col_expr(
+                order_rows::Column::TargetExpiresAt,
+                account.expires_at.into(),
+            )
+            .col_expr(
+                order_rows::Column::TargetLimitBytes,
+                account.data_limit_bytes.map(|b| b as i64).into(),
+            )
+            .filter(order_rows::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
     if orders::transition(&txn, id, OrderStatus::Fulfilled, now).await? {
-        for notice in [
-            Notice::Fulfilled { order_id: id },
-            Notice::OrderRewards { order_id: id },
-            Notice::SaleToStaff { order_id: id },
-        ] {
-            notices::enqueue(&txn, &notice, now).await?;
+        if kind == OrderKind::Move {
+            // Delivered: the old account is turned off (a job, retried until the panel
+            // answers) and the subscription lives on here.
+            if let Some(old) = order.moved_from {
+                crate::subscriptions::switch::retire(&txn, old, sub.id, now).await?;
+            }
+            notices::enqueue(&txn, &Notice::Fulfilled { order_id: id }, now).await?;
+        } else {
+            for notice in [
+                Notice::Fulfilled { order_id: id },
+                Notice::OrderRewards { order_id: id },
+                Notice::SaleToStaff { order_id: id },
+            ] {
+                notices::enqueue(&txn, &notice, now).await?;
+            }
         }
     }
     txn.commit().await?;
@@ -387,7 +414,11 @@ async fn new_subscription(
         is_trial: Set(order.kind == OrderKind::Trial),
         traffic_limit_bytes: Set(order.traffic_bytes),
         used_bytes: Set(0),
-        expires_at: Set(Some(now + TimeDelta::days(i64::from(order.duration_days)))),
+        // A move keeps the subscription's expiry; a purchase starts its days now.
+        expires_at: Set(match order.kind {
+            OrderKind::Move => order.target_expires_at,
+            _ => Some(now + TimeDelta::days(i64::from(order.duration_days))),
+        }),
         subscription_url: Set(None),
         usage_synced_at: Set(None),
         account_uuid: Set(Some(key.uuid().to_string())),

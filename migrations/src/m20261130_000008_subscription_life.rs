@@ -8,6 +8,8 @@
 //! - `subscriptions.switched_at`: the last move to another location (at most one per period).
 //! - `orders.auto_renew_key`: one automatic renewal per subscription and period, enforced by a
 //!   unique index, so two processes (or a replay) never charge a period twice.
+//! - `orders.moved_from`: a move to another location names the subscription it replaces (its
+//!   `subscription_id` is the new one, attached when it is made).
 //! - `locations.placement`: how a new account picks a panel in the location.
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -38,6 +40,13 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table("orders")
                 .add_column(string_len_null("auto_renew_key", 96))
+                .take(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("orders")
+                .add_column(big_integer_null("moved_from"))
                 .take(),
         )
         .await?;

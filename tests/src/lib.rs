@@ -3,6 +3,7 @@
 //! against both, stateful fakes of the Marzban, Hiddify and 3x-UI panels, and of the Zarinpal,
 //! YooKassa, NOWPayments and CryptoBot payment gateways.
 pub mod app;
+pub mod chaos;
 pub mod db;
 pub mod gateways;
 pub mod panels;

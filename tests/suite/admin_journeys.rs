@@ -91,6 +91,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
             "🏷 Promo codes",
             "🖥 Panels",
             "⚙️ Settings",
+            "🗓 Jobs",
             "📜 Audit log"
         ]
     );

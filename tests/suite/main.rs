@@ -2,6 +2,7 @@
 //! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
 mod admin_journeys;
 mod catalog_admin_story;
+mod chaos_story;
 mod customer_care_story;
 mod customers_story;
 mod housekeeping_story;
@@ -12,6 +13,7 @@ mod orders_story;
 mod panel_admin_story;
 mod panel_contract;
 mod panel_health_story;
+mod panels_life_story;
 mod payment_crashes;
 mod payment_journeys;
 mod payment_matrix;

@@ -41,6 +41,9 @@ pub enum LocationCommand {
     Disable { code: String },
     /// Sell in a location again.
     Enable { code: String },
+    /// How a new account picks among the location's panels: `most_room` (capacity left, the
+    /// default), `round_robin` (each in turn) or `fixed` (the first added while it has room).
+    Placement { code: String, strategy: String },
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -106,6 +109,10 @@ pub enum CatalogAdminError {
     NoSuchCard(i64),
     #[error("no location `{0}`: add it first with `vpnshop location add`")]
     NoSuchLocation(String),
+    #[error("`{0}` is not a placement: most_room, round_robin or fixed")]
+    BadPlacement(String),
+    #[error("{0}")]
+    Placement(String),
     #[error("no plan `{0}`: see `plan list`")]
     NoSuchPlan(String),
     #[error("no promo code `{0}`: see `promo list`")]
@@ -190,8 +197,8 @@ pub async fn location(
                 let state = if l.enabled { "on sale" } else { "disabled" };
                 writeln!(
                     out,
-                    "{:<12} {} {:<24} sort {:<4} {state}",
-                    l.code, l.flag, l.name, l.sort_order
+                    "{:<12} {} {:<24} sort {:<4} {state:<9} placement {}",
+                    l.code, l.flag, l.name, l.sort_order, l.placement
                 )?;
             }
         }
@@ -220,6 +227,17 @@ pub async fn location(
         LocationCommand::Enable { code } => {
             catalog::set_location_enabled(db, &code, true).await?;
             writeln!(out, "location {code} is on sale again")?;
+        }
+        LocationCommand::Placement { code, strategy } => {
+            let placement = vpnshop_core::panels::Placement::parse(strategy.trim())
+                .ok_or(CatalogAdminError::BadPlacement(strategy))?;
+            let l = catalog::location_by_code(db, &code)
+                .await?
+                .ok_or_else(|| CatalogAdminError::NoSuchLocation(code.clone()))?;
+            vpnshop_core::panels::set_placement(db, None, l.location_id(), placement, now)
+                .await
+                .map_err(|e| CatalogAdminError::Placement(e.to_string()))?;
+            writeln!(out, "new accounts in {code} now go by {placement}")?;
         }
     }
     Ok(())

@@ -5,7 +5,9 @@
 pub mod catalog;
 mod catalog_cmd;
 mod check;
+pub mod jobs;
 pub mod panel;
+mod reconcile;
 mod run;
 mod staff;
 
@@ -65,6 +67,18 @@ enum Command {
         #[command(subcommand)]
         command: catalog::PromoCommand,
     },
+    /// Show each background job's last run, next run and last error, and the jobs waiting.
+    Jobs,
+    /// Compare the shop's subscriptions with the panels' accounts (a dry run), and repair what
+    /// you approve.
+    Reconcile {
+        /// Repair this item (its key, as the dry run prints it); repeatable.
+        #[arg(long)]
+        apply: Vec<String>,
+        /// Repair every item found.
+        #[arg(long)]
+        apply_all: bool,
+    },
     /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
     Panel {
         #[command(subcommand)]
@@ -110,6 +124,10 @@ pub fn main() -> ExitCode {
             Command::Check => check::check(settings).await,
             Command::Admin { command } => staff::staff(settings, command).await,
             Command::Panel { command } => panel::panel(settings, command).await,
+            Command::Jobs => jobs::jobs(settings).await,
+            Command::Reconcile { apply, apply_all } => {
+                reconcile::reconcile(settings, apply, apply_all).await
+            }
             Command::Location { command } => {
                 catalog_cmd::catalog(settings, |db, now, out| {
                     Box::pin(catalog::location(db, command, now, out))

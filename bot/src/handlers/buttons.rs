@@ -2,8 +2,8 @@
 //! it. Every handler checks again that what the button names belongs to the presser and can
 //! still be acted on.
 use super::{
-    Visit, answered, buy, checkout, guides, help, invite, language, menu, points, subscriptions,
-    support, trial, wallet,
+    Visit, answered, buy, checkout, guides, help, invite, language, menu, moves, points,
+    subscriptions, support, trial, wallet,
 };
 use crate::callback::Action;
 use crate::errors::HandlerResult;
@@ -40,6 +40,9 @@ pub async fn on_button(v: Visit, action: Action) -> HandlerResult {
         Action::Traffic(s) => subscriptions::packs(v, s).await,
         Action::TrafficPack(s, gb) => subscriptions::add_traffic(v, s, gb).await,
         Action::AutoRenew(s, on) => subscriptions::set_auto_renew(v, s, on).await,
+        Action::Move(s) => moves::destinations(v, s).await,
+        Action::MoveTo(s, l) => moves::confirm(v, s, l).await,
+        Action::MoveConfirm(s, l) => moves::request(v, s, l).await,
         Action::Support => support::menu(v).await,
         Action::NewTicket => support::ask(v, None).await,
         Action::Ticket(t) => support::show_ticket(v, t).await,

@@ -474,7 +474,9 @@ pub async fn notify_refunded(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> Handl
     let customer = readers::customer(ctx, order.customer_id).await?;
     let lang = readers::lang(ctx, &customer);
     let amount = order.total();
-    let key = if order.total_minor > 0 {
+    let key = if order.kind == OrderKind::Move {
+        "moves.failed"
+    } else if order.total_minor > 0 {
         "notice.refunded"
     } else {
         "notice.failed_free"

@@ -14,6 +14,7 @@ mod language;
 pub(crate) mod maintenance;
 mod menu;
 mod messages;
+mod moves;
 mod panics;
 mod points;
 mod preview;

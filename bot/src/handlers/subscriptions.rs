@@ -8,7 +8,7 @@ use vpnshop_core::orders::OrderKind;
 use vpnshop_core::orders::Quote;
 use vpnshop_core::provisioning;
 use vpnshop_core::subscriptions::reminders::{self, Reminder};
-use vpnshop_core::subscriptions::{self, Preview, SubscriptionError, auto_renew};
+use vpnshop_core::subscriptions::{self, Preview, SubscriptionError, auto_renew, switch};
 use vpnshop_core::subscriptions::{Subscription, SubscriptionStatus};
 
 use super::readers;
@@ -244,6 +244,17 @@ pub async fn detail(v: &Visit, id: SubscriptionId) -> HandlerResult {
             ));
         }
         rows.push(change);
+        let now = ctx.clock.now();
+        let customer = v.customer.customer_id();
+        if switch::movable(&ctx.db, sub.id, customer, &ctx.life, now)
+            .await
+            .is_ok()
+        {
+            rows.push(vec![button(
+                tr(lang, "moves.button"),
+                Action::Move(sub.subscription_id()),
+            )]);
+        }
         let (label, on) = if sub.auto_renew {
             ("subs.auto_renew_disable", false)
         } else {
@@ -544,6 +555,7 @@ pub async fn notify_ready(bot: &TgBot, ctx: &Ctx, order_id: OrderId) -> HandlerR
         OrderKind::Renewal => "notice.renewed",
         OrderKind::AddTraffic => "notice.traffic_added",
         OrderKind::Trial => "notice.trial_ready",
+        OrderKind::Move => "notice.moved",
         OrderKind::Purchase => "notice.ready",
     };
     let mut body = tr_with(lang, key, &[("id", &sub.id.to_string()), ("state", &state)]);

@@ -75,6 +75,7 @@ mod tests {
             vpnshop_core::orders::Provision::KIND,
             vpnshop_core::provisioning::DisableRefunded::KIND,
             vpnshop_core::subscriptions::RefreshUsage::KIND,
+            vpnshop_core::subscriptions::switch::RetireMoved::KIND,
             Notice::KIND,
         ];
         queued.extend(runner.recurring().iter().map(|r| r.kind));

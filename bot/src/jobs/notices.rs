@@ -15,6 +15,15 @@ use crate::handlers::staff::{receipts, reviews, tickets};
 use crate::handlers::{admin, buy, checkout, invite, stars, subscriptions, support};
 
 pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Result<(), JobError> {
+    // A reminder goes at most once: if the attempt before this one died while sending (the
+    // process was killed), it may have arrived, and a second copy is worse than none.
+    if matches!(notice, Notice::Reminder { .. }) {
+        if job.died_in_flight() {
+            tracing::warn!(job = %job.id, "a reminder's last attempt died while sending; not sent again");
+            return Ok(());
+        }
+        vpnshop_core::jobs::mark_in_flight(&ctx.db, &job).await?;
+    }
     let staff_facing = for_staff(&notice);
     let what = format!("{notice:?}");
     let sent = match notice {
@@ -68,6 +77,7 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
             reminder,
             period,
         } => subscriptions::notify_reminder(&bot, &ctx, subscription_id, reminder, &period).await,
+        Notice::DriftFound { items, .. } => admin::notify_drift(&bot, &ctx, items).await,
     };
     let result = sent.map_err(undelivered);
     if let (Err(JobError::Wait { after, .. }), true) = (&result, staff_facing) {
@@ -94,6 +104,7 @@ fn for_staff(n: &Notice) -> bool {
             | Notice::TicketWaiting { .. }
             | Notice::PanelDown { .. }
             | Notice::PanelUp { .. }
+            | Notice::DriftFound { .. }
             | Notice::PaymentReview { .. }
             | Notice::ReceiptToStaff { .. }
     )

@@ -32,6 +32,7 @@ pub struct Model {
     pub target_expires_at: Option<DateTimeUtc>,
     pub target_limit_bytes: Option<i64>,
     pub auto_renew_key: Option<String>,
+    pub moved_from: Option<crate::ids::SubscriptionId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

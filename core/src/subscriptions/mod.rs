@@ -6,6 +6,7 @@ pub mod auto_renew;
 pub mod expiry;
 pub mod reminders;
 pub mod rules;
+pub mod switch;
 pub mod sync;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};

@@ -192,6 +192,15 @@ impl FakeMarzban {
             .map(|u| u.status.to_string())
     }
 
+    /// Deletes an account by hand, as an operator would on the panel.
+    pub fn delete_user(&self, username: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .users
+            .remove(&username.to_lowercase());
+    }
+
     /// Whether an account of that name exists.
     pub fn has(&self, username: &str) -> bool {
         self.state

@@ -35,6 +35,12 @@ struct FaultState {
     /// Faults hit only calls whose path contains this (`/api/user`: not the login).
     path_contains: Option<String>,
     calls: u64,
+    /// Of every call (after the counted faults): this many percent fail, this many hang.
+    random_fail: u8,
+    random_hang: u8,
+    rng: u64,
+    /// Calls by `METHOD /path` (query left out), for proving a job ran once.
+    log: std::collections::HashMap<String, u64>,
 }
 
 enum Fault {
@@ -77,14 +83,30 @@ impl Faults {
         self.0.lock().unwrap().path_contains = Some(fragment.to_string());
     }
 
+    /// From now on, `fail` percent of calls answer 500 and `hang` percent hang, at random (the
+    /// chaos harness's unreliable panel).
+    pub fn random(&self, fail: u8, hang: u8) {
+        let mut s = self.0.lock().unwrap();
+        s.random_fail = fail.min(100);
+        s.random_hang = hang.min(100 - s.random_fail);
+        s.rng = (uuid::Uuid::new_v4().as_u128() as u64) | 1;
+    }
+
     /// Calls received so far.
     pub fn calls(&self) -> u64 {
         self.0.lock().unwrap().calls
     }
 
+    /// How many `method` calls to exactly `path` arrived (faulted ones included).
+    pub fn count(&self, method: &str, path: &str) -> u64 {
+        let s = self.0.lock().unwrap();
+        s.log.get(&format!("{method} {path}")).copied().unwrap_or(0)
+    }
+
     fn take(&self, method: &axum::http::Method, path: &str) -> Fault {
         let mut s = self.0.lock().unwrap();
         s.calls += 1;
+        *s.log.entry(format!("{method} {path}")).or_default() += 1;
         if s.writes_only && method == axum::http::Method::GET {
             return Fault::None;
         }
@@ -101,6 +123,19 @@ impl Faults {
                 false
             }
         };
+        if s.random_fail > 0 || s.random_hang > 0 {
+            // xorshift64: enough for spreading faults over calls.
+            s.rng ^= s.rng << 13;
+            s.rng ^= s.rng >> 7;
+            s.rng ^= s.rng << 17;
+            let roll = (s.rng % 100) as u8;
+            if roll < s.random_fail {
+                return Fault::Fail;
+            }
+            if roll < s.random_fail + s.random_hang {
+                return Fault::Hang;
+            }
+        }
         if take(&mut s.fail_next) {
             Fault::Fail
         } else if take(&mut s.hang_next) {

@@ -52,10 +52,10 @@ pub async fn show(a: &Admin) -> HandlerResult {
         rows.push(shop);
     }
     if a.access.may(Permission::Settings) {
-        rows.push(vec![button(
-            tr(lang, "admin.menu.settings"),
-            AdminAction::Settings,
-        )]);
+        rows.push(vec![
+            button(tr(lang, "admin.menu.settings"), AdminAction::Settings),
+            button(tr(lang, "admin.menu.jobs"), AdminAction::Jobs),
+        ]);
     }
     if a.access.may(Permission::Audit) {
         rows.push(vec![button(

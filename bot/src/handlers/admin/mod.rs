@@ -8,17 +8,20 @@ mod audit;
 mod catalog;
 mod customers;
 mod gifts;
+mod jobs;
 mod menu;
 mod messages;
 mod panels;
 mod payments;
 mod points;
+mod reconcile;
 mod settings;
 mod stats;
 mod support;
 mod team;
 
 pub use messages::deliver as notify_staff_message;
+pub use panels::notify_drift;
 pub use panels::notify_health as notify_panel_health;
 pub use stats::notify_summary;
 
@@ -146,6 +149,10 @@ enum Command {
     Settings,
     /// `/rate USD 95000`.
     Rate(String),
+    /// `/jobs`: the background jobs.
+    Jobs,
+    /// `/reconcile`: the shop against its panels.
+    Reconcile,
 }
 
 impl Command {
@@ -171,6 +178,8 @@ impl Command {
             "tickets" => Command::Tickets,
             "settings" => Command::Settings,
             "rate" => Command::Rate(rest),
+            "jobs" => Command::Jobs,
+            "reconcile" => Command::Reconcile,
             _ => return None,
         })
     }
@@ -207,6 +216,8 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Tickets => support::queue(a, 0, None).await,
         Command::Settings => settings::show(a, None).await,
         Command::Rate(rest) => payments::set_rate(a, &rest).await,
+        Command::Jobs => jobs::show(a).await,
+        Command::Reconcile => reconcile::show(a, None).await,
     }
 }
 
@@ -373,6 +384,11 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::PanelEnabled(p, on) => panels::set_enabled(&a, p, on).await,
         AdminAction::PanelCapacity(p) => panels::ask_capacity(&a, p).await,
         AdminAction::Settings => settings::show(&a, None).await,
+        AdminAction::Jobs => jobs::show(&a).await,
+        AdminAction::Reconcile => reconcile::show(&a, None).await,
+        pressed @ (AdminAction::RepairSub(..)
+        | AdminAction::RepairUnknown(..)
+        | AdminAction::RepairAll) => reconcile::repair(&a, pressed).await,
         AdminAction::SetMaintenance(on) => settings::set_maintenance(&a, on).await,
         AdminAction::AskChannel => settings::ask_channel(&a).await,
         AdminAction::ChannelOff => settings::set_channel(&a, None).await,

@@ -178,6 +178,10 @@ pub async fn screen(a: &Admin, note: Option<String>) -> HandlerResult {
     }
     text.push_str("\n\n");
     text.push_str(&tr(lang, "admin.panels.how_to_add"));
+    rows.push(vec![button(
+        tr(lang, "admin.reconcile.open"),
+        AdminAction::Reconcile,
+    )]);
     rows.push(vec![back(lang)]);
     a.v.show(text, InlineKeyboardMarkup::new(rows)).await
 }
@@ -397,6 +401,30 @@ pub async fn notify_health(
             &[("name", &escape(&p.name)), ("location", &escape(&location))],
         )
     };
+    ctx.staff.pace().await;
+    bot.send_message(ChatId(staff), text)
+        .in_topic(ctx.staff.topic(Topic::Alerts))
+        .await?;
+    Ok(())
+}
+
+/// A notice: the scheduled reconciliation found differences; staff hear it in the alerts.
+pub async fn notify_drift(
+    bot: &crate::ctx::TgBot,
+    ctx: &crate::ctx::Ctx,
+    items: u64,
+) -> HandlerResult {
+    use crate::staff_chat::{InTopic, Topic};
+    let Some(staff) = ctx.staff_chat else {
+        return Err(BotError::Undeliverable(
+            "no staff chat configured (shop.staff_chat_id)".into(),
+        ));
+    };
+    let text = tr_with(
+        ctx.default_language,
+        "admin.reconcile.alert",
+        &[("count", &items.to_string())],
+    );
     ctx.staff.pace().await;
     bot.send_message(ChatId(staff), text)
         .in_topic(ctx.staff.topic(Topic::Alerts))
