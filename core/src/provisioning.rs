@@ -142,6 +142,9 @@ pub enum AttemptError {
     Gone(&'static str),
     #[error("no enabled panel with room in this location")]
     NoRoom,
+    /// A renewal or traffic pack for a subscription that was moved, deleted or never made.
+    #[error("the subscription is {0}: there is no account to extend")]
+    NotRenewable(&'static str),
     #[error("`{0}` is not an account name")]
     NotAnAccountName(String),
     #[error("subscription {0} has a malformed account key")]
@@ -172,7 +175,7 @@ impl AttemptError {
             AttemptError::Panel {
                 error: PanelError::NotOurs,
                 ..
-            }
+            } | AttemptError::NotRenewable(_)
         )
     }
 }
@@ -193,10 +196,15 @@ async fn attempt(
             let id = order
                 .subscription_id
                 .ok_or(AttemptError::OrderLacks("subscription"))?;
-            subscriptions::Entity::find_by_id(id)
+            let sub = subscriptions::Entity::find_by_id(id)
                 .one(db)
                 .await?
-                .ok_or(AttemptError::Gone("subscription"))?
+                .ok_or(AttemptError::Gone("subscription"))?;
+            // Moved elsewhere or deleted meanwhile: there is no account here to extend.
+            if !sub.status.renewable() {
+                return Err(AttemptError::NotRenewable(sub.status.as_str()));
+            }
+            sub
         }
     };
     let panel = panel_of(db, &sub).await?;
@@ -462,6 +470,10 @@ async fn refund(
     }
     notices::enqueue(&txn, &Notice::Refunded { order_id: id }, now).await?;
     rewards::take_back(&txn, id, now).await?;
+    if let (OrderKind::Move, Some(old)) = (order.kind, order.moved_from) {
+        // The move did not happen: the subscription may be moved again at once.
+        crate::subscriptions::switch::release(&txn, old).await?;
+    }
     let customer = order.customer_id;
     let memo = |key: &str| Memo {
         idempotency_key: Some(format!("order:{}:{key}", order.id)),

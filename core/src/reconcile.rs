@@ -152,6 +152,7 @@ pub async fn sold(
         .filter(order_rows::Column::SubscriptionId.eq(sub.id))
         .filter(order_rows::Column::Status.eq(OrderStatus::Fulfilled))
         .filter(order_rows::Column::TargetSet.eq(true))
+        .order_by_desc(order_rows::Column::FulfilledAt)
         .order_by_desc(order_rows::Column::Id)
         .one(db)
         .await?;
@@ -176,7 +177,12 @@ async fn drift_of(
     let Some(account) = account else {
         return Ok(runs.then_some(Drift::Missing { sub: sub.id }));
     };
-    let on_panel = !matches!(account.status, AccountStatus::Disabled);
+    // Can it connect now? 3x-UI switches an expired or used-up client off itself and reports
+    // it by that reason, so only these two count as "on".
+    let can_connect = matches!(
+        account.status,
+        AccountStatus::Active | AccountStatus::OnHold
+    );
     let mut what = Vec::new();
     if runs {
         let (expiry, limit) = sold(db, sub).await?;
@@ -208,10 +214,10 @@ async fn drift_of(
             });
         }
         let still_sold = expiry.is_none_or(|at| at > now);
-        if !on_panel && still_sold {
+        if account.status == AccountStatus::Disabled && still_sold {
             what.push(Difference::ShouldBeOn);
         }
-    } else if off && on_panel {
+    } else if off && can_connect {
         what.push(Difference::ShouldBeOff);
     }
     Ok((!what.is_empty()).then_some(Drift::Differs { sub: sub.id, what }))
@@ -257,6 +263,9 @@ pub async fn diff(
             .await?;
         for sub in &subs {
             let account = ours.remove(&sub.panel_account);
+            if !crate::subscriptions::expiry::provably_ours(sub, &tag) {
+                continue;
+            }
             // A deleted subscription's account is gone by design; one that is back is unknown.
             if sub.status == SubscriptionStatus::Deleted
                 || sub.status == SubscriptionStatus::Provisioning
@@ -319,6 +328,10 @@ pub async fn repair(
                 .one(db)
                 .await?
                 .ok_or_else(bad)?;
+            // Only accounts named by this shop for this very subscription, ever.
+            if !crate::subscriptions::expiry::provably_ours(&sub, &tag) {
+                return Err(bad());
+            }
             let panel = panel_of(db, &sub).await?;
             let client =
                 marzban_client::connect(panel.config.clone()).map_err(|e| panel_err(&panel, e))?;

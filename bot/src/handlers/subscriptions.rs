@@ -313,6 +313,7 @@ pub async fn set_auto_renew(v: &Visit, id: SubscriptionId, on: bool) -> HandlerR
 pub async fn notify_reminder(
     bot: &TgBot,
     ctx: &Ctx,
+    job: &vpnshop_core::jobs::Job,
     id: SubscriptionId,
     reminder: Reminder,
     period: &str,
@@ -419,6 +420,8 @@ pub async fn notify_reminder(
             )
         }
     };
+    // At most once: marked right before the one call that cannot be taken back.
+    vpnshop_core::jobs::mark_in_flight(&ctx.db, job).await?;
     bot.send_message(readers::chat(&customer), body)
         .reply_markup(InlineKeyboardMarkup::new(keyboard))
         .await?;

@@ -17,12 +17,9 @@ use crate::handlers::{admin, buy, checkout, invite, stars, subscriptions, suppor
 pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Result<(), JobError> {
     // A reminder goes at most once: if the attempt before this one died while sending (the
     // process was killed), it may have arrived, and a second copy is worse than none.
-    if matches!(notice, Notice::Reminder { .. }) {
-        if job.died_in_flight() {
-            tracing::warn!(job = %job.id, "a reminder's last attempt died while sending; not sent again");
-            return Ok(());
-        }
-        vpnshop_core::jobs::mark_in_flight(&ctx.db, &job).await?;
+    if matches!(notice, Notice::Reminder { .. }) && job.died_in_flight() {
+        tracing::warn!(job = %job.id, "a reminder's last attempt died while sending; not sent again");
+        return Ok(());
     }
     let staff_facing = for_staff(&notice);
     let what = format!("{notice:?}");
@@ -76,7 +73,10 @@ pub async fn deliver(bot: TgBot, ctx: Arc<Ctx>, notice: Notice, job: Job) -> Res
             subscription_id,
             reminder,
             period,
-        } => subscriptions::notify_reminder(&bot, &ctx, subscription_id, reminder, &period).await,
+        } => {
+            subscriptions::notify_reminder(&bot, &ctx, &job, subscription_id, reminder, &period)
+                .await
+        }
         Notice::DriftFound { items, .. } => admin::notify_drift(&bot, &ctx, items).await,
     };
     let result = sent.map_err(undelivered);

@@ -91,19 +91,27 @@ pub async fn run(
         .await?;
     let mut report = AutoRenewReport::default();
     for sub in due {
-        match charge(db, &sub, currency, now).await? {
-            Charge::Renewed(_) => report.renewed += 1,
-            Charge::Short(_) => report.short += 1,
-            Charge::CannotRenew => report.cannot += 1,
-            Charge::AlreadyCharged => {}
+        // One subscription's trouble never holds up the others' renewals.
+        match charge(db, &sub, currency, now).await {
+            Ok(Charge::Renewed(_)) => report.renewed += 1,
+            Ok(Charge::Short(_)) => report.short += 1,
+            Ok(Charge::CannotRenew) => report.cannot += 1,
+            Ok(Charge::AlreadyCharged) => {}
+            Err(e) => {
+                tracing::warn!(subscription = %sub.id, error = %e, "automatic renewal not tried");
+            }
         }
     }
     Ok(report)
 }
 
-/// The key that makes one period's renewal happen once.
+/// The key that makes one period's renewal happen once: the subscription and the day it
+/// expires (a traffic pack bought meanwhile changes nothing here).
 pub fn key(sub: &Subscription) -> String {
-    format!("auto:{}:{}", sub.id, reminders::period(sub))
+    let day = sub
+        .expires_at
+        .map_or_else(|| "never".to_string(), |at| at.date_naive().to_string());
+    format!("auto:{}:{day}", sub.id)
 }
 
 /// One subscription's automatic renewal for its current period.
@@ -115,6 +123,23 @@ pub async fn charge(
 ) -> Result<Charge, DbErr> {
     let key = key(sub);
     if charged(db, &key).await? {
+        return Ok(Charge::AlreadyCharged);
+    }
+    // A renewal already paid and being made (by hand, or charged before the expiry moved),
+    // or a move under way: this period is being taken care of.
+    let busy = order_rows::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(order_rows::Column::SubscriptionId.eq(sub.id))
+                .add(order_rows::Column::MovedFrom.eq(sub.id)),
+        )
+        .filter(order_rows::Column::Status.is_in([
+            crate::orders::OrderStatus::Paid,
+            crate::orders::OrderStatus::Provisioning,
+        ]))
+        .one(db)
+        .await?;
+    if busy.is_some() {
         return Ok(Charge::AlreadyCharged);
     }
     let quote = match super::quote_renewal(db, sub, currency, now).await {

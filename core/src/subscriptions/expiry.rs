@@ -87,6 +87,27 @@ pub fn provably_ours(sub: &Subscription, tag: &str) -> bool {
     )
 }
 
+/// Moves `sub` from `from` to `to` only if nobody changed it since it was read (its status
+/// and expiry as read): whether this run now holds it.
+async fn claim(
+    db: &DatabaseConnection,
+    sub: &Subscription,
+    from: SubscriptionStatus,
+    to: SubscriptionStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut q = subscriptions::Entity::update_many()
+        .col_expr(subscriptions::Column::Status, to.as_str().into())
+        .col_expr(subscriptions::Column::UpdatedAt, now.into())
+        .filter(subscriptions::Column::Id.eq(sub.id))
+        .filter(subscriptions::Column::Status.eq(from));
+    q = match sub.expires_at {
+        Some(at) => q.filter(subscriptions::Column::ExpiresAt.eq(at)),
+        None => q.filter(subscriptions::Column::ExpiresAt.is_null()),
+    };
+    Ok(q.exec(db).await?.rows_affected == 1)
+}
+
 async fn step(
     db: &DatabaseConnection,
     sub: &Subscription,
@@ -98,23 +119,39 @@ async fn step(
     if !provably_ours(sub, tag) || sub.panel_status == Some(PanelState::OnHold) {
         return Ok(Step::Skipped);
     }
-    // A renewal being paid for or made wins: its provisioning extends the account.
+    let (from, to) = if delete {
+        (SubscriptionStatus::Disabled, SubscriptionStatus::Deleted)
+    } else {
+        (SubscriptionStatus::Active, SubscriptionStatus::Disabled)
+    };
+    // The subscription is claimed before anything else: a renewal paid from here on sees it
+    // turned off and turns it back on; one paid before is seen below and wins.
+    if !claim(db, sub, from, to, now).await? {
+        return Ok(Step::Skipped);
+    }
+    let claimed = Subscription {
+        status: to,
+        ..sub.clone()
+    };
+    let undo = || claim(db, &claimed, to, from, now);
     let renewing = order_rows::Entity::find()
         .filter(order_rows::Column::SubscriptionId.eq(sub.id))
         .filter(order_rows::Column::Status.is_in([OrderStatus::Paid, OrderStatus::Provisioning]))
         .one(db)
         .await?
         .is_some();
-    if renewing {
-        return Ok(Step::Skipped);
-    }
-    let Ok(Some(panel)) = panels::panel(db, sub.panel_id).await else {
-        return Ok(Step::Skipped);
+    let connected = match (renewing, panels::panel(db, sub.panel_id).await) {
+        (false, Ok(Some(panel))) => match (
+            provisioning::account_ref(sub),
+            marzban_client::connect(panel.config.clone()),
+        ) {
+            (Ok(account), Ok(client)) => Some((account, client)),
+            _ => None,
+        },
+        _ => None,
     };
-    let (Ok(account), Ok(client)) = (
-        provisioning::account_ref(sub),
-        marzban_client::connect(panel.config.clone()),
-    ) else {
+    let Some((account, client)) = connected else {
+        undo().await?;
         return Ok(Step::Skipped);
     };
     // The panel has the last word on expiry: read it again right before acting.
@@ -123,17 +160,25 @@ async fn step(
         Err(PanelError::NotFound) => None,
         Err(e) => {
             tracing::warn!(subscription = %sub.id, error = %e, "expiry: panel did not answer");
+            undo().await?;
             return Ok(Step::Skipped);
         }
     };
     if let Some(current) = &current {
         let extended = current.expires_at.is_none_or(|at| at > now - threshold);
         if extended || current.status == AccountStatus::OnHold {
-            let mut am = subscriptions::ActiveModel::from(sub.clone());
-            am.expires_at = Set(current.expires_at);
-            am.panel_status = Set(Some(current.status.into()));
-            am.updated_at = Set(now);
-            am.update(db).await?;
+            undo().await?;
+            subscriptions::Entity::update_many()
+                .col_expr(subscriptions::Column::ExpiresAt, current.expires_at.into())
+                .col_expr(
+                    subscriptions::Column::PanelStatus,
+                    Some(PanelState::from(current.status).as_str()).into(),
+                )
+                .col_expr(subscriptions::Column::UpdatedAt, now.into())
+                .filter(subscriptions::Column::Id.eq(sub.id))
+                .filter(subscriptions::Column::Status.eq(from))
+                .exec(db)
+                .await?;
             return Ok(Step::Kept);
         }
     }
@@ -144,33 +189,39 @@ async fn step(
     };
     if let Err(e) = done {
         tracing::warn!(subscription = %sub.id, error = %e, "expiry: panel refused");
+        undo().await?;
         return Ok(Step::Skipped);
     }
+    // A renewal paid while the account was being turned off may have turned it on before this
+    // run turned it off: it goes back on.
+    let paid_meanwhile = order_rows::Entity::find()
+        .filter(order_rows::Column::SubscriptionId.eq(sub.id))
+        .filter(order_rows::Column::PaidAt.gte(now))
+        .one(db)
+        .await?
+        .is_some();
+    if paid_meanwhile && !delete {
+        if let Err(e) = client.set_enabled(&account, true).await {
+            tracing::warn!(subscription = %sub.id, error = %e, "expiry: could not turn a renewed account back on");
+        }
+        return Ok(Step::Kept);
+    }
     let txn = crate::db::begin(db).await?;
-    let mut am = subscriptions::ActiveModel::from(sub.clone());
-    let (status, step, action) = if delete {
+    let mut am = subscriptions::ActiveModel::from(claimed.clone());
+    let (step, action) = if delete {
         am.deleted_at = Set(Some(now));
-        (
-            SubscriptionStatus::Deleted,
-            Step::Deleted,
-            "subscription.deleted",
-        )
+        (Step::Deleted, "subscription.deleted")
     } else {
         am.disabled_at = Set(Some(now));
         am.panel_status = Set(Some(PanelState::Disabled));
-        (
-            SubscriptionStatus::Disabled,
-            Step::Disabled,
-            "subscription.disabled",
-        )
+        (Step::Disabled, "subscription.disabled")
     };
-    am.status = Set(status);
     am.updated_at = Set(now);
     am.update(&txn).await?;
     crate::audit::Entry::new(None, action)
         .target(format!("subscription:{}", sub.id))
         .customer(sub.customer_id)
-        .change(sub.status.as_str(), status.as_str())
+        .change(from.as_str(), to.as_str())
         .details(format!(
             "expired {}",
             sub.expires_at.map(|at| at.to_rfc3339()).unwrap_or_default()

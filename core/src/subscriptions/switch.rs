@@ -64,8 +64,14 @@ pub async fn movable(
     if let Some(at) = sub.switched_at.filter(|at| *at + every > now) {
         return Err(SwitchError::TooSoon(at + every));
     }
+    // A move under way, or a renewal or traffic pack being made: the move would copy figures
+    // that are about to change.
     let open = order_rows::Entity::find()
-        .filter(order_rows::Column::MovedFrom.eq(sub.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(order_rows::Column::MovedFrom.eq(sub.id))
+                .add(order_rows::Column::SubscriptionId.eq(sub.id)),
+        )
         .filter(order_rows::Column::Status.is_in([OrderStatus::Paid, OrderStatus::Provisioning]))
         .one(db)
         .await?;
@@ -130,6 +136,23 @@ pub async fn request(
         total: Money::zero(currency),
     };
     let txn = crate::db::begin(db).await?;
+    // The claim: one move per period, whoever asks at the same moment (two presses, two
+    // processes). A move that fails gives it back (see `release`).
+    let every = rules.switch_every.ok_or(SwitchError::NotOffered)?;
+    let claimed = subscriptions::Entity::update_many()
+        .col_expr(subscriptions::Column::SwitchedAt, Some(now).into())
+        .filter(subscriptions::Column::Id.eq(sub.id))
+        .filter(subscriptions::Column::Status.eq(SubscriptionStatus::Active))
+        .filter(
+            sea_orm::Condition::any()
+                .add(subscriptions::Column::SwitchedAt.is_null())
+                .add(subscriptions::Column::SwitchedAt.lte(now - every)),
+        )
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(SwitchError::InProgress);
+    }
     let order = orders::place(
         &txn,
         customer,
@@ -157,6 +180,19 @@ pub async fn request(
         .await?;
     txn.commit().await?;
     Ok(order.id)
+}
+
+/// A move was refunded: the subscription may move again.
+pub async fn release(txn: &impl ConnectionTrait, old: SubscriptionId) -> Result<(), DbErr> {
+    subscriptions::Entity::update_many()
+        .col_expr(
+            subscriptions::Column::SwitchedAt,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(subscriptions::Column::Id.eq(old))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// The job that turns off a moved subscription's old account.

@@ -100,15 +100,17 @@ async fn sync_panel(
         Ok(c) => c,
         Err(e) => return Ok(Err(e.to_string())),
     };
+    // The shop's side first: a renewal written after this read changes `updated_at`, and the
+    // write below then leaves that row alone.
+    let known = known_on(db, panel).await?;
     let accounts = match client.all_accounts(rules.page_size, rules.parallel).await {
         Ok(a) => a,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let known = known_on(db, panel).await?;
     let mut seen = Vec::with_capacity(accounts.len());
     let mut changes = Vec::new();
     for account in &accounts {
-        let Some((id, before)) = known.get(account.name.as_str()) else {
+        let Some((id, read_at, before)) = known.get(account.name.as_str()) else {
             continue;
         };
         seen.push(*id);
@@ -119,7 +121,7 @@ async fn sync_panel(
             ..after
         };
         if &after != before {
-            changes.push((*id, after));
+            changes.push((*id, *read_at, after));
         }
     }
     let report = SyncReport {
@@ -137,7 +139,7 @@ async fn sync_panel(
 async fn known_on(
     db: &DatabaseConnection,
     panel: &Panel,
-) -> Result<HashMap<String, (SubscriptionId, Figures)>, DbErr> {
+) -> Result<HashMap<String, (SubscriptionId, DateTime<Utc>, Figures)>, DbErr> {
     type Row = (
         SubscriptionId,
         String,
@@ -146,6 +148,7 @@ async fn known_on(
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
         Option<PanelState>,
+        DateTime<Utc>,
     );
     let rows: Vec<Row> = subscriptions::Entity::find()
         .select_only()
@@ -157,6 +160,7 @@ async fn known_on(
             subscriptions::Column::ExpiresAt,
             subscriptions::Column::OnlineAt,
             subscriptions::Column::PanelStatus,
+            subscriptions::Column::UpdatedAt,
         ])
         .filter(subscriptions::Column::PanelId.eq(panel.id))
         .filter(
@@ -168,36 +172,40 @@ async fn known_on(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, used, limit, expires_at, online_at, state)| {
-            (
-                name,
+        .map(
+            |(id, name, used, limit, expires_at, online_at, state, updated_at)| {
                 (
-                    id,
-                    Figures {
-                        used,
-                        limit,
-                        expires_at,
-                        online_at,
-                        state,
-                    },
-                ),
-            )
-        })
+                    name,
+                    (
+                        id,
+                        updated_at,
+                        Figures {
+                            used,
+                            limit,
+                            expires_at,
+                            online_at,
+                            state,
+                        },
+                    ),
+                )
+            },
+        )
         .collect())
 }
 
 /// Rows per statement when marking what was read.
 const CHUNK: usize = 500;
 
-/// Writes the changed figures and marks every account read as read now, in one transaction.
+/// Writes the changed figures (unless the row changed since it was read) and marks every
+/// account read as read now, in one transaction.
 async fn write(
     db: &DatabaseConnection,
-    changes: &[(SubscriptionId, Figures)],
+    changes: &[(SubscriptionId, DateTime<Utc>, Figures)],
     seen: &[SubscriptionId],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    for (id, f) in changes {
+    for (id, read_at, f) in changes {
         subscriptions::Entity::update_many()
             .col_expr(subscriptions::Column::UsedBytes, Expr::value(f.used))
             .col_expr(
@@ -212,6 +220,8 @@ async fn write(
             )
             .col_expr(subscriptions::Column::UpdatedAt, Expr::value(now))
             .filter(subscriptions::Column::Id.eq(*id))
+            // Changed since it was read (a renewal just made): its new figures stand.
+            .filter(subscriptions::Column::UpdatedAt.eq(*read_at))
             .exec(&txn)
             .await?;
     }
