@@ -117,14 +117,9 @@ impl NewJob {
     }
 }
 
-/// Adds a job; with a dedupe key already present, returns the existing job's id instead.
-pub async fn enqueue(
-    db: &impl ConnectionTrait,
-    job: NewJob,
-    now: DateTime<Utc>,
-) -> Result<JobId, DbErr> {
-    let key = job.dedupe_key.clone();
-    let am = jobs::ActiveModel {
+/// The row of a job waiting for its first attempt.
+fn queued(job: NewJob, now: DateTime<Utc>) -> jobs::ActiveModel {
+    jobs::ActiveModel {
         kind: Set(job.kind),
         payload: Set(job.payload.to_string()),
         dedupe_key: Set(job.dedupe_key),
@@ -139,7 +134,17 @@ pub async fn enqueue(
         finished_at: Set(None),
         created_at: Set(now),
         ..Default::default()
-    };
+    }
+}
+
+/// Adds a job; with a dedupe key already present, returns the existing job's id instead.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<JobId, DbErr> {
+    let key = job.dedupe_key.clone();
+    let am = queued(job, now);
     match key {
         None => Ok(jobs::Entity::insert(am).exec(db).await?.last_insert_id),
         Some(key) => {
@@ -191,26 +196,11 @@ pub async fn enqueue_new(
     job: NewJob,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let Some(key) = job.dedupe_key.clone() else {
+    if job.dedupe_key.is_none() {
         enqueue(db, job, now).await?;
         return Ok(true);
-    };
-    let am = jobs::ActiveModel {
-        kind: Set(job.kind),
-        payload: Set(job.payload.to_string()),
-        dedupe_key: Set(Some(key)),
-        status: Set(JobStatus::Queued),
-        run_at: Set(job.run_at),
-        attempts: Set(0),
-        max_attempts: Set(job.max_attempts),
-        leased_by: Set(None),
-        lease_until: Set(None),
-        last_error: Set(None),
-        updated_at: Set(now),
-        finished_at: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    };
+    }
+    let am = queued(job, now);
     let added = jobs::Entity::insert(am)
         .on_conflict(
             OnConflict::column(jobs::Column::DedupeKey)

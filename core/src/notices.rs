@@ -83,7 +83,7 @@ pub enum Notice {
 
 impl Notice {
     /// One notice per event: replaying the change that queued it queues nothing new.
-    fn dedupe_key(&self) -> String {
+    pub fn dedupe_key(&self) -> String {
         match self {
             Notice::Fulfilled { order_id } => format!("notice:fulfilled:{order_id}"),
             Notice::Refunded { order_id } => format!("notice:refunded:{order_id}"),

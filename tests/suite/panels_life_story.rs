@@ -11,11 +11,9 @@ use vpnshop_core::sea_orm::DatabaseConnection;
 use vpnshop_core::subscriptions::{self, SubscriptionStatus};
 use vpnshop_tests::assert_says;
 use vpnshop_tests::panels::marzban::{self as fake, FakeMarzban};
-use vpnshop_tests::telegram::{BotMessage, FakeUser};
 
-use crate::admin_journeys::buys_from_wallet;
-use crate::shop::{ADMIN, Shop, ShopBuilder};
-use crate::support::{irt, label, press, t0, top_up};
+use crate::shop::{ADMIN, ShopBuilder};
+use crate::support::{buys, home, irt, label, press, t0, top_up};
 
 /// Another Marzban panel, `name`, in the location `location` (made if it is new).
 async fn another_panel(
@@ -65,28 +63,6 @@ async fn another_panel(
     (marzban, panel)
 }
 
-/// A customer who bought the plan from the wallet, past the QR code that follows the link.
-async fn buys(shop: &Shop, telegram: i64) -> (FakeUser, vpnshop_core::customers::Customer) {
-    let (u, c) = buys_from_wallet(&shop.app, telegram, |_| {}).await;
-    loop {
-        if u.next().await.photo.is_some() {
-            return (u, c);
-        }
-    }
-}
-
-async fn home(u: &FakeUser) -> BotMessage {
-    u.send("/start");
-    let wanted = label(Language::En, "menu.subscriptions");
-    for _ in 0..6 {
-        let m = u.next().await;
-        if m.button_labels().iter().any(|l| l.contains(&wanted)) {
-            return m;
-        }
-    }
-    panic!("no main menu");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_takes_each_panel_in_turn_and_fixed_fills_the_first() {
     let shop = ShopBuilder::new().with_plan().open().await;
@@ -108,7 +84,7 @@ async fn round_robin_takes_each_panel_in_turn_and_fixed_fills_the_first() {
     .unwrap();
     let mut placed = Vec::new();
     for n in 0..4 {
-        let (_, c) = buys(&shop, 7_960_000_001 + n).await;
+        let (_, c) = buys(&shop.app, 7_960_000_001 + n).await;
         let sub = &provisioning::of_customer(db, c.customer_id())
             .await
             .unwrap()[0];
@@ -119,7 +95,7 @@ async fn round_robin_takes_each_panel_in_turn_and_fixed_fills_the_first() {
     panels::set_placement(db, None, germany.id, Placement::Fixed, t0())
         .await
         .unwrap();
-    let (_, c) = buys(&shop, 7_960_000_009).await;
+    let (_, c) = buys(&shop.app, 7_960_000_009).await;
     let sub = &provisioning::of_customer(db, c.customer_id())
         .await
         .unwrap()[0];
@@ -144,7 +120,7 @@ async fn a_customer_moves_to_another_location_keeping_days_and_traffic_left() {
     let shop = ShopBuilder::new().with_plan().open().await;
     let db = shop.app.db.db.clone();
     let (nl, nl_panel) = another_panel(&db, "nl-1", "nl").await;
-    let (sara, c) = buys(&shop, 7_960_000_020).await;
+    let (sara, c) = buys(&shop.app, 7_960_000_020).await;
     let old = provisioning::of_customer(&db, c.customer_id())
         .await
         .unwrap()[0]
@@ -211,8 +187,8 @@ async fn a_customer_moves_to_another_location_keeping_days_and_traffic_left() {
 async fn reconciliation_lists_drift_changes_nothing_then_repairs_what_the_owner_approves() {
     let shop = ShopBuilder::new().with_plan().open().await;
     let db = shop.app.db.db.clone();
-    let (_sara, sc) = buys(&shop, 7_960_000_030).await;
-    let (_omid, oc) = buys(&shop, 7_960_000_031).await;
+    let (_sara, sc) = buys(&shop.app, 7_960_000_030).await;
+    let (_omid, oc) = buys(&shop.app, 7_960_000_031).await;
     let sara = provisioning::of_customer(&db, sc.customer_id())
         .await
         .unwrap()[0]

@@ -15,24 +15,10 @@ use vpnshop_core::subscriptions::{self, Subscription, SubscriptionStatus};
 use vpnshop_tests::assert_says;
 use vpnshop_tests::telegram::FakeUser;
 
-use crate::admin_journeys::buys_from_wallet;
 use crate::shop::{Shop, ShopBuilder};
-use crate::support::{irt, label, press, top_up, wallet};
+use crate::support::{buys, home, irt, label, press, top_up, wallet};
 
 const GB: u64 = 1 << 30;
-
-/// A customer who bought the plan from the wallet, past the QR code that follows the link.
-async fn buys(
-    app: &vpnshop_tests::app::TestApp,
-    telegram: i64,
-) -> (FakeUser, vpnshop_core::customers::Customer) {
-    let (u, c) = buys_from_wallet(app, telegram, |_| {}).await;
-    loop {
-        if u.next().await.photo.is_some() {
-            return (u, c);
-        }
-    }
-}
 
 async fn life_shop() -> Shop {
     ShopBuilder::new()
@@ -315,17 +301,4 @@ async fn next_saying(u: &FakeUser, what: &str) -> vpnshop_tests::telegram::BotMe
         }
     }
     panic!("no message said {what}");
-}
-
-/// The main menu, reached with /start past whatever the bot said before.
-async fn home(u: &FakeUser) -> vpnshop_tests::telegram::BotMessage {
-    u.send("/start");
-    let wanted = label(Language::En, "menu.subscriptions");
-    for _ in 0..6 {
-        let m = u.next().await;
-        if m.button_labels().iter().any(|l| l.contains(&wanted)) {
-            return m;
-        }
-    }
-    panic!("no main menu");
 }

@@ -171,3 +171,27 @@ pub async fn wallet_reaches(app: &TestApp, telegram: i64, currency: Currency, mi
     }
     assert_eq!(wallet(app, telegram, currency).await, minor);
 }
+
+/// A customer who bought the 30-day plan from the wallet, read past the QR code that follows
+/// the link.
+pub async fn buys(app: &TestApp, telegram: i64) -> (vpnshop_tests::telegram::FakeUser, Customer) {
+    let (u, c) = crate::admin_journeys::buys_from_wallet(app, telegram, |_| {}).await;
+    loop {
+        if u.next().await.photo.is_some() {
+            return (u, c);
+        }
+    }
+}
+
+/// The main menu, reached with /start past whatever the bot said before.
+pub async fn home(u: &vpnshop_tests::telegram::FakeUser) -> vpnshop_tests::telegram::BotMessage {
+    u.send("/start");
+    let wanted = label(Language::En, "menu.subscriptions");
+    for _ in 0..6 {
+        let m = u.next().await;
+        if m.button_labels().iter().any(|l| l.contains(&wanted)) {
+            return m;
+        }
+    }
+    panic!("no main menu");
+}

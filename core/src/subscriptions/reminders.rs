@@ -5,7 +5,9 @@
 //! new period) arms them again.
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use super::rules::LifeRules;
@@ -117,15 +119,36 @@ pub async fn run(
     rules: &LifeRules,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    let due: Vec<Notice> = candidates(db, rules, now)
+        .await?
+        .iter()
+        .flat_map(|sub| {
+            due(sub, rules, now)
+                .into_iter()
+                .map(|reminder| Notice::Reminder {
+                    subscription_id: sub.id,
+                    reminder,
+                    period: period(sub),
+                })
+        })
+        .collect();
+    // Most were queued by an earlier run: those are found in one query per chunk, and only
+    // the new ones are inserted (each still under its unique key, whoever races).
     let mut queued = 0;
-    for sub in candidates(db, rules, now).await? {
-        for reminder in due(&sub, rules, now) {
-            let notice = Notice::Reminder {
-                subscription_id: sub.id,
-                reminder,
-                period: period(&sub),
-            };
-            if notices::enqueue_new(db, &notice, now).await? {
+    for chunk in due.chunks(500) {
+        let keys: Vec<String> = chunk.iter().map(Notice::dedupe_key).collect();
+        let known: std::collections::HashSet<String> = crate::entities::jobs::Entity::find()
+            .select_only()
+            .column(crate::entities::jobs::Column::DedupeKey)
+            .filter(crate::entities::jobs::Column::DedupeKey.is_in(keys))
+            .into_tuple::<Option<String>>()
+            .all(db)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        for notice in chunk.iter().filter(|n| !known.contains(&n.dedupe_key())) {
+            if notices::enqueue_new(db, notice, now).await? {
                 queued += 1;
             }
         }
