@@ -360,6 +360,20 @@ pub async fn paging_walks_every_account_once(s: Subject) {
     );
     assert!(seen.iter().all(|n| n.as_str() != "operators_own_phone"));
     assert!(pages >= count / limit as i64);
+    // The usage sync's bulk read (pages at once on Marzban, one listing call on Hiddify and
+    // 3x-UI) finds the same accounts, each once, with their figures.
+    let all = s.panel.all_accounts(limit, 3).await.unwrap();
+    let bulk: Vec<&marzban_client::Account> = all
+        .iter()
+        .filter(|a| a.name.as_str().starts_with(&format!("p_{run}_")))
+        .collect();
+    assert_eq!(
+        bulk.len() as i64,
+        count,
+        "the bulk read: every account once"
+    );
+    assert!(bulk.iter().all(|a| a.data_limit_bytes == Some(1 << 30)));
+    assert!(all.iter().all(|a| a.name.as_str() != "operators_own_phone"));
     if s.is_real() {
         for n in &names {
             s.panel.delete(&acct(n)).await.unwrap();
