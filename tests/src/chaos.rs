@@ -28,7 +28,7 @@ use vpnshop_core::subscriptions::SubscriptionStatus;
 
 use crate::app::{TOKEN, free_port};
 use crate::db::{TestDb, fresh_db};
-use crate::panels::marzban::{self as fake, FakeMarzban};
+use crate::panels::marzban::FakeMarzban;
 use crate::telegram::FakeTelegram;
 
 /// What one run does.
@@ -137,58 +137,12 @@ impl Stage {
     pub async fn open(speed: u32, days: i32, extra: &str) -> Stage {
         let tg = FakeTelegram::start(TOKEN).await;
         let db = fresh_db().await;
-        let panel = FakeMarzban::start().await;
         let origin = Utc::now();
         let clock = FastClock::new(origin, speed);
         let now = clock.now();
-        let location = vpnshop_core::catalog::add_location(
-            &db.db,
-            vpnshop_core::catalog::NewLocation {
-                code: "de".into(),
-                name: "Germany".into(),
-                flag: "🇩🇪".into(),
-                sort_order: 0,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        let plan = vpnshop_core::catalog::add_plan(
-            &db.db,
-            vpnshop_core::catalog::NewPlan {
-                code: "p".into(),
-                name: "Plan".into(),
-                location: Some(location.id),
-                duration_days: days,
-                traffic_bytes: Some(50 << 30),
-                is_trial: false,
-                sort_order: 0,
-                prices: vec![Money::new(1_000, Currency::Irt).unwrap()],
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        let (p, _) = vpnshop_core::panels::add_panel(
-            &db.db,
-            vpnshop_core::panels::NewPanel {
-                name: "de-1".into(),
-                kind: marzban_client::PanelKind::Marzban,
-                base_url: panel.url.clone(),
-                username: fake::USERNAME.into(),
-                secret: secrecy::SecretString::from(fake::PASSWORD.to_string()),
-                proxy: None,
-                options: marzban_client::PanelOptions::default(),
-                location: "de".into(),
-                capacity: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        vpnshop_core::panels::record_check(&db.db, p.id, None, None, now)
-            .await
-            .unwrap();
+        let location = crate::seed::germany(&db.db, now).await;
+        let plan = crate::seed::plan(&db.db, Some(&location), days, 1_000, now).await;
+        let (panel, _) = crate::seed::marzban(&db.db, "de-1", now).await;
         let dir = std::env::temp_dir().join(format!("vpnshop-chaos-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!(

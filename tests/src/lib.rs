@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod db;
 pub mod gateways;
 pub mod panels;
+pub mod seed;
 pub mod telegram;
 
 /// Asserts that a message the bot sent (anything with a `text`) says `needle`, and when it does

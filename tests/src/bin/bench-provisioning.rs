@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use secrecy::SecretString;
-use vpnshop_core::catalog::{self, NewLocation, NewPlan};
 use vpnshop_core::clock::{Clock, SystemClock};
 use vpnshop_core::customers::{self, Contact};
 use vpnshop_core::entities::orders as order_rows;
@@ -24,9 +22,8 @@ use vpnshop_core::ledger::{self, Memo, SystemAccount, TxKind};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::{self, OrderKind, PROVISION_JOB, PointsRules, QuoteRequest};
 use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use vpnshop_core::{panels, provisioning};
+use vpnshop_core::provisioning;
 use vpnshop_tests::db::fresh_db;
-use vpnshop_tests::panels::marzban::{self as fake, FakeMarzban};
 
 const CUSTOMERS: i64 = 20;
 
@@ -46,55 +43,9 @@ async fn main() {
     let db = t.db.clone();
     let now = Utc::now();
     let irt = |n| Money::new(n, Currency::Irt).unwrap();
-    let loc = catalog::add_location(
-        &db,
-        NewLocation {
-            code: "de".into(),
-            name: "Germany".into(),
-            flag: "🇩🇪".into(),
-            sort_order: 0,
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    let plan = catalog::add_plan(
-        &db,
-        NewPlan {
-            code: "m1".into(),
-            name: "1 month".into(),
-            location: Some(loc.location_id()),
-            duration_days: 30,
-            traffic_bytes: Some(50 << 30),
-            is_trial: false,
-            sort_order: 0,
-            prices: vec![irt(1_000)],
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    let marzban = FakeMarzban::start().await;
-    let (panel, _) = panels::add_panel(
-        &db,
-        panels::NewPanel {
-            name: "de-1".into(),
-            kind: marzban_client::PanelKind::Marzban,
-            base_url: marzban.url.clone(),
-            username: fake::USERNAME.into(),
-            secret: SecretString::from(fake::PASSWORD.to_string()),
-            proxy: None,
-            options: marzban_client::PanelOptions::default(),
-            location: "de".into(),
-            capacity: None,
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    panels::record_check(&db, panel.id, None, None, now)
-        .await
-        .unwrap();
+    let loc = vpnshop_tests::seed::germany(&db, now).await;
+    let plan = vpnshop_tests::seed::plan(&db, Some(&loc), 30, 1_000, now).await;
+    let (marzban, _) = vpnshop_tests::seed::marzban(&db, "de-1", now).await;
     let mut buyers = Vec::new();
     for i in 0..CUSTOMERS {
         let c = customers::register(

@@ -13,13 +13,11 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use vpnshop_core::entities::{customers, subscriptions};
 use vpnshop_core::ids::{CustomerId, TelegramId};
-use vpnshop_core::money::Currency;
 use vpnshop_core::sea_orm::{ActiveValue::Set, EntityTrait};
 use vpnshop_core::subscriptions::SubscriptionStatus;
 use vpnshop_core::subscriptions::rules::LifeRules;
 use vpnshop_core::subscriptions::sync;
 use vpnshop_tests::db::fresh_db;
-use vpnshop_tests::panels::marzban::{self as fake, FakeMarzban};
 
 const BATCH: i64 = 1_000;
 const PANELS: i64 = 3;
@@ -34,55 +32,13 @@ async fn main() {
     let db = &t.db;
     let now = Utc::now();
     let filling = Instant::now();
-    vpnshop_core::catalog::add_location(
-        db,
-        vpnshop_core::catalog::NewLocation {
-            code: "de".into(),
-            name: "Germany".into(),
-            flag: String::new(),
-            sort_order: 0,
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    let plan = vpnshop_core::catalog::add_plan(
-        db,
-        vpnshop_core::catalog::NewPlan {
-            code: "m1".into(),
-            name: "1 month".into(),
-            location: None,
-            duration_days: 30,
-            traffic_bytes: Some(50 << 30),
-            is_trial: false,
-            sort_order: 0,
-            prices: vec![vpnshop_core::money::Money::new(150_000, Currency::Irt).unwrap()],
-        },
-        now,
-    )
-    .await
-    .unwrap();
+    vpnshop_tests::seed::germany(db, now).await;
+    let plan = vpnshop_tests::seed::plan(db, None, 30, 150_000, now).await;
     let mut fakes = Vec::new();
     let mut panel_ids = Vec::new();
     for p in 0..PANELS {
-        let marzban = FakeMarzban::start().await;
-        let (panel, _) = vpnshop_core::panels::add_panel(
-            db,
-            vpnshop_core::panels::NewPanel {
-                name: format!("de-{}", p + 1),
-                kind: marzban_client::PanelKind::Marzban,
-                base_url: marzban.url.clone(),
-                username: fake::USERNAME.into(),
-                secret: secrecy::SecretString::from(fake::PASSWORD.to_string()),
-                proxy: None,
-                options: marzban_client::PanelOptions::default(),
-                location: "de".into(),
-                capacity: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
+        let (marzban, panel) =
+            vpnshop_tests::seed::marzban(db, &format!("de-{}", p + 1), now).await;
         fakes.push(marzban);
         panel_ids.push(panel.id);
     }
