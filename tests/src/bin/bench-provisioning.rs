@@ -21,8 +21,8 @@ use vpnshop_core::jobs::{JobError, Runner};
 use vpnshop_core::ledger::{self, Memo, SystemAccount, TxKind};
 use vpnshop_core::money::{Currency, Money};
 use vpnshop_core::orders::{self, OrderKind, PROVISION_JOB, PointsRules, QuoteRequest};
-use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use vpnshop_core::provisioning;
+use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use vpnshop_tests::db::fresh_db;
 
 const CUSTOMERS: i64 = 20;
