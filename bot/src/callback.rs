@@ -3,10 +3,11 @@
 //! belongs to the presser (or that the presser's role allows it) and can still be acted on.
 //! Buttons come in three families, one per kind of presser: [`Action`] for customers,
 //! [`StaffAction`] for the staff chat, [`AdminAction`] for admins.
+use vpnshop_core::broadcasts::Control;
 use vpnshop_core::customers::Language;
 use vpnshop_core::ids::{
-    CardId, CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, PromoCodeId, ReceiptId,
-    SubscriptionId, TelegramId, TicketId,
+    BroadcastId, CardId, CustomerId, LocationId, OrderId, PanelId, PaymentId, PlanId, PromoCodeId,
+    ReceiptId, SubscriptionId, TelegramId, TicketId,
 };
 use vpnshop_core::payments::Provider;
 use vpnshop_core::staff::Role;
@@ -204,6 +205,52 @@ pub enum AdminAction {
     SetTrial(TrialPick),
     /// Write the help text in a language (asks for it).
     AskHelp(Language),
+    /// The broadcasts screen; start composing one (asks for the message).
+    Broadcasts,
+    BroadcastNew,
+    /// Choose who the draft goes to (the draft itself is the server's).
+    BroadcastAudience(AudiencePick),
+    /// Add a button under the draft, or remove them.
+    BroadcastExtra(ExtraPick),
+    /// Send the draft as previewed; or drop it.
+    BroadcastConfirm,
+    BroadcastDiscard,
+    /// A broadcast's progress; pause, resume or cancel it; edit or delete it for everyone
+    /// (asks first).
+    BroadcastShow(BroadcastId),
+    BroadcastControl(BroadcastId, Control),
+    BroadcastEdit(BroadcastId),
+    BroadcastDelete(BroadcastId, bool),
+}
+
+/// An audience choice on the broadcast draft: some are answered at once, some ask for more
+/// (days, ids) or list what to pick from (languages, locations, plans).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudiencePick {
+    All,
+    Active,
+    Expiring,
+    Expired,
+    TrialOnly,
+    NeverBought,
+    Languages,
+    Language(Language),
+    Locations,
+    Location(LocationId),
+    Plans,
+    Plan(PlanId),
+    Ids,
+}
+
+/// A button to put under a broadcast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtraPick {
+    Shop,
+    Renew,
+    /// A link (asks for its label and address).
+    Url,
+    /// Remove them all.
+    Clear,
 }
 
 /// Which free trial a settings button picks.
@@ -486,6 +533,48 @@ impl AdminAction {
             SetTrial(TrialPick::Off) => "agp:off".to_string(),
             SetTrial(TrialPick::Config) => "agp:cfg".to_string(),
             AskHelp(l) => format!("agh:{}", l.code()),
+            Broadcasts => "ab".to_string(),
+            BroadcastNew => "abn".to_string(),
+            BroadcastAudience(pick) => format!(
+                "aba:{}",
+                match pick {
+                    AudiencePick::All => "all".to_string(),
+                    AudiencePick::Active => "act".to_string(),
+                    AudiencePick::Expiring => "exp".to_string(),
+                    AudiencePick::Expired => "old".to_string(),
+                    AudiencePick::TrialOnly => "trl".to_string(),
+                    AudiencePick::NeverBought => "nvr".to_string(),
+                    AudiencePick::Languages => "lng".to_string(),
+                    AudiencePick::Language(l) => format!("g{}", l.code()),
+                    AudiencePick::Locations => "loc".to_string(),
+                    AudiencePick::Location(l) => format!("l{l}"),
+                    AudiencePick::Plans => "pln".to_string(),
+                    AudiencePick::Plan(p) => format!("p{p}"),
+                    AudiencePick::Ids => "ids".to_string(),
+                }
+            ),
+            BroadcastExtra(pick) => format!(
+                "abb:{}",
+                match pick {
+                    ExtraPick::Shop => "s",
+                    ExtraPick::Renew => "r",
+                    ExtraPick::Url => "u",
+                    ExtraPick::Clear => "x",
+                }
+            ),
+            BroadcastConfirm => "aby".to_string(),
+            BroadcastDiscard => "abz".to_string(),
+            BroadcastShow(b) => format!("abv:{b}"),
+            BroadcastControl(b, c) => format!(
+                "abc:{b}:{}",
+                match c {
+                    Control::Pause => "p",
+                    Control::Resume => "r",
+                    Control::Cancel => "c",
+                }
+            ),
+            BroadcastEdit(b) => format!("abe:{b}"),
+            BroadcastDelete(b, sure) => format!("abx:{b}:{}", u8::from(sure)),
         }
     }
 
@@ -585,6 +674,50 @@ impl AdminAction {
                 _ => TrialPick::Plan(PlanId::new(number(&args, 0)?)),
             }),
             ("agh", 1) => AskHelp(Language::parse(args[0])?),
+            ("ab", 0) => Broadcasts,
+            ("abn", 0) => BroadcastNew,
+            ("aba", 1) => BroadcastAudience(match args[0] {
+                "all" => AudiencePick::All,
+                "act" => AudiencePick::Active,
+                "exp" => AudiencePick::Expiring,
+                "old" => AudiencePick::Expired,
+                "trl" => AudiencePick::TrialOnly,
+                "nvr" => AudiencePick::NeverBought,
+                "lng" => AudiencePick::Languages,
+                "loc" => AudiencePick::Locations,
+                "pln" => AudiencePick::Plans,
+                "ids" => AudiencePick::Ids,
+                other => {
+                    let (kind, rest) = other.split_at_checked(1)?;
+                    match kind {
+                        "g" => AudiencePick::Language(Language::parse(rest)?),
+                        "l" => AudiencePick::Location(LocationId::new(number(&[rest], 0)?)),
+                        "p" => AudiencePick::Plan(PlanId::new(number(&[rest], 0)?)),
+                        _ => return None,
+                    }
+                }
+            }),
+            ("abb", 1) => BroadcastExtra(match args[0] {
+                "s" => ExtraPick::Shop,
+                "r" => ExtraPick::Renew,
+                "u" => ExtraPick::Url,
+                "x" => ExtraPick::Clear,
+                _ => return None,
+            }),
+            ("aby", 0) => BroadcastConfirm,
+            ("abz", 0) => BroadcastDiscard,
+            ("abv", 1) => BroadcastShow(BroadcastId::new(number(&args, 0)?)),
+            ("abc", 2) => BroadcastControl(
+                BroadcastId::new(number(&args, 0)?),
+                match args[1] {
+                    "p" => Control::Pause,
+                    "r" => Control::Resume,
+                    "c" => Control::Cancel,
+                    _ => return None,
+                },
+            ),
+            ("abe", 1) => BroadcastEdit(BroadcastId::new(number(&args, 0)?)),
+            ("abx", 2) => BroadcastDelete(BroadcastId::new(number(&args, 0)?), flag(args[1])?),
             ("acb", 2) => Ban(
                 CustomerId::new(number(&args, 0)?),
                 match args[1] {
@@ -777,6 +910,45 @@ mod tests {
             AdminAction::SetTrial(TrialPick::Config),
         ];
         all.extend(Language::ALL.map(AdminAction::AskHelp));
+        let b = BroadcastId::new(big);
+        all.extend([
+            AdminAction::Broadcasts,
+            AdminAction::BroadcastNew,
+            AdminAction::BroadcastConfirm,
+            AdminAction::BroadcastDiscard,
+            AdminAction::BroadcastShow(b),
+            AdminAction::BroadcastControl(b, Control::Pause),
+            AdminAction::BroadcastControl(b, Control::Resume),
+            AdminAction::BroadcastControl(b, Control::Cancel),
+            AdminAction::BroadcastEdit(b),
+            AdminAction::BroadcastDelete(b, true),
+            AdminAction::BroadcastDelete(b, false),
+        ]);
+        for pick in [
+            AudiencePick::All,
+            AudiencePick::Active,
+            AudiencePick::Expiring,
+            AudiencePick::Expired,
+            AudiencePick::TrialOnly,
+            AudiencePick::NeverBought,
+            AudiencePick::Languages,
+            AudiencePick::Language(Language::Ru),
+            AudiencePick::Locations,
+            AudiencePick::Location(LocationId::new(big)),
+            AudiencePick::Plans,
+            AudiencePick::Plan(PlanId::new(big)),
+            AudiencePick::Ids,
+        ] {
+            all.push(AdminAction::BroadcastAudience(pick));
+        }
+        for pick in [
+            ExtraPick::Shop,
+            ExtraPick::Renew,
+            ExtraPick::Url,
+            ExtraPick::Clear,
+        ] {
+            all.push(AdminAction::BroadcastExtra(pick));
+        }
         for r in [Role::Owner, Role::Admin, Role::Finance, Role::Support] {
             all.push(AdminAction::StaffGrant(
                 TelegramId::new(big),

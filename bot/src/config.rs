@@ -42,6 +42,49 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub panels: PanelsSettings,
     pub subscriptions: LifeSettings,
+    pub broadcasts: BroadcastsSettings,
+    pub backups: BackupsSettings,
+}
+
+/// `[broadcasts]`: how fast a broadcast goes out.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BroadcastsSettings {
+    /// Messages a second, for every broadcast of every process on this database together,
+    /// spaced evenly. Telegram allows about 30 a second to different chats; the default stays
+    /// just under it.
+    pub per_second: u32,
+}
+
+impl Default for BroadcastsSettings {
+    fn default() -> Self {
+        BroadcastsSettings { per_second: 29 }
+    }
+}
+
+/// `[backups]`: the scheduled backup.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsSettings {
+    /// Hours between scheduled backups; 0: none (`vpnshop backup` still works).
+    pub every_hours: u32,
+    /// How many backups to keep in `dir` (the oldest go first).
+    pub keep: u32,
+    /// Where backups are kept.
+    pub dir: String,
+    /// Send each backup to the owners as a document.
+    pub send_to_owners: bool,
+}
+
+impl Default for BackupsSettings {
+    fn default() -> Self {
+        BackupsSettings {
+            every_hours: 24,
+            keep: 7,
+            dir: "backups".into(),
+            send_to_owners: true,
+        }
+    }
 }
 
 /// `[panels]`: how the shop watches its panels.
@@ -357,6 +400,9 @@ pub struct Runtime {
     pub limits: LimitsSettings,
     /// A fast clock (`run.clock_speed` > 1), or `None` for real time.
     pub clock: Option<vpnshop_core::clock::FastClock>,
+    /// The pace every broadcast shares.
+    pub broadcast_pace: vpnshop_core::pace::Rate,
+    pub backups: BackupsSettings,
 }
 
 impl Settings {
@@ -443,7 +489,30 @@ impl Settings {
                 self.log.level
             ),
         );
+        problems.require(
+            (1..=1_000).contains(&self.broadcasts.per_second),
+            "broadcasts.per_second",
+            "is 1 to 1000 (Telegram allows about 30)",
+        );
+        problems.require(
+            (1..=1_000).contains(&self.backups.keep),
+            "backups.keep",
+            "is 1 to 1000",
+        );
+        problems.require(
+            !self.backups.dir.trim().is_empty(),
+            "backups.dir",
+            "must not be empty",
+        );
         problems.finish(Runtime {
+            broadcast_pace: vpnshop_core::pace::Rate {
+                key: "pace:broadcasts".into(),
+                limit: 1,
+                window: chrono::Duration::microseconds(
+                    1_000_000 / i64::from(self.broadcasts.per_second.clamp(1, 1_000)),
+                ),
+            },
+            backups: self.backups.clone(),
             default_language,
             currency,
             sales,

@@ -49,6 +49,10 @@ pub struct Ctx {
     pub flood: crate::handlers::flood::Windows,
     /// Whether the staff chat takes the bot's posts (card-to-card and support need it).
     pub staff: Arc<crate::staff_chat::StaffChat>,
+    /// The pace every broadcast shares (`[broadcasts]`).
+    pub broadcast_pace: vpnshop_core::pace::Rate,
+    /// `[backups]`.
+    pub backups: crate::config::BackupsSettings,
 }
 
 impl Ctx {
@@ -78,6 +82,8 @@ impl Ctx {
             panel_check_every: runtime.panel_check_every,
             staff: Arc::new(staff),
             limits: runtime.limits,
+            broadcast_pace: runtime.broadcast_pace,
+            backups: runtime.backups,
             maintenance: Default::default(),
             overrides: Default::default(),
             members: Default::default(),

@@ -29,3 +29,12 @@ impl From<Box<dyn std::error::Error + Send + Sync>> for BotError {
 }
 
 pub type HandlerResult = Result<(), BotError>;
+
+impl From<vpnshop_core::broadcasts::BroadcastError> for BotError {
+    fn from(e: vpnshop_core::broadcasts::BroadcastError) -> Self {
+        match e {
+            vpnshop_core::broadcasts::BroadcastError::Db(e) => BotError::Db(e),
+            other => BotError::Service(other.to_string()),
+        }
+    }
+}

@@ -165,6 +165,22 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// Persian and Arabic-Indic digits as ASCII ones: customers and staff type either.
+pub fn latin_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+            c => c,
+        })
+        .collect()
+}
+
+/// A whole number as typed, in any of those digits.
+pub fn parse_number(s: &str) -> Option<i64> {
+    latin_digits(s.trim()).parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,7 @@ id_type!(TicketId);
 id_type!(ReceiptId);
 id_type!(PromoCodeId);
 id_type!(CardId);
+id_type!(BroadcastId);
 
 /// A message in a staff chat: the chat and the message id. Message ids repeat from chat to
 /// chat, so a staff reply is matched on both — after the staff chat changes, a reply in the new

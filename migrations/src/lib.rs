@@ -9,6 +9,7 @@ mod m20261130_000005_support_queue;
 mod m20261130_000006_panel_version;
 mod m20261130_000007_promo_bonus;
 mod m20261130_000008_subscription_life;
+mod m20261130_000009_broadcasts;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_panel_version::Migration),
             Box::new(m20261130_000007_promo_bonus::Migration),
             Box::new(m20261130_000008_subscription_life::Migration),
+            Box::new(m20261130_000009_broadcasts::Migration),
         ]
     }
 }

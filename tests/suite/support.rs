@@ -195,3 +195,8 @@ pub async fn home(u: &vpnshop_tests::telegram::FakeUser) -> vpnshop_tests::teleg
     }
     panic!("no main menu");
 }
+
+/// The Persian text of `key`, whole.
+pub fn tr_fa(key: &str) -> String {
+    tr(Language::Fa, key)
+}

@@ -2,6 +2,7 @@
 //! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
 //! notices, the payments sweep, the staff chat's daily summary, support reminders and panel health. Adding a
 //! recurring job is one `.every(…)` line here and the function it runs.
+mod broadcast;
 mod health;
 mod notices;
 mod stars;
@@ -12,6 +13,7 @@ mod sweep;
 use std::sync::Arc;
 
 use vpnshop_core::background;
+use vpnshop_core::broadcasts::{ReviseBroadcast, SendBroadcast};
 use vpnshop_core::jobs::Runner;
 use vpnshop_core::notices::Notice;
 
@@ -29,6 +31,14 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
     background::register(runner, ctx.clock.clone(), schedule)
         .on(8, move |notice: Notice, job| {
             notices::deliver(b.clone(), c.clone(), notice, job)
+        })
+        .on(4, {
+            let (bot, ctx) = (bot.clone(), ctx.clone());
+            move |p: SendBroadcast, job| broadcast::send(bot.clone(), ctx.clone(), p, job)
+        })
+        .on(2, {
+            let (bot, ctx) = (bot.clone(), ctx.clone());
+            move |p: ReviseBroadcast, job| broadcast::revise(bot.clone(), ctx.clone(), p, job)
         })
         .every(summary::every(), {
             let ctx = ctx.clone();
@@ -77,6 +87,8 @@ mod tests {
             vpnshop_core::subscriptions::RefreshUsage::KIND,
             vpnshop_core::subscriptions::switch::RetireMoved::KIND,
             Notice::KIND,
+            SendBroadcast::KIND,
+            ReviseBroadcast::KIND,
         ];
         queued.extend(runner.recurring().iter().map(|r| r.kind));
         queued.sort();

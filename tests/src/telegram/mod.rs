@@ -88,6 +88,44 @@ impl BotMessage {
     }
 }
 
+/// Sliding one-second windows of what was let through.
+struct Limits {
+    per_second: usize,
+    retry_after: u64,
+    recent: std::collections::VecDeque<std::time::Instant>,
+    per_chat: HashMap<i64, std::time::Instant>,
+    refused: u64,
+    accepted: u64,
+}
+
+impl Limits {
+    /// Whether one more send to `chat` now stays within the limits (and if so, counts it).
+    fn admit(&mut self, chat: i64) -> bool {
+        let now = std::time::Instant::now();
+        let second = Duration::from_secs(1);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            self.recent.pop_front();
+        }
+        let chat_busy = chat > 0
+            && self
+                .per_chat
+                .get(&chat)
+                .is_some_and(|t| now.duration_since(*t) < second);
+        if self.recent.len() >= self.per_second || chat_busy {
+            self.refused += 1;
+            return false;
+        }
+        self.recent.push_back(now);
+        self.per_chat.insert(chat, now);
+        self.accepted += 1;
+        true
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     token: String,
@@ -109,6 +147,8 @@ struct Inner {
     callback_answers: HashMap<String, Option<String>>,
     /// Answer the next N sends with 429 Too Many Requests.
     throttle_next: u32,
+    /// Telegram's rate limits, when a test or benchmark wants them enforced.
+    limits: Option<Limits>,
     /// Sends to these chats still to fail with 502, as Telegram does on a bad day.
     failing_chats: HashMap<i64, u32>,
     /// Groups the bot was removed from (it may not post there any more).
@@ -224,6 +264,45 @@ impl FakeTelegram {
             axum::serve(listener, app).await.ok();
         });
         fake
+    }
+
+    /// Private chats of users who started the bot some time ago (before the shop moved to
+    /// vpnshop, say): the bot may write to them.
+    pub fn know_users(&self, ids: impl IntoIterator<Item = i64>) {
+        let mut inner = self.inner.lock().unwrap();
+        for id in ids {
+            let chat = json!({ "id": id, "type": "private", "first_name": format!("u{id}") });
+            inner.known_chats.insert(id, chat);
+        }
+    }
+
+    /// Everything the bot sent or edited in `chat`, in order.
+    pub fn messages_in(&self, chat: i64) -> Vec<BotMessage> {
+        self.events_for(chat)
+    }
+
+    /// Enforces Telegram's limits as the real one does under load: more than `per_second`
+    /// messages to all chats together, or more than one a second to one private chat, in any
+    /// second (sliding) is answered 429 with `retry_after`. Edits count as sends.
+    pub fn enforce_limits(&self, per_second: usize, retry_after: u64) {
+        self.inner.lock().unwrap().limits = Some(Limits {
+            per_second,
+            retry_after,
+            recent: Default::default(),
+            per_chat: Default::default(),
+            refused: 0,
+            accepted: 0,
+        });
+    }
+
+    /// How many sends the limits refused with 429, and how many they let through.
+    pub fn limit_counts(&self) -> (u64, u64) {
+        self.inner
+            .lock()
+            .unwrap()
+            .limits
+            .as_ref()
+            .map_or((0, 0), |l| (l.refused, l.accepted))
     }
 
     /// The base URL to give the bot as `telegram.api_url`.

@@ -392,6 +392,16 @@ pub(super) fn admit(inner: &mut Inner, chat_id: i64) -> Result<Value, Response> 
         *n -= 1;
         return Err(err(502, "Bad Gateway"));
     }
+    if let Some(limits) = inner.limits.as_mut()
+        && !limits.admit(chat_id)
+    {
+        let after = limits.retry_after;
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(json!({ "ok": false, "error_code": 429, "description": format!("Too Many Requests: retry after {after}"), "parameters": { "retry_after": after } })),
+        )
+            .into_response());
+    }
     if inner.throttle_next > 0 {
         inner.throttle_next -= 1;
         return Err((

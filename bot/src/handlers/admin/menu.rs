@@ -51,6 +51,16 @@ pub async fn show(a: &Admin) -> HandlerResult {
     if !shop.is_empty() {
         rows.push(shop);
     }
+    let mut reach = Vec::new();
+    if a.access.may(Permission::Broadcasts) {
+        reach.push(button(
+            tr(lang, "admin.menu.broadcasts"),
+            AdminAction::Broadcasts,
+        ));
+    }
+    if !reach.is_empty() {
+        rows.push(reach);
+    }
     if a.access.may(Permission::Settings) {
         rows.push(vec![
             button(tr(lang, "admin.menu.settings"), AdminAction::Settings),

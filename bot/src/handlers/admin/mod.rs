@@ -5,6 +5,7 @@
 //! then asks [`Admin::require`] for the permission its action needs at the moment it runs, so a
 //! forged admin button changes nothing: it is refused, and the refusal is audited.
 mod audit;
+pub mod broadcasts;
 mod catalog;
 mod customers;
 mod gifts;
@@ -76,6 +77,18 @@ pub enum AdminStep {
     Channel,
     /// Waiting for the help text in this language (`-`: the built-in one).
     HelpText(Language),
+    /// Composing a broadcast: waiting for its message (text, or a photo with a caption).
+    BroadcastBody,
+    /// The draft, waiting for its audience, buttons and Send.
+    Broadcast(Box<vpnshop_core::broadcasts::Draft>),
+    /// Waiting for the days of "expiring in" (false) or "expired in the last" (true).
+    BroadcastDays(Box<vpnshop_core::broadcasts::Draft>, bool),
+    /// Waiting for a list of Telegram ids.
+    BroadcastIds(Box<vpnshop_core::broadcasts::Draft>),
+    /// Waiting for `Label | https://…`.
+    BroadcastUrl(Box<vpnshop_core::broadcasts::Draft>),
+    /// Waiting for the new text of a sent broadcast.
+    BroadcastEdit(vpnshop_core::ids::BroadcastId),
 }
 
 /// A staff member on an admin screen.
@@ -153,6 +166,8 @@ enum Command {
     Jobs,
     /// `/reconcile`: the shop against its panels.
     Reconcile,
+    /// `/broadcast`: compose one.
+    Broadcast,
 }
 
 impl Command {
@@ -180,6 +195,7 @@ impl Command {
             "rate" => Command::Rate(rest),
             "jobs" => Command::Jobs,
             "reconcile" => Command::Reconcile,
+            "broadcast" => Command::Broadcast,
             _ => return None,
         })
     }
@@ -218,6 +234,7 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Rate(rest) => payments::set_rate(a, &rest).await,
         Command::Jobs => jobs::show(a).await,
         Command::Reconcile => reconcile::show(a, None).await,
+        Command::Broadcast => broadcasts::ask_body(a).await,
     }
 }
 
@@ -306,6 +323,18 @@ pub async fn step(v: Visit, step: AdminStep, msg: Message) -> HandlerResult {
             AdminStep::HelpText(lang) => {
                 settings::set_help(&a, lang, msg.text().unwrap_or_default()).await
             }
+            AdminStep::BroadcastBody => broadcasts::body(&a, &msg).await,
+            AdminStep::Broadcast(draft) => broadcasts::typed_on_draft(&a, *draft).await,
+            AdminStep::BroadcastDays(draft, expired) => {
+                broadcasts::days(&a, *draft, expired, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::BroadcastIds(draft) => {
+                broadcasts::ids(&a, *draft, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::BroadcastUrl(draft) => {
+                broadcasts::url(&a, *draft, msg.text().unwrap_or_default()).await
+            }
+            AdminStep::BroadcastEdit(id) => broadcasts::edit(&a, id, &msg).await,
             AdminStep::ConfirmAdjust(_) => {
                 let hint = tr(a.lang(), "admin.customers.confirm_hint");
                 v.bot.send_message(v.chat, hint).await?;
@@ -395,6 +424,16 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::TrialPlans => settings::trial_plans(&a).await,
         AdminAction::SetTrial(pick) => settings::set_trial(&a, pick).await,
         AdminAction::AskHelp(lang) => settings::ask_help(&a, lang).await,
+        AdminAction::Broadcasts => broadcasts::list(&a).await,
+        AdminAction::BroadcastNew => broadcasts::ask_body(&a).await,
+        AdminAction::BroadcastAudience(pick) => broadcasts::pick(&a, pick).await,
+        AdminAction::BroadcastExtra(pick) => broadcasts::extra(&a, pick).await,
+        AdminAction::BroadcastConfirm => broadcasts::confirm(&a).await,
+        AdminAction::BroadcastDiscard => broadcasts::discard(&a).await,
+        AdminAction::BroadcastShow(b) => broadcasts::show(&a, b, None).await,
+        AdminAction::BroadcastControl(b, what) => broadcasts::control(&a, b, what).await,
+        AdminAction::BroadcastEdit(b) => broadcasts::ask_edit(&a, b).await,
+        AdminAction::BroadcastDelete(b, sure) => broadcasts::delete(&a, b, sure).await,
     };
     answered(&a.v, result).await
 }
