@@ -17,6 +17,7 @@ pub use sea_orm;
 pub mod adjustments;
 pub mod audit;
 pub mod background;
+pub mod backups;
 pub mod broadcasts;
 pub mod catalog;
 pub mod customers;

@@ -1,6 +1,7 @@
 //! One test binary for every story, run on SQLite by default and on PostgreSQL with
 //! `VPNSHOP_TEST_DB=postgres`. Each test gets its own fresh database.
 mod admin_journeys;
+mod backups_story;
 mod broadcasts_story;
 mod catalog_admin_story;
 mod chaos_story;

@@ -2,6 +2,7 @@
 //! config, and manage staff, panels, locations, plans and cards from a shell. One file per
 //! subcommand; each opens the configured database and calls the same core services the bot
 //! does.
+mod backup;
 pub mod catalog;
 mod catalog_cmd;
 mod check;
@@ -79,6 +80,20 @@ enum Command {
         #[arg(long)]
         apply_all: bool,
     },
+    /// Back the database up into `backups.dir`, then prove the backup restores (encrypted when
+    /// VPNSHOP_BACKUP_KEY is set).
+    Backup {
+        /// Print a new random encryption key instead.
+        #[arg(long)]
+        new_key: bool,
+    },
+    /// Restore a backup into the configured database, which must be empty.
+    Restore {
+        file: PathBuf,
+        /// Replace whatever the database holds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage the VPN panels (Marzban, Hiddify, 3x-UI) accounts are made on.
     Panel {
         #[command(subcommand)]
@@ -125,6 +140,8 @@ pub fn main() -> ExitCode {
             Command::Admin { command } => staff::staff(settings, command).await,
             Command::Panel { command } => panel::panel(settings, command).await,
             Command::Jobs => jobs::jobs(settings).await,
+            Command::Backup { new_key } => backup::backup(settings, new_key).await,
+            Command::Restore { file, force } => backup::restore(settings, file, force).await,
             Command::Reconcile { apply, apply_all } => {
                 reconcile::reconcile(settings, apply, apply_all).await
             }
