@@ -62,27 +62,21 @@ impl Default for BroadcastsSettings {
     }
 }
 
-/// `[backups]`: the scheduled backup.
+/// `[backups]`: where `vpnshop backup` keeps its files.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupsSettings {
-    /// Hours between scheduled backups; 0: none (`vpnshop backup` still works).
-    pub every_hours: u32,
     /// How many backups to keep in `dir` (the oldest go first).
     pub keep: u32,
     /// Where backups are kept.
     pub dir: String,
-    /// Send each backup to the owners as a document.
-    pub send_to_owners: bool,
 }
 
 impl Default for BackupsSettings {
     fn default() -> Self {
         BackupsSettings {
-            every_hours: 24,
             keep: 7,
             dir: "backups".into(),
-            send_to_owners: true,
         }
     }
 }
