@@ -221,6 +221,18 @@ pub enum AdminAction {
     BroadcastControl(BroadcastId, Control),
     BroadcastEdit(BroadcastId),
     BroadcastDelete(BroadcastId, bool),
+    /// The reports screen; the charts of the last N days; a CSV export of the last 30 days.
+    Reports,
+    Report(u32),
+    Export(Export),
+}
+
+/// What a CSV export holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    Orders,
+    Payments,
+    Customers,
 }
 
 /// An audience choice on the broadcast draft: some are answered at once, some ask for more
@@ -575,6 +587,16 @@ impl AdminAction {
             ),
             BroadcastEdit(b) => format!("abe:{b}"),
             BroadcastDelete(b, sure) => format!("abx:{b}:{}", u8::from(sure)),
+            Reports => "aq".to_string(),
+            Report(days) => format!("aqr:{days}"),
+            Export(e) => format!(
+                "aqe:{}",
+                match e {
+                    self::Export::Orders => "o",
+                    self::Export::Payments => "p",
+                    self::Export::Customers => "c",
+                }
+            ),
         }
     }
 
@@ -718,6 +740,18 @@ impl AdminAction {
             ),
             ("abe", 1) => BroadcastEdit(BroadcastId::new(number(&args, 0)?)),
             ("abx", 2) => BroadcastDelete(BroadcastId::new(number(&args, 0)?), flag(args[1])?),
+            ("aq", 0) => Reports,
+            ("aqr", 1) => Report(
+                u32::try_from(number(&args, 0)?)
+                    .ok()
+                    .filter(|d| *d <= 366)?,
+            ),
+            ("aqe", 1) => Export(match args[0] {
+                "o" => self::Export::Orders,
+                "p" => self::Export::Payments,
+                "c" => self::Export::Customers,
+                _ => return None,
+            }),
             ("acb", 2) => Ban(
                 CustomerId::new(number(&args, 0)?),
                 match args[1] {

@@ -4,6 +4,7 @@ rust_i18n::i18n!("../locales", fallback = "en");
 
 pub mod app;
 pub mod callback;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod ctx;

@@ -37,6 +37,7 @@ pub mod profiles;
 pub mod promo;
 pub mod provisioning;
 pub mod reconcile;
+pub mod reports;
 pub mod rewards;
 pub mod sales;
 pub mod shop;

@@ -74,6 +74,8 @@ text_column! {
         Settings = "settings",
         /// Broadcasts to customers.
         Broadcasts = "broadcasts",
+        /// Report charts and CSV exports (`/report`).
+        Reports = "reports",
         /// Read the audit log.
         Audit = "audit",
         /// Grant and revoke finance and support roles (owners: any role).
@@ -87,7 +89,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => Permission::ALL,
-            Role::Finance => &[Receipts, Payments, Balances, Refunds, Revenue, Customers],
+            Role::Finance => &[
+                Receipts, Payments, Balances, Refunds, Revenue, Customers, Reports,
+            ],
             Role::Support => &[Tickets, Customers, Links],
             Role::Custom => &[],
         }

@@ -21,6 +21,7 @@ mod payment_journeys;
 mod payment_matrix;
 mod payments_story;
 mod provisioning_story;
+mod reports_story;
 mod settings_story;
 mod shop;
 mod shop_screens_story;

@@ -12,8 +12,9 @@
 //! a recipient neither sent nor failed), after printing the numbers all the same.
 //!
 //! `cargo build -p vpnshop-tests --bins && target/debug/bench-broadcast` (SQLite), with
-//! `VPNSHOP_TEST_DB=postgres` for PostgreSQL. Takes about six minutes: Telegram's pace is the
-//! point, so the clock runs at real speed.
+//! `VPNSHOP_TEST_DB=postgres` for PostgreSQL; `BENCH_RECIPIENTS` (default 10000) sets the size.
+//! Takes about six and a half minutes: Telegram's pace is the point, so the clock runs at real
+//! speed.
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -28,7 +29,6 @@ use vpnshop_core::panels;
 use vpnshop_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use vpnshop_tests::chaos::Stage;
 
-const RECIPIENTS: u64 = 10_000;
 /// The crowd's Telegram ids start here (their private chats have the same ids).
 const FIRST_ID: i64 = 7_000_000_000;
 /// Who made the broadcast (only its audit entry names them).
@@ -137,6 +137,10 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
+    let n: u64 = std::env::var("BENCH_RECIPIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let stage = Stage::open(1, 30, "").await;
     let db = &stage.db.db;
     let now = stage.clock.now();
@@ -145,16 +149,8 @@ async fn run() -> ExitCode {
         .unwrap()
         .expect("the stage's plan");
     let panel = panels::panel_by_name(db, "de-1").await.unwrap();
-    vpnshop_tests::seed::crowd(
-        db,
-        FIRST_ID,
-        RECIPIENTS as i64,
-        (&plan, panel.id),
-        |_| None,
-        now,
-    )
-    .await;
-    let chats = FIRST_ID..FIRST_ID + RECIPIENTS as i64;
+    vpnshop_tests::seed::crowd(db, FIRST_ID, n as i64, (&plan, panel.id), |_| None, now).await;
+    let chats = FIRST_ID..FIRST_ID + n as i64;
     stage.tg.know_users(chats.clone());
     stage.tg.enforce_limits(30, 1);
     // Messages are still kept per chat (what the duplicates are counted from); calls are not.
@@ -180,10 +176,7 @@ async fn run() -> ExitCode {
     // The first process, killed once half the recipients have it.
     let started = Instant::now();
     let mut bot = stage.start(0);
-    let (first, reached) = watch(&stage, id, Duration::from_secs(600), |s| {
-        s.sent >= RECIPIENTS / 2
-    })
-    .await;
+    let (first, reached) = watch(&stage, id, Duration::from_secs(600), |s| s.sent >= n / 2).await;
     bot.kill();
     if !reached {
         broken.push("the first process did not reach half the recipients in 10 minutes".into());
@@ -215,21 +208,25 @@ async fn run() -> ExitCode {
     }
 
     // Steady states, away from each process's start and the kill.
-    let tenth = RECIPIENTS / 100;
-    let before = steady(&first, 10 * tenth, 45 * tenth);
-    let after = steady(&second, 55 * tenth, 95 * tenth);
+    let percent = |p: u64| n * p / 100;
+    let before = steady(&first, percent(10), percent(45));
+    let after = steady(&second, percent(55), percent(95));
     for (name, s) in [("first", &before), ("second", &after)] {
-        match s {
-            Some(s) if s.rate < PROMISED_RATE => broken.push(format!(
+        let Some(s) = s else {
+            broken.push(format!("the {name} process never reached its steady state"));
+            continue;
+        };
+        if s.rate < PROMISED_RATE {
+            broken.push(format!(
                 "the {name} process sent {:.2} msg/s in its steady state, under {PROMISED_RATE}",
                 s.rate
-            )),
-            Some(s) if s.refused > 0 => broken.push(format!(
+            ));
+        }
+        if s.refused > 0 {
+            broken.push(format!(
                 "the {name} process was refused {} times (429) in its steady state",
                 s.refused
-            )),
-            Some(_) => {}
-            None => broken.push(format!("the {name} process never reached its steady state")),
+            ));
         }
     }
 
@@ -237,9 +234,9 @@ async fn run() -> ExitCode {
     let p = broadcasts::progress(db, id)
         .await
         .expect("read the progress");
-    if p.sent + p.failed != RECIPIENTS || p.left > 0 || p.blocked > 0 {
+    if p.sent + p.failed != n || p.left > 0 || p.blocked > 0 {
         broken.push(format!(
-            "{} sent + {} failed of {RECIPIENTS} ({} blocked, {} left)",
+            "{} sent + {} failed of {n} ({} blocked, {} left)",
             p.sent, p.failed, p.blocked, p.left
         ));
     }
@@ -273,7 +270,12 @@ async fn run() -> ExitCode {
     } else {
         "SQLite"
     };
-    println!("Broadcast of {RECIPIENTS} with a kill -9 halfway ({backend}, debug build)\n");
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!("Broadcast of {n} with a kill -9 halfway ({backend}, {build} build)\n");
     println!("| measure | value |");
     println!("|---|---|");
     println!(

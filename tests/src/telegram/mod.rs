@@ -37,6 +37,8 @@ pub struct BotMessage {
     pub edited: bool,
     /// Set for `sendPhoto`; `text` is then the visible caption ("" without one).
     pub photo: Option<Photo>,
+    /// Set for `sendDocument`; `text` is then the visible caption.
+    pub document: Option<Document>,
     /// Set for `sendInvoice`; `text` is then "{title}\n{description}".
     pub invoice: Option<Invoice>,
     /// The message this one replies to (`reply_parameters.message_id` or `reply_to_message_id`).
@@ -54,6 +56,13 @@ pub struct Photo {
     /// The id Telegram gave the file, which the bot may send again instead of uploading. Its
     /// file_unique_id is the same with "AQAD" for the leading "AgAC".
     pub file_id: String,
+}
+
+/// A file the bot sent as a document: its name and every byte.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A Telegram Stars invoice the bot sent, for [`FakeUser::pay`].
@@ -259,6 +268,8 @@ impl FakeTelegram {
         };
         let app = Router::new()
             .route("/{token}/{method}", axum::routing::post(handle).get(handle))
+            // Uploads up to a little over Telegram's own 50 MB (which answers 413 above it).
+            .layer(axum::extract::DefaultBodyLimit::max(60 << 20))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();

@@ -58,6 +58,9 @@ pub async fn show(a: &Admin) -> HandlerResult {
             AdminAction::Broadcasts,
         ));
     }
+    if a.access.may(Permission::Reports) {
+        reach.push(button(tr(lang, "admin.menu.reports"), AdminAction::Reports));
+    }
     if !reach.is_empty() {
         rows.push(reach);
     }

@@ -16,6 +16,7 @@ mod panels;
 mod payments;
 mod points;
 mod reconcile;
+mod reports;
 mod settings;
 mod stats;
 mod support;
@@ -168,6 +169,8 @@ enum Command {
     Reconcile,
     /// `/broadcast`: compose one.
     Broadcast,
+    /// `/report …`: charts and exports, with the rest of the line.
+    Report(String),
 }
 
 impl Command {
@@ -196,6 +199,7 @@ impl Command {
             "jobs" => Command::Jobs,
             "reconcile" => Command::Reconcile,
             "broadcast" => Command::Broadcast,
+            "report" => Command::Report(rest),
             _ => return None,
         })
     }
@@ -235,6 +239,7 @@ async fn on_command(a: &Admin, command: Command) -> HandlerResult {
         Command::Jobs => jobs::show(a).await,
         Command::Reconcile => reconcile::show(a, None).await,
         Command::Broadcast => broadcasts::ask_body(a).await,
+        Command::Report(rest) => reports::from_command(a, &rest).await,
     }
 }
 
@@ -434,6 +439,9 @@ async fn on_button(v: Visit, q: CallbackQuery, action: AdminAction) -> HandlerRe
         AdminAction::BroadcastControl(b, what) => broadcasts::control(&a, b, what).await,
         AdminAction::BroadcastEdit(b) => broadcasts::ask_edit(&a, b).await,
         AdminAction::BroadcastDelete(b, sure) => broadcasts::delete(&a, b, sure).await,
+        AdminAction::Reports => reports::screen(&a).await,
+        AdminAction::Report(days) => reports::send(&a, days).await,
+        AdminAction::Export(kind) => reports::export(&a, kind).await,
     };
     answered(&a.v, result).await
 }

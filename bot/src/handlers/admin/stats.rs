@@ -30,11 +30,14 @@ pub async fn notify_summary(bot: &TgBot, ctx: &Ctx, day: &str) -> HandlerResult 
     };
     let lang = ctx.default_language;
     let s = stats::shop_stats(&ctx.db, ctx.clock.now()).await?;
+    let today = vpnshop_core::reports::report(&ctx.db, ctx.currency, 1, ctx.clock.now()).await?;
     let text = format!(
-        "{}\n\n{}",
+        "{}\n\n{}\n\n{}",
         tr_with(lang, "admin.stats.summary_title", &[("day", day)]),
-        render(lang, &s, true)
+        render(lang, &s, true),
+        super::reports::summary(lang, &today)
     );
+    let text = crate::text::cut(&text, 4000);
     ctx.staff.pace().await;
     bot.send_message(ChatId(staff), text)
         .in_topic(ctx.staff.topic(Topic::Summary))
