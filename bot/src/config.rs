@@ -62,21 +62,27 @@ impl Default for BroadcastsSettings {
     }
 }
 
-/// `[backups]`: where `vpnshop backup` keeps its files.
+/// `[backups]`: the scheduled backup, and where `vpnshop backup` keeps its files.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupsSettings {
+    /// Hours between scheduled backups (on the hour, counted from midnight UTC); 0: none.
+    pub every_hours: u32,
     /// How many backups to keep in `dir` (the oldest go first).
     pub keep: u32,
     /// Where backups are kept.
     pub dir: String,
+    /// Send each scheduled backup to the owners, as a document (in parts above 49 MB).
+    pub send_to_owners: bool,
 }
 
 impl Default for BackupsSettings {
     fn default() -> Self {
         BackupsSettings {
+            every_hours: 24,
             keep: 7,
             dir: "backups".into(),
+            send_to_owners: true,
         }
     }
 }
@@ -397,6 +403,8 @@ pub struct Runtime {
     /// The pace every broadcast shares.
     pub broadcast_pace: vpnshop_core::pace::Rate,
     pub backups: BackupsSettings,
+    /// What the scheduled backup dumps (`pg_dump` needs the URL).
+    pub database_url: SecretString,
 }
 
 impl Settings {
@@ -489,6 +497,11 @@ impl Settings {
             "is 1 to 1000 (Telegram allows about 30)",
         );
         problems.require(
+            self.backups.every_hours <= 24 * 7,
+            "backups.every_hours",
+            "is 0 (no scheduled backups) to 168",
+        );
+        problems.require(
             (1..=1_000).contains(&self.backups.keep),
             "backups.keep",
             "is 1 to 1000",
@@ -507,6 +520,7 @@ impl Settings {
                 ),
             },
             backups: self.backups.clone(),
+            database_url: self.database.url.clone(),
             default_language,
             currency,
             sales,

@@ -53,6 +53,7 @@ pub struct Ctx {
     pub broadcast_pace: vpnshop_core::pace::Rate,
     /// `[backups]`.
     pub backups: crate::config::BackupsSettings,
+    pub database_url: secrecy::SecretString,
 }
 
 impl Ctx {
@@ -84,6 +85,7 @@ impl Ctx {
             limits: runtime.limits,
             broadcast_pace: runtime.broadcast_pace,
             backups: runtime.backups,
+            database_url: runtime.database_url,
             maintenance: Default::default(),
             overrides: Default::default(),
             members: Default::default(),

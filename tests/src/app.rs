@@ -149,6 +149,8 @@ pub fn settings_for(tg: &FakeTelegram, db: &TestDb) -> Settings {
     // story that jumps the clock by days would otherwise see accounts expire under it.
     s.subscriptions.sync_minutes = 0;
     s.subscriptions.check_minutes = 0;
+    // And the scheduled backup, which would run at midnight of a jumped clock.
+    s.backups.every_hours = 0;
     s
 }
 

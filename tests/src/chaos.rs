@@ -163,6 +163,9 @@ chat_updates_per_10s = 100000
 [panels]
 health_check_seconds = 0
 
+[backups]
+every_hours = 0
+
 [run]
 clock_speed = {speed}
 clock_origin = "{origin}"

@@ -156,3 +156,48 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The scheduled backup runs in the live bot at its hour and reaches the owner as a document
+/// saying what was verified; the owner restores that very file into a fresh database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_receives_the_nightly_backup_and_restores_it() {
+    let dir = tempdir();
+    let where_to = dir.display().to_string();
+    let shop = crate::shop::ShopBuilder::new()
+        .with_plan()
+        .settings(move |s| {
+            s.backups.every_hours = 1;
+            s.backups.dir = where_to.clone();
+        })
+        .open()
+        .await;
+    let app = &shop.app;
+    crate::support::buys(app, 701).await;
+    // The owner has talked to the bot before (so it may write to them).
+    shop.admin.send("/start");
+    shop.admin.next().await;
+    // The next hour comes.
+    app.clock.jump(chrono::Duration::minutes(61));
+    let mut got = None;
+    for _ in 0..40 {
+        let m = shop.admin.next().await;
+        if m.document.is_some() {
+            got = Some(m);
+            break;
+        }
+    }
+    let m = got.expect("the backup as a document");
+    assert!(m.text.contains("✅"), "{}", m.text);
+    assert!(m.text.contains("sha256"), "{}", m.text);
+    let doc = m.document.unwrap();
+    assert_eq!(&doc.bytes[..2], b"\x1f\x8b", "a gzip file");
+    let file = dir.join("downloaded.gz");
+    std::fs::write(&file, &doc.bytes).unwrap();
+    let fresh = fresh_db().await;
+    let restored = backups::restore(&file, &fresh.url, None, false)
+        .await
+        .unwrap();
+    assert!(restored.problems.is_empty(), "{:?}", restored.problems);
+    assert_eq!(restored.census.count("orders"), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

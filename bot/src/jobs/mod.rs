@@ -2,6 +2,7 @@
 //! registers what needs no Telegram (provisioning, refunded accounts, usage reads); the bot adds
 //! notices, the payments sweep, the staff chat's daily summary, support reminders and panel health. Adding a
 //! recurring job is one `.every(…)` line here and the function it runs.
+mod backup;
 mod broadcast;
 mod health;
 mod notices;
@@ -39,6 +40,10 @@ pub fn runner(bot: TgBot, ctx: Arc<Ctx>, worker: String) -> Runner {
         .on(2, {
             let (bot, ctx) = (bot.clone(), ctx.clone());
             move |p: ReviseBroadcast, job| broadcast::revise(bot.clone(), ctx.clone(), p, job)
+        })
+        .every(backup::every(&ctx), {
+            let (bot, ctx) = (bot.clone(), ctx.clone());
+            move |job| backup::run(bot.clone(), ctx.clone(), job)
         })
         .every(summary::every(), {
             let ctx = ctx.clone();
