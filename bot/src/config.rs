@@ -52,13 +52,13 @@ pub struct Settings {
 pub struct BroadcastsSettings {
     /// Messages a second, for every broadcast of every process on this database together,
     /// spaced evenly. Telegram allows about 30 a second to different chats; the default stays
-    /// just under it.
-    pub per_second: u32,
+    /// just under it, with room for the network's timing jitter.
+    pub per_second: f64,
 }
 
 impl Default for BroadcastsSettings {
     fn default() -> Self {
-        BroadcastsSettings { per_second: 29 }
+        BroadcastsSettings { per_second: 29.3 }
     }
 }
 
@@ -492,9 +492,9 @@ impl Settings {
             ),
         );
         problems.require(
-            (1..=1_000).contains(&self.broadcasts.per_second),
+            (0.1..=1_000.0).contains(&self.broadcasts.per_second),
             "broadcasts.per_second",
-            "is 1 to 1000 (Telegram allows about 30)",
+            "is 0.1 to 1000 (Telegram allows about 30)",
         );
         problems.require(
             self.backups.every_hours <= 24 * 7,
@@ -516,7 +516,7 @@ impl Settings {
                 key: "pace:broadcasts".into(),
                 limit: 1,
                 window: chrono::Duration::microseconds(
-                    1_000_000 / i64::from(self.broadcasts.per_second.clamp(1, 1_000)),
+                    (1_000_000.0 / self.broadcasts.per_second.clamp(0.1, 1_000.0)).round() as i64,
                 ),
             },
             backups: self.backups.clone(),

@@ -63,13 +63,16 @@ pub async fn reserve(
     }
     let row = q.one(&txn).await?;
     let mut log: Vec<i64> = row
-        .and_then(|r| serde_json::from_str(&r.value).ok())
-        .unwrap_or_default();
+        .and_then(|r| serde_json::from_str::<Vec<i64>>(&r.value).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(micros)
+        .collect();
     let at = next_slot(
         &mut log,
-        now.timestamp_millis(),
+        now.timestamp_micros(),
         rate.limit,
-        rate.window.num_milliseconds(),
+        window_micros(rate),
     );
     settings::Entity::update_many()
         .col_expr(
@@ -83,7 +86,21 @@ pub async fn reserve(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(DateTime::from_timestamp_millis(at).unwrap_or(now))
+    Ok(DateTime::from_timestamp_micros(at).unwrap_or(now))
+}
+
+/// Times are kept in microseconds, so a pace of 29.3 a second keeps its 34,130 µs; a log an
+/// earlier version wrote in milliseconds is read as such.
+fn micros(t: i64) -> i64 {
+    if t < 100_000_000_000_000 {
+        t * 1_000
+    } else {
+        t
+    }
+}
+
+fn window_micros(rate: &Rate) -> i64 {
+    rate.window.num_microseconds().unwrap_or(i64::MAX / 4)
 }
 
 /// The log that makes the next send wait until `until` and the ones after it keep the rate's
@@ -104,11 +121,7 @@ pub async fn hold(
     until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let log = held_log(
-        until.timestamp_millis(),
-        rate.limit,
-        rate.window.num_milliseconds(),
-    );
+    let log = held_log(until.timestamp_micros(), rate.limit, window_micros(rate));
     settings::Entity::insert(settings::ActiveModel {
         key: Set(rate.key.clone()),
         value: Set(serde_json::to_string(&log).unwrap_or_else(|_| "[]".into())),

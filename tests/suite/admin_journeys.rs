@@ -90,6 +90,8 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
             "💳 Payments",
             "🏷 Promo codes",
             "🖥 Panels",
+            "📣 Broadcasts",
+            "📈 Reports",
             "⚙️ Settings",
             "🗓 Jobs",
             "📜 Audit log"
@@ -155,7 +157,7 @@ async fn the_owner_adds_finance_from_the_bot_and_sees_the_sale_in_stats_and_the_
     let menu = finance.next().await;
     assert_eq!(
         menu.button_labels(),
-        vec!["📊 Stats", "🔎 Customers", "💳 Payments"]
+        vec!["📊 Stats", "🔎 Customers", "💳 Payments", "📈 Reports"]
     );
     finance.send("/staff");
     let refused = finance.next().await;

@@ -201,3 +201,66 @@ async fn the_owner_receives_the_nightly_backup_and_restores_it() {
     assert_eq!(restored.census.count("orders"), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// As a new owner would: `vpnshop backup`, then `vpnshop restore <file>` into a fresh database,
+/// each one command, each saying what it verified.
+#[tokio::test]
+async fn backup_and_restore_are_one_command_each() {
+    let shop = busy_shop().await;
+    let dir = tempdir();
+    let bin = env!("CARGO_BIN_EXE_vpnshop-under-test");
+    let run = |args: &[&str], url: &str| {
+        std::process::Command::new(bin)
+            .arg("--config")
+            .arg(dir.join("absent.toml"))
+            .args(args)
+            .env("VPNSHOP__DATABASE__URL", url)
+            .env("VPNSHOP__BACKUPS__DIR", &dir)
+            .env("VPNSHOP__LOG__LEVEL", "warn")
+            .env_remove("VPNSHOP_BACKUP_KEY")
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run(&["backup"], &shop.url);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("verified: 43 customers, 20 subscriptions"),
+        "{said}"
+    );
+    let file = said.lines().next().unwrap().trim().to_string();
+
+    // A fresh database: a new SQLite file, or a new PostgreSQL database.
+    let fresh_pg;
+    let target = if vpnshop_tests::db::use_postgres() {
+        fresh_pg = fresh_db().await;
+        fresh_pg.url.clone()
+    } else {
+        format!("sqlite://{}", dir.join("restored.db").display())
+    };
+    let out = run(&["restore", &file], &target);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("verified: 43 customers"), "{said}");
+    let restored = vpnshop_core::db::connect(&target).await.unwrap();
+    assert_eq!(snapshot_of(&restored).await, snapshot_of(&shop.db).await);
+    restored.close().await.ok();
+
+    // Once more, over the restored shop: refused, with the reason.
+    let out = run(&["restore", &file], &target);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not empty") && err.contains("--force"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

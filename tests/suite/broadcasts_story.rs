@@ -84,7 +84,7 @@ async fn an_owner_sends_a_persian_broadcast_to_those_who_expired_last_month_and_
     let mut shop = ShopBuilder::new()
         .with_plan()
         .settings(|s| {
-            s.broadcasts.per_second = 150;
+            s.broadcasts.per_second = 150.0;
             s.run.job_lease_seconds = 20;
         })
         .open()
@@ -240,7 +240,7 @@ async fn an_owner_sends_a_persian_broadcast_to_those_who_expired_last_month_and_
 async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message() {
     let shop = ShopBuilder::new()
         .with_plan()
-        .settings(|s| s.broadcasts.per_second = 20)
+        .settings(|s| s.broadcasts.per_second = 20.0)
         .open()
         .await;
     let db = shop.app.db.db.clone();
@@ -314,4 +314,35 @@ async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message()
         broadcasts::get(&db, id).await.unwrap().status,
         BroadcastStatus::Cancelled
     );
+
+    // Deleted from every chat it reached, after one confirmation.
+    let latest_progress = || {
+        shop.app
+            .tg
+            .messages_in(crate::shop::ADMIN)
+            .iter()
+            .rev()
+            .find(|m| m.message_id == progress.message_id)
+            .unwrap()
+            .clone()
+    };
+    admin.press(&latest_progress(), &label(fa, "broadcast.delete"));
+    until(&shop, id, "the question asked", |_, _| {
+        latest_progress()
+            .button_labels()
+            .iter()
+            .any(|l| l.contains(&label(fa, "broadcast.delete_sure")))
+    })
+    .await;
+    admin.press(&latest_progress(), &label(fa, "broadcast.delete_sure"));
+    let gone = until(&shop, id, "deleted", |_, p| p.sent == 0).await;
+    assert_eq!(gone.deleted, p.sent);
+    let reached: Vec<i64> = got
+        .iter()
+        .filter(|(_, n)| **n == 1)
+        .map(|(c, _)| *c)
+        .collect();
+    for chat in reached {
+        assert_eq!(shop.app.tg.deleted_in(chat).len(), 1, "chat {chat}");
+    }
 }
