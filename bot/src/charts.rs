@@ -26,6 +26,27 @@ fn fail(e: impl std::fmt::Display) -> ChartError {
     ChartError(e.to_string())
 }
 
+/// A white canvas handed to `draw`, then encoded as PNG.
+fn canvas(
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), ChartError>,
+) -> Result<Vec<u8>, ChartError> {
+    font_ready()?;
+    let mut buf = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(fail)?;
+        draw(&root)?;
+        root.present().map_err(fail)?;
+    }
+    png(&buf, SIZE)
+}
+
+/// The value axis' end: a little above the largest value (1 when there is none).
+fn top_of(values: &[(String, f64)]) -> f64 {
+    let top = values.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    if top <= 0.0 { 1.0 } else { top * 1.12 }
+}
+
 /// Encodes an RGB buffer as PNG.
 fn png(buf: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, ChartError> {
     let mut out = Vec::new();
@@ -44,15 +65,10 @@ pub fn daily_bars(
     values: &[(String, f64)],
     color: RGBColor,
 ) -> Result<Vec<u8>, ChartError> {
-    font_ready()?;
-    let mut buf = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(fail)?;
-        let top = values.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
-        let top = if top <= 0.0 { 1.0 } else { top * 1.1 };
+    canvas(|root| {
+        let top = top_of(values);
         let n = values.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 28))
             .margin(16)
             .x_label_area_size(48)
@@ -82,9 +98,8 @@ pub fn daily_bars(
                     .data(values.iter().enumerate().map(|(i, (_, v))| (i, *v))),
             )
             .map_err(fail)?;
-        root.present().map_err(fail)?;
-    }
-    png(&buf, SIZE)
+        Ok(())
+    })
 }
 
 /// Horizontal bars for a breakdown (by plan, by method): `values` are (short Latin label,
@@ -94,15 +109,10 @@ pub fn breakdown(
     values: &[(String, f64)],
     color: RGBColor,
 ) -> Result<Vec<u8>, ChartError> {
-    font_ready()?;
-    let mut buf = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(fail)?;
-        let top = values.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
-        let top = if top <= 0.0 { 1.0 } else { top * 1.15 };
+    canvas(|root| {
+        let top = top_of(values);
         let n = values.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 28))
             .margin(16)
             .x_label_area_size(40)
@@ -131,9 +141,8 @@ pub fn breakdown(
                     .data(values.iter().enumerate().map(|(i, (_, v))| (i, *v))),
             )
             .map_err(fail)?;
-        root.present().map_err(fail)?;
-    }
-    png(&buf, SIZE)
+        Ok(())
+    })
 }
 
 /// 1234567 → `1.2M`, 45000 → `45k`: axis labels stay short.

@@ -165,6 +165,24 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// At most `max` characters of HTML `text`, dropping whole lines from the end (each line of
+/// the bot's texts closes its own tags), so a tag or an entity is never cut in half.
+pub fn fit_lines(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        if out.chars().count() + line.chars().count() + 2 > max {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('…');
+    out
+}
+
 /// Persian and Arabic-Indic digits as ASCII ones: customers and staff type either.
 pub fn latin_digits(s: &str) -> String {
     s.chars()

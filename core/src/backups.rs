@@ -158,6 +158,15 @@ pub fn parse_key(text: &str) -> Result<Key, BackupError> {
     Ok(Key::from(bytes))
 }
 
+/// Writes a file only its owner may read: backups hold customers' data and panel credentials.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
 /// A fresh random key, as hex.
 pub fn new_key() -> String {
     hex::encode(XChaCha20Poly1305::generate_key(&mut OsRng))
@@ -210,15 +219,40 @@ fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-/// Runs `program` with `args`, feeding it `input`; its standard output.
+/// A PostgreSQL URL without its password, and the password: the tools get the password in
+/// their environment, never on the command line (which every local user can read).
+fn split_password(url: &str) -> (String, Option<String>) {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let password = u.password().map(|p| {
+                url::form_urlencoded::parse(format!("p={p}").as_bytes())
+                    .next()
+                    .map_or_else(|| p.to_string(), |(_, v)| v.into_owned())
+            });
+            let _ = u.set_password(None);
+            (u.to_string(), password)
+        }
+        Err(_) => (url.to_string(), None),
+    }
+}
+
+/// Runs `program` with `args` against the database at `url` (given last, as `--dbname`),
+/// feeding it `input`; its standard output.
 async fn run_tool(
     program: &'static str,
     args: &[&str],
+    url: &str,
     input: Option<Vec<u8>>,
 ) -> Result<Vec<u8>, BackupError> {
     use tokio::io::AsyncWriteExt;
+    let (url, password) = split_password(url);
     let mut cmd = tokio::process::Command::new(program);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
     cmd.args(args)
+        .arg("--dbname")
+        .arg(&url)
         .stdin(if input.is_some() {
             std::process::Stdio::piped()
         } else {
@@ -296,9 +330,8 @@ async fn snapshot(
                     "--no-owner",
                     "--no-privileges",
                     "--format=plain",
-                    "--dbname",
-                    url,
                 ],
+                url,
                 None,
             )
             .await;
@@ -397,25 +430,28 @@ async fn load(kind: Kind, body: &[u8], url: &str, force: bool) -> Result<(), Bac
                 std::fs::create_dir_all(dir)?;
             }
             let tmp = path.with_extension("restoring");
-            std::fs::write(&tmp, body)?;
+            write_private(&tmp, body)?;
             std::fs::rename(&tmp, &path)?;
             Ok(())
         }
         Kind::Postgres => {
+            // psql must be there before anything is touched.
+            run_tool("psql", &["-X", "-q", "-c", "SELECT 1"], url, None).await?;
             let db = crate::db::connect(url).await?;
-            let found = census(&db).await?;
-            if !force && let Some(what) = holds_something(&found) {
-                db.close().await.ok();
+            let found = census(&db).await;
+            db.close().await.ok();
+            if !force && let Some(what) = holds_something(&found?) {
                 return Err(BackupError::NotEmpty(what));
             }
-            // Empty tables (a `vpnshop migrate` ran) or forced: the dump makes them again.
-            db.execute_unprepared("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-                .await?;
-            db.close().await.ok();
+            // Empty tables (a `vpnshop migrate` ran) or forced: the dump makes them again. All
+            // in one transaction: if anything fails, the database is as it was.
+            let mut script = b"DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n".to_vec();
+            script.extend_from_slice(body);
             run_tool(
                 "psql",
-                &["-v", "ON_ERROR_STOP=1", "-q", "-X", "--dbname", url],
-                Some(body.to_vec()),
+                &["-v", "ON_ERROR_STOP=1", "-q", "-X", "--single-transaction"],
+                url,
+                Some(script),
             )
             .await?;
             Ok(())
@@ -497,7 +533,10 @@ async fn prove(
     key: Option<&Key>,
     scratch: &Scratch,
 ) -> Result<Vec<String>, BackupError> {
-    let (header, body) = unpack(file, key)?;
+    let (bytes, owned_key) = (file.to_vec(), key.cloned());
+    let (header, body) = tokio::task::spawn_blocking(move || unpack(&bytes, owned_key.as_ref()))
+        .await
+        .map_err(|e| BackupError::Tool("decompression", e.to_string()))??;
     if let Err(e) = load(header.kind, &body, &scratch.url, true).await {
         return Ok(vec![format!("it could not be restored: {e}")]);
     }
@@ -529,30 +568,84 @@ pub async fn make(
     now: DateTime<Utc>,
 ) -> Result<Made, BackupError> {
     std::fs::create_dir_all(dir)?;
-    let (kind, body, census) = snapshot(db, url, dir).await?;
+    // The snapshot and the scratch copy are plain copies of the shop: made in a directory only
+    // the owner may read, removed afterwards (and any a killed run left, before).
+    clear_work_dirs(dir);
+    let work = private_dir(&dir.join(format!(".work-{}", uuid::Uuid::new_v4().simple())))?;
+    let made = make_in(db, url, dir, &work, key, now).await;
+    let _ = std::fs::remove_dir_all(&work);
+    made
+}
+
+/// Creates `path` readable by its owner only.
+fn private_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)?;
+    Ok(path.to_path_buf())
+}
+
+/// Removes the work directories of runs that were killed half-way (a day old: one running
+/// now keeps its own).
+fn clear_work_dirs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(86_400);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old && e.file_name().to_string_lossy().starts_with(".work-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+async fn make_in(
+    db: &DatabaseConnection,
+    url: &str,
+    dir: &Path,
+    work: &Path,
+    key: Option<&Key>,
+    now: DateTime<Utc>,
+) -> Result<Made, BackupError> {
+    let (kind, body, census) = snapshot(db, url, work).await?;
     let header = Header {
         kind,
         made_at: now,
         census: census.clone(),
     };
-    let file = pack(&header, &body, key)?;
-    drop(body);
+    // Compressing and encrypting is CPU work: off the async workers.
+    let owned_key = key.cloned();
+    let file = tokio::task::spawn_blocking(move || pack(&header, &body, owned_key.as_ref()))
+        .await
+        .map_err(|e| BackupError::Tool("compression", e.to_string()))??;
     let name = file_name(kind, now, key.is_some());
     let path = dir.join(&name);
     let tmp = dir.join(format!(".{name}.part"));
-    std::fs::write(&tmp, &file)?;
+    write_private(&tmp, &file)?;
     std::fs::rename(&tmp, &path)?;
     let sha256 = hex::encode(Sha256::digest(&file));
-    std::fs::write(
-        dir.join(format!("{name}.sha256")),
-        format!("{sha256}  {name}\n"),
+    write_private(
+        &dir.join(format!("{name}.sha256")),
+        format!("{sha256}  {name}\n").as_bytes(),
     )?;
-    let scratch = Scratch::new(db, url, dir).await?;
-    let proved = prove(&file, key, &scratch).await;
-    scratch.drop_it().await;
-    let mut problems = match proved {
-        Ok(p) => p,
-        Err(e) => vec![format!("it could not be restored: {e}")],
+    let mut problems = match Scratch::new(db, url, work).await {
+        Ok(scratch) => {
+            let proved = prove(&file, key, &scratch).await;
+            scratch.drop_it().await;
+            match proved {
+                Ok(p) => p,
+                Err(e) => vec![format!("it could not be restored: {e}")],
+            }
+        }
+        Err(e) => vec![format!("no scratch database to prove it in: {e}")],
     };
     if !census.ledger_balanced {
         problems.push("the shop's own ledger does not balance".into());

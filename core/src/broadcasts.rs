@@ -160,6 +160,8 @@ impl Extra {
 /// button carries any of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {
+    /// Names this draft: sending it twice makes one broadcast.
+    pub key: String,
     /// Telegram HTML.
     pub body: String,
     pub photo: Option<String>,
@@ -167,9 +169,17 @@ pub struct Draft {
     pub audience: Option<Audience>,
 }
 
-/// The longest text and caption Telegram takes.
+/// A new draft's key.
+pub fn new_draft_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The longest text and caption Telegram takes (what shows, after formatting: the bot checks
+/// that); the stored HTML may be longer by its tags.
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
+/// A bound on the stored HTML, tags included.
+const MAX_HTML: usize = 4 * MAX_TEXT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BroadcastError {
@@ -205,6 +215,13 @@ pub struct ReviseBroadcast {
 
 impl Payload for ReviseBroadcast {
     const KIND: &'static str = "broadcast_revise";
+}
+
+/// The job that sends broadcast `id`. It goes on where the last attempt stopped, so it is
+/// tried for as long as it takes (a database that was busy, a process killed) rather than
+/// given up after a few attempts with the broadcast still marked as sending.
+fn sender(id: BroadcastId, now: DateTime<Utc>) -> NewJob {
+    NewJob::of(&SendBroadcast { broadcast: id }, now).attempts(10_000)
 }
 
 /// Orders that took money and kept it, for something other than a trial.
@@ -334,15 +351,20 @@ pub async fn create(
     now: DateTime<Utc>,
     default: Language,
 ) -> Result<BroadcastId, BroadcastError> {
-    let limit = if draft.photo.is_some() {
-        MAX_CAPTION
-    } else {
-        MAX_TEXT
-    };
-    if draft.body.trim().is_empty() && draft.photo.is_none() || draft.body.chars().count() > limit {
+    if draft.body.trim().is_empty() && draft.photo.is_none()
+        || draft.body.chars().count() > MAX_HTML
+    {
         return Err(BroadcastError::BadBody);
     }
     let txn = crate::db::begin(db).await?;
+    // Sent already (a second press, here or on another process): the same broadcast.
+    if let Some(made) = broadcasts::Entity::find()
+        .filter(broadcasts::Column::DraftKey.eq(draft.key.clone()))
+        .one(&txn)
+        .await?
+    {
+        return Ok(made.id);
+    }
     let recipients: Vec<(CustomerId, TelegramId)> = customers::Entity::find()
         .select_only()
         .column(customers::Column::Id)
@@ -372,6 +394,7 @@ pub async fn create(
         progress_message: Set(None),
         revision: Set(0),
         started_at: Set(None),
+        draft_key: Set(Some(draft.key.clone())),
         ..Default::default()
     })
     .exec(&txn)
@@ -392,7 +415,7 @@ pub async fn create(
         .exec_without_returning(&txn)
         .await?;
     }
-    jobs::enqueue(&txn, NewJob::of(&SendBroadcast { broadcast: id }, now), now).await?;
+    jobs::enqueue(&txn, sender(id, now), now).await?;
     Entry::new(Some(by), "broadcast.create")
         .target(format!("broadcast:{id}"))
         .details(format!("{} recipients; {}", total, audience.encode()))
@@ -541,8 +564,15 @@ pub async fn control(
                 now,
             )
             .await?;
-            if ok {
-                jobs::enqueue(&txn, NewJob::of(&SendBroadcast { broadcast: id }, now), now).await?;
+            let running = jobs::is_open(
+                &txn,
+                SendBroadcast::KIND,
+                &serde_json::to_value(SendBroadcast { broadcast: id }).unwrap_or_default(),
+            )
+            .await?;
+            // A sender paused a moment ago may not have noticed yet: it goes on by itself.
+            if ok && !running {
+                jobs::enqueue(&txn, sender(id, now), now).await?;
             }
             ok
         }
@@ -562,6 +592,8 @@ pub async fn control(
                     .filter(rows::Column::Status.eq(DeliveryStatus::Queued))
                     .exec(&txn)
                     .await?;
+                // Left in flight by a process that died: nobody will record them now.
+                settle_interrupted(&txn, id, now - Duration::minutes(1)).await?;
             }
             ok
         }
@@ -765,12 +797,7 @@ pub async fn revise(
     let txn = crate::db::begin(db).await?;
     let delete = new_body.is_none();
     if let Some(body) = new_body {
-        let limit = if b.photo.is_some() {
-            MAX_CAPTION
-        } else {
-            MAX_TEXT
-        };
-        if body.trim().is_empty() || body.chars().count() > limit {
+        if body.trim().is_empty() || body.chars().count() > MAX_HTML {
             return Err(BroadcastError::BadBody);
         }
         broadcasts::Entity::update_many()
@@ -843,6 +870,9 @@ pub async fn revised(
         .filter(rows::Column::Id.eq(row));
     if deleted {
         q = q.col_expr(rows::Column::Status, DeliveryStatus::Deleted.into());
+    } else {
+        // A newer edit got there first: it stays.
+        q = q.filter(rows::Column::Revision.lt(revision));
     }
     q.exec(db).await?;
     Ok(())

@@ -346,3 +346,61 @@ async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message()
         assert_eq!(shop.app.tg.deleted_in(chat).len(), 1, "chat {chat}");
     }
 }
+
+/// A draft whose preview Telegram refuses is dropped: the Send button shown before it no
+/// longer sends anything. And Send pressed twice makes one broadcast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_previewed_draft_is_sent_and_only_once() {
+    let shop = ShopBuilder::new()
+        .with_plan()
+        .settings(|s| s.broadcasts.per_second = 50.0)
+        .open()
+        .await;
+    let db = shop.app.db.db.clone();
+    let now = Utc::now();
+    let plan = shop.plan.clone().unwrap();
+    let panel = panels::Entity::find().one(&db).await.unwrap().unwrap();
+    seed::crowd(&db, FIRST, 20, (&plan, panel.id), |_| None, now).await;
+    shop.app.tg.know_users(FIRST..FIRST + 20);
+
+    let fa = Language::Fa;
+    let admin = &shop.admin;
+    admin.send("/broadcast");
+    admin.next().await;
+    admin.send("New servers in Germany");
+    let draft = next_with(admin, &label(fa, "broadcast.audience.never_bought")).await;
+    admin.press(&draft, &label(fa, "broadcast.audience.never_bought"));
+    let confirm = next_with(admin, "21").await;
+    // A link Telegram refuses (the fake, like Telegram, takes only http(s) links on buttons).
+    admin.press(&confirm, &label(fa, "broadcast.add_url"));
+    admin.next().await;
+    admin.send("Channel | tg://resolve?domain=my_channel");
+    let refused = next_with(admin, &label(fa, "broadcast.new")).await;
+    assert!(refused.text.contains("⚠️"), "{}", refused.text);
+    admin.press(&confirm, "21");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(table::Entity::find().one(&db).await.unwrap().is_none());
+
+    // Composed again, and Send pressed twice.
+    admin.send("/broadcast");
+    admin.next().await;
+    admin.send("New servers in Germany");
+    let draft = next_with(admin, &label(fa, "broadcast.audience.never_bought")).await;
+    admin.press(&draft, &label(fa, "broadcast.audience.never_bought"));
+    let confirm = next_with(admin, "21").await;
+    admin.press(&confirm, "21");
+    admin.press(&confirm, "21");
+    let mut made = None;
+    for _ in 0..300 {
+        made = table::Entity::find().one(&db).await.unwrap();
+        if made.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = made.expect("a broadcast").id;
+    until(&shop, id, "done", |b, _| b.status == BroadcastStatus::Done).await;
+    assert_eq!(table::Entity::find().all(&db).await.unwrap().len(), 1);
+    let got = copies(&shop, FIRST..FIRST + 20, "New servers");
+    assert!(got.values().all(|n| *n == 1), "{got:?}");
+}

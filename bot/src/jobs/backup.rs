@@ -31,20 +31,28 @@ pub async fn run(bot: TgBot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
     if ctx.backups.every_hours == 0 {
         return Ok(());
     }
-    let key = backups::key_from_env().map_err(|e| JobError::Permanent(e.to_string()))?;
     let dir = PathBuf::from(&ctx.backups.dir);
-    let made = backups::make(
-        &ctx.db,
-        ctx.database_url.expose_secret(),
-        &dir,
-        key.as_ref(),
-        ctx.clock.now(),
-    )
-    .await;
+    let made = match backups::key_from_env() {
+        Ok(key) => {
+            backups::make(
+                &ctx.db,
+                ctx.database_url.expose_secret(),
+                &dir,
+                key.as_ref(),
+                ctx.clock.now(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     let owners = owners(&ctx).await?;
     match made {
         Ok(made) => {
-            if let Err(e) = backups::prune(&dir, ctx.backups.keep as usize) {
+            // Only a proven backup makes room: a week of failures never removes the last good
+            // one.
+            if made.verified()
+                && let Err(e) = backups::prune(&dir, ctx.backups.keep as usize)
+            {
                 tracing::warn!(error = %e, "cannot remove old backups");
             }
             tracing::info!(file = %made.path.display(), verified = made.verified(), "backup made");
@@ -60,7 +68,8 @@ pub async fn run(bot: TgBot, ctx: Arc<Ctx>, _job: Job) -> Result<(), JobError> {
         Err(e) => {
             tracing::error!(error = %e, "the scheduled backup failed");
             for (owner, lang) in owners {
-                let text = tr_with(lang, "backup.failed", &[("error", &escape(&e.to_string()))]);
+                let error = crate::text::cut(&e.to_string(), 600);
+                let text = tr_with(lang, "backup.failed", &[("error", &escape(&error))]);
                 let _ = bot.send_message(ChatId(owner), text).await;
             }
             // Said to the owners; the next slot tries again.
@@ -93,6 +102,8 @@ pub fn caption(lang: Language, made: &Made) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
+    // Cut before escaping, so no tag or entity is ever cut in half.
+    let problems = crate::text::cut(&made.problems.join("; "), 600);
     let mut text = if made.verified() {
         tr_with(
             lang,
@@ -108,15 +119,12 @@ pub fn caption(lang: Language, made: &Made) -> String {
         tr_with(
             lang,
             "backup.not_verified",
-            &[
-                ("file", &escape(&name)),
-                ("problems", &escape(&made.problems.join("; "))),
-            ],
+            &[("file", &escape(&name)), ("problems", &escape(&problems))],
         )
     };
     text.push('\n');
     text.push_str(&format!("sha256 <code>{}</code>", made.sha256));
-    crate::text::cut(&text, 1000)
+    text
 }
 
 /// The backup as documents: one, or numbered parts of at most [`PART`] bytes to join with
@@ -133,7 +141,9 @@ pub async fn send(
     let many = parts.len() > 1;
     for (i, part) in parts.iter().enumerate() {
         let file = if many {
-            format!("{name}.part{}of{}", i + 1, parts.len())
+            // Zero-padded, so `cat name.part*` joins them in order.
+            let width = parts.len().to_string().len();
+            format!("{name}.part{:0width$}of{}", i + 1, parts.len())
         } else {
             name.clone()
         };

@@ -52,64 +52,71 @@ pub async fn send(
     let mut running: JoinSet<()> = JoinSet::new();
     let mut meter = Meter::new();
     let mut shown = Instant::now() - PROGRESS_EVERY;
-    let mut guard = Guard::for_pace(&ctx.broadcast_pace);
-    loop {
-        let b = broadcasts::get(db, id).await.map_err(db_error)?;
-        if b.status != BroadcastStatus::Sending {
-            while running.join_next().await.is_some() {}
-            show_progress(&bot, &ctx, id, None).await;
-            return Ok(());
-        }
-        let batch = broadcasts::waiting(db, id, 64).await?;
-        if batch.is_empty() {
-            while running.join_next().await.is_some() {}
-            broadcasts::settle_interrupted(db, id, cutoff(ctx.clock.now())).await?;
-            if broadcasts::finish_if_done(db, id, ctx.clock.now()).await? {
+    // Whatever ends the loop (an error included), the calls under way are let finish and
+    // recorded, so none of them is left for the next process to count as interrupted.
+    let outcome: Result<(), JobError> = async {
+        let mut guard = Guard::for_pace(&ctx.broadcast_pace);
+        loop {
+            let b = broadcasts::get(db, id).await.map_err(db_error)?;
+            if b.status != BroadcastStatus::Sending {
+                while running.join_next().await.is_some() {}
                 show_progress(&bot, &ctx, id, None).await;
                 return Ok(());
             }
-            // Another process is still sending the last few: wait for them (or their timeout).
-            tokio::time::sleep(StdDuration::from_secs(1)).await;
-            continue;
-        }
-        let mut checked = Instant::now();
-        for row in batch {
-            if checked.elapsed() > StdDuration::from_secs(1) {
-                checked = Instant::now();
-                let status = broadcasts::get(db, id).await.map_err(db_error)?.status;
-                if status != BroadcastStatus::Sending {
-                    break;
+            let batch = broadcasts::waiting(db, id, 64).await?;
+            if batch.is_empty() {
+                while running.join_next().await.is_some() {}
+                broadcasts::settle_interrupted(db, id, cutoff(ctx.clock.now())).await?;
+                if broadcasts::finish_if_done(db, id, ctx.clock.now()).await? {
+                    show_progress(&bot, &ctx, id, None).await;
+                    return Ok(());
                 }
-            }
-            let permit = calls
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            // The slot, then the claim, then the wait: nothing touches the database between
-            // the slot and the call, so calls leave on time.
-            let slot = pace::reserve(db, &ctx.broadcast_pace, Utc::now()).await?;
-            if !broadcasts::claim(db, row.id, ctx.clock.now()).await? {
+                // Another process is still sending the last few: wait for them (or their timeout).
+                tokio::time::sleep(StdDuration::from_secs(1)).await;
                 continue;
             }
-            if let Ok(wait) = (slot - Utc::now()).to_std() {
-                tokio::time::sleep(wait).await;
-            }
-            // A call that left late, then one on time, must not make 30 in one second.
-            guard.wait().await;
-            let (bot2, ctx2, b) = (bot.clone(), ctx.clone(), b.clone());
-            running.spawn(async move {
-                deliver(&bot2, &ctx2, &b, &row).await;
-                drop(permit);
-            });
-            meter.tick();
-            while running.try_join_next().is_some() {}
-            if shown.elapsed() >= PROGRESS_EVERY {
-                shown = Instant::now();
-                show_progress(&bot, &ctx, id, meter.per_second()).await;
+            let mut checked = Instant::now();
+            for row in batch {
+                if checked.elapsed() > StdDuration::from_secs(1) {
+                    checked = Instant::now();
+                    let status = broadcasts::get(db, id).await.map_err(db_error)?.status;
+                    if status != BroadcastStatus::Sending {
+                        break;
+                    }
+                }
+                let permit = calls
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                // The slot, the wait, then the claim: a process stopped while waiting leaves the
+                // row queued for the next one.
+                let slot = pace::reserve(db, &ctx.broadcast_pace, Utc::now()).await?;
+                if let Ok(wait) = (slot - Utc::now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+                if !broadcasts::claim(db, row.id, ctx.clock.now()).await? {
+                    continue;
+                }
+                // A call that left late, then one on time, must not make 30 in one second.
+                guard.wait().await;
+                let (bot2, ctx2, b) = (bot.clone(), ctx.clone(), b.clone());
+                running.spawn(async move {
+                    deliver(&bot2, &ctx2, &b, &row).await;
+                    drop(permit);
+                });
+                meter.tick();
+                while running.try_join_next().is_some() {}
+                if shown.elapsed() >= PROGRESS_EVERY {
+                    shown = Instant::now();
+                    show_progress(&bot, &ctx, id, meter.per_second()).await;
+                }
             }
         }
     }
+    .await;
+    while running.join_next().await.is_some() {}
+    outcome
 }
 
 /// Telegram's limit: messages a second to different chats.
@@ -317,6 +324,12 @@ pub async fn revise(
         let Some(last) = rows.last() else { break };
         after = last.id;
         for row in rows {
+            // A newer edit was asked for: its own job takes over from here.
+            if !job.delete
+                && broadcasts::get(db, b.id).await.map_err(db_error)?.revision != b.revision
+            {
+                return Ok(());
+            }
             loop {
                 wait_for_slot(&ctx).await?;
                 let (chat, message) = (

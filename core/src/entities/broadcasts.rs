@@ -25,6 +25,8 @@ pub struct Model {
     pub progress_message: Option<i64>,
     pub revision: i32,
     pub started_at: Option<DateTimeUtc>,
+    /// The draft it was made from: one broadcast per draft.
+    pub draft_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

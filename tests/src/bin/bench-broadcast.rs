@@ -156,6 +156,7 @@ async fn run() -> ExitCode {
     // Messages are still kept per chat (what the duplicates are counted from); calls are not.
     stage.tg.forget_calls();
     let draft = Draft {
+        key: broadcasts::new_draft_key(),
         body: "Our new servers in Germany are up: reconnect to get the faster route.".into(),
         photo: None,
         buttons: Vec::new(),

@@ -165,6 +165,7 @@ pub async fn body(a: &Admin, msg: &Message) -> HandlerResult {
         return a.v.say(text, cancel(lang)).await;
     }
     let draft = Draft {
+        key: vpnshop_core::broadcasts::new_draft_key(),
         body,
         photo,
         buttons: Vec::new(),
@@ -178,8 +179,6 @@ pub async fn body(a: &Admin, msg: &Message) -> HandlerResult {
 async fn screen(a: &Admin, draft: Draft, preview: bool) -> HandlerResult {
     let lang = a.lang();
     let ctx = &a.v.ctx;
-    a.v.set_state(State::Admin(AdminStep::Broadcast(Box::new(draft.clone()))))
-        .await?;
     let count = match &draft.audience {
         Some(audience) => {
             Some(broadcasts::count(&ctx.db, audience, ctx.clock.now(), ctx.default_language).await?)
@@ -197,15 +196,23 @@ async fn screen(a: &Admin, draft: Draft, preview: bool) -> HandlerResult {
         )
         .await;
         if let Err(e) = sent {
-            // The HTML did not parse, or the photo is gone: say so rather than send it to all.
+            // The HTML did not parse, a link was refused, the photo is gone: what customers
+            // would get cannot be sent, so the draft is dropped (an earlier Send button with it).
+            a.v.set_state(State::Idle).await?;
             let text = tr_with(
                 lang,
                 "broadcast.preview_failed",
                 &[("error", &escape(&e.to_string()))],
             );
-            return a.v.say(text, cancel(lang)).await;
+            let again = InlineKeyboardMarkup::new(vec![vec![button(
+                tr(lang, "broadcast.new"),
+                AdminAction::BroadcastNew,
+            )]]);
+            return a.v.say(text, again).await;
         }
     }
+    a.v.set_state(State::Admin(AdminStep::Broadcast(Box::new(draft.clone()))))
+        .await?;
     let extras = if draft.buttons.is_empty() {
         tr(lang, "broadcast.no_buttons")
     } else {
@@ -391,64 +398,41 @@ pub async fn pick(a: &Admin, pick: AudiencePick) -> HandlerResult {
             return a.v.say(tr(lang, "broadcast.ask_ids"), cancel(lang)).await;
         }
         AudiencePick::Languages => {
-            let rows = Language::ALL
+            let choices = Language::ALL
                 .iter()
-                .map(|l| {
-                    vec![button(
-                        language_name(*l).to_string(),
-                        AdminAction::BroadcastAudience(AudiencePick::Language(*l)),
-                    )]
-                })
-                .collect::<Vec<_>>();
-            return a
-                .v
-                .say(
-                    tr(lang, "broadcast.pick_language"),
-                    InlineKeyboardMarkup::new(rows),
-                )
-                .await;
+                .map(|l| (language_name(*l).to_string(), AudiencePick::Language(*l)))
+                .collect();
+            return offer(a, "broadcast.pick_language", choices).await;
         }
         AudiencePick::Locations => {
-            let rows = catalog::locations(&a.v.ctx.db, false)
+            let choices = catalog::locations(&a.v.ctx.db, false)
                 .await?
                 .into_iter()
-                .map(|l| {
-                    vec![button(
-                        l.name.clone(),
-                        AdminAction::BroadcastAudience(AudiencePick::Location(l.id)),
-                    )]
-                })
-                .collect::<Vec<_>>();
-            return a
-                .v
-                .say(
-                    tr(lang, "broadcast.pick_location"),
-                    InlineKeyboardMarkup::new(rows),
-                )
-                .await;
+                .map(|l| (l.name, AudiencePick::Location(l.id)))
+                .collect();
+            return offer(a, "broadcast.pick_location", choices).await;
         }
         AudiencePick::Plans => {
-            let rows = catalog::all_plans(&a.v.ctx.db)
+            let choices = catalog::all_plans(&a.v.ctx.db)
                 .await?
                 .into_iter()
-                .map(|p| {
-                    vec![button(
-                        p.name.clone(),
-                        AdminAction::BroadcastAudience(AudiencePick::Plan(p.id)),
-                    )]
-                })
-                .collect::<Vec<_>>();
-            return a
-                .v
-                .say(
-                    tr(lang, "broadcast.pick_plan"),
-                    InlineKeyboardMarkup::new(rows),
-                )
-                .await;
+                .map(|p| (p.name, AudiencePick::Plan(p.id)))
+                .collect();
+            return offer(a, "broadcast.pick_plan", choices).await;
         }
     };
     draft.audience = Some(chosen);
     screen(a, draft, true).await
+}
+
+/// A question with one button per choice (a language, a location, a plan).
+async fn offer(a: &Admin, question: &str, choices: Vec<(String, AudiencePick)>) -> HandlerResult {
+    let rows = choices
+        .into_iter()
+        .map(|(label, pick)| vec![button(label, AdminAction::BroadcastAudience(pick))])
+        .collect::<Vec<_>>();
+    a.v.say(tr(a.lang(), question), InlineKeyboardMarkup::new(rows))
+        .await
 }
 
 /// The number of days typed for "expiring in" / "expired in the last".

@@ -135,12 +135,13 @@ fn method_name(lang: Language, code: &str) -> String {
 /// The four charts of the last `days` days, each a photo with its caption.
 pub async fn send(a: &Admin, days: u32) -> HandlerResult {
     a.require(Permission::Reports, WHAT).await?;
+    a.require(Permission::Revenue, WHAT).await?;
     let (lang, ctx) = (a.lang(), &a.v.ctx);
     let r = reports::report(&ctx.db, ctx.currency, days, ctx.clock.now()).await?;
     for (png, caption) in render(lang, &r, days)? {
         a.v.bot
             .send_photo(a.v.chat, InputFile::memory(png).file_name("report.png"))
-            .caption(caption)
+            .caption(crate::text::fit_lines(&caption, 1024))
             .parse_mode(ParseMode::Html)
             .await?;
     }
@@ -296,7 +297,7 @@ pub fn render(lang: Language, r: &Report, days: u32) -> Result<Vec<(Vec<u8>, Str
             RGBColor(239, 108, 0),
         )
         .map_err(chart)?,
-        crate::text::cut(&caption, 1000),
+        caption,
     ));
     Ok(out)
 }
@@ -359,6 +360,15 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 fn when(at: Option<DateTime<Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
+}
+
+/// A cell a spreadsheet will not run: customers choose their names, and a name starting with
+/// `=` (or `+`, `-`, `@`) would be a formula in the finance team's spreadsheet.
+fn cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
 }
 
 /// An amount as a plain decimal in the currency's major unit (`150000`, `4.99`).
@@ -457,7 +467,7 @@ pub async fn csv_of(
                     p.status.as_str().to_string(),
                     p.currency.code().to_string(),
                     plain(p.amount_minor, p.currency),
-                    p.provider_payment_id.clone().unwrap_or_default(),
+                    cell(p.provider_payment_id.as_deref().unwrap_or_default()),
                 ])
                 .map_err(io)?;
             }
@@ -485,8 +495,8 @@ pub async fn csv_of(
                 w.write_record([
                     c.id.to_string(),
                     c.telegram_id.to_string(),
-                    c.username.clone().unwrap_or_default(),
-                    c.first_name.clone(),
+                    cell(c.username.as_deref().unwrap_or_default()),
+                    cell(&c.first_name),
                     c.language.clone().unwrap_or_default(),
                     when(Some(c.created_at)),
                     when(Some(c.last_seen_at)),
@@ -514,6 +524,12 @@ async fn export_csv(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> HandlerResult {
+    a.require(Permission::Reports, WHAT).await?;
+    // Customers' details, and money, each need their own permission too.
+    match kind {
+        Export::Customers => a.require(Permission::Customers, WHAT).await?,
+        Export::Orders | Export::Payments => a.require(Permission::Revenue, WHAT).await?,
+    }
     let (lang, ctx) = (a.lang(), &a.v.ctx);
     let (bytes, rows) = csv_of(&ctx.db, kind, from, to).await?;
     let name = match kind {

@@ -37,7 +37,7 @@ pub async fn notify_summary(bot: &TgBot, ctx: &Ctx, day: &str) -> HandlerResult 
         render(lang, &s, true),
         super::reports::summary(lang, &today)
     );
-    let text = crate::text::cut(&text, 4000);
+    let text = crate::text::fit_lines(&text, 4000);
     ctx.staff.pace().await;
     bot.send_message(ChatId(staff), text)
         .in_topic(ctx.staff.topic(Topic::Summary))
