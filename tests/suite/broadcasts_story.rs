@@ -236,27 +236,40 @@ async fn an_owner_sends_a_persian_broadcast_to_those_who_expired_last_month_and_
     assert_eq!(edited, done.sent);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message() {
+/// A shop sending `per_second`, with `n` customers who never bought (and who have talked to
+/// the bot before).
+async fn shop_with_newcomers(n: i64, per_second: f64) -> Shop {
     let shop = ShopBuilder::new()
         .with_plan()
-        .settings(|s| s.broadcasts.per_second = 20.0)
+        .settings(move |s| s.broadcasts.per_second = per_second)
         .open()
         .await;
-    let db = shop.app.db.db.clone();
-    let now = Utc::now();
+    let db = &shop.app.db.db;
     let plan = shop.plan.clone().unwrap();
-    let panel = panels::Entity::find().one(&db).await.unwrap().unwrap();
-    seed::crowd(&db, FIRST, 300, (&plan, panel.id), |_| None, now).await;
-    shop.app.tg.know_users(FIRST..FIRST + 300);
+    let panel = panels::Entity::find().one(db).await.unwrap().unwrap();
+    seed::crowd(db, FIRST, n, (&plan, panel.id), |_| None, Utc::now()).await;
+    shop.app.tg.know_users(FIRST..FIRST + n);
+    shop
+}
 
+/// The owner writes `text` with /broadcast and picks "never bought": the draft screen.
+async fn compose_for_newcomers(admin: &FakeUser, text: &str) -> BotMessage {
     let fa = Language::Fa;
-    let admin = &shop.admin;
     admin.send("/broadcast");
     admin.next().await;
-    admin.send("Server maintenance tonight");
+    admin.send(text);
     let draft = next_with(admin, &label(fa, "broadcast.audience.never_bought")).await;
     admin.press(&draft, &label(fa, "broadcast.audience.never_bought"));
+    draft
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message() {
+    let shop = shop_with_newcomers(300, 20.0).await;
+    let db = shop.app.db.db.clone();
+    let fa = Language::Fa;
+    let admin = &shop.admin;
+    compose_for_newcomers(admin, "Server maintenance tonight").await;
     // Everyone who never bought: the 300, and the owner himself.
     let confirm = next_with(admin, "301").await;
     admin.press(&confirm, "301");
@@ -351,25 +364,11 @@ async fn a_broadcast_is_paused_resumed_and_cancelled_from_its_progress_message()
 /// longer sends anything. And Send pressed twice makes one broadcast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_previewed_draft_is_sent_and_only_once() {
-    let shop = ShopBuilder::new()
-        .with_plan()
-        .settings(|s| s.broadcasts.per_second = 50.0)
-        .open()
-        .await;
+    let shop = shop_with_newcomers(20, 50.0).await;
     let db = shop.app.db.db.clone();
-    let now = Utc::now();
-    let plan = shop.plan.clone().unwrap();
-    let panel = panels::Entity::find().one(&db).await.unwrap().unwrap();
-    seed::crowd(&db, FIRST, 20, (&plan, panel.id), |_| None, now).await;
-    shop.app.tg.know_users(FIRST..FIRST + 20);
-
     let fa = Language::Fa;
     let admin = &shop.admin;
-    admin.send("/broadcast");
-    admin.next().await;
-    admin.send("New servers in Germany");
-    let draft = next_with(admin, &label(fa, "broadcast.audience.never_bought")).await;
-    admin.press(&draft, &label(fa, "broadcast.audience.never_bought"));
+    compose_for_newcomers(admin, "New servers in Germany").await;
     let confirm = next_with(admin, "21").await;
     // A link Telegram refuses (the fake, like Telegram, takes only http(s) links on buttons).
     admin.press(&confirm, &label(fa, "broadcast.add_url"));
@@ -382,11 +381,7 @@ async fn only_a_previewed_draft_is_sent_and_only_once() {
     assert!(table::Entity::find().one(&db).await.unwrap().is_none());
 
     // Composed again, and Send pressed twice.
-    admin.send("/broadcast");
-    admin.next().await;
-    admin.send("New servers in Germany");
-    let draft = next_with(admin, &label(fa, "broadcast.audience.never_bought")).await;
-    admin.press(&draft, &label(fa, "broadcast.audience.never_bought"));
+    compose_for_newcomers(admin, "New servers in Germany").await;
     let confirm = next_with(admin, "21").await;
     admin.press(&confirm, "21");
     admin.press(&confirm, "21");

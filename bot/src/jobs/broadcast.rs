@@ -55,7 +55,9 @@ pub async fn send(
     // Whatever ends the loop (an error included), the calls under way are let finish and
     // recorded, so none of them is left for the next process to count as interrupted.
     let outcome: Result<(), JobError> = async {
-        let mut guard = Guard::for_pace(&ctx.broadcast_pace);
+        let guard = Arc::new(tokio::sync::Mutex::new(Guard::for_pace(
+            &ctx.broadcast_pace,
+        )));
         loop {
             let b = broadcasts::get(db, id).await.map_err(db_error)?;
             if b.status != BroadcastStatus::Sending {
@@ -89,20 +91,19 @@ pub async fn send(
                     .acquire_owned()
                     .await
                     .expect("the semaphore is never closed");
-                // The slot, the wait, then the claim: a process stopped while waiting leaves the
-                // row queued for the next one.
+                // The slot, the claim, then the wait: no database work sits between the slot and
+                // the call, so calls leave on time. (A process stopped during the wait leaves that
+                // one row claimed: it counts as interrupted, like a call under way at a kill.)
                 let slot = pace::reserve(db, &ctx.broadcast_pace, Utc::now()).await?;
-                if let Ok(wait) = (slot - Utc::now()).to_std() {
-                    tokio::time::sleep(wait).await;
-                }
                 if !broadcasts::claim(db, row.id, ctx.clock.now()).await? {
                     continue;
                 }
-                // A call that left late, then one on time, must not make 30 in one second.
-                guard.wait().await;
-                let (bot2, ctx2, b) = (bot.clone(), ctx.clone(), b.clone());
+                if let Ok(wait) = (slot - Utc::now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+                let (bot2, ctx2, b, guard) = (bot.clone(), ctx.clone(), b.clone(), guard.clone());
                 running.spawn(async move {
-                    deliver(&bot2, &ctx2, &b, &row).await;
+                    deliver(&bot2, &ctx2, &b, &row, &guard).await;
                     drop(permit);
                 });
                 meter.tick();
@@ -125,7 +126,7 @@ const TELEGRAM_PER_SECOND: usize = 30;
 /// Keeps this process's calls under Telegram's limit however late some leave: the slots are
 /// evenly spaced, but a call that leaves late and the next one on time come closer together,
 /// and enough of those would make 30 in one second. Any 30 calls in a row here span at least a
-/// second (and a little room for the network). Off when the pace is set above Telegram's
+/// second and 15 ms (room for the network). Off when the pace is set above Telegram's
 /// limit (a local Bot API server, tests).
 struct Guard {
     recent: std::collections::VecDeque<Instant>,
@@ -148,7 +149,7 @@ impl Guard {
         if self.recent.len() == TELEGRAM_PER_SECOND
             && let Some(first) = self.recent.pop_front()
         {
-            let span = StdDuration::from_millis(1_010);
+            let span = StdDuration::from_millis(1_015);
             if let Some(wait) = span.checked_sub(first.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
@@ -210,9 +211,18 @@ async fn language_of(ctx: &Ctx, row: &broadcast_deliveries::Model, extras: &[Ext
 }
 
 /// One recipient: the call, then its outcome recorded.
-async fn deliver(bot: &TgBot, ctx: &Ctx, b: &table::Model, row: &broadcast_deliveries::Model) {
+async fn deliver(
+    bot: &TgBot,
+    ctx: &Ctx,
+    b: &table::Model,
+    row: &broadcast_deliveries::Model,
+    guard: &tokio::sync::Mutex<Guard>,
+) {
     let extras = broadcasts::buttons_of(b);
     let lang = language_of(ctx, row, &extras).await;
+    // Checked at the last moment before the call (the lock is fair, so calls keep their
+    // order): a call that left late, then one on time, must not make 30 in one second.
+    guard.lock().await.wait().await;
     let sent = broadcast_screens::send_copy(
         bot,
         ChatId(row.chat_id),
